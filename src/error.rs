@@ -1,0 +1,330 @@
+//! Error families, mirroring the original's (source, operator, batcher, sink, pacing,
+//! configuration). Each says what failed and where.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::tick::TickDecodeError;
+
+/// A configuration value that cannot be used. Names the field and the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {field}: {reason}")]
+pub struct ConfigError {
+    /// Dotted path of the field (`pipeline.batcher.max_rows`, `providers.ibkr.capacity`).
+    pub field: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl ConfigError {
+    /// A new error for `field`.
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+        ConfigError {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Where in a file or stream bad data was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataLocation {
+    /// Not tied to a position.
+    Unknown,
+    /// A byte offset from the start of the file.
+    Offset(u64),
+    /// A 1-based line (and optional 1-based column) of a text file.
+    Line {
+        /// Line number, from 1.
+        line: u64,
+        /// Column (field) number, from 1.
+        column: Option<u32>,
+    },
+}
+
+impl fmt::Display for DataLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DataLocation::Unknown => Ok(()),
+            DataLocation::Offset(o) => write!(f, "byte offset {o}"),
+            DataLocation::Line { line, column: None } => write!(f, "line {line}"),
+            DataLocation::Line {
+                line,
+                column: Some(c),
+            } => write!(f, "line {line}, field {c}"),
+        }
+    }
+}
+
+/// What is wrong with some data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DataErrorKind {
+    /// An I/O error.
+    #[error("I/O error ({kind:?}): {message}")]
+    Io {
+        /// The I/O error kind.
+        kind: std::io::ErrorKind,
+        /// The OS message.
+        message: String,
+    },
+    /// The file does not start with the expected magic bytes.
+    #[error("wrong magic {found:02x?} (not a tick file)")]
+    BadMagic {
+        /// The bytes found.
+        found: Vec<u8>,
+    },
+    /// A format version this build cannot read.
+    #[error("unsupported version {found} (this build reads version {supported})")]
+    UnsupportedVersion {
+        /// The version found.
+        found: u32,
+        /// The version supported.
+        supported: u32,
+    },
+    /// The header declares a record size other than 64.
+    #[error("record size {found} (expected 64)")]
+    BadRecordSize {
+        /// The declared size.
+        found: u32,
+    },
+    /// The data ends early.
+    #[error("truncated: needed {needed} bytes, {available} available")]
+    Truncated {
+        /// Bytes needed.
+        needed: u64,
+        /// Bytes present.
+        available: u64,
+    },
+    /// The header is inconsistent.
+    #[error("bad header: {0}")]
+    BadHeader(String),
+    /// A record does not decode.
+    #[error("bad record: {0}")]
+    BadRecord(TickDecodeError),
+    /// A field that does not parse or is out of range.
+    #[error("bad field {field}: {reason}")]
+    BadField {
+        /// Field name.
+        field: String,
+        /// Why.
+        reason: String,
+    },
+    /// A symbol id not in the symbol table.
+    #[error("unknown symbol id {0}")]
+    UnknownSymbol(u32),
+}
+
+/// Bad input data: what, and where (file and offset or line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataError {
+    /// The file, when there is one.
+    pub path: Option<PathBuf>,
+    /// Where in it.
+    pub at: DataLocation,
+    /// What is wrong.
+    pub kind: DataErrorKind,
+}
+
+impl DataError {
+    /// An error at `at` (no path yet).
+    pub fn new(at: DataLocation, kind: DataErrorKind) -> DataError {
+        DataError {
+            path: None,
+            at,
+            kind,
+        }
+    }
+
+    /// Attach the file path.
+    pub fn in_file(mut self, path: impl Into<PathBuf>) -> DataError {
+        self.path = Some(path.into());
+        self
+    }
+
+    /// From an I/O error.
+    pub fn io(e: &std::io::Error) -> DataError {
+        DataError::new(
+            DataLocation::Unknown,
+            DataErrorKind::Io {
+                kind: e.kind(),
+                message: e.to_string(),
+            },
+        )
+    }
+}
+
+impl fmt::Display for DataError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(p) = &self.path {
+            write!(f, "{}: ", p.display())?;
+        }
+        if self.at != DataLocation::Unknown {
+            write!(f, "{}: ", self.at)?;
+        }
+        write!(f, "{}", self.kind)
+    }
+}
+
+impl std::error::Error for DataError {}
+
+/// A source failed. `is_retryable` tells a router whether the source may come back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    /// No symbols to produce.
+    #[error("source {source_name}: no symbols configured")]
+    NoSymbols {
+        /// Source name.
+        source_name: String,
+    },
+    /// The connection dropped; the source may reconnect.
+    #[error("source {source_name}: disconnected: {reason}")]
+    Disconnected {
+        /// Source name.
+        source_name: String,
+        /// Why.
+        reason: String,
+    },
+    /// The source failed; it may recover.
+    #[error("source {source_name}: failed: {reason}")]
+    Failed {
+        /// Source name.
+        source_name: String,
+        /// Why.
+        reason: String,
+    },
+    /// Bad data read by the source (not retryable).
+    #[error("source {source_name}: {error}")]
+    Data {
+        /// Source name.
+        source_name: String,
+        /// The data error.
+        error: DataError,
+    },
+    /// The source's configuration is invalid.
+    #[error("source {source_name}: {error}")]
+    Config {
+        /// Source name.
+        source_name: String,
+        /// The configuration error.
+        error: ConfigError,
+    },
+    /// `poll` before `start`, or after `close`.
+    #[error("source {source_name}: not running ({state})")]
+    NotRunning {
+        /// Source name.
+        source_name: String,
+        /// The state it is in.
+        state: &'static str,
+    },
+}
+
+impl SourceError {
+    /// Whether trying the same source again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            SourceError::Disconnected { .. } | SourceError::Failed { .. }
+        )
+    }
+}
+
+/// An operator refused its input or configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OperatorError {
+    /// Invalid configuration.
+    #[error("operator {operator}: {error}")]
+    Config {
+        /// Operator name.
+        operator: &'static str,
+        /// The error.
+        error: ConfigError,
+    },
+}
+
+/// A batcher refused its configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BatcherError {
+    /// Invalid configuration.
+    #[error("batcher: {0}")]
+    Config(ConfigError),
+}
+
+/// A sink failed to write.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SinkError {
+    /// An I/O failure writing `path`.
+    #[error("sink {sink}: {path}: {message}")]
+    Io {
+        /// Sink name.
+        sink: &'static str,
+        /// The file.
+        path: String,
+        /// The OS message.
+        message: String,
+    },
+    /// The consumer went away (e.g. the user dropped the iterator).
+    #[error("sink {sink}: consumer closed")]
+    Closed {
+        /// Sink name.
+        sink: &'static str,
+    },
+    /// Any other failure reported by a user sink.
+    #[error("sink {sink}: {message}")]
+    Failed {
+        /// Sink name.
+        sink: &'static str,
+        /// What happened.
+        message: String,
+    },
+}
+
+/// Pacing and rate limiting.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PacingError {
+    /// More tokens asked for than the bucket can ever hold.
+    #[error("request of {requested} tokens exceeds capacity {capacity}")]
+    ExceedsCapacity {
+        /// Tokens requested.
+        requested: u64,
+        /// Bucket capacity.
+        capacity: u64,
+    },
+    /// Not now: try again after this long.
+    #[error("rate limited; retry after {retry_after:?}")]
+    RateLimited {
+        /// Earliest time a retry can succeed.
+        retry_after: Duration,
+    },
+}
+
+/// Anything that can stop a pipeline from being built or from running.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PipelineError {
+    /// Source family.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// Operator family.
+    #[error(transparent)]
+    Operator(#[from] OperatorError),
+    /// Batcher family.
+    #[error(transparent)]
+    Batcher(#[from] BatcherError),
+    /// Sink family.
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    /// Pacing family.
+    #[error(transparent)]
+    Pacing(#[from] PacingError),
+    /// Configuration family.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A worker thread could not be started or panicked.
+    #[error("worker {worker}: {reason}")]
+    Worker {
+        /// Worker name.
+        worker: String,
+        /// What happened.
+        reason: String,
+    },
+}

@@ -1,0 +1,229 @@
+//! The `TickSource` protocol and the built-in sources.
+//!
+//! A source is polled, never awaited: `poll` fills a caller-provided buffer with whatever is
+//! ready and returns at once. The worker that owns the source reads the clock once per poll and
+//! passes it in, so sources stamp `ts_recv` and pace without reading time themselves (and tests
+//! drive them with a manual clock).
+
+use std::time::Duration;
+
+use crate::clock::SharedClock;
+use crate::error::SourceError;
+use crate::idle::{IdleStrategy, Idler};
+use crate::tick::Tick;
+
+/// What one `poll` produced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourcePoll {
+    /// `n` ticks were written to the front of the buffer (`n ≥ 1`).
+    Ready(usize),
+    /// Nothing right now; poll again later (pacing, quiet market, stall).
+    Pending,
+    /// The stream is finished (end of file, or closed); nothing more will come.
+    Ended,
+}
+
+/// Life-cycle state of a source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SourceStatus {
+    /// Built, not started.
+    Idle,
+    /// Producing.
+    Running,
+    /// Running but currently stalled (no data although data is expected).
+    Stalled,
+    /// Lost its connection; may come back.
+    Disconnected,
+    /// Finished normally.
+    Ended,
+    /// Failed and will not recover by itself.
+    Failed,
+    /// Closed by its owner.
+    Closed,
+}
+
+impl SourceStatus {
+    /// Lower-case name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SourceStatus::Idle => "idle",
+            SourceStatus::Running => "running",
+            SourceStatus::Stalled => "stalled",
+            SourceStatus::Disconnected => "disconnected",
+            SourceStatus::Ended => "ended",
+            SourceStatus::Failed => "failed",
+            SourceStatus::Closed => "closed",
+        }
+    }
+}
+
+/// Health counters of a source.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SourceHealth {
+    /// Ticks produced so far.
+    pub produced: u64,
+    /// Errors returned by `poll` so far.
+    pub errors: u64,
+    /// `now_ns` of the last poll that produced ticks.
+    pub last_tick_ns: Option<u64>,
+    /// Reconnects (or recoveries) so far.
+    pub reconnects: u64,
+}
+
+/// What a source can do, for routers and runtimes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Produces trades.
+    pub trades: bool,
+    /// Produces quotes.
+    pub quotes: bool,
+    /// Replays recorded data (finite).
+    pub replay: bool,
+    /// Each poll costs a request against a provider budget (rate-coordinated).
+    pub request_based: bool,
+    /// Upper bound on its rate in ticks/s, when known.
+    pub max_rate: Option<u64>,
+    /// A running source that produces nothing for this long is stale.
+    pub staleness_bound: Option<Duration>,
+    /// Ticks carry one sequence shared with redundant feeds of the same stream (hot-hot).
+    pub shared_sequence: bool,
+}
+
+/// A producer of ticks. Non-blocking and batch-oriented.
+///
+/// Implementations must not block in `poll`, must not allocate per tick, and must write only
+/// into `out[..n]` for a returned `Ready(n)`.
+pub trait TickSource: Send {
+    /// The source's name (for errors, routing records and stats).
+    fn name(&self) -> &str;
+
+    /// Open connections / files. Called once before the first `poll`.
+    fn start(&mut self, now_ns: u64) -> Result<(), SourceError>;
+
+    /// Fill `out` with ready ticks (at most `out.len()`), stamping `ts_recv = now_ns`.
+    fn poll(&mut self, now_ns: u64, out: &mut [Tick]) -> Result<SourcePoll, SourceError>;
+
+    /// Release resources; later polls return `Ended` or an error.
+    fn close(&mut self);
+
+    /// Current state.
+    fn status(&self) -> SourceStatus;
+
+    /// Health counters.
+    fn health(&self) -> SourceHealth;
+
+    /// Symbols this source produces.
+    fn symbols(&self) -> &[String];
+
+    /// What the source can do.
+    fn capabilities(&self) -> Capabilities;
+}
+
+impl<S: TickSource + ?Sized> TickSource for Box<S> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn start(&mut self, now_ns: u64) -> Result<(), SourceError> {
+        (**self).start(now_ns)
+    }
+    fn poll(&mut self, now_ns: u64, out: &mut [Tick]) -> Result<SourcePoll, SourceError> {
+        (**self).poll(now_ns, out)
+    }
+    fn close(&mut self) {
+        (**self).close()
+    }
+    fn status(&self) -> SourceStatus {
+        (**self).status()
+    }
+    fn health(&self) -> SourceHealth {
+        (**self).health()
+    }
+    fn symbols(&self) -> &[String] {
+        (**self).symbols()
+    }
+    fn capabilities(&self) -> Capabilities {
+        (**self).capabilities()
+    }
+}
+
+/// A blocking iterator over a source on the caller's thread (the seed's `source.stream()`).
+///
+/// Errors are yielded once and end the iteration; `Ended` ends it. While the source is pending
+/// the iterator waits with its idle strategy.
+pub struct SourceStream<S: TickSource> {
+    source: S,
+    clock: SharedClock,
+    buf: Vec<Tick>,
+    pos: usize,
+    len: usize,
+    idler: Idler,
+    started: bool,
+    done: bool,
+}
+
+impl<S: TickSource> SourceStream<S> {
+    /// Stream `source`, reading time from `clock`.
+    pub fn new(source: S, clock: SharedClock) -> SourceStream<S> {
+        SourceStream {
+            source,
+            clock,
+            buf: vec![Tick::default(); 256],
+            pos: 0,
+            len: 0,
+            idler: Idler::new(IdleStrategy::default()),
+            started: false,
+            done: false,
+        }
+    }
+
+    /// The source being streamed.
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+
+    /// Give the source back.
+    pub fn into_inner(self) -> S {
+        self.source
+    }
+}
+
+impl<S: TickSource> Iterator for SourceStream<S> {
+    type Item = Result<Tick, SourceError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.pos < self.len {
+                let t = self.buf[self.pos];
+                self.pos += 1;
+                return Some(Ok(t));
+            }
+            if self.done {
+                return None;
+            }
+            let now = self.clock.now_ns();
+            if !self.started {
+                self.started = true;
+                if let Err(e) = self.source.start(now) {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+            match self.source.poll(now, &mut self.buf) {
+                Ok(SourcePoll::Ready(n)) => {
+                    self.idler.reset();
+                    self.pos = 0;
+                    self.len = n.min(self.buf.len());
+                }
+                Ok(SourcePoll::Pending) => self.idler.idle(),
+                Ok(SourcePoll::Ended) => {
+                    self.done = true;
+                    self.source.close();
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
