@@ -1,0 +1,38 @@
+//! Sinks: where batches of records end up.
+
+use crate::error::SinkError;
+use crate::record::Record;
+
+/// A consumer of record batches. Called on the sink's worker thread.
+pub trait Sink: Send {
+    /// Name for stats and errors.
+    fn name(&self) -> &'static str;
+
+    /// Write one batch. `end_of_batch` semantics: a batch is the unit to flush on.
+    fn write(&mut self, batch: &[Record]) -> Result<(), SinkError>;
+
+    /// Push buffered output down (files: to the OS).
+    fn flush(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    /// End of stream: flush and release. Called once.
+    fn close(&mut self) -> Result<(), SinkError> {
+        self.flush()
+    }
+}
+
+impl<S: Sink + ?Sized> Sink for Box<S> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    fn write(&mut self, batch: &[Record]) -> Result<(), SinkError> {
+        (**self).write(batch)
+    }
+    fn flush(&mut self) -> Result<(), SinkError> {
+        (**self).flush()
+    }
+    fn close(&mut self) -> Result<(), SinkError> {
+        (**self).close()
+    }
+}
