@@ -12,6 +12,10 @@ use crate::error::SourceError;
 use crate::idle::{IdleStrategy, Idler};
 use crate::tick::Tick;
 
+pub mod synthetic;
+
+pub use synthetic::{Fault, FaultKind, SyntheticConfig, SyntheticSource};
+
 /// What one `poll` produced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SourcePoll {
