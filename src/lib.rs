@@ -23,7 +23,9 @@ pub use error::{
 };
 pub use flow::Pacer;
 pub use idle::{IdleStrategy, Idler};
-pub use operator::{Operator, OperatorStats};
+pub use operator::{
+    BarConfig, BarOperator, Conflate, Dedupe, Operator, OperatorStats, Passthrough, SymbolFilter,
+};
 pub use price::Price;
 pub use record::{Bar, Record};
 pub use sink::Sink;
