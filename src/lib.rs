@@ -30,7 +30,7 @@ pub use operator::{
 };
 pub use price::Price;
 pub use record::{Bar, Record};
-pub use sink::{CallbackSink, CountingSink, NullSink, Sink};
+pub use sink::{CallbackSink, CountingSink, CsvSink, NullSink, Sink};
 pub use source::{Capabilities, SourceHealth, SourcePoll, SourceStatus, SourceStream, TickSource};
 pub use symbol::{SymbolId, SymbolTable};
 pub use tick::{Tick, TickKind};
