@@ -3,6 +3,7 @@
 //! A lock-free market-data engine: sources, operators, batchers and sinks on pinned worker
 //! threads joined by SPSC rings, with rate coordination, circuit breakers and source routing.
 
+pub mod batcher;
 pub mod clock;
 pub mod error;
 pub mod flow;
@@ -16,6 +17,7 @@ pub mod symbol;
 pub(crate) mod sync;
 pub mod tick;
 
+pub use batcher::{BatcherStats, HybridBatcher};
 pub use clock::{Clock, ManualClock, MonotonicClock, SharedClock};
 pub use error::{
     BatcherError, ConfigError, DataError, DataErrorKind, DataLocation, OperatorError, PacingError,
@@ -28,7 +30,7 @@ pub use operator::{
 };
 pub use price::Price;
 pub use record::{Bar, Record};
-pub use sink::Sink;
+pub use sink::{CallbackSink, CountingSink, CsvSink, NullSink, Sink};
 pub use source::{Capabilities, SourceHealth, SourcePoll, SourceStatus, SourceStream, TickSource};
 pub use symbol::{SymbolId, SymbolTable};
 pub use tick::{Tick, TickKind};

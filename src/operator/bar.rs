@@ -4,11 +4,12 @@
 //!
 //! Windows are aligned to multiples of the window length from event time 0:
 //! `[k·w, (k+1)·w)`. The watermark is `max ts_event seen − allowed_lateness` over the whole
-//! stream (all symbols). A window is final once the watermark reaches its end, and it is then
-//! emitted (at the end of the chunk that moved the watermark). A trade whose window is already
-//! final when it arrives is counted as `late` and dropped, never merged into a bar that may
-//! already be out. Whether a trade is late depends only on the order of ticks, not on how they
-//! were cut into chunks.
+//! stream (all symbols). A window is final once the watermark reaches its end, and it is
+//! emitted at once, right after the trade that moved the watermark. A trade whose window is
+//! already final when it arrives is counted as `late` and dropped, never merged into a bar
+//! that may already be out. Which trades are late, and the bars, depend only on the order of
+//! the ticks, not on how they were cut into chunks. Bars come out in order of window end, then
+//! symbol id.
 //!
 //! # A quiet stream
 //!
@@ -297,11 +298,16 @@ impl Operator for BarOperator {
         for t in ticks {
             if t.kind.has_trade() && t.symbol.0 < MAX_DENSE_SYMBOLS {
                 self.add_trade(t);
+                // Close as soon as a window is final: bars go out with the least delay, and a
+                // symbol never holds more than 1 + ceil(lateness / window) windows (the
+                // capacity reserved for it), however much event time one chunk spans.
+                if self.next_close <= self.watermark {
+                    self.close_final(out);
+                }
             } else {
                 self.stats.filtered += 1;
             }
         }
-        self.close_final(out);
     }
 
     fn on_idle(&mut self, now_ns: u64, out: &mut Vec<Record>) {

@@ -186,4 +186,18 @@ mod tests {
             assert_eq!(run(&mut op, &[q(0, i)]), vec![i], "chunk {i}");
         }
     }
+
+    #[test]
+    fn steady_state_reuses_the_per_symbol_table() {
+        let mut op = Conflate::with_symbols(8);
+        let ptr = op.latest.as_ptr();
+        let chunk: Vec<Tick> = (0..64u64).map(|i| q((i % 8) as u32, i)).collect();
+        let mut out = Vec::with_capacity(64);
+        for _ in 0..100 {
+            out.clear();
+            op.on_ticks(&chunk, &mut out);
+            assert_eq!(out.len(), 8);
+        }
+        assert_eq!((op.latest.as_ptr(), op.latest.len()), (ptr, 8));
+    }
 }

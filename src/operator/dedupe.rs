@@ -294,4 +294,19 @@ mod tests {
         op.reset_source(3);
         assert_eq!(kept(&mut op, &[(3, 1), (3, 2)]), vec![(3, 1), (3, 2)]);
     }
+
+    #[test]
+    fn steady_state_reuses_the_per_source_windows() {
+        let mut op = Dedupe::with_sources(4);
+        let ptr = op.windows.as_ptr();
+        let mut out = Vec::with_capacity(64);
+        for round in 0..100u32 {
+            let chunk: Vec<Tick> = (0..64u32)
+                .map(|i| tick((i % 4) as u16, round * 64 + i))
+                .collect();
+            out.clear();
+            op.on_ticks(&chunk, &mut out);
+        }
+        assert_eq!((op.windows.as_ptr(), op.windows.len()), (ptr, 4));
+    }
 }

@@ -1,5 +1,15 @@
 //! Sinks: where batches of records end up.
 
+pub mod callback;
+pub mod counting;
+pub mod csv;
+pub mod null;
+
+pub use callback::CallbackSink;
+pub use counting::{tick_checksum, CountSnapshot, CountingSink, SinkCounts};
+pub use csv::CsvSink;
+pub use null::NullSink;
+
 use crate::error::SinkError;
 use crate::record::Record;
 

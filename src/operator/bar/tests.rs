@@ -287,3 +287,36 @@ fn invalid_configurations_are_config_errors_naming_the_field() {
         }
     }
 }
+
+#[test]
+fn steady_state_reuses_per_symbol_state_reserved_on_first_sight() {
+    // 4 symbols, 50 ms windows, 120 ms lateness: at most 1 + ceil(120/50) = 4 open windows per
+    // symbol, reserved when the symbol is first seen. One chunk spanning many windows must not
+    // grow anything.
+    let mut op = BarOperator::new(
+        BarConfig::new(Duration::from_millis(50), Duration::from_millis(120)).expected_symbols(4),
+    )
+    .unwrap();
+    let mut out = Vec::with_capacity(4096);
+    let warm: Vec<Tick> = (0..4).map(|s| trade(s, 0, 10, 1)).collect();
+    op.on_ticks(&warm, &mut out);
+    let shape = |op: &BarOperator| -> Vec<(usize, *const Accum)> {
+        op.open
+            .iter()
+            .map(|v| (v.capacity(), v.as_ptr()))
+            .chain(std::iter::once((op.open.capacity(), std::ptr::null())))
+            .collect()
+    };
+    let before = shape(&op);
+    assert!(before[..4].iter().all(|&(cap, _)| cap == 4));
+    let burst: Vec<Tick> = (0..2_000u64)
+        .map(|i| trade((i % 4) as u32, i * MS, 10, 1))
+        .collect();
+    op.on_ticks(&burst, &mut out);
+    assert_eq!(shape(&op), before, "no per-symbol vector grew or moved");
+    assert!(
+        out.len() >= 140,
+        "bars were emitted during the chunk: {}",
+        out.len()
+    );
+}
