@@ -5,6 +5,7 @@
 
 pub mod clock;
 pub mod error;
+pub mod file;
 pub mod flow;
 pub mod idle;
 pub mod operator;
@@ -21,6 +22,7 @@ pub use error::{
     BatcherError, ConfigError, DataError, DataErrorKind, DataLocation, OperatorError, PacingError,
     PipelineError, SinkError, SourceError,
 };
+pub use file::{TickFile, TickFileWriter};
 pub use flow::Pacer;
 pub use idle::{IdleStrategy, Idler};
 pub use operator::{Operator, OperatorStats};
