@@ -10,11 +10,13 @@
 //! Every reader validates the header, the file length, the symbol table and each record, and
 //! reports bad input as a [`DataError`](crate::DataError) naming the file and byte offset.
 
+pub mod csv;
 pub mod header;
 pub mod reader;
 pub mod symbols;
 pub mod writer;
 
+pub use csv::{csv_to_tick_file, tick_file_to_csv, CsvReader, CsvWriter, CSV_HEADER};
 pub use header::{FileHeader, HEADER_LEN, MAGIC, VERSION};
 pub use reader::{Records, TickFile};
 pub use symbols::FileSymbols;
