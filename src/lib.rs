@@ -29,6 +29,7 @@ pub use operator::{Operator, OperatorStats};
 pub use price::Price;
 pub use record::{Bar, Record};
 pub use sink::Sink;
+pub use source::replay::{Repeat, ReplayConfig, ReplaySource, ReplaySpeed};
 pub use source::{Capabilities, SourceHealth, SourcePoll, SourceStatus, SourceStream, TickSource};
 pub use symbol::{SymbolId, SymbolTable};
 pub use tick::{Tick, TickKind};

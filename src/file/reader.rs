@@ -184,12 +184,22 @@ impl TickFile {
     /// `BadRecord` (kind or flags) or `UnknownSymbol`, at the record's byte offset.
     #[inline]
     pub fn record(&self, index: u64) -> Option<Result<Tick, DataError>> {
+        Some(self.record_with_symbol(index)?.map(|(tick, _)| tick))
+    }
+
+    /// As [`TickFile::record`], also giving the position of the tick's symbol in
+    /// [`TickFile::symbols`] (for remapping ids with a small `Vec`).
+    ///
+    /// # Errors
+    /// As [`TickFile::record`].
+    #[inline]
+    pub fn record_with_symbol(&self, index: u64) -> Option<Result<(Tick, usize), DataError>> {
         let raw = self.raw_record(index)?;
         Some(self.check(raw, TickFile::record_offset(index)))
     }
 
     #[inline]
-    fn check(&self, raw: &[u8; TICK_BYTES], offset: u64) -> Result<Tick, DataError> {
+    fn check(&self, raw: &[u8; TICK_BYTES], offset: u64) -> Result<(Tick, usize), DataError> {
         let fail = |kind| {
             let e = DataError::new(DataLocation::Offset(offset), kind);
             match &self.path {
@@ -198,10 +208,10 @@ impl TickFile {
             }
         };
         let tick = Tick::decode(raw).map_err(|e| fail(DataErrorKind::BadRecord(e)))?;
-        if self.symbols.index_of(tick.symbol).is_none() {
-            return Err(fail(DataErrorKind::UnknownSymbol(tick.symbol.0)));
+        match self.symbols.index_of(tick.symbol) {
+            Some(index) => Ok((tick, index)),
+            None => Err(fail(DataErrorKind::UnknownSymbol(tick.symbol.0))),
         }
-        Ok(tick)
     }
 
     /// Iterate over the records in file order. No allocation per record.
