@@ -6,6 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{sample_ticks, TempDir};
+use market_data_pipeline::file::writer::partial_path;
 use market_data_pipeline::file::{FileHeader, HEADER_LEN};
 use market_data_pipeline::{
     DataErrorKind, DataLocation, SymbolId, SymbolTable, Tick, TickFile, TickFileWriter,
@@ -126,7 +127,8 @@ fn unfinished_file_is_refused() {
         w.write_all(&ticks).unwrap();
         // dropped without finish()
     }
-    let e = TickFile::open(&path).unwrap_err();
+    assert!(!path.exists(), "nothing appears at the final path");
+    let e = TickFile::open(partial_path(&path)).unwrap_err();
     assert!(e.to_string().contains("unfinished"), "{e}");
 }
 

@@ -71,8 +71,9 @@ impl TickFile {
     /// Open and validate the file at `path`, mapping it into memory.
     ///
     /// The file must not be truncated or rewritten by anyone while it is open (see the SAFETY
-    /// note inside). [`TickFileWriter`](super::TickFileWriter) makes a file valid only in
-    /// `finish`, so a reader never maps a file that is still being written as if it were whole.
+    /// note inside). [`TickFileWriter`](super::TickFileWriter) never rewrites a file in place:
+    /// it writes `<path>.partial` and renames it over `path` in `finish`, so a reader keeps
+    /// the old file it mapped.
     ///
     /// # Errors
     /// `Io` when it cannot be opened or mapped; otherwise any header/symbol-table error of
@@ -87,15 +88,16 @@ impl TickFile {
             // possibly empty file.
             Backing::Owned(std::fs::read(path).map_err(io)?)
         } else {
-            // SAFETY: `Mmap::map` is unsafe because the mapped bytes may change, or the file
-            // may shrink (SIGBUS on access), if another process writes or truncates it while it
-            // is mapped. The contract of `TickFile::open` is that tick files are immutable once
-            // finished: our writer only ever creates new files, and nothing in this crate
-            // modifies a finished one. What we do about outside writers: the length is checked
-            // once here against the header, and every record is still decoded and validated on
-            // each read, so changed contents give a data error rather than garbage ticks;
-            // a truncation by another process while mapped cannot be defended against in safe
-            // code and is documented as forbidden.
+            // SAFETY: `Mmap::map` is unsafe because the mapped bytes can change under us, or
+            // the file can shrink (SIGBUS on access), if anyone writes or truncates the file
+            // while it is mapped. Contract: a tick file is immutable once finished. Our writer
+            // only creates new files and marks them valid in `finish` as its last step, and
+            // nothing in this crate modifies a finished file. What we do about outside writers:
+            // the length is checked against the header once, here; records are never cast from
+            // the mapping, only copied out as plain bytes and decoded through validating code,
+            // so changed bytes (formally outside Rust's aliasing rules) at worst give wrong
+            // values or a data error. Truncation by another process while mapped cannot be defended against in safe
+            // code; it is documented as forbidden on `TickFile::open`.
             Backing::Mapped(unsafe { Mmap::map(&file) }.map_err(io)?)
         };
         TickFile::parse(data, Some(path.to_path_buf()))

@@ -16,12 +16,14 @@ use crate::tick::{flags, Tick, TickDecodeError, TICK_BYTES};
 /// Streams ticks into a new tick file.
 ///
 /// Records keep the symbol ids of `table`; `finish` writes the names of the ids that were used.
-/// Until `finish` succeeds the file on disk is marked unfinished and every reader refuses it,
-/// so a crash mid-write never leaves a file that looks whole. Dropping the writer without
-/// `finish` leaves such an unfinished file.
+/// Records go to `<path>.partial`, whose header says "unfinished" (every reader refuses it);
+/// `finish` patches the header and renames the file to `path`, replacing any old file there
+/// atomically (readers that mapped the old file keep it). Dropping the writer without `finish`
+/// leaves only the `.partial` file.
 #[derive(Debug)]
 pub struct TickFileWriter {
     path: PathBuf,
+    partial: PathBuf,
     out: BufWriter<File>,
     table: Arc<SymbolTable>,
     /// `used[id]` is true when a record carried symbol id `id`.
@@ -43,18 +45,22 @@ pub struct WriteSummary {
 }
 
 impl TickFileWriter {
-    /// Create (or replace) the file at `path`. Symbol ids in the ticks are `table`'s.
+    /// Start writing the file that `finish` will put at `path` (see the type docs). Symbol
+    /// ids in the ticks are `table`'s.
     ///
     /// # Errors
-    /// `Io` with the path.
+    /// `Io` with the `.partial` path.
     pub fn create(path: impl AsRef<Path>, table: Arc<SymbolTable>) -> Result<Self, DataError> {
         let path = path.as_ref().to_path_buf();
-        let file = File::create(&path).map_err(|e| DataError::io(&e).in_file(&path))?;
+        let partial = partial_path(&path);
+        let io = |e: std::io::Error| DataError::io(&e).in_file(&partial);
+        let file = File::create(&partial).map_err(io)?;
         let mut out = BufWriter::with_capacity(64 * 1024, file);
         out.write_all(&FileHeader::UNFINISHED.encode())
-            .map_err(|e| DataError::io(&e).in_file(&path))?;
+            .map_err(io)?;
         Ok(TickFileWriter {
             path,
+            partial,
             out,
             table,
             used: Vec::new(),
@@ -98,7 +104,7 @@ impl TickFileWriter {
         self.used[id] = true;
         self.out
             .write_all(&tick.encode())
-            .map_err(|e| DataError::io(&e).in_file(&self.path))?;
+            .map_err(|e| DataError::io(&e).in_file(&self.partial))?;
         self.count += 1;
         Ok(())
     }
@@ -121,7 +127,7 @@ impl TickFileWriter {
         self.count == 0
     }
 
-    /// Write the symbol table and the final header, and flush.
+    /// Write the symbol table and the final header, flush, and rename the file to its path.
     ///
     /// # Errors
     /// `Io` with the path.
@@ -143,16 +149,25 @@ impl TickFileWriter {
             symtab_offset: HEADER_LEN as u64 + self.count * TICK_BYTES as u64,
             symtab_len: trailer.len() as u64,
         };
-        let path = self.path.clone();
-        let io = |e: std::io::Error| DataError::io(&e).in_file(&path);
+        let partial = self.partial.clone();
+        let io = |e: std::io::Error| DataError::io(&e).in_file(&partial);
         self.out.write_all(&trailer).map_err(io)?;
         self.out.seek(SeekFrom::Start(0)).map_err(io)?;
         self.out.write_all(&header.encode()).map_err(io)?;
         self.out.flush().map_err(io)?;
+        std::fs::rename(&self.partial, &self.path)
+            .map_err(|e| DataError::io(&e).in_file(&self.path))?;
         Ok(WriteSummary {
             records: self.count,
             symbols: header.symbol_count,
             bytes: header.symtab_offset + header.symtab_len,
         })
     }
+}
+
+/// `<path>.partial`: where a file is written until it is finished.
+pub fn partial_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".partial");
+    PathBuf::from(name)
 }
