@@ -6,6 +6,7 @@
 pub mod batcher;
 pub mod clock;
 pub mod error;
+pub mod file;
 pub mod flow;
 pub mod idle;
 pub mod operator;
@@ -23,6 +24,7 @@ pub use error::{
     BatcherError, ConfigError, DataError, DataErrorKind, DataLocation, OperatorError, PacingError,
     PipelineError, SinkError, SourceError,
 };
+pub use file::{TickFile, TickFileWriter};
 pub use flow::Pacer;
 pub use idle::{IdleStrategy, Idler};
 pub use operator::{
@@ -31,6 +33,7 @@ pub use operator::{
 pub use price::Price;
 pub use record::{Bar, Record};
 pub use sink::{CallbackSink, CountingSink, CsvSink, NullSink, Sink};
+pub use source::replay::{Repeat, ReplayConfig, ReplaySource, ReplaySpeed};
 pub use source::{Capabilities, SourceHealth, SourcePoll, SourceStatus, SourceStream, TickSource};
 pub use symbol::{SymbolId, SymbolTable};
 pub use tick::{Tick, TickKind};

@@ -5,6 +5,8 @@
 //! passes it in, so sources stamp `ts_recv` and pace without reading time themselves (and tests
 //! drive them with a manual clock).
 
+pub mod replay;
+
 use std::time::Duration;
 
 use crate::clock::SharedClock;
