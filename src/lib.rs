@@ -10,8 +10,11 @@ pub mod file;
 pub mod flow;
 pub mod idle;
 pub mod operator;
+pub mod pin;
+pub mod pipeline;
 pub mod price;
 pub mod record;
+pub mod ring;
 pub mod sink;
 pub mod source;
 pub mod symbol;
@@ -29,6 +32,10 @@ pub use flow::Pacer;
 pub use idle::{IdleStrategy, Idler};
 pub use operator::{
     BarConfig, BarOperator, Conflate, Dedupe, Operator, OperatorStats, Passthrough, SymbolFilter,
+};
+pub use pipeline::{
+    create_pipeline, PipelineContext, PipelineHandle, PipelineReport, PipelineStats,
+    StreamingPipeline,
 };
 pub use price::Price;
 pub use record::{Bar, Record};

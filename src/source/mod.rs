@@ -15,8 +15,10 @@ use crate::idle::{IdleStrategy, Idler};
 use crate::tick::Tick;
 
 pub mod synthetic;
+pub mod vec;
 
 pub use synthetic::{Fault, FaultKind, SyntheticConfig, SyntheticSource};
+pub use vec::VecSource;
 
 /// What one `poll` produced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
