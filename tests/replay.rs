@@ -339,3 +339,35 @@ fn missing_or_bad_file_is_a_data_error_naming_the_path() {
     assert!(e.to_string().contains("nope.ticks"), "{e}");
     assert!(!e.is_retryable());
 }
+
+#[test]
+fn poll_stays_short_when_filters_skip_many_records() {
+    let dir = TempDir::new("replay_skip");
+    let table = Arc::new(SymbolTable::with_symbols(&["A", "B"]).unwrap());
+    let path = dir.path("skip.ticks");
+    let mut w = TickFileWriter::create(&path, table.clone()).unwrap();
+    let a = table.get("A").unwrap();
+    for i in 0..100_000u64 {
+        w.write(&Tick::trade(a, i, Default::default(), 1)).unwrap();
+    }
+    w.write(&Tick::trade(
+        table.get("B").unwrap(),
+        100_000,
+        Default::default(),
+        1,
+    ))
+    .unwrap();
+    w.finish().unwrap();
+    let config = ReplayConfig {
+        symbols: vec!["B".into()],
+        ..ReplayConfig::default()
+    };
+    let mut src = ReplaySource::open(&path, table, config).unwrap();
+    src.start(T0).unwrap();
+    let mut out = [Tick::default(); 4];
+    // The first poll gives up after its skip budget (65,536 records) instead of scanning on.
+    assert_eq!(src.poll(T0, &mut out).unwrap(), SourcePoll::Pending);
+    assert_eq!(src.poll(T0, &mut out).unwrap(), SourcePoll::Ready(1));
+    assert_eq!(out[0].ts_event, 100_000);
+    assert_eq!(src.poll(T0, &mut out).unwrap(), SourcePoll::Ended);
+}

@@ -239,3 +239,15 @@ fn header_round_trips_through_decode() {
     assert_eq!(h.record_count, ticks.len() as u64);
     assert_eq!(h.encode()[..], bytes[..HEADER_LEN]);
 }
+
+#[test]
+fn fuzz_seed_files_are_valid_tick_files() {
+    // The committed fuzz seeds must stay valid as the format evolves, or the fuzzer starts
+    // from nothing.
+    let seeds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/tick_file");
+    for (name, records) in [("three.ticks", 3), ("empty.ticks", 0)] {
+        let file = TickFile::open(seeds.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(file.len(), records, "{name}");
+        file.validate_records().unwrap();
+    }
+}

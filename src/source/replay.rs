@@ -129,6 +129,37 @@ impl LoopSpan {
 }
 
 /// Replays a tick file. See the [module docs](self).
+///
+/// ```
+/// use std::num::NonZeroU32;
+/// use std::sync::Arc;
+/// use market_data_pipeline::{
+///     Clock, ManualClock, Price, ReplayConfig, ReplaySource, ReplaySpeed, SourcePoll,
+///     SymbolTable, Tick, TickFileWriter, TickSource,
+/// };
+/// let dir = std::env::temp_dir().join(format!("mdp-replay-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let path = dir.join("doc.ticks");
+/// let table = Arc::new(SymbolTable::new());
+/// let es = table.intern("ES").unwrap();
+/// let mut w = TickFileWriter::create(&path, table.clone()).unwrap();
+/// for s in 1..=4u64 {
+///     w.write(&Tick::trade(es, s * 1_000_000_000, Price::from_units(5000), 1)).unwrap();
+/// }
+/// w.finish().unwrap();
+///
+/// let config = ReplayConfig {
+///     speed: ReplaySpeed::times(NonZeroU32::new(2).unwrap()),
+///     ..ReplayConfig::default()
+/// };
+/// let mut replay = ReplaySource::open(&path, table, config).unwrap();
+/// let clock = ManualClock::new(0);
+/// replay.start(clock.now_ns()).unwrap();
+/// clock.advance_ns(1_000_000_000); // 1 s of clock = 2 s of event time at 2×
+/// let mut out = [Tick::default(); 16];
+/// assert_eq!(replay.poll(clock.now_ns(), &mut out).unwrap(), SourcePoll::Ready(3));
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
 #[derive(Debug)]
 pub struct ReplaySource {
     config: ReplayConfig,
