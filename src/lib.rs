@@ -21,7 +21,7 @@ pub use error::{
     BatcherError, ConfigError, DataError, DataErrorKind, DataLocation, OperatorError, PacingError,
     PipelineError, SinkError, SourceError,
 };
-pub use flow::Pacer;
+pub use flow::{BucketLimits, Pacer, TokenBucket};
 pub use idle::{IdleStrategy, Idler};
 pub use operator::{Operator, OperatorStats};
 pub use price::Price;

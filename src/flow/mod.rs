@@ -1,6 +1,12 @@
-//! Flow control: pacing token bucket (and, with the flow-control work, the shared GCRA bucket,
-//! circuit breaker and rate coordinator).
+//! Flow control: the lock-free GCRA token bucket (and the `Pacer` built on it), the circuit
+//! breaker and the rate coordinator.
 
+pub mod bucket;
+mod gcra;
+pub mod limits;
 pub mod pacer;
 
+pub use bucket::TokenBucket;
+pub use gcra::UNITS_PER_NS;
+pub use limits::BucketLimits;
 pub use pacer::Pacer;
