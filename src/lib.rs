@@ -21,7 +21,9 @@ pub use error::{
     BatcherError, ConfigError, DataError, DataErrorKind, DataLocation, OperatorError, PacingError,
     PipelineError, SinkError, SourceError,
 };
-pub use flow::{BucketLimits, Pacer, TokenBucket};
+pub use flow::{
+    BreakerState, BucketLimits, CircuitBreaker, CircuitBreakerOpen, Pacer, TokenBucket,
+};
 pub use idle::{IdleStrategy, Idler};
 pub use operator::{Operator, OperatorStats};
 pub use price::Price;

@@ -1,11 +1,15 @@
 //! Flow control: the lock-free GCRA token bucket (and the `Pacer` built on it), the circuit
 //! breaker and the rate coordinator.
 
+pub mod breaker;
 pub mod bucket;
 mod gcra;
 pub mod limits;
 pub mod pacer;
 
+pub use breaker::{
+    BreakerState, BreakerStats, CircuitBreaker, CircuitBreakerBuilder, CircuitBreakerOpen, Permit,
+};
 pub use bucket::TokenBucket;
 pub use gcra::UNITS_PER_NS;
 pub use limits::BucketLimits;
