@@ -22,7 +22,8 @@ pub use error::{
     PipelineError, SinkError, SourceError,
 };
 pub use flow::{
-    BreakerState, BucketLimits, CircuitBreaker, CircuitBreakerOpen, Pacer, TokenBucket,
+    BreakerState, BucketLimits, CircuitBreaker, CircuitBreakerOpen, CoordinatorError, Pacer,
+    ProviderHandle, ProviderLimits, RateCoordinator, TokenBucket,
 };
 pub use idle::{IdleStrategy, Idler};
 pub use operator::{Operator, OperatorStats};

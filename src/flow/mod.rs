@@ -3,6 +3,7 @@
 
 pub mod breaker;
 pub mod bucket;
+pub mod coordinator;
 mod gcra;
 pub mod limits;
 pub mod pacer;
@@ -11,6 +12,10 @@ pub use breaker::{
     BreakerState, BreakerStats, CircuitBreaker, CircuitBreakerBuilder, CircuitBreakerOpen, Permit,
 };
 pub use bucket::TokenBucket;
+pub use coordinator::{
+    CoordinatorError, Priority, ProviderCounters, ProviderHandle, ProviderLimits, ProviderState,
+    RateCoordinator, Request, ScopeId, TenantHandle,
+};
 pub use gcra::UNITS_PER_NS;
 pub use limits::BucketLimits;
 pub use pacer::Pacer;

@@ -332,7 +332,7 @@ impl CircuitBreaker {
     }
 
     /// Count a success (the seed's API): CLOSED clears the failure count, HALF_OPEN counts it
-    /// toward closing.
+    /// toward closing (and frees the slot of a detached probe, if one is out).
     #[inline]
     pub fn record_success(&self) {
         let w = self.load();
@@ -444,6 +444,13 @@ impl<'a> Permit<'a> {
     pub fn failure(mut self) {
         self.done = true;
         self.breaker.finish(self.origin, Outcome::Failure, None);
+    }
+
+    /// Keep the probe slot (if this is a probe) and report the outcome later with the bare
+    /// [`CircuitBreaker::record_success`] / [`CircuitBreaker::record_failure`], which act on
+    /// the outstanding probe. The slot stays taken until one of them (or `reset`) is called.
+    pub fn detach(mut self) {
+        self.done = true;
     }
 
     /// The call failed, at a time already read from the breaker's clock.

@@ -122,18 +122,15 @@ pub(crate) fn allow(w: Word, r: Rules) -> Result<Option<Word>, ()> {
 
 /// A success; `None` when nothing changes.
 pub(crate) fn success(w: Word, origin: Origin, r: Rules) -> Option<Word> {
-    let probe_success = |w: Word, frees_slot: bool| {
+    // Frees the probe's slot (saturating: a bare success with no probe out frees nothing).
+    let probe_success = |w: Word| {
         let successes = w.successes.saturating_add(1);
         if successes >= r.successes_to_close {
             w.enter(BreakerState::Closed)
         } else {
             Word {
                 successes,
-                probes: if frees_slot {
-                    w.probes.saturating_sub(1)
-                } else {
-                    w.probes
-                },
+                probes: w.probes.saturating_sub(1),
                 ..w
             }
         }
@@ -143,8 +140,9 @@ pub(crate) fn success(w: Word, origin: Origin, r: Rules) -> Option<Word> {
         (BreakerState::Closed, Origin::Closed(e)) if e == w.epoch && w.failures > 0 => {
             Some(Word { failures: 0, ..w })
         }
-        (BreakerState::HalfOpen, Origin::Bare) => Some(probe_success(w, false)),
-        (BreakerState::HalfOpen, Origin::Probe(e)) if e == w.epoch => Some(probe_success(w, true)),
+        // A bare success is the outcome of a detached probe, if one is out.
+        (BreakerState::HalfOpen, Origin::Bare) => Some(probe_success(w)),
+        (BreakerState::HalfOpen, Origin::Probe(e)) if e == w.epoch => Some(probe_success(w)),
         _ => None,
     }
 }
