@@ -299,6 +299,9 @@ pub enum PacingError {
         /// Earliest time a retry can succeed.
         retry_after: Duration,
     },
+    /// The budget is scaled to zero (backpressure): nothing passes until the scale is raised.
+    #[error("admission suspended (budget scaled to 0)")]
+    Suspended,
 }
 
 /// Anything that can stop a pipeline from being built or from running.

@@ -28,7 +28,10 @@ pub use error::{
     PipelineError, SinkError, SourceError,
 };
 pub use file::{TickFile, TickFileWriter};
-pub use flow::Pacer;
+pub use flow::{
+    BreakerState, BucketLimits, CircuitBreaker, CircuitBreakerOpen, CoordinatorError, Pacer,
+    ProviderHandle, ProviderLimits, RateCoordinator, TokenBucket,
+};
 pub use idle::{IdleStrategy, Idler};
 pub use operator::{
     BarConfig, BarOperator, Conflate, Dedupe, Operator, OperatorStats, Passthrough, SymbolFilter,
