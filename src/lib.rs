@@ -1,7 +1,4 @@
-//! # market-data-pipeline
-//!
-//! A lock-free market-data engine: sources, operators, batchers and sinks on pinned worker
-//! threads joined by SPSC rings, with rate coordination, circuit breakers and source routing.
+#![doc = include_str!("../README.md")]
 
 pub mod batcher;
 pub mod clock;
