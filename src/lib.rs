@@ -6,11 +6,15 @@
 pub mod batcher;
 pub mod clock;
 pub mod error;
+pub mod file;
 pub mod flow;
 pub mod idle;
 pub mod operator;
+pub mod pin;
+pub mod pipeline;
 pub mod price;
 pub mod record;
+pub mod ring;
 pub mod sink;
 pub mod source;
 pub mod symbol;
@@ -23,14 +27,23 @@ pub use error::{
     BatcherError, ConfigError, DataError, DataErrorKind, DataLocation, OperatorError, PacingError,
     PipelineError, SinkError, SourceError,
 };
-pub use flow::Pacer;
+pub use file::{TickFile, TickFileWriter};
+pub use flow::{
+    BreakerState, BucketLimits, CircuitBreaker, CircuitBreakerOpen, CoordinatorError, Pacer,
+    ProviderHandle, ProviderLimits, RateCoordinator, TokenBucket,
+};
 pub use idle::{IdleStrategy, Idler};
 pub use operator::{
     BarConfig, BarOperator, Conflate, Dedupe, Operator, OperatorStats, Passthrough, SymbolFilter,
 };
+pub use pipeline::{
+    create_pipeline, PipelineContext, PipelineHandle, PipelineReport, PipelineStats,
+    StreamingPipeline,
+};
 pub use price::Price;
 pub use record::{Bar, Record};
 pub use sink::{CallbackSink, CountingSink, CsvSink, NullSink, Sink};
+pub use source::replay::{Repeat, ReplayConfig, ReplaySource, ReplaySpeed};
 pub use source::{Capabilities, SourceHealth, SourcePoll, SourceStatus, SourceStream, TickSource};
 pub use symbol::{SymbolId, SymbolTable};
 pub use tick::{Tick, TickKind};

@@ -1,12 +1,15 @@
-//! `Pacer`: the token bucket sources pace themselves with.
+//! `Pacer`: the token bucket sources pace themselves with — a [`TokenBucket`] driven by the
+//! caller's timestamps.
 
+use super::bucket::TokenBucket;
+use super::limits::BucketLimits;
+use crate::clock::MonotonicClock;
 use crate::error::ConfigError;
 
-const NANOS: u128 = 1_000_000_000;
-
-/// A token bucket owned by one thread: `rate` tokens per second, at most `burst` stored.
+/// A token bucket fed the time by its owner: `rate` tokens per second, at most `burst` stored.
 ///
-/// Exact integer arithmetic: tokens are kept in units of 1e-9 token.
+/// It is a [`TokenBucket`] whose time origin is 0, so the timestamps passed in are the caller's
+/// own clock readings; integer fixed-point arithmetic, never more than `burst + rate·t`.
 ///
 /// ```
 /// use market_data_pipeline::flow::Pacer;
@@ -17,26 +20,24 @@ const NANOS: u128 = 1_000_000_000;
 #[derive(Debug, Clone)]
 pub struct Pacer {
     rate: u64,
-    burst: u64,
-    /// Stored tokens × 1e9.
-    tokens_n: u128,
-    last_ns: u64,
+    bucket: TokenBucket,
 }
 
 impl Pacer {
-    /// `rate` tokens/s, `burst` capacity. The bucket starts full. Zero rate or burst is an error.
+    /// `rate` tokens/s, `burst` capacity. The bucket starts full.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming `pacer.rate` or `pacer.burst` when either is zero (or the rate is
+    /// above 6.4·10¹⁰/s).
     pub fn new(rate: u64, burst: u64) -> Result<Pacer, ConfigError> {
-        if rate == 0 {
-            return Err(ConfigError::new("pacer.rate", "must be greater than 0"));
-        }
         if burst == 0 {
             return Err(ConfigError::new("pacer.burst", "must be greater than 0"));
         }
+        let limits = BucketLimits::new(burst, rate)
+            .map_err(|e| ConfigError::new(format!("pacer.{}", pacer_field(&e.field)), e.reason))?;
         Ok(Pacer {
             rate,
-            burst,
-            tokens_n: burst as u128 * NANOS,
-            last_ns: 0,
+            bucket: TokenBucket::with_origin(limits, MonotonicClock::shared(), 0),
         })
     }
 
@@ -47,42 +48,39 @@ impl Pacer {
 
     /// Capacity.
     pub fn burst(&self) -> u64 {
-        self.burst
+        self.bucket.capacity()
     }
 
-    fn refill(&mut self, now_ns: u64) {
-        if now_ns > self.last_ns {
-            let add = (now_ns - self.last_ns) as u128 * self.rate as u128;
-            self.tokens_n = (self.tokens_n + add).min(self.burst as u128 * NANOS);
-            self.last_ns = now_ns;
-        }
+    /// The underlying bucket.
+    pub fn bucket(&self) -> &TokenBucket {
+        &self.bucket
     }
 
     /// Take as many of `n` tokens as are available at `now_ns`; returns how many were taken.
     #[inline]
     pub fn take_up_to(&mut self, now_ns: u64, n: u64) -> u64 {
-        self.refill(now_ns);
-        let have = (self.tokens_n / NANOS) as u64;
-        let take = have.min(n);
-        self.tokens_n -= take as u128 * NANOS;
-        take
+        self.bucket.take_up_to_at(now_ns, n)
     }
 
     /// When the next whole token is available (`now_ns` if one is).
     pub fn next_ready_ns(&mut self, now_ns: u64) -> u64 {
-        self.refill(now_ns);
-        if self.tokens_n >= NANOS {
-            return now_ns;
-        }
-        let missing = NANOS - self.tokens_n;
-        let wait = missing.div_ceil(self.rate as u128);
-        now_ns.saturating_add(wait.min(u64::MAX as u128) as u64)
+        self.bucket.next_ready_at(now_ns)
+    }
+}
+
+fn pacer_field(field: &str) -> &str {
+    match field {
+        "capacity" => "burst",
+        "refill_rate" => "rate",
+        other => other,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const NANOS: u128 = 1_000_000_000;
 
     #[test]
     fn zero_rate_or_burst_is_a_config_error() {
@@ -111,5 +109,11 @@ mod tests {
         assert_eq!(p.next_ready_ns(0), 100_000_000);
         assert_eq!(p.take_up_to(99_999_999, 1), 0);
         assert_eq!(p.take_up_to(100_000_000, 1), 1);
+    }
+
+    #[test]
+    fn pacer_keeps_its_accessors() {
+        let p = Pacer::new(1_000, 10).unwrap();
+        assert_eq!((p.rate(), p.burst()), (1_000, 10));
     }
 }

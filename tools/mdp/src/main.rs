@@ -1,3 +1,31 @@
-fn main() {
-    println!("mdp: not yet");
+//! `mdp`: run, generate, replay and benchmark market-data pipelines.
+
+mod bench;
+mod run;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// Market-data pipeline tool.
+#[derive(Debug, Parser)]
+#[command(name = "mdp", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Run a pipeline on the synthetic source: ticks → 1 s bars → batcher → summary.
+    Run(run::RunArgs),
+    /// Throughput and latency of the pipeline beside a bare rtrb ring and a crossbeam channel.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Run(a) => run::run(&a),
+        Cmd::Bench(a) => bench::run(&a),
+    }
 }

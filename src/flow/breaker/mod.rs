@@ -1,0 +1,486 @@
+//! `CircuitBreaker`: CLOSED / OPEN / HALF_OPEN in one atomic word.
+//!
+//! # Contract
+//! - `threshold` consecutive failures open it; a success in between resets the count.
+//! - OPEN refuses every call until `timeout` has passed; then it is HALF_OPEN and
+//!   [`allow`](CircuitBreaker::allow) hands out at most `half_open_max_probes` probe permits at
+//!   once. `successes_to_close` probe successes close it; one probe failure re-opens it for a
+//!   full `timeout`.
+//! - [`is_open`](CircuitBreaker::is_open), [`state`](CircuitBreaker::state) and
+//!   [`stats`](CircuitBreaker::stats) never change the state.
+//! - Outcomes carried by a [`Permit`] apply only to the state the permit was issued in (a late
+//!   failure of a call admitted before a trip cannot re-trip it). The bare
+//!   [`record_failure`](CircuitBreaker::record_failure) /
+//!   [`record_success`](CircuitBreaker::record_success) of the seed apply to the current state;
+//!   they cannot limit the number of HALF_OPEN probes — use `allow` for that.
+//!
+//! The closed path (`allow` + `Permit::success` with no failure pending) is two loads and no
+//! store.
+
+mod builder;
+mod error;
+mod word;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use builder::CircuitBreakerBuilder;
+pub use error::CircuitBreakerOpen;
+use word::{Origin, Rules, Word};
+
+use crate::clock::{duration_ns, MonotonicClock, SharedClock};
+use crate::error::ConfigError;
+use crate::sync::{AtomicU64, Ordering};
+
+/// The state of a [`CircuitBreaker`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BreakerState {
+    /// Calls pass; failures are counted.
+    Closed,
+    /// Calls are refused until the timeout ends.
+    Open,
+    /// A limited number of probe calls pass; their outcome closes or re-opens the breaker.
+    HalfOpen,
+}
+
+impl fmt::Display for BreakerState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BreakerState::Closed => "CLOSED",
+            BreakerState::Open => "OPEN",
+            BreakerState::HalfOpen => "HALF_OPEN",
+        })
+    }
+}
+
+/// A snapshot of a breaker: state, counters of each transition, time of the last one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BreakerStats {
+    /// The state (an OPEN breaker whose timeout has passed reads HALF_OPEN).
+    pub state: BreakerState,
+    /// Consecutive failures counted while CLOSED.
+    pub consecutive_failures: u32,
+    /// Probe permits outstanding while HALF_OPEN.
+    pub probes_in_flight: u32,
+    /// Transitions into OPEN (trips and re-opens).
+    pub opened: u64,
+    /// Transitions into HALF_OPEN.
+    pub half_opened: u64,
+    /// Transitions into CLOSED (recoveries and resets).
+    pub closed: u64,
+    /// Clock reading (ns) of the last transition, if any.
+    pub last_transition_ns: Option<u64>,
+}
+
+/// A circuit breaker whose state lives in atomics; share it by reference or `Arc`.
+///
+/// The seed's usage, line for line:
+///
+/// ```
+/// use market_data_pipeline::flow::{CircuitBreaker, CircuitBreakerOpen};
+/// use std::time::Duration;
+///
+/// # fn connect() -> Result<(), std::io::Error> { Ok(()) }
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let breaker = CircuitBreaker::new(5, Duration::from_secs(60))?; // open after 5 failures, 60 s
+///
+/// // Check state
+/// if breaker.is_open() {
+///     return Err(CircuitBreakerOpen::new("IBKR").into());
+/// }
+/// // Record failures
+/// if let Err(e) = connect() {
+///     breaker.record_failure();
+///     return Err(e.into());
+/// }
+/// // Record success
+/// breaker.record_success();
+/// // Manual reset
+/// breaker.reset();
+/// # Ok(()) }
+/// ```
+///
+/// The permit form (what a router uses per source), which also limits HALF_OPEN probes:
+///
+/// ```
+/// use market_data_pipeline::flow::{BreakerState, CircuitBreaker};
+/// use market_data_pipeline::ManualClock;
+/// use std::time::Duration;
+///
+/// let clock = ManualClock::shared(0);
+/// let breaker = CircuitBreaker::builder(2, Duration::from_secs(1)).name("polygon")
+///     .clock(clock.clone()).build().unwrap();
+/// breaker.allow().unwrap().failure();
+/// breaker.allow().unwrap().failure(); // the second consecutive failure trips it
+/// let refused = breaker.allow().unwrap_err();
+/// assert_eq!(&*refused.breaker, "polygon");
+/// clock.advance(Duration::from_secs(1));
+/// let probe = breaker.allow().unwrap(); // the one probe
+/// assert!(breaker.allow().is_err()); // no second one while it runs
+/// probe.success();
+/// assert_eq!(breaker.state(), BreakerState::Closed);
+/// ```
+pub struct CircuitBreaker {
+    /// The packed [`Word`].
+    word: AtomicU64,
+    /// Clock reading (ns) at which the current OPEN period ends.
+    open_until: AtomicU64,
+    opened: AtomicU64,
+    half_opened: AtomicU64,
+    closed: AtomicU64,
+    /// Clock reading of the last transition + 1 (0: none yet).
+    last_transition: AtomicU64,
+    rules: Rules,
+    timeout_ns: u64,
+    name: Arc<str>,
+    clock: SharedClock,
+}
+
+impl fmt::Debug for CircuitBreaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CircuitBreaker")
+            .field("name", &self.name)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl CircuitBreaker {
+    /// `threshold` consecutive failures open it for `timeout`; then one probe at a time. Real
+    /// monotonic clock.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming `threshold` when it is 0 (or above 65535).
+    pub fn new(threshold: u32, timeout: Duration) -> Result<CircuitBreaker, ConfigError> {
+        Self::builder(threshold, timeout).build()
+    }
+
+    /// As [`new`](Self::new), reading time from `clock`.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn with_clock(
+        threshold: u32,
+        timeout: Duration,
+        clock: SharedClock,
+    ) -> Result<CircuitBreaker, ConfigError> {
+        Self::builder(threshold, timeout).clock(clock).build()
+    }
+
+    /// A builder for the name, probe count, successes to close and clock.
+    pub fn builder(threshold: u32, timeout: Duration) -> CircuitBreakerBuilder {
+        CircuitBreakerBuilder::new(threshold, timeout)
+    }
+
+    fn from_parts(name: Arc<str>, rules: Rules, timeout: Duration, clock: SharedClock) -> Self {
+        CircuitBreaker {
+            word: AtomicU64::new(Word::INITIAL.pack()),
+            open_until: AtomicU64::new(0),
+            opened: AtomicU64::new(0),
+            half_opened: AtomicU64::new(0),
+            closed: AtomicU64::new(0),
+            last_transition: AtomicU64::new(0),
+            rules,
+            timeout_ns: duration_ns(timeout),
+            name,
+            clock,
+        }
+    }
+
+    /// The name errors report.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The clock this breaker reads.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    #[inline]
+    fn load(&self) -> Word {
+        // Acquire: pairs with the Release of the transition into OPEN, so that `open_until`
+        // read next is at least the deadline of the OPEN period this word belongs to.
+        Word::unpack(self.word.load(Ordering::Acquire))
+    }
+
+    #[inline]
+    fn expired(&self, w: Word, now_ns: u64) -> bool {
+        // Relaxed: ordered by the Acquire load of the word (see `load`).
+        w.state == BreakerState::Open && now_ns >= self.open_until.load(Ordering::Relaxed)
+    }
+
+    /// May a call go ahead now? A permit to report its outcome with, or the refusal.
+    ///
+    /// # Errors
+    /// [`CircuitBreakerOpen`] while OPEN (with the time until probing) or while HALF_OPEN with
+    /// every probe slot taken.
+    #[inline]
+    pub fn allow(&self) -> Result<Permit<'_>, CircuitBreakerOpen> {
+        let w = self.load();
+        if w.state == BreakerState::Closed {
+            // The hot path: no clock read, no store.
+            return Ok(Permit::new(self, Origin::Closed(w.epoch)));
+        }
+        self.allow_slow(w, self.clock.now_ns())
+    }
+
+    /// [`allow`](Self::allow) at a time already read from this breaker's clock.
+    ///
+    /// # Errors
+    /// As [`allow`](Self::allow).
+    #[inline]
+    pub fn allow_at(&self, now_ns: u64) -> Result<Permit<'_>, CircuitBreakerOpen> {
+        let w = self.load();
+        if w.state == BreakerState::Closed {
+            return Ok(Permit::new(self, Origin::Closed(w.epoch)));
+        }
+        self.allow_slow(w, now_ns)
+    }
+
+    #[cold]
+    fn allow_slow(&self, mut w: Word, now_ns: u64) -> Result<Permit<'_>, CircuitBreakerOpen> {
+        loop {
+            let view = w.view(self.expired(w, now_ns));
+            match word::allow(view, self.rules) {
+                Ok(None) => return Ok(Permit::new(self, Origin::Closed(view.epoch))),
+                Ok(Some(new)) => match self.cas(w, view, new, now_ns) {
+                    Ok(()) => return Ok(Permit::new(self, Origin::Probe(new.epoch))),
+                    Err(current) => w = current,
+                },
+                Err(()) => {
+                    let retry_after = (view.state == BreakerState::Open).then(|| {
+                        // Relaxed: ordered by the Acquire load of the word.
+                        let until = self.open_until.load(Ordering::Relaxed);
+                        Duration::from_nanos(until.saturating_sub(now_ns))
+                    });
+                    return Err(CircuitBreakerOpen {
+                        breaker: self.name.clone(),
+                        retry_after,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Compare-and-swap `from` → `to` (`view` is `from` as seen at `now_ns`); counts the
+    /// transitions on success, returns the current word on failure.
+    fn cas(&self, from: Word, view: Word, to: Word, now_ns: u64) -> Result<(), Word> {
+        if to.state == BreakerState::Open && view.state != BreakerState::Open {
+            // Written before the CAS that publishes OPEN (whose Release carries it). A racing
+            // loser may also write here; `fetch_max` keeps the latest deadline, so a running
+            // OPEN period is never shortened.
+            self.open_until
+                .fetch_max(now_ns.saturating_add(self.timeout_ns), Ordering::Relaxed);
+        }
+        // AcqRel on success: Release publishes `open_until` with the OPEN word; Acquire on
+        // failure: the word returned is read like `load`.
+        match self.word.compare_exchange(
+            from.pack(),
+            to.pack(),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => {
+                if view.state != from.state {
+                    self.count(view.state, now_ns);
+                }
+                if to.state != view.state {
+                    self.count(to.state, now_ns);
+                }
+                Ok(())
+            }
+            Err(current) => Err(Word::unpack(current)),
+        }
+    }
+
+    fn count(&self, entered: BreakerState, now_ns: u64) {
+        let counter = match entered {
+            BreakerState::Closed => &self.closed,
+            BreakerState::Open => &self.opened,
+            BreakerState::HalfOpen => &self.half_opened,
+        };
+        // Relaxed: statistics; each transition is counted by the one thread whose CAS made it.
+        counter.fetch_add(1, Ordering::Relaxed);
+        self.last_transition
+            .store(now_ns.saturating_add(1), Ordering::Relaxed);
+    }
+
+    /// Apply `f` to the state seen at `now_ns` until it sticks or `f` says "no change".
+    fn update(&self, now_ns: u64, f: impl Fn(Word) -> Option<Word>) {
+        let mut w = self.load();
+        loop {
+            let view = w.view(self.expired(w, now_ns));
+            let Some(new) = f(view) else { return };
+            match self.cas(w, view, new, now_ns) {
+                Ok(()) => return,
+                Err(current) => w = current,
+            }
+        }
+    }
+
+    /// Count a failure (the seed's API): CLOSED counts it toward the threshold, HALF_OPEN
+    /// re-opens, OPEN ignores it.
+    pub fn record_failure(&self) {
+        self.record_failure_at(self.clock.now_ns());
+    }
+
+    /// [`record_failure`](Self::record_failure) at a time already read.
+    pub fn record_failure_at(&self, now_ns: u64) {
+        self.update(now_ns, |w| word::failure(w, Origin::Bare, self.rules));
+    }
+
+    /// Count a success (the seed's API): CLOSED clears the failure count, HALF_OPEN counts it
+    /// toward closing (and frees the slot of a detached probe, if one is out).
+    #[inline]
+    pub fn record_success(&self) {
+        let w = self.load();
+        if w.state == BreakerState::Closed && w.failures == 0 {
+            return; // The hot path: nothing to change.
+        }
+        self.update(self.clock.now_ns(), |w| {
+            word::success(w, Origin::Bare, self.rules)
+        });
+    }
+
+    /// Back to CLOSED with no failures counted.
+    pub fn reset(&self) {
+        self.update(self.clock.now_ns(), word::reset);
+    }
+
+    fn finish(&self, origin: Origin, outcome: Outcome, now_ns: Option<u64>) {
+        let w = self.load();
+        if matches!(origin, Origin::Closed(e) if e == w.epoch)
+            && outcome == Outcome::Success
+            && w.failures == 0
+        {
+            return; // The closed hot path.
+        }
+        let now = now_ns.unwrap_or_else(|| self.clock.now_ns());
+        match outcome {
+            Outcome::Success => self.update(now, |w| word::success(w, origin, self.rules)),
+            Outcome::Failure => self.update(now, |w| word::failure(w, origin, self.rules)),
+            Outcome::Abandoned => self.update(now, |w| word::release(w, origin)),
+        }
+    }
+
+    /// The state at `now_ns`, without changing it.
+    pub fn state_at(&self, now_ns: u64) -> BreakerState {
+        let w = self.load();
+        w.view(self.expired(w, now_ns)).state
+    }
+
+    /// The state now, without changing it (an OPEN breaker whose timeout passed is HALF_OPEN).
+    pub fn state(&self) -> BreakerState {
+        self.state_at(self.clock.now_ns())
+    }
+
+    /// Whether calls are refused outright now (OPEN and the timeout not passed). Never changes
+    /// the state.
+    pub fn is_open(&self) -> bool {
+        self.state() == BreakerState::Open
+    }
+
+    /// State, counters and the time of the last transition, without changing anything.
+    pub fn stats(&self) -> BreakerStats {
+        let now = self.clock.now_ns();
+        let w = self.load();
+        let view = w.view(self.expired(w, now));
+        // Relaxed: statistics, no ordering with the word needed.
+        let last = self.last_transition.load(Ordering::Relaxed);
+        BreakerStats {
+            state: view.state,
+            consecutive_failures: u32::from(view.failures),
+            probes_in_flight: u32::from(view.probes),
+            opened: self.opened.load(Ordering::Relaxed),
+            half_opened: self.half_opened.load(Ordering::Relaxed) + u64::from(view != w),
+            closed: self.closed.load(Ordering::Relaxed),
+            last_transition_ns: last.checked_sub(1),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    Success,
+    Failure,
+    Abandoned,
+}
+
+/// Leave to make one call through a [`CircuitBreaker`]; report how it went with
+/// [`success`](Permit::success) or [`failure`](Permit::failure). Dropping it unreported frees
+/// a HALF_OPEN probe slot without counting either way.
+#[must_use = "report the call's outcome with success() or failure()"]
+#[derive(Debug)]
+pub struct Permit<'a> {
+    breaker: &'a CircuitBreaker,
+    origin: Origin,
+    done: bool,
+}
+
+impl<'a> Permit<'a> {
+    fn new(breaker: &'a CircuitBreaker, origin: Origin) -> Self {
+        Permit {
+            breaker,
+            origin,
+            done: false,
+        }
+    }
+
+    /// Whether this permit is a HALF_OPEN probe.
+    pub fn is_probe(&self) -> bool {
+        matches!(self.origin, Origin::Probe(_))
+    }
+
+    /// The call succeeded.
+    #[inline]
+    pub fn success(mut self) {
+        self.done = true;
+        self.breaker.finish(self.origin, Outcome::Success, None);
+    }
+
+    /// The call failed.
+    pub fn failure(mut self) {
+        self.done = true;
+        self.breaker.finish(self.origin, Outcome::Failure, None);
+    }
+
+    /// Keep the probe slot (if this is a probe) and report the outcome later with the bare
+    /// [`CircuitBreaker::record_success`] / [`CircuitBreaker::record_failure`], which act on
+    /// the outstanding probe. The slot stays taken until one of them (or `reset`) is called.
+    pub fn detach(mut self) {
+        self.done = true;
+    }
+
+    /// The call failed, at a time already read from the breaker's clock.
+    pub fn failure_at(mut self, now_ns: u64) {
+        self.done = true;
+        self.breaker
+            .finish(self.origin, Outcome::Failure, Some(now_ns));
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        if !self.done && self.is_probe() {
+            self.breaker.finish(self.origin, Outcome::Abandoned, None);
+        }
+    }
+}
+
+impl Default for CircuitBreaker {
+    /// The seed's defaults: threshold 5, timeout 60 s, real clock.
+    fn default() -> Self {
+        CircuitBreaker::from_parts(
+            Arc::from("circuit-breaker"),
+            Rules {
+                threshold: 5,
+                max_probes: 1,
+                successes_to_close: 1,
+            },
+            Duration::from_secs(60),
+            MonotonicClock::shared(),
+        )
+    }
+}

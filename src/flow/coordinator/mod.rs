@@ -1,0 +1,348 @@
+//! `RateCoordinator`: per-provider budgets (several windows), cooldowns, breakers, tenants and
+//! priorities, shared by every pipeline.
+//!
+//! Providers are registered by name and used either by name (the seed's API; one hash lookup
+//! in a lock-free, copy-on-write map) or through the [`ProviderHandle`] registration returns
+//! (no lookup). Everything a request touches is atomic: cooldown deadlines, the breaker word,
+//! one GCRA word per window.
+
+mod cooldown;
+mod error;
+mod limits;
+mod provider;
+mod state;
+mod tenant;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+
+pub use cooldown::{ScopeId, GLOBAL_SCOPE, MAX_SCOPES};
+pub use error::CoordinatorError;
+pub use limits::ProviderLimits;
+use provider::Provider;
+pub use provider::{Priority, ProviderHandle, Request};
+pub use state::{ProviderCounters, ProviderState};
+pub use tenant::TenantHandle;
+
+use crate::clock::{MonotonicClock, SharedClock};
+use crate::error::ConfigError;
+use crate::flow::bucket::TokenBucket;
+use crate::flow::limits::BucketLimits;
+use crate::idle::IdleStrategy;
+
+type Registry = HashMap<Arc<str>, ProviderHandle>;
+
+/// Global rate limiting across pipelines and providers.
+///
+/// The seed's usage, line for line:
+///
+/// ```
+/// use market_data_pipeline::flow::{ProviderLimits, RateCoordinator};
+/// use market_data_pipeline::ManualClock;
+/// use std::time::Duration;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let coordinator = RateCoordinator::with_clock(ManualClock::shared(0));
+///
+/// // Register provider with rate limits
+/// coordinator.register_provider("ibkr", ProviderLimits {
+///     capacity: 60,        // Burst capacity
+///     refill_rate: 60,     // Tokens/sec
+///     cooldown_sec: 600,   // 10min cooldown on errors
+///     breaker_threshold: 5,
+///     breaker_timeout: 60.0,
+///     ..Default::default()
+/// })?;
+///
+/// // Acquire tokens (waits if not available)
+/// coordinator.acquire("ibkr")?;
+///
+/// // Record failures for circuit breaker
+/// coordinator.record_failure("ibkr")?;
+///
+/// // Trigger cooldown on pacing errors (returns at once)
+/// coordinator.trigger_cooldown("ibkr", "market_data", Duration::from_secs(600))?;
+/// assert!(coordinator.acquire_in("ibkr", "market_data").is_err());
+/// # Ok(()) }
+/// ```
+///
+/// The seed's "rate-limited pipeline" (example 3), with a bounded loop:
+///
+/// ```
+/// use market_data_pipeline::flow::{CircuitBreaker, ProviderLimits, RateCoordinator};
+/// use std::time::Duration;
+/// # fn get_quote(_symbol: &str) -> Result<f64, String> { Ok(187.5) }
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // Setup rate coordination
+/// let coordinator = RateCoordinator::new();
+/// coordinator.register_provider("ibkr", ProviderLimits { capacity: 60, refill_rate: 60, ..Default::default() })?;
+/// // Setup circuit breaker
+/// let breaker = CircuitBreaker::new(5, Duration::from_secs(60))?;
+///
+/// for _ in 0..3 {
+///     // Check circuit breaker
+///     if breaker.is_open() {
+///         std::thread::sleep(Duration::from_secs(1));
+///         continue;
+///     }
+///     // Acquire rate limit token, then fetch the quote
+///     let quote = coordinator.acquire("ibkr").map_err(|e| e.to_string()).and_then(|()| get_quote("AAPL"));
+///     match quote {
+///         Ok(_quote) => breaker.record_success(),
+///         Err(_) => {
+///             breaker.record_failure();
+///             coordinator.record_failure("ibkr")?;
+///         }
+///     }
+/// }
+/// # Ok(()) }
+/// ```
+///
+/// The seed's gradual migration (pattern 2) registers a provider with the defaults:
+///
+/// ```
+/// use market_data_pipeline::flow::{ProviderLimits, RateCoordinator};
+/// let coordinator = RateCoordinator::new();
+/// coordinator.register_provider("ibkr", ProviderLimits::default()).unwrap();
+/// ```
+#[derive(Debug)]
+pub struct RateCoordinator {
+    providers: ArcSwap<Registry>,
+    clock: SharedClock,
+    idle: IdleStrategy,
+}
+
+impl Default for RateCoordinator {
+    fn default() -> Self {
+        RateCoordinator::new()
+    }
+}
+
+impl RateCoordinator {
+    /// A coordinator on the real monotonic clock.
+    pub fn new() -> RateCoordinator {
+        RateCoordinator::with_clock(MonotonicClock::shared())
+    }
+
+    /// A coordinator reading time from `clock`.
+    pub fn with_clock(clock: SharedClock) -> RateCoordinator {
+        RateCoordinator {
+            providers: ArcSwap::from_pointee(HashMap::new()),
+            clock,
+            idle: IdleStrategy::default(),
+        }
+    }
+
+    /// Wait with `idle` in blocking acquires (for providers registered afterwards).
+    pub fn with_idle(mut self, idle: IdleStrategy) -> RateCoordinator {
+        self.idle = idle;
+        self
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    /// Register `name` with `limits`; returns its handle. Registering the same name again with
+    /// equal limits returns the existing handle.
+    ///
+    /// # Errors
+    /// [`CoordinatorError::Config`] for invalid limits, or for a name already registered with
+    /// other limits (use [`update_limits`](Self::update_limits)).
+    pub fn register_provider(
+        &self,
+        name: &str,
+        limits: ProviderLimits,
+    ) -> Result<ProviderHandle, CoordinatorError> {
+        let fresh = Provider::build(name, &limits, self.clock.clone(), self.idle)?;
+        let key: Arc<str> = Arc::from(name);
+        let mut existing = None;
+        self.providers.rcu(|map| {
+            existing = map.get(name).cloned();
+            let mut next = Registry::clone(map);
+            next.entry(key.clone()).or_insert_with(|| fresh.clone());
+            next
+        });
+        match existing {
+            None => Ok(fresh),
+            Some(h) if h.limits() == limits => Ok(h),
+            Some(_) => Err(ConfigError::new(
+                format!("providers.{name}"),
+                "already registered with other limits; use update_limits",
+            )
+            .into()),
+        }
+    }
+
+    /// A tenant's budget at `provider`.
+    ///
+    /// # Errors
+    /// [`CoordinatorError::UnknownProvider`].
+    pub fn register_tenant(
+        &self,
+        provider: &str,
+        tenant: &str,
+        limits: BucketLimits,
+    ) -> Result<TenantHandle, CoordinatorError> {
+        let p = self.handle(provider)?;
+        let bucket = TokenBucket::with_clock(limits, self.clock.clone()).with_idle(self.idle);
+        Ok(TenantHandle::new(tenant, bucket, p))
+    }
+
+    /// The handle of `name`.
+    ///
+    /// # Errors
+    /// [`CoordinatorError::UnknownProvider`], listing the registered names.
+    pub fn handle(&self, name: &str) -> Result<ProviderHandle, CoordinatorError> {
+        self.with(name, Clone::clone)
+    }
+
+    #[inline]
+    fn with<T>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&ProviderHandle) -> T,
+    ) -> Result<T, CoordinatorError> {
+        let map = self.providers.load();
+        match map.get(name) {
+            Some(h) => Ok(f(h)),
+            None => {
+                let mut registered: Vec<String> = map.keys().map(|k| k.to_string()).collect();
+                registered.sort();
+                Err(CoordinatorError::UnknownProvider {
+                    name: name.to_string(),
+                    registered,
+                })
+            }
+        }
+    }
+
+    /// Take one token from `provider`, waiting while rate limited.
+    ///
+    /// # Errors
+    /// See [`ProviderHandle::acquire`]; also `UnknownProvider`.
+    pub fn acquire(&self, provider: &str) -> Result<(), CoordinatorError> {
+        self.with(provider, ProviderHandle::acquire)?
+    }
+
+    /// Take `n` tokens (weighted cost), waiting while rate limited.
+    ///
+    /// # Errors
+    /// As [`acquire`](Self::acquire).
+    pub fn acquire_n(&self, provider: &str, n: u64) -> Result<(), CoordinatorError> {
+        self.with(provider, |h| h.acquire_n(n))?
+    }
+
+    /// Take one token for a request in cooldown `scope`, waiting while rate limited.
+    ///
+    /// # Errors
+    /// As [`acquire`](Self::acquire); `CoolingDown` while `scope` or the global scope cools.
+    pub fn acquire_in(&self, provider: &str, scope: &str) -> Result<(), CoordinatorError> {
+        self.with(provider, |h| {
+            // A scope never cooled down has no deadline: no need to claim a slot for it.
+            let scope = h.known_scope(scope).unwrap_or(ScopeId::GLOBAL);
+            h.acquire_request(Request::cost(1).scope(scope))
+        })?
+    }
+
+    /// Take one token now, or say why not.
+    ///
+    /// # Errors
+    /// See [`ProviderHandle::try_request_at`]; also `UnknownProvider`.
+    pub fn try_acquire(&self, provider: &str) -> Result<(), CoordinatorError> {
+        self.with(provider, ProviderHandle::try_acquire)?
+    }
+
+    /// Take `n` tokens now, or say why not.
+    ///
+    /// # Errors
+    /// As [`try_acquire`](Self::try_acquire).
+    pub fn try_acquire_n(&self, provider: &str, n: u64) -> Result<(), CoordinatorError> {
+        self.with(provider, |h| h.try_acquire_n(n))?
+    }
+
+    /// Report a failed call to `provider`'s breaker.
+    ///
+    /// # Errors
+    /// `UnknownProvider`.
+    pub fn record_failure(&self, provider: &str) -> Result<(), CoordinatorError> {
+        self.with(provider, ProviderHandle::record_failure)
+    }
+
+    /// Report a successful call to `provider`'s breaker.
+    ///
+    /// # Errors
+    /// `UnknownProvider`.
+    pub fn record_success(&self, provider: &str) -> Result<(), CoordinatorError> {
+        self.with(provider, ProviderHandle::record_success)
+    }
+
+    /// Cool `scope` of `provider` down for `duration` (`"global"`: the whole provider). Returns
+    /// at once; never shortens a running cooldown. Returns the clock reading it ends at.
+    ///
+    /// # Errors
+    /// `UnknownProvider`, `TooManyScopes`.
+    pub fn trigger_cooldown(
+        &self,
+        provider: &str,
+        scope: &str,
+        duration: Duration,
+    ) -> Result<u64, CoordinatorError> {
+        self.with(provider, |h| h.trigger_cooldown(scope, duration))?
+    }
+
+    /// [`trigger_cooldown`](Self::trigger_cooldown) for the provider's `cooldown_sec`.
+    ///
+    /// # Errors
+    /// As [`trigger_cooldown`](Self::trigger_cooldown).
+    pub fn trigger_cooldown_default(
+        &self,
+        provider: &str,
+        scope: &str,
+    ) -> Result<u64, CoordinatorError> {
+        self.with(provider, |h| h.trigger_cooldown_default(scope))?
+    }
+
+    /// Change `provider`'s limits live, keeping its buckets' tokens.
+    ///
+    /// # Errors
+    /// `UnknownProvider`, or see [`ProviderHandle::update_limits`].
+    pub fn update_limits(
+        &self,
+        provider: &str,
+        limits: &ProviderLimits,
+    ) -> Result<(), CoordinatorError> {
+        Ok(self.with(provider, |h| h.update_limits(limits))??)
+    }
+
+    /// Scale `provider`'s refill rates by `scale` in `[0, 1]`.
+    ///
+    /// # Errors
+    /// `UnknownProvider`, or `Config` naming `scale`.
+    pub fn set_scale(&self, provider: &str, scale: f64) -> Result<(), CoordinatorError> {
+        Ok(self.with(provider, |h| h.set_scale(scale))??)
+    }
+
+    /// Tokens, breaker state, cooldowns remaining, scale and counters of `provider`.
+    ///
+    /// # Errors
+    /// `UnknownProvider`.
+    pub fn provider_state(&self, provider: &str) -> Result<ProviderState, CoordinatorError> {
+        self.with(provider, ProviderHandle::state)
+    }
+
+    /// The registered names, sorted.
+    pub fn providers(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .providers
+            .load()
+            .keys()
+            .map(|k| k.to_string())
+            .collect();
+        names.sort();
+        names
+    }
+}

@@ -1,0 +1,475 @@
+//! One provider's budgets, breaker and cooldowns, and the handle hot paths use.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::cooldown::{Cooldowns, ScopeId, MAX_SCOPES};
+use super::error::CoordinatorError;
+use super::limits::ProviderLimits;
+use super::state::{ProviderCounters, ProviderState};
+use crate::clock::{duration_ns, SharedClock};
+use crate::error::{ConfigError, PacingError};
+use crate::flow::breaker::CircuitBreaker;
+use crate::flow::bucket::TokenBucket;
+use crate::idle::{IdleStrategy, Idler};
+use crate::sync::{AtomicU64, Ordering};
+
+/// How urgent a request is: normal requests leave the provider's reserved share
+/// (`high_priority_reserve`) to high-priority ones.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Priority {
+    /// May not use the reserved share.
+    #[default]
+    Normal,
+    /// May use the whole budget.
+    High,
+}
+
+/// What to acquire: cost in tokens, priority and cooldown scope.
+///
+/// ```
+/// use market_data_pipeline::flow::{Priority, Request};
+/// let r = Request::cost(5).priority(Priority::High);
+/// assert_eq!(r.tokens, 5);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// Tokens taken from every window.
+    pub tokens: u64,
+    /// Priority.
+    pub priority: Priority,
+    /// The cooldown scope the request belongs to (the global scope always applies).
+    pub scope: ScopeId,
+}
+
+impl Default for Request {
+    fn default() -> Self {
+        Request::cost(1)
+    }
+}
+
+impl Request {
+    /// A normal-priority request for `tokens` in the global scope.
+    pub const fn cost(tokens: u64) -> Request {
+        Request {
+            tokens,
+            priority: Priority::Normal,
+            scope: ScopeId::GLOBAL,
+        }
+    }
+
+    /// With priority `p`.
+    pub const fn priority(self, p: Priority) -> Request {
+        Request {
+            priority: p,
+            ..self
+        }
+    }
+
+    /// In cooldown scope `scope`.
+    pub const fn scope(self, scope: ScopeId) -> Request {
+        Request { scope, ..self }
+    }
+}
+
+#[derive(Debug)]
+struct Window {
+    label: Arc<str>,
+    bucket: TokenBucket,
+    /// Tokens kept for high priority.
+    reserve: AtomicU64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Provider {
+    name: Arc<str>,
+    windows: Box<[Window]>,
+    breaker: CircuitBreaker,
+    cooldowns: Cooldowns,
+    limits: std::sync::Mutex<ProviderLimits>,
+    default_cooldown_ns: AtomicU64,
+    rate_limited: AtomicU64,
+    circuit_open: AtomicU64,
+    cooling_down: AtomicU64,
+    clock: SharedClock,
+    idle: IdleStrategy,
+}
+
+/// A registered provider, for O(1) use on hot paths (no name lookup). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ProviderHandle(Arc<Provider>);
+
+impl Provider {
+    pub fn build(
+        name: &str,
+        limits: &ProviderLimits,
+        clock: SharedClock,
+        idle: IdleStrategy,
+    ) -> Result<ProviderHandle, ConfigError> {
+        let checked = limits.check(name)?;
+        let name: Arc<str> = Arc::from(name);
+        let breaker = CircuitBreaker::builder(limits.breaker_threshold, checked.breaker_timeout)
+            .name(name.clone())
+            .half_open_max_probes(limits.half_open_max_probes)
+            .clock(clock.clone())
+            .build()
+            .map_err(|e| {
+                ConfigError::new(format!("providers.{name}.breaker_{}", e.field), e.reason)
+            })?;
+        let windows = checked
+            .windows
+            .iter()
+            .enumerate()
+            .map(|(i, l)| Window {
+                label: Arc::from(format!("window {i}")),
+                bucket: TokenBucket::with_clock(*l, clock.clone()).with_idle(idle),
+                reserve: AtomicU64::new(limits.reserve_of(l.capacity())),
+            })
+            .collect();
+        Ok(ProviderHandle(Arc::new(Provider {
+            name,
+            windows,
+            breaker,
+            cooldowns: Cooldowns::new(),
+            limits: std::sync::Mutex::new(limits.clone()),
+            default_cooldown_ns: AtomicU64::new(duration_ns(checked.cooldown)),
+            rate_limited: AtomicU64::new(0),
+            circuit_open: AtomicU64::new(0),
+            cooling_down: AtomicU64::new(0),
+            clock,
+            idle,
+        })))
+    }
+}
+
+/// Counts a refusal. Relaxed: statistics only.
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+impl ProviderHandle {
+    /// The provider's name.
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The limits it was registered (or last updated) with.
+    pub fn limits(&self) -> ProviderLimits {
+        self.0
+            .limits
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The provider's circuit breaker.
+    pub fn breaker(&self) -> &CircuitBreaker {
+        &self.0.breaker
+    }
+
+    /// The clock the provider reads.
+    pub fn clock(&self) -> &SharedClock {
+        &self.0.clock
+    }
+
+    /// Resolve a cooldown scope once (`"global"` is the provider-wide one).
+    ///
+    /// # Errors
+    /// [`CoordinatorError::TooManyScopes`] past 16 named scopes.
+    pub fn scope(&self, scope: &str) -> Result<ScopeId, CoordinatorError> {
+        self.0
+            .cooldowns
+            .resolve(scope)
+            .ok_or_else(|| CoordinatorError::TooManyScopes {
+                provider: self.0.name.clone(),
+                max: MAX_SCOPES,
+            })
+    }
+
+    /// The id of `scope` if it has been resolved or triggered before (no slot is claimed).
+    pub fn known_scope(&self, scope: &str) -> Option<ScopeId> {
+        self.0.cooldowns.find(scope)
+    }
+
+    /// Take one token now, or say why not.
+    ///
+    /// # Errors
+    /// See [`try_request_at`](Self::try_request_at).
+    #[inline]
+    pub fn try_acquire(&self) -> Result<(), CoordinatorError> {
+        self.try_request_at(self.0.clock.now_ns(), Request::cost(1))
+    }
+
+    /// Take `n` tokens now, or say why not.
+    ///
+    /// # Errors
+    /// See [`try_request_at`](Self::try_request_at).
+    pub fn try_acquire_n(&self, n: u64) -> Result<(), CoordinatorError> {
+        self.try_request_at(self.0.clock.now_ns(), Request::cost(n))
+    }
+
+    /// Take one token at a time already read from the provider's clock.
+    ///
+    /// # Errors
+    /// See [`try_request_at`](Self::try_request_at).
+    #[inline]
+    pub fn try_acquire_at(&self, now_ns: u64) -> Result<(), CoordinatorError> {
+        self.try_request_at(now_ns, Request::cost(1))
+    }
+
+    /// The general non-blocking acquire: cooldowns (global, then the request's scope), the
+    /// breaker, then every window in order; a window that refuses gets the tokens of the
+    /// earlier ones given back.
+    ///
+    /// In HALF_OPEN the breaker admits its configured probes; each stays out until
+    /// `record_success` / `record_failure` reports it.
+    ///
+    /// # Errors
+    /// `CoolingDown`, `CircuitOpen`, `RateLimited`, `Suspended` (not now) or `ExceedsCapacity`
+    /// (never).
+    #[inline]
+    pub fn try_request_at(&self, now_ns: u64, req: Request) -> Result<(), CoordinatorError> {
+        self.request_with(now_ns, req, None)
+    }
+
+    #[inline]
+    pub(crate) fn request_with(
+        &self,
+        now_ns: u64,
+        req: Request,
+        tenant: Option<(&TokenBucket, &Arc<str>)>,
+    ) -> Result<(), CoordinatorError> {
+        let p = &*self.0;
+        if let Some((until_ns, scope)) = p.cooldowns.blocking(Some(req.scope), now_ns) {
+            bump(&p.cooling_down);
+            return Err(CoordinatorError::CoolingDown {
+                provider: p.name.clone(),
+                scope: scope.clone(),
+                until_ns,
+                remaining: Duration::from_nanos(until_ns - now_ns),
+            });
+        }
+        let permit = p.breaker.allow_at(now_ns).map_err(|e| {
+            bump(&p.circuit_open);
+            CoordinatorError::CircuitOpen(e)
+        })?;
+        if let Some((bucket, label)) = tenant {
+            self.take(bucket, label, now_ns, req.tokens, 0)?;
+        }
+        for (i, w) in p.windows.iter().enumerate() {
+            let keep = match req.priority {
+                Priority::High => 0,
+                // Relaxed: an independent setting, like the bucket limits.
+                Priority::Normal => w.reserve.load(Ordering::Relaxed),
+            };
+            if let Err(e) = self.take(&w.bucket, &w.label, now_ns, req.tokens, keep) {
+                for earlier in &p.windows[..i] {
+                    earlier.bucket.refund(req.tokens);
+                }
+                if let Some((bucket, _)) = tenant {
+                    bucket.refund(req.tokens);
+                }
+                return Err(e); // dropping the permit frees a probe slot
+            }
+        }
+        // A probe stays out until record_success/record_failure reports it.
+        permit.detach();
+        Ok(())
+    }
+
+    fn take(
+        &self,
+        bucket: &TokenBucket,
+        label: &Arc<str>,
+        now_ns: u64,
+        n: u64,
+        keep: u64,
+    ) -> Result<(), CoordinatorError> {
+        let provider = || self.0.name.clone();
+        bucket
+            .try_acquire_keeping_at(now_ns, n, keep)
+            .map_err(|e| match e {
+                PacingError::RateLimited { retry_after } => {
+                    bump(&self.0.rate_limited);
+                    CoordinatorError::RateLimited {
+                        provider: provider(),
+                        window: label.clone(),
+                        retry_after,
+                    }
+                }
+                PacingError::ExceedsCapacity {
+                    requested,
+                    capacity,
+                } => CoordinatorError::ExceedsCapacity {
+                    provider: provider(),
+                    window: label.clone(),
+                    requested,
+                    capacity,
+                },
+                PacingError::Suspended => CoordinatorError::Suspended {
+                    provider: provider(),
+                },
+            })
+    }
+
+    /// Take one token, waiting (idle strategy) while rate limited.
+    ///
+    /// # Errors
+    /// Cooldowns, an open breaker, suspension and impossible requests are returned at once:
+    /// they are long or permanent, and the caller decides what to do.
+    pub fn acquire(&self) -> Result<(), CoordinatorError> {
+        self.acquire_request(Request::cost(1))
+    }
+
+    /// Take `n` tokens (weighted cost), waiting while rate limited.
+    ///
+    /// # Errors
+    /// As [`acquire`](Self::acquire).
+    pub fn acquire_n(&self, n: u64) -> Result<(), CoordinatorError> {
+        self.acquire_request(Request::cost(n))
+    }
+
+    /// The general blocking acquire.
+    ///
+    /// # Errors
+    /// As [`acquire`](Self::acquire).
+    pub fn acquire_request(&self, req: Request) -> Result<(), CoordinatorError> {
+        self.wait_with(|now| self.try_request_at(now, req))
+    }
+
+    pub(crate) fn wait_with(
+        &self,
+        attempt: impl Fn(u64) -> Result<(), CoordinatorError>,
+    ) -> Result<(), CoordinatorError> {
+        let clock = &self.0.clock;
+        let mut idler = Idler::new(self.0.idle);
+        loop {
+            let now = clock.now_ns();
+            match attempt(now) {
+                Err(CoordinatorError::RateLimited { retry_after, .. }) => {
+                    let until = now.saturating_add(duration_ns(retry_after));
+                    while clock.now_ns() < until {
+                        idler.idle();
+                    }
+                }
+                done => return done,
+            }
+        }
+    }
+
+    /// Report a failed call to the breaker.
+    pub fn record_failure(&self) {
+        self.0.breaker.record_failure();
+    }
+
+    /// Report a successful call to the breaker.
+    #[inline]
+    pub fn record_success(&self) {
+        self.0.breaker.record_success();
+    }
+
+    /// Start (or extend) a cooldown of `scope` for `duration` from now. Never blocks and never
+    /// shortens a running cooldown. Returns the clock reading (ns) it ends at.
+    ///
+    /// # Errors
+    /// [`CoordinatorError::TooManyScopes`].
+    pub fn trigger_cooldown(
+        &self,
+        scope: &str,
+        duration: Duration,
+    ) -> Result<u64, CoordinatorError> {
+        let id = self.scope(scope)?;
+        let until = self.0.clock.now_ns().saturating_add(duration_ns(duration));
+        Ok(self.0.cooldowns.trigger(id, until))
+    }
+
+    /// [`trigger_cooldown`](Self::trigger_cooldown) for the provider's `cooldown_sec`.
+    ///
+    /// # Errors
+    /// As [`trigger_cooldown`](Self::trigger_cooldown).
+    pub fn trigger_cooldown_default(&self, scope: &str) -> Result<u64, CoordinatorError> {
+        // Relaxed: an independent setting.
+        let d = Duration::from_nanos(self.0.default_cooldown_ns.load(Ordering::Relaxed));
+        self.trigger_cooldown(scope, d)
+    }
+
+    /// Scale every window's refill rate by `scale` in `[0, 1]` (feedback, backpressure);
+    /// tokens held are kept.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming `scale`.
+    pub fn set_scale(&self, scale: f64) -> Result<(), ConfigError> {
+        for w in self.0.windows.iter() {
+            w.bucket.set_scale(scale)?;
+        }
+        Ok(())
+    }
+
+    /// Change the limits live, keeping the tokens every window holds. The number of windows
+    /// and the breaker settings cannot change live.
+    ///
+    /// # Errors
+    /// [`ConfigError`] for invalid limits, or a change of window count or breaker settings.
+    pub fn update_limits(&self, limits: &ProviderLimits) -> Result<(), ConfigError> {
+        let checked = limits.check(&self.0.name)?;
+        let mut current = self.0.limits.lock().unwrap_or_else(|e| e.into_inner());
+        let at = |f: &str| format!("providers.{}.{f}", self.0.name);
+        if checked.windows.len() != self.0.windows.len() {
+            return Err(ConfigError::new(
+                at("windows"),
+                "the number of windows cannot change live",
+            ));
+        }
+        if (
+            limits.breaker_threshold,
+            limits.breaker_timeout,
+            limits.half_open_max_probes,
+        ) != (
+            current.breaker_threshold,
+            current.breaker_timeout,
+            current.half_open_max_probes,
+        ) {
+            return Err(ConfigError::new(
+                at("breaker_threshold"),
+                "breaker settings cannot change live",
+            ));
+        }
+        for (w, l) in self.0.windows.iter().zip(&checked.windows) {
+            w.bucket.set_limits(*l);
+            w.reserve
+                .store(limits.reserve_of(l.capacity()), Ordering::Relaxed);
+        }
+        self.0
+            .default_cooldown_ns
+            .store(duration_ns(checked.cooldown), Ordering::Relaxed);
+        *current = limits.clone();
+        Ok(())
+    }
+
+    /// A snapshot: tokens per window, breaker, running cooldowns, scale, counters.
+    pub fn state(&self) -> ProviderState {
+        let p = &*self.0;
+        let now = p.clock.now_ns();
+        ProviderState {
+            name: p.name.to_string(),
+            tokens: p
+                .windows
+                .iter()
+                .map(|w| w.bucket.available_at(now))
+                .collect(),
+            breaker: p.breaker.stats(),
+            cooldowns: p
+                .cooldowns
+                .running(now)
+                .into_iter()
+                .map(|(scope, until)| (scope.to_string(), Duration::from_nanos(until - now)))
+                .collect(),
+            scale: p.windows[0].bucket.scale(),
+            counters: ProviderCounters {
+                rate_limited: p.rate_limited.load(Ordering::Relaxed),
+                circuit_open: p.circuit_open.load(Ordering::Relaxed),
+                cooling_down: p.cooling_down.load(Ordering::Relaxed),
+            },
+        }
+    }
+}
