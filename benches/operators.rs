@@ -108,7 +108,11 @@ fn operators(c: &mut Criterion) {
     run_op(&mut g, "dedupe", &mut Dedupe::with_sources(1));
     let cfg = BarConfig::new(Duration::from_millis(10), Duration::from_millis(5))
         .expected_symbols(SYMBOLS as usize);
+    // 10 ms windows: almost every trade ends up in its own bar (a bar-heavy worst case).
     run_op(&mut g, "bar_10ms", &mut BarOperator::new(cfg).unwrap());
+    let cfg = BarConfig::new(Duration::from_secs(1), Duration::from_millis(5))
+        .expected_symbols(SYMBOLS as usize);
+    run_op(&mut g, "bar_1s", &mut BarOperator::new(cfg).unwrap());
     g.finish();
 }
 
