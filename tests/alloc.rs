@@ -13,7 +13,8 @@ use market_data_pipeline::operator::{BarConfig, BarOperator};
 use market_data_pipeline::pipeline::StreamingPipeline;
 use market_data_pipeline::source::{SyntheticConfig, SyntheticSource};
 use market_data_pipeline::{
-    CountingSink, HybridBatcher, ManualClock, Operator, Passthrough, SymbolTable,
+    Conflate, CountingSink, Dedupe, HybridBatcher, ManualClock, Operator, Passthrough,
+    SymbolFilter, SymbolId, SymbolTable,
 };
 
 struct Counting;
@@ -78,6 +79,11 @@ fn steady_state_allocates_nothing_per_tick() {
             Box::new(
                 BarOperator::new(BarConfig::new(Duration::from_secs(1), Duration::ZERO)).unwrap(),
             )
+        }),
+        (3, || Box::new(Conflate::new())),
+        (4, || Box::new(Dedupe::new())),
+        (5, || {
+            Box::new(SymbolFilter::new(&[SymbolId(0), SymbolId(2)]).unwrap())
         }),
     ];
     for (case, make) in cases {

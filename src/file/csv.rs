@@ -289,6 +289,11 @@ impl<W: Write> CsvWriter<W> {
         )
     }
 
+    /// The output, to write other rows between ticks (a sink's bar rows) or to flush it.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out
+    }
+
     /// Flush and give the output back.
     ///
     /// # Errors

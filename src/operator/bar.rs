@@ -149,6 +149,9 @@ impl Default for BarConfig {
 #[derive(Debug, Clone)]
 pub struct BarOperator {
     window_ns: u64,
+    /// The window of the last trade, `[start, start + window_ns)`: consecutive trades mostly
+    /// fall in it, which saves a division per trade.
+    last_start: u64,
     lateness_ns: u64,
     idle_close_ns: Option<u64>,
     /// Open windows reserved per symbol.
@@ -192,6 +195,7 @@ impl BarOperator {
             .collect();
         Ok(BarOperator {
             window_ns,
+            last_start: 0,
             lateness_ns,
             idle_close_ns: config.idle_close.map(duration_ns),
             reserve,
@@ -223,7 +227,13 @@ impl BarOperator {
 
     #[inline]
     fn add_trade(&mut self, t: &Tick) {
-        let start = t.ts_event - t.ts_event % self.window_ns;
+        let ts = t.ts_event;
+        let start = if ts.wrapping_sub(self.last_start) < self.window_ns {
+            self.last_start
+        } else {
+            ts - ts % self.window_ns
+        };
+        self.last_start = start;
         let end = start.saturating_add(self.window_ns);
         if end <= self.watermark {
             self.stats.late += 1;

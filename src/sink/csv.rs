@@ -1,10 +1,12 @@
 //! `CsvSink`: ticks (and bars, if any) to a CSV file.
 //!
-//! The file starts with [`TICK_HEADER`]; each tick is one row in that layout, with the symbol
-//! by name and prices exact ([`Price`](crate::Price) display, no floats). A bar is one row in
-//! the layout [`BAR_HEADER`]: its first field is the literal `bar`, which no tick row can start
-//! with (tick rows start with a number). A symbol id missing from the table is written as
-//! `#id`.
+//! Ticks are written by the tick CSV writer of [`crate::file::csv`]: the file starts with
+//! [`CSV_HEADER`](crate::file::CSV_HEADER), each tick is one row in that layout, the symbol
+//! by name, prices exact ([`Price`](crate::Price) display, no floats). A file of ticks only is
+//! read back by [`CsvReader`](crate::file::CsvReader). A bar is one row in the layout
+//! [`BAR_HEADER`]: its first field is the literal `bar`, which no tick row can start with (tick
+//! rows start with a number); the tick reader rejects such rows. A symbol id missing from the
+//! table is written as `#id`.
 //!
 //! Output is buffered: it reaches the OS when the buffer fills, on [`Sink::flush`] and on
 //! [`Sink::close`]. Every I/O failure is a [`SinkError::Io`] naming the file.
@@ -15,13 +17,10 @@ use std::path::{Path, PathBuf};
 
 use super::Sink;
 use crate::error::SinkError;
+use crate::file::csv::CsvWriter;
 use crate::record::{Bar, Record};
 use crate::symbol::{SymbolId, SymbolNames};
-use crate::tick::Tick;
 
-/// First line of the file: the layout of a tick row.
-pub const TICK_HEADER: &str =
-    "ts_event,ts_recv,symbol,kind,price,size,bid,ask,bid_size,ask_size,seq,source,flags";
 /// The layout of a bar row (not written to the file; every bar row starts with `bar`).
 pub const BAR_HEADER: &str = "bar,symbol,start_ns,end_ns,open,high,low,close,volume,vwap,trades";
 
@@ -49,8 +48,10 @@ const BUFFER_BYTES: usize = 64 * 1024;
 pub struct CsvSink {
     path: PathBuf,
     /// `None` once closed.
-    out: Option<BufWriter<File>>,
+    out: Option<CsvWriter<BufWriter<File>>>,
     names: SymbolNames,
+    /// `#id` of a symbol missing from the table (reused, so bad ids do not allocate per row).
+    unknown: String,
 }
 
 impl CsvSink {
@@ -63,12 +64,13 @@ impl CsvSink {
     pub fn create(path: impl AsRef<Path>, names: SymbolNames) -> Result<CsvSink, SinkError> {
         let path = path.as_ref().to_path_buf();
         let file = File::create(&path).map_err(|e| io_error(&path, &e))?;
-        let mut out = BufWriter::with_capacity(BUFFER_BYTES, file);
-        writeln!(out, "{TICK_HEADER}").map_err(|e| io_error(&path, &e))?;
+        let out = CsvWriter::new(BufWriter::with_capacity(BUFFER_BYTES, file))
+            .map_err(|e| io_error(&path, &e))?;
         Ok(CsvSink {
             path,
             out: Some(out),
             names,
+            unknown: String::with_capacity(16),
         })
     }
 
@@ -82,9 +84,10 @@ impl CsvSink {
             return Ok(());
         };
         for r in batch {
+            let name = symbol_name(&mut self.names, &mut self.unknown, r.symbol());
             match r {
-                Record::Tick(t) => write_tick(out, &mut self.names, t)?,
-                Record::Bar(b) => write_bar(out, &mut self.names, b)?,
+                Record::Tick(t) => out.write(t, name)?,
+                Record::Bar(b) => write_bar(out.get_mut(), name, b)?,
             }
         }
         Ok(())
@@ -99,38 +102,24 @@ fn io_error(path: &Path, e: &io::Error) -> SinkError {
     }
 }
 
-fn write_symbol(out: &mut impl Write, names: &mut SymbolNames, id: SymbolId) -> io::Result<()> {
+/// The name of `id`, or `#id` (formatted into `unknown`) when the table does not have it.
+fn symbol_name<'a>(names: &'a mut SymbolNames, unknown: &'a mut String, id: SymbolId) -> &'a str {
     match names.get(id) {
-        Some(name) => out.write_all(name.as_bytes()),
-        None => write!(out, "{id}"),
+        Some(name) => name,
+        None => {
+            use std::fmt::Write as _;
+            unknown.clear();
+            // Writing to a String cannot fail.
+            let _ = write!(unknown, "{id}");
+            unknown
+        }
     }
 }
 
-fn write_tick(out: &mut impl Write, names: &mut SymbolNames, t: &Tick) -> io::Result<()> {
-    write!(out, "{},{},", t.ts_event, t.ts_recv)?;
-    write_symbol(out, names, t.symbol)?;
+fn write_bar(out: &mut impl Write, symbol: &str, b: &Bar) -> io::Result<()> {
     writeln!(
         out,
-        ",{},{},{},{},{},{},{},{},{},{}",
-        t.kind.as_str(),
-        t.price,
-        t.size,
-        t.bid,
-        t.ask,
-        t.bid_size,
-        t.ask_size,
-        t.seq,
-        t.source,
-        t.flags
-    )
-}
-
-fn write_bar(out: &mut impl Write, names: &mut SymbolNames, b: &Bar) -> io::Result<()> {
-    out.write_all(b"bar,")?;
-    write_symbol(out, names, b.symbol)?;
-    writeln!(
-        out,
-        ",{},{},{},{},{},{},{},{},{}",
+        "bar,{symbol},{},{},{},{},{},{},{},{},{}",
         b.start_ns, b.end_ns, b.open, b.high, b.low, b.close, b.volume, b.vwap, b.trades
     )
 }
@@ -150,7 +139,7 @@ impl Sink for CsvSink {
 
     fn flush(&mut self) -> Result<(), SinkError> {
         match self.out.as_mut() {
-            Some(out) => out.flush().map_err(|e| io_error(&self.path, &e)),
+            Some(out) => out.get_mut().flush().map_err(|e| io_error(&self.path, &e)),
             None => Ok(()),
         }
     }

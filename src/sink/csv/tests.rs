@@ -3,7 +3,11 @@ use std::sync::Arc;
 use super::*;
 use crate::price::Price;
 use crate::symbol::SymbolTable;
-use crate::tick::{flags, TickKind};
+use crate::tick::{flags, Tick, TickKind};
+
+/// The header the file format promises (spelled out: the test is the specification).
+const HEADER: &str =
+    "ts_event,ts_recv,symbol,kind,price,size,bid,ask,bid_size,ask_size,seq,source,flags";
 
 fn temp_path(test: &str) -> PathBuf {
     std::env::temp_dir().join(format!("mdp-csv-{}-{test}.csv", std::process::id()))
@@ -60,7 +64,7 @@ fn known_ticks_and_bars_are_written_exactly() {
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::remove_file(&path).ok();
     let want = [
-        TICK_HEADER,
+        HEADER,
         "1700000000000000000,1700000000000000123,AAPL,trade,189.5,100,0,0,0,0,7,2,8",
         "42,42,MSFT,quote,0,0,410.01,410.020000001,300,0,8,0,0",
         "43,43,#9,both,-0.5,1,1,2,1,1,0,0,0",
@@ -77,7 +81,7 @@ fn file_with_no_records_has_the_header_only() {
     sink.close().unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::remove_file(&path).ok();
-    assert_eq!(text, format!("{TICK_HEADER}\n"));
+    assert_eq!(text, format!("{HEADER}\n"));
 }
 
 #[test]
@@ -128,4 +132,23 @@ fn write_after_close_is_closed_not_silently_dropped() {
     assert_eq!(sink.write(&[t]), Err(SinkError::Closed { sink: "csv" }));
     assert_eq!(sink.flush(), Ok(()));
     std::fs::remove_file(&path).ok();
+}
+
+#[test]
+fn a_file_of_ticks_reads_back_with_the_tick_csv_reader() {
+    use crate::file::CsvReader;
+    let path = temp_path("round_trip");
+    let table = Arc::new(SymbolTable::with_symbols(&["AAPL", "MSFT"]).unwrap());
+    let mut sink = CsvSink::create(&path, SymbolNames::new(table)).unwrap();
+    let ticks = [
+        Tick::trade(SymbolId(1), 10, p("410.5"), 3),
+        Tick::quote(SymbolId(0), 11, p("189.99"), p("190.01"), 4, 5),
+    ];
+    sink.write(&ticks.map(Record::Tick)).unwrap();
+    sink.close().unwrap();
+    let back = Arc::new(SymbolTable::with_symbols(&["AAPL", "MSFT"]).unwrap());
+    let file = std::io::BufReader::new(File::open(&path).unwrap());
+    let read: Vec<Tick> = CsvReader::new(file, back).map(|r| r.unwrap()).collect();
+    std::fs::remove_file(&path).ok();
+    assert_eq!(read, ticks);
 }
