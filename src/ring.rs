@@ -555,7 +555,7 @@ mod tests {
     #[test]
     fn block_waits_and_loses_nothing_across_threads() {
         let (mut tx, mut rx) = edge::<Tick>(64, Backpressure::Block).unwrap();
-        let n = 100_000u32;
+        let n: u32 = if cfg!(miri) { 2_000 } else { 100_000 };
         let producer = std::thread::spawn(move || {
             let mut idler = Idler::new(IdleStrategy::default());
             let chunk: Vec<Tick> = (0..100).map(|i| quote(0, i)).collect();

@@ -89,6 +89,7 @@ impl PipelineHandle {
             stats: self.shared.snapshot(),
             error,
             elapsed,
+            latency_histogram: lock(&self.shared.latency).clone(),
         }
     }
 }

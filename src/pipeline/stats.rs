@@ -235,6 +235,8 @@ pub struct PipelineReport {
     pub error: Option<PipelineError>,
     /// Wall time from start to the last worker's exit.
     pub elapsed: Duration,
+    /// The full latency distribution (`ts_recv` → sink write, ns), for percentile exports.
+    pub latency_histogram: Histogram<u64>,
 }
 
 impl PipelineReport {

@@ -249,7 +249,7 @@ fn pipeline(
     n: u64,
     rate: Option<u64>,
     strategy: IdleStrategy,
-) -> Result<(RunResult, LatencySummary)> {
+) -> Result<(RunResult, Histogram<u64>)> {
     let table = Arc::new(SymbolTable::new());
     let source = SyntheticSource::new(
         SyntheticConfig {
@@ -278,7 +278,7 @@ fn pipeline(
     }
     Ok((
         RunResult::new(n, report.elapsed, report.stats.latency),
-        report.stats.latency,
+        report.latency_histogram,
     ))
 }
 
@@ -310,6 +310,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     let mut thr = Rows::default();
     let mut lat = Rows::default();
     let mut last_ring_hist = None;
+    let mut last_pipeline_hist = None;
     for run in 0..a.runs {
         if !a.json {
             eprintln!("run {}/{} …", run + 1, a.runs);
@@ -325,8 +326,9 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         let (r, h) = bare_ring(a, lat_ticks, Some(a.latency_rate), strategy);
         lat.bare_ring.push(r);
         last_ring_hist = Some(h);
-        lat.pipeline
-            .push(pipeline(a, lat_ticks, Some(a.latency_rate), strategy)?.0);
+        let (r, h) = pipeline(a, lat_ticks, Some(a.latency_rate), strategy)?;
+        lat.pipeline.push(r);
+        last_pipeline_hist = Some(h);
     }
     let med = |rows: &[RunResult], f: fn(&RunResult) -> f64| {
         median(&rows.iter().map(f).collect::<Vec<_>>())
@@ -349,8 +351,9 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         throughput: thr,
         latency: lat,
     };
-    if let (Some(prefix), Some(h)) = (&a.hgrm, last_ring_hist) {
-        write_hgrm(&prefix.with_extension("ring.hgrm"), &h)?;
+    if let (Some(prefix), Some(r), Some(p)) = (&a.hgrm, last_ring_hist, last_pipeline_hist) {
+        write_hgrm(&prefix.with_extension("ring.hgrm"), &r)?;
+        write_hgrm(&prefix.with_extension("pipeline.hgrm"), &p)?;
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
