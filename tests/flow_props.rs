@@ -221,8 +221,9 @@ impl RefBreaker {
     }
     fn abandon(&mut self, k: Kind, now: u64) {
         self.tick(now);
+        // Saturating: a bare success may already have freed this probe's slot.
         if matches!(k, Kind::Probe(_)) && self.current(Some(k)) {
-            self.probes -= 1;
+            self.probes = self.probes.saturating_sub(1);
         }
     }
     fn view(&self, now: u64) -> BreakerState {

@@ -240,7 +240,7 @@ impl ProviderHandle {
         tenant: Option<(&TokenBucket, &Arc<str>)>,
     ) -> Result<(), CoordinatorError> {
         let p = &*self.0;
-        if let Some((until_ns, scope)) = p.cooldowns.blocking(Some(req.scope), now_ns) {
+        if let Some((until_ns, scope)) = p.cooldowns.blocking(req.scope, now_ns) {
             bump(&p.cooling_down);
             return Err(CoordinatorError::CoolingDown {
                 provider: p.name.clone(),
@@ -249,10 +249,16 @@ impl ProviderHandle {
                 remaining: Duration::from_nanos(until_ns - now_ns),
             });
         }
-        let permit = p.breaker.allow_at(now_ns).map_err(|e| {
-            bump(&p.circuit_open);
-            CoordinatorError::CircuitOpen(e)
-        })?;
+        // CLOSED (the hot path) needs no permit; otherwise a probe permit, given back if a
+        // budget refuses below.
+        let permit = if p.breaker.is_closed() {
+            None
+        } else {
+            Some(p.breaker.allow_at(now_ns).map_err(|e| {
+                bump(&p.circuit_open);
+                CoordinatorError::CircuitOpen(e)
+            })?)
+        };
         if let Some((bucket, label)) = tenant {
             self.take(bucket, label, now_ns, req.tokens, 0)?;
         }
@@ -273,7 +279,9 @@ impl ProviderHandle {
             }
         }
         // A probe stays out until record_success/record_failure reports it.
-        permit.detach();
+        if let Some(permit) = permit {
+            permit.detach();
+        }
         Ok(())
     }
 
