@@ -260,7 +260,9 @@ impl ProviderHandle {
             })?)
         };
         if let Some((bucket, label)) = tenant {
-            self.take(bucket, label, now_ns, req.tokens, 0)?;
+            if let Err(e) = bucket.try_acquire_keeping_at(now_ns, req.tokens, 0) {
+                return Err(self.refused(e, label));
+            }
         }
         for (i, w) in p.windows.iter().enumerate() {
             let keep = match req.priority {
@@ -268,14 +270,9 @@ impl ProviderHandle {
                 // Relaxed: an independent setting, like the bucket limits.
                 Priority::Normal => w.reserve.load(Ordering::Relaxed),
             };
-            if let Err(e) = self.take(&w.bucket, &w.label, now_ns, req.tokens, keep) {
-                for earlier in &p.windows[..i] {
-                    earlier.bucket.refund(req.tokens);
-                }
-                if let Some((bucket, _)) = tenant {
-                    bucket.refund(req.tokens);
-                }
-                return Err(e); // dropping the permit frees a probe slot
+            if let Err(e) = w.bucket.try_acquire_keeping_at(now_ns, req.tokens, keep) {
+                self.refund(i, req.tokens, tenant.map(|(b, _)| b));
+                return Err(self.refused(e, &w.label)); // dropping the permit frees a probe slot
             }
         }
         // A probe stays out until record_success/record_failure reports it.
@@ -285,39 +282,42 @@ impl ProviderHandle {
         Ok(())
     }
 
-    fn take(
-        &self,
-        bucket: &TokenBucket,
-        label: &Arc<str>,
-        now_ns: u64,
-        n: u64,
-        keep: u64,
-    ) -> Result<(), CoordinatorError> {
-        let provider = || self.0.name.clone();
-        bucket
-            .try_acquire_keeping_at(now_ns, n, keep)
-            .map_err(|e| match e {
-                PacingError::RateLimited { retry_after } => {
-                    bump(&self.0.rate_limited);
-                    CoordinatorError::RateLimited {
-                        provider: provider(),
-                        window: label.clone(),
-                        retry_after,
-                    }
+    /// Give `n` tokens back to the windows before `window` and to the tenant.
+    #[cold]
+    fn refund(&self, window: usize, n: u64, tenant: Option<&TokenBucket>) {
+        for earlier in &self.0.windows[..window] {
+            earlier.bucket.refund(n);
+        }
+        if let Some(bucket) = tenant {
+            bucket.refund(n);
+        }
+    }
+
+    /// The coordinator's error for a refusal by the budget called `label`.
+    #[cold]
+    fn refused(&self, e: PacingError, label: &Arc<str>) -> CoordinatorError {
+        let provider = self.0.name.clone();
+        let window = label.clone();
+        match e {
+            PacingError::RateLimited { retry_after } => {
+                bump(&self.0.rate_limited);
+                CoordinatorError::RateLimited {
+                    provider,
+                    window,
+                    retry_after,
                 }
-                PacingError::ExceedsCapacity {
-                    requested,
-                    capacity,
-                } => CoordinatorError::ExceedsCapacity {
-                    provider: provider(),
-                    window: label.clone(),
-                    requested,
-                    capacity,
-                },
-                PacingError::Suspended => CoordinatorError::Suspended {
-                    provider: provider(),
-                },
-            })
+            }
+            PacingError::ExceedsCapacity {
+                requested,
+                capacity,
+            } => CoordinatorError::ExceedsCapacity {
+                provider,
+                window,
+                requested,
+                capacity,
+            },
+            PacingError::Suspended => CoordinatorError::Suspended { provider },
+        }
     }
 
     /// Take one token, waiting (idle strategy) while rate limited.
