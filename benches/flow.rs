@@ -68,7 +68,7 @@ fn bucket_check(c: &mut Criterion) {
     let bucket = ours();
     g.bench_function("TokenBucket::try_acquire_at(now, 1)", |b| {
         let now = bucket.clock().now_ns();
-        b.iter(|| black_box(bucket.try_acquire_at(black_box(now), 1).is_ok()))
+        b.iter(|| black_box(bucket.try_acquire_at(now, 1).is_ok()))
     });
     g.finish();
 
@@ -111,7 +111,7 @@ fn coordinator_acquire(c: &mut Criterion) {
     let bucket = ours();
     let now = bucket.clock().now_ns();
     g.bench_function("baseline: TokenBucket::try_acquire_at", |b| {
-        b.iter(|| black_box(bucket.try_acquire_at(black_box(now), 1).is_ok()))
+        b.iter(|| black_box(bucket.try_acquire_at(now, 1).is_ok()))
     });
     let coordinator = RateCoordinator::with_clock(ManualClock::shared(0));
     let limits = ProviderLimits {
@@ -122,7 +122,7 @@ fn coordinator_acquire(c: &mut Criterion) {
     let handle = coordinator.register_provider("ibkr", limits).unwrap();
     assert!(handle.try_acquire_at(now).is_ok());
     g.bench_function("ProviderHandle::try_acquire_at", |b| {
-        b.iter(|| black_box(handle.try_acquire_at(black_box(now)).is_ok()))
+        b.iter(|| black_box(handle.try_acquire_at(now).is_ok()))
     });
     g.bench_function("RateCoordinator::try_acquire(name)", |b| {
         b.iter(|| black_box(coordinator.try_acquire(black_box("ibkr")).is_ok()))
