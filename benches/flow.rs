@@ -81,6 +81,11 @@ fn bucket_check(c: &mut Criterion) {
     g.bench_function("TokenBucket::try_acquire(1)", |b| {
         b.iter_custom(|iters| two_threads(iters, || bucket.try_acquire(1).is_ok()))
     });
+    let bucket = ours();
+    g.bench_function("TokenBucket::try_acquire_at(now, 1)", |b| {
+        let now = bucket.clock().now_ns();
+        b.iter_custom(|iters| two_threads(iters, || bucket.try_acquire_at(now, 1).is_ok()))
+    });
     g.finish();
 }
 

@@ -212,7 +212,7 @@ impl ProviderHandle {
     ///
     /// # Errors
     /// See [`try_request_at`](Self::try_request_at).
-    #[inline]
+    #[inline(always)] // see TokenBucket::try_acquire_keeping_at
     pub fn try_acquire_at(&self, now_ns: u64) -> Result<(), CoordinatorError> {
         self.try_request_at(now_ns, Request::cost(1))
     }
@@ -227,12 +227,12 @@ impl ProviderHandle {
     /// # Errors
     /// `CoolingDown`, `CircuitOpen`, `RateLimited`, `Suspended` (not now) or `ExceedsCapacity`
     /// (never).
-    #[inline]
+    #[inline(always)] // see TokenBucket::try_acquire_keeping_at
     pub fn try_request_at(&self, now_ns: u64, req: Request) -> Result<(), CoordinatorError> {
         self.request_with(now_ns, req, None)
     }
 
-    #[inline]
+    #[inline(always)] // see TokenBucket::try_acquire_keeping_at
     pub(crate) fn request_with(
         &self,
         now_ns: u64,
