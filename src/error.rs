@@ -113,6 +113,9 @@ pub enum DataErrorKind {
     /// A symbol id not in the symbol table.
     #[error("unknown symbol id {0}")]
     UnknownSymbol(u32),
+    /// A file's symbol table is malformed (bad name, duplicate, bad length).
+    #[error("bad symbol table: {0}")]
+    BadSymbolTable(String),
 }
 
 /// Bad input data: what, and where (file and offset or line).

@@ -172,7 +172,9 @@ impl SymbolNames {
 
     /// The name of `id` (`"#id"` style placeholder is not invented: unknown ids give `None`).
     pub fn get(&mut self, id: SymbolId) -> Option<&str> {
-        if id.0 as usize >= self.names.len() {
+        // Re-read only when the table has grown: an id the table does not have (bad data)
+        // must not cost a snapshot (lock + allocation) per tick.
+        if id.0 as usize >= self.names.len() && self.table.len() > self.names.len() {
             self.names = self.table.snapshot();
         }
         self.names.get(id.0 as usize).map(|s| &**s)

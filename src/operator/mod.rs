@@ -3,8 +3,24 @@
 //! An operator works a chunk at a time: one call per chunk, outputs appended to a vector the
 //! stage owns and reuses (its capacity is reserved up front, so steady state does not allocate).
 
+pub mod bar;
+pub mod conflate;
+pub mod dedupe;
+pub mod filter;
+pub mod passthrough;
+
+pub use bar::{BarConfig, BarOperator};
+pub use conflate::Conflate;
+pub use dedupe::{Dedupe, DEDUPE_WINDOW};
+pub use filter::SymbolFilter;
+pub use passthrough::Passthrough;
+
 use crate::record::Record;
 use crate::tick::Tick;
+
+/// Operators keep per-symbol state in vectors indexed by the dense `SymbolId`; ids at or above
+/// this bound (2^20) cannot come from a `SymbolTable` in practice and are not given state.
+pub const MAX_DENSE_SYMBOLS: u32 = 1 << 20;
 
 /// Counters an operator keeps about what it did not pass on.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -21,6 +37,29 @@ pub struct OperatorStats {
     pub conflated: u64,
     /// Ticks that arrived after their window closed (beyond allowed lateness).
     pub late: u64,
+}
+
+impl OperatorStats {
+    /// Count a chunk of `ticks_in` ticks of which `kept` went out as records; returns how many
+    /// were removed, for the caller to file under its reason.
+    #[inline]
+    pub(crate) fn count_chunk(&mut self, ticks_in: usize, kept: usize) -> u64 {
+        self.ticks_in += ticks_in as u64;
+        self.records_out += kept as u64;
+        (ticks_in - kept) as u64
+    }
+}
+
+/// The ticks among `records`, in order (test helper).
+#[cfg(test)]
+pub(crate) fn ticks_of(records: &[Record]) -> Vec<Tick> {
+    records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Tick(t) => Some(*t),
+            Record::Bar(_) => None,
+        })
+        .collect()
 }
 
 /// A chunk-at-a-time transformation of ticks into records.

@@ -1,5 +1,19 @@
 //! Sinks: where batches of records end up.
 
+pub mod callback;
+pub mod consumer;
+pub mod counting;
+pub mod csv;
+pub mod null;
+pub mod tick_file;
+
+pub use callback::CallbackSink;
+pub use consumer::{consumer_sink, ConsumerSink, RecordStream};
+pub use counting::{tick_checksum, CountSnapshot, CountingSink, SinkCounts};
+pub use csv::CsvSink;
+pub use null::NullSink;
+pub use tick_file::TickFileSink;
+
 use crate::error::SinkError;
 use crate::record::Record;
 

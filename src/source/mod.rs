@@ -5,12 +5,20 @@
 //! passes it in, so sources stamp `ts_recv` and pace without reading time themselves (and tests
 //! drive them with a manual clock).
 
+pub mod replay;
+
 use std::time::Duration;
 
 use crate::clock::SharedClock;
 use crate::error::SourceError;
 use crate::idle::{IdleStrategy, Idler};
 use crate::tick::Tick;
+
+pub mod synthetic;
+pub mod vec;
+
+pub use synthetic::{Fault, FaultKind, SyntheticConfig, SyntheticSource};
+pub use vec::VecSource;
 
 /// What one `poll` produced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

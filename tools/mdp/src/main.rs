@@ -1,3 +1,46 @@
+//! `mdp`: run, generate, replay and benchmark market-data pipelines.
+
+mod bench;
+mod gen;
+mod replay;
+mod run;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// Market-data pipeline tool.
+#[derive(Debug, Parser)]
+#[command(name = "mdp", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Run a pipeline on the synthetic source: ticks → 1 s bars → batcher → summary.
+    Run(run::RunArgs),
+    /// Write a synthetic tick file (or CSV when the name ends in .csv).
+    Gen(gen::GenArgs),
+    /// Replay a tick file through a pipeline.
+    Replay(replay::ReplayArgs),
+    /// Throughput and latency of the pipeline beside a bare rtrb ring and a crossbeam channel.
+    Bench(bench::BenchArgs),
+}
+
 fn main() {
-    println!("mdp: not yet");
+    let cli = Cli::parse();
+    if let Err(e) = dispatch(cli) {
+        eprintln!("error: {e:#}");
+        std::process::exit(2);
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<()> {
+    match cli.cmd {
+        Cmd::Run(a) => run::run(&a),
+        Cmd::Bench(a) => bench::run(&a),
+        Cmd::Gen(a) => gen::run(&a),
+        Cmd::Replay(a) => replay::run(&a),
+    }
 }

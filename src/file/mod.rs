@@ -1,0 +1,23 @@
+//! Tick files: a binary format that can be memory-mapped and replayed, and CSV at the edges.
+//!
+//! Layout: a 64-byte [`header`] (magic `MDPTICKS`, version, record size 64, counts, and
+//! where the symbol table is), then `record_count` packed 64-byte little-endian records
+//! ([`Tick::encode`](crate::Tick::encode)), then the symbol-table trailer ([`symbols`]) naming the
+//! `u32` ids the records use. The trailer comes last so that a writer can stream records
+//! without knowing how many there will be or which symbols they carry; it patches the header
+//! when it finishes, then renames the `.partial` file into place.
+//!
+//! Every reader validates the header, the file length, the symbol table and each record, and
+//! reports bad input as a [`DataError`](crate::DataError) naming the file and byte offset.
+
+pub mod csv;
+pub mod header;
+pub mod reader;
+pub mod symbols;
+pub mod writer;
+
+pub use csv::{csv_to_tick_file, tick_file_to_csv, CsvReader, CsvWriter, CSV_HEADER};
+pub use header::{FileHeader, HEADER_LEN, MAGIC, VERSION};
+pub use reader::{Records, TickFile};
+pub use symbols::FileSymbols;
+pub use writer::{TickFileWriter, WriteSummary};

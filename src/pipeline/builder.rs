@@ -1,0 +1,412 @@
+//! Building a pipeline: stages, placement, edges, waiting, pinning, clock.
+
+use std::sync::Arc;
+use std::thread;
+use std::time::Instant;
+
+use crate::batcher::HybridBatcher;
+use crate::clock::{MonotonicClock, SharedClock};
+use crate::error::{ConfigError, PipelineError};
+use crate::idle::IdleStrategy;
+use crate::operator::{Operator, Passthrough};
+use crate::pin::{pin_current, CoreChoice, PinFailure};
+use crate::pipeline::handle::PipelineHandle;
+use crate::pipeline::stats::{PipelineReport, Shared};
+use crate::pipeline::worker::{run_process, run_source, Downstream, LoopConfig, Process};
+use crate::pipeline::PipelineContext;
+use crate::ring::{edge, Backpressure};
+use crate::sink::{CountingSink, Sink};
+use crate::source::TickSource;
+
+/// Which stages share a thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Placement {
+    /// Everything on one worker (no ring; direct calls).
+    Fused {
+        /// Core of the worker.
+        core: CoreChoice,
+    },
+    /// The source on one worker; operator, batcher and sink on another, joined by an rtrb edge.
+    Split {
+        /// Core of the source worker.
+        source_core: CoreChoice,
+        /// Core of the process worker.
+        process_core: CoreChoice,
+    },
+}
+
+impl Default for Placement {
+    /// Split across two unpinned workers: the right shape for a shared 2-core machine running
+    /// several pipelines. Pin explicitly for benchmarks and dedicated cores.
+    fn default() -> Self {
+        Placement::Split {
+            source_core: CoreChoice::Unpinned,
+            process_core: CoreChoice::Unpinned,
+        }
+    }
+}
+
+impl Placement {
+    /// Split, pinned to cores `a` (source) and `b` (process).
+    pub fn pinned(a: usize, b: usize) -> Placement {
+        Placement::Split {
+            source_core: CoreChoice::Core(a),
+            process_core: CoreChoice::Core(b),
+        }
+    }
+}
+
+/// Builder of a [`StreamingPipeline`]; see the module docs.
+pub struct StreamingPipelineBuilder {
+    source: Option<Box<dyn TickSource>>,
+    operator: Option<Box<dyn Operator>>,
+    batcher: Option<HybridBatcher>,
+    sink: Option<Box<dyn Sink>>,
+    ctx: PipelineContext,
+    placement: Placement,
+    backpressure: Backpressure,
+    ring_capacity: usize,
+    chunk: usize,
+    idle: IdleStrategy,
+    pin_failure: PinFailure,
+    clock: Option<SharedClock>,
+    max_consecutive_errors: u32,
+}
+
+impl Default for StreamingPipelineBuilder {
+    fn default() -> Self {
+        StreamingPipelineBuilder {
+            source: None,
+            operator: None,
+            batcher: None,
+            sink: None,
+            ctx: PipelineContext::new("default", "pipeline"),
+            placement: Placement::default(),
+            backpressure: Backpressure::Block,
+            ring_capacity: 1 << 14,
+            chunk: 256,
+            idle: IdleStrategy::default(),
+            pin_failure: PinFailure::Warn,
+            clock: None,
+            max_consecutive_errors: 1_000,
+        }
+    }
+}
+
+impl StreamingPipelineBuilder {
+    /// The source (required).
+    pub fn source(mut self, s: impl TickSource + 'static) -> Self {
+        self.source = Some(Box::new(s));
+        self
+    }
+
+    /// The source, already boxed.
+    pub fn boxed_source(mut self, s: Box<dyn TickSource>) -> Self {
+        self.source = Some(s);
+        self
+    }
+
+    /// The operator (default: [`Passthrough`]).
+    pub fn operator(mut self, o: impl Operator + 'static) -> Self {
+        self.operator = Some(Box::new(o));
+        self
+    }
+
+    /// The operator, already boxed.
+    pub fn boxed_operator(mut self, o: Box<dyn Operator>) -> Self {
+        self.operator = Some(o);
+        self
+    }
+
+    /// The batcher (default: 500 rows / 250 ms).
+    pub fn batcher(mut self, b: HybridBatcher) -> Self {
+        self.batcher = Some(b);
+        self
+    }
+
+    /// The sink (default: a [`CountingSink`]).
+    pub fn sink(mut self, s: impl Sink + 'static) -> Self {
+        self.sink = Some(Box::new(s));
+        self
+    }
+
+    /// The sink, already boxed.
+    pub fn boxed_sink(mut self, s: Box<dyn Sink>) -> Self {
+        self.sink = Some(s);
+        self
+    }
+
+    /// Tenant, pipeline id and labels.
+    pub fn ctx(mut self, ctx: PipelineContext) -> Self {
+        self.ctx = ctx;
+        self
+    }
+
+    /// Stage placement (default: split, unpinned).
+    pub fn placement(mut self, p: Placement) -> Self {
+        self.placement = p;
+        self
+    }
+
+    /// Policy of the source edge when it is full (default: block).
+    pub fn backpressure(mut self, b: Backpressure) -> Self {
+        self.backpressure = b;
+        self
+    }
+
+    /// Slots of the source edge (default 16384).
+    pub fn ring_capacity(mut self, n: usize) -> Self {
+        self.ring_capacity = n;
+        self
+    }
+
+    /// Ticks per chunk (default 256).
+    pub fn chunk_size(mut self, n: usize) -> Self {
+        self.chunk = n;
+        self
+    }
+
+    /// How workers wait (default: spin → yield → park).
+    pub fn idle(mut self, i: IdleStrategy) -> Self {
+        self.idle = i;
+        self
+    }
+
+    /// What a pinning failure does (default: warn and run unpinned).
+    pub fn on_pin_failure(mut self, p: PinFailure) -> Self {
+        self.pin_failure = p;
+        self
+    }
+
+    /// The clock (default: the monotonic clock).
+    pub fn clock(mut self, c: SharedClock) -> Self {
+        self.clock = Some(c);
+        self
+    }
+
+    /// Consecutive retryable source errors tolerated before the pipeline fails (default 1000).
+    pub fn max_consecutive_source_errors(mut self, n: u32) -> Self {
+        self.max_consecutive_errors = n;
+        self
+    }
+
+    /// Validate and build.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the field: missing source, zero chunk size or ring capacity,
+    /// a ring smaller than a chunk.
+    pub fn build(self) -> Result<StreamingPipeline, PipelineError> {
+        let source = self
+            .source
+            .ok_or_else(|| ConfigError::new("source", "a pipeline needs a source"))?;
+        if self.chunk == 0 {
+            return Err(ConfigError::new("chunk_size", "must be greater than 0").into());
+        }
+        if self.ring_capacity == 0 {
+            return Err(ConfigError::new("ring_capacity", "must be greater than 0").into());
+        }
+        if matches!(self.placement, Placement::Split { .. }) && self.ring_capacity < self.chunk {
+            return Err(ConfigError::new(
+                "ring_capacity",
+                format!(
+                    "{} is smaller than the chunk size {}",
+                    self.ring_capacity, self.chunk
+                ),
+            )
+            .into());
+        }
+        if source.symbols().is_empty() {
+            return Err(crate::error::SourceError::NoSymbols {
+                source_name: source.name().to_string(),
+            }
+            .into());
+        }
+        let batcher = self.batcher.unwrap_or_default();
+        Ok(StreamingPipeline {
+            source,
+            operator: self
+                .operator
+                .unwrap_or_else(|| Box::new(Passthrough::new())),
+            batcher,
+            sink: self.sink.unwrap_or_else(|| Box::new(CountingSink::new())),
+            ctx: self.ctx,
+            placement: self.placement,
+            backpressure: self.backpressure,
+            ring_capacity: self.ring_capacity,
+            chunk: self.chunk,
+            idle: self.idle,
+            pin_failure: self.pin_failure,
+            clock: self.clock.unwrap_or_else(MonotonicClock::shared),
+            max_consecutive_errors: self.max_consecutive_errors,
+        })
+    }
+}
+
+/// A built pipeline, ready to start. See the module docs.
+pub struct StreamingPipeline {
+    source: Box<dyn TickSource>,
+    operator: Box<dyn Operator>,
+    batcher: HybridBatcher,
+    sink: Box<dyn Sink>,
+    ctx: PipelineContext,
+    placement: Placement,
+    backpressure: Backpressure,
+    ring_capacity: usize,
+    chunk: usize,
+    idle: IdleStrategy,
+    pin_failure: PinFailure,
+    clock: SharedClock,
+    max_consecutive_errors: u32,
+}
+
+impl std::fmt::Debug for StreamingPipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamingPipeline")
+            .field("ctx", &self.ctx)
+            .field("source", &self.source.name())
+            .field("operator", &self.operator.name())
+            .field("sink", &self.sink.name())
+            .field("placement", &self.placement)
+            .finish()
+    }
+}
+
+fn spawn_worker<F: FnOnce() + Send + 'static>(
+    name: String,
+    core: CoreChoice,
+    pin_failure: PinFailure,
+    shared: Arc<Shared>,
+    body: F,
+) -> Result<thread::JoinHandle<()>, PipelineError> {
+    let worker = name.clone();
+    let (ready_tx, ready_rx) = crossbeam::channel::bounded::<Result<(), String>>(1);
+    let handle = thread::Builder::new()
+        .name(name.clone())
+        .spawn(move || {
+            let pinned = pin_current(core);
+            match (pinned, pin_failure) {
+                (Ok(()), _) => {
+                    let _ = ready_tx.send(Ok(()));
+                }
+                (Err(e), PinFailure::Warn) => {
+                    shared.warn(format!("worker {worker}: not pinned: {e}"));
+                    let _ = ready_tx.send(Ok(()));
+                }
+                (Err(e), PinFailure::Error) => {
+                    let _ = ready_tx.send(Err(e.to_string()));
+                    return;
+                }
+            }
+            body();
+        })
+        .map_err(|e| PipelineError::Worker {
+            worker: name.clone(),
+            reason: format!("could not spawn: {e}"),
+        })?;
+    match ready_rx.recv() {
+        Ok(Ok(())) => Ok(handle),
+        Ok(Err(reason)) => {
+            let _ = handle.join();
+            Err(PipelineError::Worker {
+                worker: name,
+                reason,
+            })
+        }
+        Err(_) => Err(PipelineError::Worker {
+            worker: name,
+            reason: "exited before starting".into(),
+        }),
+    }
+}
+
+impl StreamingPipeline {
+    /// A builder.
+    pub fn builder() -> StreamingPipelineBuilder {
+        StreamingPipelineBuilder::default()
+    }
+
+    /// The context.
+    pub fn ctx(&self) -> &PipelineContext {
+        &self.ctx
+    }
+
+    /// Start the workers.
+    ///
+    /// # Errors
+    /// A worker could not be spawned or (with [`PinFailure::Error`]) pinned.
+    pub fn start(self) -> Result<PipelineHandle, PipelineError> {
+        let started = Instant::now();
+        let cfg = LoopConfig {
+            clock: self.clock.clone(),
+            idle: self.idle,
+            chunk: self.chunk,
+            max_consecutive_errors: self.max_consecutive_errors,
+        };
+        let tag = format!("mdp-{}", self.ctx.pipeline_id);
+        match self.placement {
+            Placement::Fused { core } => {
+                let shared = Arc::new(Shared::new(None));
+                let process = Process::new(
+                    self.operator,
+                    self.batcher,
+                    self.sink,
+                    self.clock.clone(),
+                    shared.clone(),
+                    self.chunk,
+                );
+                let (s2, source) = (shared.clone(), self.source);
+                let t = spawn_worker(tag, core, self.pin_failure, shared.clone(), move || {
+                    run_source(source, Downstream::Fused(Box::new(process)), cfg, s2)
+                })?;
+                Ok(PipelineHandle::new(self.ctx, shared, vec![t], started))
+            }
+            Placement::Split {
+                source_core,
+                process_core,
+            } => {
+                let (tx, rx) = edge(self.ring_capacity, self.backpressure)?;
+                let shared = Arc::new(Shared::new(Some(tx.counters())));
+                let process = Process::new(
+                    self.operator,
+                    self.batcher,
+                    self.sink,
+                    self.clock.clone(),
+                    shared.clone(),
+                    self.chunk,
+                );
+                let (s1, cfg1) = (shared.clone(), cfg.clone());
+                let p = spawn_worker(
+                    format!("{tag}-process"),
+                    process_core,
+                    self.pin_failure,
+                    shared.clone(),
+                    move || run_process(rx, process, cfg1, s1),
+                )?;
+                let (s2, source) = (shared.clone(), self.source);
+                let s = spawn_worker(
+                    format!("{tag}-source"),
+                    source_core,
+                    self.pin_failure,
+                    shared.clone(),
+                    move || run_source(source, Downstream::Edge(tx), cfg, s2),
+                );
+                match s {
+                    Ok(s) => Ok(PipelineHandle::new(self.ctx, shared, vec![s, p], started)),
+                    Err(e) => {
+                        // The process worker sees its edge abandoned and exits.
+                        let _ = p.join();
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Start and wait for the end of the stream (for finite sources).
+    ///
+    /// # Errors
+    /// Start failures, and the first stage error.
+    pub fn run(self) -> Result<PipelineReport, PipelineError> {
+        self.start()?.join().into_result()
+    }
+}

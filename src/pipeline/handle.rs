@@ -1,0 +1,104 @@
+//! A running pipeline.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use crate::error::PipelineError;
+use crate::pipeline::stats::{lock, PipelineReport, PipelineState, PipelineStats, Shared};
+use crate::pipeline::PipelineContext;
+
+/// Control of a running pipeline. Dropping it stops the pipeline gracefully and waits.
+#[derive(Debug)]
+pub struct PipelineHandle {
+    ctx: PipelineContext,
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+    started: Instant,
+}
+
+impl PipelineHandle {
+    pub(crate) fn new(
+        ctx: PipelineContext,
+        shared: Arc<Shared>,
+        threads: Vec<JoinHandle<()>>,
+        started: Instant,
+    ) -> PipelineHandle {
+        PipelineHandle {
+            ctx,
+            shared,
+            threads,
+            started,
+        }
+    }
+
+    /// The context.
+    pub fn ctx(&self) -> &PipelineContext {
+        &self.ctx
+    }
+
+    /// Ask the source to stop; every stage then drains (operator windows included). Returns at
+    /// once; `join` waits.
+    pub fn stop(&self) {
+        // Relaxed: see run_source; the workers need no data published with the flag.
+        self.shared.stop.store(true, Ordering::Relaxed);
+        for t in &self.threads {
+            t.thread().unpark();
+        }
+    }
+
+    /// Live counters.
+    pub fn stats(&self) -> PipelineStats {
+        self.shared.snapshot()
+    }
+
+    /// True once every worker has exited.
+    pub fn is_finished(&self) -> bool {
+        self.threads.iter().all(|t| t.is_finished())
+    }
+
+    /// Wait for every worker, then report.
+    pub fn join(mut self) -> PipelineReport {
+        self.join_inner()
+    }
+
+    /// `stop` then `join`.
+    pub fn stop_and_join(self) -> PipelineReport {
+        self.stop();
+        self.join()
+    }
+
+    fn join_inner(&mut self) -> PipelineReport {
+        for t in self.threads.drain(..) {
+            let name = t.thread().name().unwrap_or("worker").to_string();
+            if t.join().is_err() {
+                self.shared.fail(PipelineError::Worker {
+                    worker: name,
+                    reason: "panicked".into(),
+                });
+            }
+        }
+        let elapsed = self.started.elapsed();
+        let stats = self.shared.snapshot();
+        let error = lock(&self.shared.errors).first().cloned();
+        if error.is_none() && stats.state != PipelineState::Failed {
+            self.shared.set_state(PipelineState::Stopped);
+        }
+        PipelineReport {
+            stats: self.shared.snapshot(),
+            error,
+            elapsed,
+            latency_histogram: lock(&self.shared.latency).clone(),
+        }
+    }
+}
+
+impl Drop for PipelineHandle {
+    fn drop(&mut self) {
+        if !self.threads.is_empty() {
+            self.stop();
+            let _ = self.join_inner();
+        }
+    }
+}

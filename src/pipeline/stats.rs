@@ -1,0 +1,260 @@
+//! Live pipeline counters and latency, shared between the workers and the handle.
+//!
+//! Every counter has one writer (the stage that owns it), which stores its local total once per
+//! chunk; readers take snapshots at any time. The latency histogram is recorded per record on
+//! the sink's thread into a thread-local `hdrhistogram` and merged into the shared one every
+//! few milliseconds with a `try_lock` that never makes the data path wait.
+
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crossbeam::utils::CachePadded;
+use hdrhistogram::Histogram;
+
+use crate::error::PipelineError;
+use crate::operator::OperatorStats;
+use crate::ring::{EdgeCounters, EdgeStats};
+
+/// Life-cycle of a pipeline.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum PipelineState {
+    /// Workers starting.
+    #[default]
+    Starting,
+    /// Running.
+    Running,
+    /// Stop requested or the source ended; stages are draining.
+    Draining,
+    /// Every stage finished cleanly.
+    Stopped,
+    /// A stage failed; the others drained.
+    Failed,
+}
+
+impl PipelineState {
+    fn from_u8(v: u8) -> PipelineState {
+        match v {
+            0 => PipelineState::Starting,
+            1 => PipelineState::Running,
+            2 => PipelineState::Draining,
+            3 => PipelineState::Stopped,
+            _ => PipelineState::Failed,
+        }
+    }
+
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PipelineState::Starting => "starting",
+            PipelineState::Running => "running",
+            PipelineState::Draining => "draining",
+            PipelineState::Stopped => "stopped",
+            PipelineState::Failed => "failed",
+        }
+    }
+}
+
+/// Latency percentiles, in nanoseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LatencySummary {
+    /// Records measured.
+    pub count: u64,
+    /// Median.
+    pub p50: u64,
+    /// 90th percentile.
+    pub p90: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// 99.9th percentile.
+    pub p999: u64,
+    /// Maximum.
+    pub max: u64,
+}
+
+impl LatencySummary {
+    /// Summarise a histogram.
+    pub fn of(h: &Histogram<u64>) -> LatencySummary {
+        if h.is_empty() {
+            return LatencySummary::default();
+        }
+        LatencySummary {
+            count: h.len(),
+            p50: h.value_at_quantile(0.50),
+            p90: h.value_at_quantile(0.90),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+        }
+    }
+}
+
+/// A new latency histogram: 1 ns to 100 s, 3 significant digits.
+pub fn latency_histogram() -> Histogram<u64> {
+    // The bounds are constants that hdrhistogram accepts; failure is impossible.
+    Histogram::new_with_bounds(1, 100_000_000_000, 3).unwrap_or_else(|_| unreachable!())
+}
+
+/// State shared by a pipeline's workers and its handle.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub stop: std::sync::atomic::AtomicBool,
+    pub state: AtomicU8,
+    pub produced: CachePadded<AtomicU64>,
+    pub source_errors: AtomicU64,
+    pub ticks_in: CachePadded<AtomicU64>,
+    pub records_out: AtomicU64,
+    pub delivered: CachePadded<AtomicU64>,
+    pub batches: AtomicU64,
+    pub edge: Option<Arc<EdgeCounters>>,
+    pub latency: Mutex<Histogram<u64>>,
+    pub operator: Mutex<OperatorStats>,
+    pub errors: Mutex<Vec<PipelineError>>,
+    pub warnings: Mutex<Vec<String>>,
+}
+
+impl Shared {
+    pub fn new(edge: Option<Arc<EdgeCounters>>) -> Shared {
+        Shared {
+            stop: std::sync::atomic::AtomicBool::new(false),
+            state: AtomicU8::new(0),
+            produced: CachePadded::new(AtomicU64::new(0)),
+            source_errors: AtomicU64::new(0),
+            ticks_in: CachePadded::new(AtomicU64::new(0)),
+            records_out: AtomicU64::new(0),
+            delivered: CachePadded::new(AtomicU64::new(0)),
+            batches: AtomicU64::new(0),
+            edge,
+            latency: Mutex::new(latency_histogram()),
+            operator: Mutex::new(OperatorStats::default()),
+            errors: Mutex::new(Vec::new()),
+            warnings: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn set_state(&self, s: PipelineState) {
+        // Failed is sticky: a later Stopped from another worker must not hide it.
+        let _ = self
+            .state
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |cur| {
+                (cur != PipelineState::Failed as u8).then_some(s as u8)
+            });
+    }
+
+    pub fn fail(&self, e: PipelineError) {
+        lock(&self.errors).push(e);
+        self.set_state(PipelineState::Failed);
+    }
+
+    pub fn warn(&self, w: String) {
+        lock(&self.warnings).push(w);
+    }
+
+    pub fn snapshot(&self) -> PipelineStats {
+        // Read downstream counters before upstream ones, so a snapshot of a live pipeline never
+        // shows more delivered than produced.
+        let delivered = self.delivered.load(Ordering::Acquire);
+        let batches = self.batches.load(Ordering::Acquire);
+        let records_out = self.records_out.load(Ordering::Acquire);
+        let ticks_in = self.ticks_in.load(Ordering::Acquire);
+        let edge = self.edge.as_ref().map(|e| e.snapshot()).unwrap_or_default();
+        let produced = self.produced.load(Ordering::Acquire);
+        PipelineStats {
+            state: PipelineState::from_u8(self.state.load(Ordering::Acquire)),
+            produced,
+            source_errors: self.source_errors.load(Ordering::Relaxed),
+            edge,
+            ticks_in,
+            records_out,
+            delivered,
+            batches,
+            operator: *lock(&self.operator),
+            latency: LatencySummary::of(&lock(&self.latency)),
+            warnings: lock(&self.warnings).clone(),
+        }
+    }
+}
+
+/// Lock a control-plane mutex, ignoring poisoning (the data inside stays consistent: every
+/// critical section here is a single push, add or copy).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A snapshot of a pipeline's counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PipelineStats {
+    /// Life-cycle state.
+    pub state: PipelineState,
+    /// Ticks produced by the source.
+    pub produced: u64,
+    /// Errors the source returned.
+    pub source_errors: u64,
+    /// The source → operator edge (zero when the stages are fused).
+    pub edge: EdgeStats,
+    /// Ticks consumed by the operator.
+    pub ticks_in: u64,
+    /// Records the operator emitted.
+    pub records_out: u64,
+    /// Records written to the sink.
+    pub delivered: u64,
+    /// Batches written to the sink.
+    pub batches: u64,
+    /// Operator counters (filtered, duplicates, conflated, late).
+    pub operator: OperatorStats,
+    /// Latency from `ts_recv` to the sink's write.
+    pub latency: LatencySummary,
+    /// Warnings (e.g. a worker could not be pinned).
+    pub warnings: Vec<String>,
+}
+
+impl PipelineStats {
+    /// Ticks lost to backpressure on the source edge (dropped + conflated).
+    pub fn lost(&self) -> u64 {
+        self.edge.dropped + self.edge.conflated
+    }
+
+    /// Ticks between the source and the operator right now.
+    pub fn in_flight(&self) -> u64 {
+        self.edge.in_flight()
+    }
+
+    /// `produced == ticks_in + dropped + conflated + in_flight`. Exact for a stopped pipeline
+    /// (and for a live one, up to the counters' publication lag).
+    pub fn is_conserved(&self) -> bool {
+        self.produced == self.ticks_in + self.lost() + self.in_flight()
+    }
+}
+
+/// Everything known when a pipeline has finished.
+#[derive(Clone, Debug)]
+pub struct PipelineReport {
+    /// Final counters.
+    pub stats: PipelineStats,
+    /// The first error, if a stage failed.
+    pub error: Option<PipelineError>,
+    /// Wall time from start to the last worker's exit.
+    pub elapsed: Duration,
+    /// The full latency distribution (`ts_recv` → sink write, ns), for percentile exports.
+    pub latency_histogram: Histogram<u64>,
+}
+
+impl PipelineReport {
+    /// `Ok(self)` if no stage failed.
+    pub fn into_result(self) -> Result<PipelineReport, PipelineError> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(self),
+        }
+    }
+
+    /// Delivered records per second of wall time.
+    pub fn throughput(&self) -> f64 {
+        let s = self.elapsed.as_secs_f64();
+        if s > 0.0 {
+            self.stats.delivered as f64 / s
+        } else {
+            0.0
+        }
+    }
+}

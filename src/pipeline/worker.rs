@@ -1,0 +1,341 @@
+//! The stage loops. A source stage polls its source and hands chunks downstream (fused: a
+//! direct call; split: an rtrb edge). A process stage runs operator → batcher → sink.
+//!
+//! The clock is read once per chunk; counters are published once per chunk; nothing here
+//! allocates, locks or logs per tick.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use hdrhistogram::Histogram;
+
+use crate::batcher::HybridBatcher;
+use crate::clock::SharedClock;
+use crate::error::{PipelineError, SinkError, SourceError};
+use crate::idle::{IdleStrategy, Idler};
+use crate::operator::Operator;
+use crate::pipeline::stats::{latency_histogram, lock, PipelineState, Shared};
+use crate::record::Record;
+use crate::ring::{EdgeRx, EdgeTx};
+use crate::sink::Sink;
+use crate::source::{SourcePoll, TickSource};
+use crate::tick::Tick;
+
+/// How often (ns) a worker merges its latency histogram and operator counters into the shared
+/// ones.
+const PUBLISH_EVERY_NS: u64 = 20_000_000;
+
+/// The sink wrapped with delivery accounting and latency measurement.
+struct MeasuredSink {
+    inner: Box<dyn Sink>,
+    clock: SharedClock,
+    shared: Arc<Shared>,
+    hist: Histogram<u64>,
+    delivered: u64,
+    batches: u64,
+}
+
+impl Sink for MeasuredSink {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+
+    #[inline]
+    fn write(&mut self, batch: &[Record]) -> Result<(), SinkError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.inner.write(batch)?;
+        let now = self.clock.now_ns();
+        for r in batch {
+            self.hist
+                .saturating_record(now.saturating_sub(r.ts_recv()).max(1));
+        }
+        self.delivered += batch.len() as u64;
+        self.batches += 1;
+        // Release: pairs with the Acquire in Shared::snapshot.
+        self.shared
+            .delivered
+            .store(self.delivered, Ordering::Release);
+        self.shared.batches.store(self.batches, Ordering::Release);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.inner.flush()
+    }
+
+    fn close(&mut self) -> Result<(), SinkError> {
+        self.inner.close()
+    }
+}
+
+/// Operator → batcher → sink, run on one thread.
+pub(crate) struct Process {
+    op: Box<dyn Operator>,
+    out: Vec<Record>,
+    batcher: HybridBatcher,
+    sink: MeasuredSink,
+    shared: Arc<Shared>,
+    ticks_in: u64,
+    records_out: u64,
+    last_publish_ns: u64,
+}
+
+impl Process {
+    pub fn new(
+        op: Box<dyn Operator>,
+        batcher: HybridBatcher,
+        sink: Box<dyn Sink>,
+        clock: SharedClock,
+        shared: Arc<Shared>,
+        chunk: usize,
+    ) -> Process {
+        Process {
+            op,
+            // Outputs per chunk never exceed the chunk for the built-in operators; reserve
+            // twice that so steady state never grows the vector.
+            out: Vec::with_capacity(chunk * 2),
+            batcher,
+            sink: MeasuredSink {
+                inner: sink,
+                clock,
+                shared: shared.clone(),
+                hist: latency_histogram(),
+                delivered: 0,
+                batches: 0,
+            },
+            shared,
+            ticks_in: 0,
+            records_out: 0,
+            last_publish_ns: 0,
+        }
+    }
+
+    #[inline]
+    pub fn on_ticks(&mut self, ticks: &[Tick]) {
+        self.op.on_ticks(ticks, &mut self.out);
+        self.ticks_in += ticks.len() as u64;
+    }
+
+    /// After a chunk (or while idle): time-driven operator output, batching, age flush, and
+    /// counter publication.
+    #[inline]
+    pub fn after_chunk(&mut self, now_ns: u64) -> Result<(), SinkError> {
+        self.shared.ticks_in.store(self.ticks_in, Ordering::Release);
+        self.op.on_idle(now_ns, &mut self.out);
+        self.forward(now_ns)?;
+        self.batcher.poll_age(now_ns, &mut self.sink)?;
+        if now_ns.wrapping_sub(self.last_publish_ns) >= PUBLISH_EVERY_NS {
+            self.last_publish_ns = now_ns;
+            self.publish_slow(false);
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn forward(&mut self, now_ns: u64) -> Result<(), SinkError> {
+        if !self.out.is_empty() {
+            self.records_out += self.out.len() as u64;
+            self.shared
+                .records_out
+                .store(self.records_out, Ordering::Release);
+            let r = self.batcher.push(&self.out, now_ns, &mut self.sink);
+            self.out.clear();
+            r?;
+        }
+        Ok(())
+    }
+
+    /// Merge the latency histogram and operator counters into the shared ones. On the data
+    /// path (`force == false`) this only tries the lock.
+    fn publish_slow(&mut self, force: bool) {
+        *lock(&self.shared.operator) = self.op.stats();
+        let guard = if force {
+            Some(lock(&self.shared.latency))
+        } else {
+            self.shared.latency.try_lock().ok()
+        };
+        if let Some(mut g) = guard {
+            // Same bounds on both sides: adding cannot fail.
+            let _ = g.add(&self.sink.hist);
+            self.sink.hist.reset();
+        }
+    }
+
+    /// `after_chunk`, recording a failure in the shared state. False when the stage failed.
+    #[inline]
+    pub fn step(&mut self, now_ns: u64) -> bool {
+        match self.after_chunk(now_ns) {
+            Ok(()) => true,
+            Err(e) => {
+                self.abort();
+                self.shared.fail(e.into());
+                false
+            }
+        }
+    }
+
+    /// A stage failed: publish what is known, drop the rest.
+    fn abort(&mut self) {
+        self.shared.ticks_in.store(self.ticks_in, Ordering::Release);
+        self.publish_slow(true);
+    }
+
+    /// End of stream: flush open windows, the batcher and the sink.
+    pub fn finish(&mut self, now_ns: u64) -> Result<(), SinkError> {
+        self.op.flush(&mut self.out);
+        let r = self
+            .forward(now_ns)
+            .and_then(|()| self.batcher.flush(&mut self.sink))
+            .and_then(|()| self.sink.close());
+        self.shared.ticks_in.store(self.ticks_in, Ordering::Release);
+        self.publish_slow(true);
+        r
+    }
+}
+
+/// Where a source stage sends its chunks.
+pub(crate) enum Downstream {
+    /// Across threads.
+    Edge(EdgeTx<Tick>),
+    /// Fused on the same thread.
+    Fused(Box<Process>),
+}
+
+/// Settings of one stage loop.
+#[derive(Clone)]
+pub(crate) struct LoopConfig {
+    pub clock: SharedClock,
+    pub idle: IdleStrategy,
+    pub chunk: usize,
+    pub max_consecutive_errors: u32,
+}
+
+/// Run a source stage to the end of its stream or a stop request.
+pub(crate) fn run_source(
+    mut source: Box<dyn TickSource>,
+    mut down: Downstream,
+    cfg: LoopConfig,
+    shared: Arc<Shared>,
+) {
+    let mut buf = vec![Tick::default(); cfg.chunk];
+    let mut idler = Idler::new(cfg.idle);
+    let mut produced = 0u64;
+    let mut errors = 0u64;
+    let mut consecutive = 0u32;
+    let mut now = cfg.clock.now_ns();
+    if let Err(e) = source.start(now) {
+        shared.fail(e.into());
+    } else {
+        shared.set_state(PipelineState::Running);
+        // Relaxed is enough for the stop flag: it only asks the loop to end; nothing else is
+        // published through it.
+        while !shared.stop.load(Ordering::Relaxed) {
+            now = cfg.clock.now_ns();
+            match source.poll(now, &mut buf) {
+                Ok(SourcePoll::Ready(n)) => {
+                    consecutive = 0;
+                    idler.reset();
+                    let n = n.min(buf.len());
+                    produced += n as u64;
+                    shared.produced.store(produced, Ordering::Release);
+                    let ok = match &mut down {
+                        Downstream::Edge(tx) => tx.send(&buf[..n], &mut idler).is_ok(),
+                        Downstream::Fused(p) => {
+                            p.on_ticks(&buf[..n]);
+                            p.step(now)
+                        }
+                    };
+                    if !ok {
+                        break;
+                    }
+                }
+                Ok(SourcePoll::Pending) => {
+                    let ok = match &mut down {
+                        Downstream::Edge(tx) => {
+                            tx.flush_pending();
+                            !tx.is_disconnected()
+                        }
+                        Downstream::Fused(p) => p.step(now),
+                    };
+                    if !ok {
+                        break;
+                    }
+                    idler.idle();
+                }
+                Ok(SourcePoll::Ended) => break,
+                Err(e) => {
+                    errors += 1;
+                    shared.source_errors.store(errors, Ordering::Relaxed);
+                    consecutive += 1;
+                    if !e.is_retryable() || consecutive > cfg.max_consecutive_errors {
+                        shared.fail(give_up(e, consecutive));
+                        break;
+                    }
+                    idler.idle();
+                }
+            }
+        }
+    }
+    shared.set_state(PipelineState::Draining);
+    source.close();
+    match down {
+        Downstream::Edge(mut tx) => {
+            // Conflated quotes still waiting go in before the edge is closed.
+            let mut idler = Idler::new(cfg.idle);
+            while !tx.flush_pending() && !tx.is_disconnected() {
+                idler.idle();
+            }
+            drop(tx);
+        }
+        Downstream::Fused(mut p) => {
+            if let Err(e) = p.finish(cfg.clock.now_ns()) {
+                shared.fail(e.into());
+            }
+            shared.set_state(PipelineState::Stopped);
+        }
+    }
+}
+
+fn give_up(e: SourceError, consecutive: u32) -> PipelineError {
+    if e.is_retryable() {
+        PipelineError::Worker {
+            worker: "source".into(),
+            reason: format!("{e} ({consecutive} consecutive errors; giving up)"),
+        }
+    } else {
+        e.into()
+    }
+}
+
+/// Run a process stage until its edge is finished (upstream gone and drained).
+pub(crate) fn run_process(
+    mut rx: EdgeRx<Tick>,
+    mut p: Process,
+    cfg: LoopConfig,
+    shared: Arc<Shared>,
+) {
+    let mut idler = Idler::new(cfg.idle);
+    let mut now = cfg.clock.now_ns();
+    loop {
+        let n = rx.read(cfg.chunk, |ticks| p.on_ticks(ticks));
+        if n == 0 && rx.is_finished() {
+            break;
+        }
+        now = cfg.clock.now_ns();
+        if !p.step(now) {
+            // Dropping the consumer tells the source stage to stop.
+            return;
+        }
+        if n > 0 {
+            idler.reset();
+        } else {
+            idler.idle();
+        }
+    }
+    if let Err(e) = p.finish(now.max(cfg.clock.now_ns())) {
+        shared.fail(e.into());
+    }
+    shared.set_state(PipelineState::Stopped);
+}

@@ -1,0 +1,601 @@
+//! SPSC edges between stages: `rtrb` rings moved in chunks, with a declared backpressure policy
+//! and exact counters.
+//!
+//! Conservation holds for every edge at all times, from the producer's side:
+//! `offered == pushed + dropped + conflated + pending`, and from the consumer's side
+//! `pushed == popped + in_ring`. So `offered == popped + dropped + conflated + in_flight` where
+//! `in_flight = in_ring + pending`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crossbeam::utils::CachePadded;
+use rtrb::{Consumer, Producer, RingBuffer};
+
+use crate::error::ConfigError;
+use crate::idle::Idler;
+use crate::record::Record;
+use crate::tick::{Tick, TickKind};
+
+/// What a full edge does with what does not fit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Backpressure {
+    /// Wait for room: nothing is ever lost (the producer slows to the consumer's pace).
+    #[default]
+    Block,
+    /// Drop what does not fit, counting it.
+    DropNewest,
+    /// Quotes that do not fit are conflated: only the latest per symbol waits at the producer
+    /// and goes in as soon as there is room; replaced quotes are counted. Trades are never
+    /// conflated: they wait (after the pending quotes, so per-symbol order holds).
+    ConflateLatest,
+}
+
+impl Backpressure {
+    /// Parse `block`, `drop-newest`, `conflate-latest`.
+    pub fn parse(s: &str) -> Result<Backpressure, ConfigError> {
+        match s {
+            "block" => Ok(Backpressure::Block),
+            "drop-newest" | "drop_newest" => Ok(Backpressure::DropNewest),
+            "conflate-latest" | "conflate_latest" | "conflate" => Ok(Backpressure::ConflateLatest),
+            other => Err(ConfigError::new(
+                "backpressure",
+                format!("unknown policy {other:?} (expected block, drop-newest, conflate-latest)"),
+            )),
+        }
+    }
+}
+
+/// Items that can be conflated: quotes by symbol.
+pub trait Conflatable: Copy {
+    /// The conflation key (the symbol id) for items that may be replaced by a later one.
+    fn conflation_key(&self) -> Option<u32>;
+}
+
+impl Conflatable for Tick {
+    #[inline]
+    fn conflation_key(&self) -> Option<u32> {
+        (self.kind == TickKind::Quote).then_some(self.symbol.0)
+    }
+}
+
+impl Conflatable for Record {
+    #[inline]
+    fn conflation_key(&self) -> Option<u32> {
+        match self {
+            Record::Tick(t) => t.conflation_key(),
+            Record::Bar(_) => None,
+        }
+    }
+}
+
+/// Live counters of one edge. Each field has a single writer (producer or consumer side), so
+/// the writers use plain `Relaxed` stores of their local totals.
+#[derive(Debug, Default)]
+pub struct EdgeCounters {
+    /// Items offered to `send`.
+    pub offered: CachePadded<AtomicU64>,
+    /// Items that entered the ring.
+    pub pushed: AtomicU64,
+    /// Items dropped (`DropNewest`, or lost because the consumer is gone).
+    pub dropped: AtomicU64,
+    /// Quotes replaced by a later quote of the same symbol (`ConflateLatest`).
+    pub conflated: AtomicU64,
+    /// Conflated quotes waiting at the producer.
+    pub pending: AtomicU64,
+    /// Items taken out of the ring by the consumer.
+    pub popped: CachePadded<AtomicU64>,
+}
+
+/// A consistent-enough snapshot of [`EdgeCounters`] (each field read once).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EdgeStats {
+    /// Items offered.
+    pub offered: u64,
+    /// Items pushed into the ring.
+    pub pushed: u64,
+    /// Items dropped.
+    pub dropped: u64,
+    /// Quotes conflated away.
+    pub conflated: u64,
+    /// Quotes pending at the producer.
+    pub pending: u64,
+    /// Items consumed.
+    pub popped: u64,
+}
+
+impl EdgeStats {
+    /// Items in the ring or pending at the producer.
+    pub fn in_flight(&self) -> u64 {
+        self.pushed.saturating_sub(self.popped) + self.pending
+    }
+}
+
+impl EdgeCounters {
+    /// Read every counter once. Reads the consumer's counter first so that `in_flight` never
+    /// goes negative on a live edge (popped can only lag pushed).
+    pub fn snapshot(&self) -> EdgeStats {
+        // Acquire pairs with the Release stores below so a later-read producer counter is at
+        // least as new as the consumer counter read before it.
+        let popped = self.popped.load(Ordering::Acquire);
+        EdgeStats {
+            popped,
+            offered: self.offered.load(Ordering::Acquire),
+            pushed: self.pushed.load(Ordering::Acquire),
+            dropped: self.dropped.load(Ordering::Acquire),
+            conflated: self.conflated.load(Ordering::Acquire),
+            pending: self.pending.load(Ordering::Acquire),
+        }
+    }
+}
+
+/// The consumer side went away: `unsent` items were counted as dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("downstream stage is gone; {unsent} items dropped")]
+pub struct Disconnected {
+    /// Items that could not be delivered.
+    pub unsent: usize,
+}
+
+/// Make an edge of `capacity` slots.
+pub fn edge<T: Conflatable + Send>(
+    capacity: usize,
+    policy: Backpressure,
+) -> Result<(EdgeTx<T>, EdgeRx<T>), ConfigError> {
+    if capacity == 0 {
+        return Err(ConfigError::new("ring_capacity", "must be greater than 0"));
+    }
+    if capacity > (1 << 28) {
+        return Err(ConfigError::new(
+            "ring_capacity",
+            "must be at most 2^28 slots",
+        ));
+    }
+    let (tx, rx) = RingBuffer::new(capacity);
+    let counters = Arc::new(EdgeCounters::default());
+    Ok((
+        EdgeTx {
+            tx,
+            policy,
+            counters: counters.clone(),
+            offered: 0,
+            pushed: 0,
+            dropped: 0,
+            conflated: 0,
+            stash: Stash::default(),
+        },
+        EdgeRx {
+            rx,
+            counters,
+            popped: 0,
+        },
+    ))
+}
+
+/// Latest pending item per key, in first-stashed order.
+#[derive(Debug)]
+struct Stash<T> {
+    slots: Vec<Option<T>>,
+    order: Vec<u32>,
+    head: usize,
+}
+
+impl<T> Default for Stash<T> {
+    fn default() -> Self {
+        Stash {
+            slots: Vec::new(),
+            order: Vec::new(),
+            head: 0,
+        }
+    }
+}
+
+impl<T: Copy> Stash<T> {
+    fn len(&self) -> usize {
+        self.order.len() - self.head
+    }
+
+    /// Stash `item` under `key`; true if it replaced an earlier one.
+    fn put(&mut self, key: u32, item: T) -> bool {
+        let k = key as usize;
+        if k >= self.slots.len() {
+            // Grows once per new symbol, never in steady state.
+            self.slots.resize(k + 1, None);
+        }
+        let replaced = self.slots[k].replace(item).is_some();
+        if !replaced {
+            self.order.push(key);
+        }
+        replaced
+    }
+
+    fn front(&self) -> Option<T> {
+        self.order
+            .get(self.head)
+            .and_then(|&k| self.slots[k as usize])
+    }
+
+    fn pop_front(&mut self) {
+        let k = self.order[self.head] as usize;
+        self.slots[k] = None;
+        self.head += 1;
+        if self.head == self.order.len() {
+            self.order.clear();
+            self.head = 0;
+        }
+    }
+}
+
+/// Producer side of an edge.
+#[derive(Debug)]
+pub struct EdgeTx<T> {
+    tx: Producer<T>,
+    policy: Backpressure,
+    counters: Arc<EdgeCounters>,
+    offered: u64,
+    pushed: u64,
+    dropped: u64,
+    conflated: u64,
+    stash: Stash<T>,
+}
+
+impl<T: Conflatable> EdgeTx<T> {
+    /// The edge's live counters.
+    pub fn counters(&self) -> Arc<EdgeCounters> {
+        self.counters.clone()
+    }
+
+    /// The backpressure policy.
+    pub fn policy(&self) -> Backpressure {
+        self.policy
+    }
+
+    /// Whether the consumer is gone.
+    pub fn is_disconnected(&self) -> bool {
+        self.tx.is_abandoned()
+    }
+
+    fn publish(&self) {
+        // Release: a reader that acquires these sees totals at least this new (see snapshot).
+        let c = &self.counters;
+        c.pushed.store(self.pushed, Ordering::Release);
+        c.dropped.store(self.dropped, Ordering::Release);
+        c.conflated.store(self.conflated, Ordering::Release);
+        c.pending.store(self.stash.len() as u64, Ordering::Release);
+        c.offered.store(self.offered, Ordering::Release);
+    }
+
+    /// Push as much of `items` as fits now; returns the rest.
+    #[inline]
+    fn push_some<'a>(&mut self, items: &'a [T]) -> &'a [T] {
+        let (done, rest) = self.tx.push_partial_slice(items);
+        self.pushed += done.len() as u64;
+        rest
+    }
+
+    fn lose(&mut self, n: usize) -> Disconnected {
+        self.dropped += n as u64;
+        Disconnected { unsent: n }
+    }
+
+    /// Move stashed items into the ring while there is room. True when the stash is empty.
+    pub fn flush_pending(&mut self) -> bool {
+        let mut moved = false;
+        while let Some(item) = self.stash.front() {
+            if self.tx.push(item).is_err() {
+                break;
+            }
+            self.stash.pop_front();
+            self.pushed += 1;
+            moved = true;
+        }
+        if moved {
+            self.publish();
+        }
+        self.stash.len() == 0
+    }
+
+    /// Send a chunk under the edge's policy. `idler` paces waiting (`Block`, trades under
+    /// `ConflateLatest`).
+    ///
+    /// # Errors
+    /// [`Disconnected`] when the consumer is gone; what was not delivered is counted as
+    /// dropped, so conservation still holds.
+    pub fn send(&mut self, items: &[T], idler: &mut Idler) -> Result<(), Disconnected> {
+        self.offered += items.len() as u64;
+        let r = match self.policy {
+            Backpressure::Block => self.send_blocking(items, idler),
+            Backpressure::DropNewest => {
+                let rest = self.push_some(items);
+                if !rest.is_empty() {
+                    if self.tx.is_abandoned() {
+                        let e = self.lose(rest.len());
+                        self.publish();
+                        return Err(e);
+                    }
+                    self.dropped += rest.len() as u64;
+                }
+                Ok(())
+            }
+            Backpressure::ConflateLatest => self.send_conflating(items, idler),
+        };
+        self.publish();
+        r
+    }
+
+    fn send_blocking(&mut self, items: &[T], idler: &mut Idler) -> Result<(), Disconnected> {
+        let mut rest = self.push_some(items);
+        while !rest.is_empty() {
+            if self.tx.is_abandoned() {
+                return Err(self.lose(rest.len()));
+            }
+            // Publish while waiting so observers see progress of a blocked stage.
+            self.publish();
+            idler.idle();
+            rest = self.push_some(rest);
+        }
+        idler.reset();
+        Ok(())
+    }
+
+    fn wait_stash_empty(&mut self, idler: &mut Idler) -> Result<(), Disconnected> {
+        while !self.flush_pending() {
+            if self.tx.is_abandoned() {
+                let n = self.stash.len();
+                while self.stash.len() > 0 {
+                    self.stash.pop_front();
+                }
+                return Err(self.lose(n));
+            }
+            idler.idle();
+        }
+        Ok(())
+    }
+
+    fn send_conflating(&mut self, items: &[T], idler: &mut Idler) -> Result<(), Disconnected> {
+        self.flush_pending();
+        let mut rest = items;
+        while !rest.is_empty() {
+            if self.stash.len() == 0 {
+                rest = self.push_some(rest);
+                if rest.is_empty() {
+                    break;
+                }
+                // The ring is full: `rest[0]` takes the slow path below.
+            }
+            match rest[0].conflation_key() {
+                Some(key) => {
+                    if self.stash.put(key, rest[0]) {
+                        self.conflated += 1;
+                    }
+                    rest = &rest[1..];
+                }
+                None => {
+                    // A trade: everything stashed before it goes first, then it waits for room.
+                    if let Err(e) = self.wait_stash_empty(idler) {
+                        let lost = self.lose(rest.len());
+                        return Err(Disconnected {
+                            unsent: e.unsent + lost.unsent,
+                        });
+                    }
+                    if let Err(e) = self.send_blocking(&rest[..1], idler) {
+                        let lost = self.lose(rest.len() - 1);
+                        return Err(Disconnected {
+                            unsent: e.unsent + lost.unsent,
+                        });
+                    }
+                    rest = &rest[1..];
+                }
+            }
+            if self.stash.len() > 0 {
+                self.flush_pending();
+            }
+        }
+        Ok(())
+    }
+
+    /// Conflated items waiting at the producer.
+    pub fn pending_len(&self) -> usize {
+        self.stash.len()
+    }
+}
+
+/// Consumer side of an edge.
+#[derive(Debug)]
+pub struct EdgeRx<T> {
+    rx: Consumer<T>,
+    counters: Arc<EdgeCounters>,
+    popped: u64,
+}
+
+impl<T: Copy> EdgeRx<T> {
+    /// The edge's live counters.
+    pub fn counters(&self) -> Arc<EdgeCounters> {
+        self.counters.clone()
+    }
+
+    /// Items ready now.
+    #[inline]
+    pub fn ready(&self) -> usize {
+        self.rx.slots()
+    }
+
+    /// Hand up to `max` ready items to `f` without copying (one or two slices), then release
+    /// them. Returns how many were consumed.
+    #[inline]
+    pub fn read<F: FnMut(&[T])>(&mut self, max: usize, mut f: F) -> usize {
+        let n = self.rx.slots().min(max);
+        if n == 0 {
+            return 0;
+        }
+        let Ok(chunk) = self.rx.read_chunk(n) else {
+            return 0;
+        };
+        let (a, b) = chunk.as_slices();
+        f(a);
+        if !b.is_empty() {
+            f(b);
+        }
+        chunk.commit_all();
+        self.popped += n as u64;
+        // Release: see EdgeCounters::snapshot.
+        self.counters.popped.store(self.popped, Ordering::Release);
+        n
+    }
+
+    /// The producer is gone and everything it pushed has been read.
+    #[inline]
+    pub fn is_finished(&self) -> bool {
+        // is_abandoned is an Acquire load of a flag the producer sets on drop, after its last
+        // push, so a zero slot count read afterwards is final.
+        self.rx.is_abandoned() && self.rx.slots() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::idle::IdleStrategy;
+    use crate::symbol::SymbolId;
+
+    fn quote(sym: u32, seq: u32) -> Tick {
+        Tick {
+            kind: TickKind::Quote,
+            symbol: SymbolId(sym),
+            seq,
+            ..Tick::default()
+        }
+    }
+
+    fn trade(sym: u32, seq: u32) -> Tick {
+        Tick {
+            kind: TickKind::Trade,
+            ..quote(sym, seq)
+        }
+    }
+
+    fn drain(rx: &mut EdgeRx<Tick>) -> Vec<Tick> {
+        let mut v = Vec::new();
+        while rx.read(usize::MAX, |s| v.extend_from_slice(s)) > 0 {}
+        v
+    }
+
+    fn conserved(c: &EdgeCounters) -> bool {
+        let s = c.snapshot();
+        s.offered == s.popped + s.dropped + s.conflated + s.in_flight()
+    }
+
+    #[test]
+    fn zero_capacity_is_a_config_error() {
+        let e = edge::<Tick>(0, Backpressure::Block).unwrap_err();
+        assert_eq!(e.field, "ring_capacity");
+    }
+
+    #[test]
+    fn unknown_policy_name_is_a_config_error() {
+        assert_eq!(
+            Backpressure::parse("drop-newest"),
+            Ok(Backpressure::DropNewest)
+        );
+        let e = Backpressure::parse("drop-oldest-maybe").unwrap_err();
+        assert!(e.reason.contains("drop-oldest-maybe"));
+    }
+
+    #[test]
+    fn drop_newest_counts_every_drop() {
+        let (mut tx, mut rx) = edge::<Tick>(8, Backpressure::DropNewest).unwrap();
+        let mut idler = Idler::new(IdleStrategy::BusySpin);
+        let items: Vec<Tick> = (0..20).map(|i| quote(0, i)).collect();
+        tx.send(&items, &mut idler).unwrap();
+        let c = tx.counters();
+        assert_eq!(c.snapshot().dropped, 12);
+        assert!(conserved(&c));
+        let got = drain(&mut rx);
+        assert_eq!(
+            got.iter().map(|t| t.seq).collect::<Vec<_>>(),
+            (0..8).collect::<Vec<_>>()
+        );
+        assert!(conserved(&c));
+        assert_eq!(c.snapshot().in_flight(), 0);
+    }
+
+    #[test]
+    fn conflate_latest_keeps_the_latest_quote_per_symbol_and_never_conflates_trades() {
+        let (mut tx, mut rx) = edge::<Tick>(4, Backpressure::ConflateLatest).unwrap();
+        let mut idler = Idler::new(IdleStrategy::BusySpin);
+        // Fill the ring, then 3 quotes for symbol 1 and 2 for symbol 2 while it is full.
+        let items = [
+            quote(0, 1),
+            quote(0, 2),
+            quote(0, 3),
+            quote(0, 4),
+            quote(1, 5),
+            quote(2, 6),
+            quote(1, 7),
+            quote(2, 8),
+            quote(1, 9),
+        ];
+        tx.send(&items, &mut idler).unwrap();
+        let c = tx.counters();
+        let s = c.snapshot();
+        assert_eq!((s.pushed, s.conflated, s.pending), (4, 3, 2));
+        assert!(conserved(&c));
+        assert_eq!(drain(&mut rx).len(), 4);
+        assert!(tx.flush_pending());
+        let got: Vec<u32> = drain(&mut rx).iter().map(|t| t.seq).collect();
+        // Latest per symbol, in first-stashed order.
+        assert_eq!(got, vec![9, 8]);
+        assert!(conserved(&c));
+        // A trade never gets conflated: it waits for room (here there is room).
+        tx.send(&[trade(1, 10)], &mut idler).unwrap();
+        assert_eq!(drain(&mut rx)[0].seq, 10);
+        assert!(conserved(&c));
+    }
+
+    #[test]
+    fn block_waits_and_loses_nothing_across_threads() {
+        let (mut tx, mut rx) = edge::<Tick>(64, Backpressure::Block).unwrap();
+        let n: u32 = if cfg!(miri) { 2_000 } else { 100_000 };
+        let producer = std::thread::spawn(move || {
+            let mut idler = Idler::new(IdleStrategy::default());
+            let chunk: Vec<Tick> = (0..100).map(|i| quote(0, i)).collect();
+            for base in (0..n).step_by(100) {
+                let mut c = chunk.clone();
+                for (i, t) in c.iter_mut().enumerate() {
+                    t.seq = base + i as u32;
+                }
+                tx.send(&c, &mut idler).unwrap();
+            }
+            tx.counters()
+        });
+        let mut expect = 0u32;
+        let mut idler = Idler::new(IdleStrategy::default());
+        // Bounded: the producer finishes, so the edge finishes.
+        while !rx.is_finished() {
+            let got = rx.read(256, |s| {
+                for t in s {
+                    assert_eq!(t.seq, expect);
+                    expect += 1;
+                }
+            });
+            if got == 0 {
+                idler.idle();
+            }
+        }
+        let c = producer.join().unwrap();
+        assert_eq!(expect, n);
+        let s = c.snapshot();
+        assert_eq!((s.offered, s.popped, s.dropped), (n as u64, n as u64, 0));
+    }
+
+    #[test]
+    fn sending_to_a_gone_consumer_is_an_error_and_counted() {
+        let (mut tx, rx) = edge::<Tick>(2, Backpressure::Block).unwrap();
+        drop(rx);
+        let mut idler = Idler::new(IdleStrategy::BusySpin);
+        let items: Vec<Tick> = (0..5).map(|i| quote(0, i)).collect();
+        let e = tx.send(&items, &mut idler).unwrap_err();
+        assert_eq!(e.unsent, 3);
+        assert!(conserved(&tx.counters()));
+    }
+}

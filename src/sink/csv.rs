@@ -1,0 +1,156 @@
+//! `CsvSink`: ticks (and bars, if any) to a CSV file.
+//!
+//! Ticks are written by the tick CSV writer of [`crate::file::csv`]: the file starts with
+//! [`CSV_HEADER`](crate::file::CSV_HEADER), each tick is one row in that layout, the symbol
+//! by name, prices exact ([`Price`](crate::Price) display, no floats). A file of ticks only is
+//! read back by [`CsvReader`](crate::file::CsvReader). A bar is one row in the layout
+//! [`BAR_HEADER`]: its first field is the literal `bar`, which no tick row can start with (tick
+//! rows start with a number); the tick reader rejects such rows. A symbol id missing from the
+//! table is written as `#id`.
+//!
+//! Output is buffered: it reaches the OS when the buffer fills, on [`Sink::flush`] and on
+//! [`Sink::close`]. Every I/O failure is a [`SinkError::Io`] naming the file.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use super::Sink;
+use crate::error::SinkError;
+use crate::file::csv::CsvWriter;
+use crate::record::{Bar, Record};
+use crate::symbol::{SymbolId, SymbolNames};
+
+/// The layout of a bar row (not written to the file; every bar row starts with `bar`).
+pub const BAR_HEADER: &str = "bar,symbol,start_ns,end_ns,open,high,low,close,volume,vwap,trades";
+
+const BUFFER_BYTES: usize = 64 * 1024;
+
+/// Writes records to a CSV file. See the [module docs](self) for the format.
+///
+/// ```
+/// use market_data_pipeline::symbol::SymbolNames;
+/// use market_data_pipeline::{CsvSink, Price, Record, Sink, SymbolTable, Tick};
+/// use std::sync::Arc;
+///
+/// let table = Arc::new(SymbolTable::with_symbols(&["AAPL"]).unwrap());
+/// let aapl = table.get("AAPL").unwrap();
+/// let path = std::env::temp_dir().join(format!("mdp-doc-{}.csv", std::process::id()));
+/// let mut sink = CsvSink::create(&path, SymbolNames::new(table))?;
+/// sink.write(&[Record::Tick(Tick::trade(aapl, 5, "101.25".parse().unwrap(), 10))])?;
+/// sink.close()?;
+/// let text = std::fs::read_to_string(&path).unwrap();
+/// assert_eq!(text.lines().nth(1), Some("5,5,AAPL,trade,101.25,10,0,0,0,0,0,0,0"));
+/// # std::fs::remove_file(&path).ok();
+/// # Ok::<(), market_data_pipeline::SinkError>(())
+/// ```
+#[derive(Debug)]
+pub struct CsvSink {
+    path: PathBuf,
+    /// `None` once closed.
+    out: Option<CsvWriter<BufWriter<File>>>,
+    names: SymbolNames,
+    /// `#id` of a symbol missing from the table (reused, so bad ids do not allocate per row).
+    unknown: String,
+}
+
+impl CsvSink {
+    /// Create (or truncate) `path` and write the header.
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::Io`] naming `path` when it cannot be created (e.g. its directory does not
+    /// exist).
+    pub fn create(path: impl AsRef<Path>, names: SymbolNames) -> Result<CsvSink, SinkError> {
+        let path = path.as_ref().to_path_buf();
+        let file = File::create(&path).map_err(|e| io_error(&path, &e))?;
+        let out = CsvWriter::new(BufWriter::with_capacity(BUFFER_BYTES, file))
+            .map_err(|e| io_error(&path, &e))?;
+        Ok(CsvSink {
+            path,
+            out: Some(out),
+            names,
+            unknown: String::with_capacity(16),
+        })
+    }
+
+    /// The file written.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn write_batch(&mut self, batch: &[Record]) -> io::Result<()> {
+        let Some(out) = self.out.as_mut() else {
+            return Ok(());
+        };
+        for r in batch {
+            let name = symbol_name(&mut self.names, &mut self.unknown, r.symbol());
+            match r {
+                Record::Tick(t) => out.write(t, name)?,
+                Record::Bar(b) => write_bar(out.get_mut(), name, b)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+fn io_error(path: &Path, e: &io::Error) -> SinkError {
+    SinkError::Io {
+        sink: "csv",
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// The name of `id`, or `#id` (formatted into `unknown`) when the table does not have it.
+fn symbol_name<'a>(names: &'a mut SymbolNames, unknown: &'a mut String, id: SymbolId) -> &'a str {
+    match names.get(id) {
+        Some(name) => name,
+        None => {
+            use std::fmt::Write as _;
+            unknown.clear();
+            // Writing to a String cannot fail.
+            let _ = write!(unknown, "{id}");
+            unknown
+        }
+    }
+}
+
+fn write_bar(out: &mut impl Write, symbol: &str, b: &Bar) -> io::Result<()> {
+    writeln!(
+        out,
+        "bar,{symbol},{},{},{},{},{},{},{},{},{}",
+        b.start_ns, b.end_ns, b.open, b.high, b.low, b.close, b.volume, b.vwap, b.trades
+    )
+}
+
+impl Sink for CsvSink {
+    fn name(&self) -> &'static str {
+        "csv"
+    }
+
+    fn write(&mut self, batch: &[Record]) -> Result<(), SinkError> {
+        if self.out.is_none() {
+            return Err(SinkError::Closed { sink: "csv" });
+        }
+        self.write_batch(batch)
+            .map_err(|e| io_error(&self.path, &e))
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        match self.out.as_mut() {
+            Some(out) => out.get_mut().flush().map_err(|e| io_error(&self.path, &e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Flush and close the file. Later writes fail with [`SinkError::Closed`].
+    fn close(&mut self) -> Result<(), SinkError> {
+        let result = self.flush();
+        self.out = None;
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests;

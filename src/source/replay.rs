@@ -1,0 +1,431 @@
+//! `ReplaySource`: replays a memory-mapped tick file as a [`TickSource`].
+//!
+//! Pacing is computed against the start, never accumulated: at `now_ns` the records due are
+//! those with `ts_event ≤ first_event + (now_ns − start_ns) × speed`, so polling often or rarely
+//! gives the same stream and no drift builds up. Records come out in file order.
+
+use std::num::NonZeroU32;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::error::{ConfigError, SourceError};
+use crate::file::TickFile;
+use crate::source::{Capabilities, SourceHealth, SourcePoll, SourceStatus, TickSource};
+use crate::symbol::{SymbolId, SymbolTable};
+use crate::tick::{flags, Tick};
+
+/// How fast event time runs against the clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplaySpeed {
+    /// No pacing: every poll fills the buffer.
+    AsFastAsPossible,
+    /// Event time advances `num / den` ns per clock ns (1/1 is real time, 2/1 twice as fast).
+    Scaled {
+        /// Numerator.
+        num: NonZeroU32,
+        /// Denominator.
+        den: NonZeroU32,
+    },
+}
+
+impl ReplaySpeed {
+    /// Real time (1×).
+    pub const REALTIME: ReplaySpeed = ReplaySpeed::Scaled {
+        num: NonZeroU32::MIN,
+        den: NonZeroU32::MIN,
+    };
+
+    /// `n` times real time.
+    pub const fn times(n: NonZeroU32) -> ReplaySpeed {
+        ReplaySpeed::Scaled {
+            num: n,
+            den: NonZeroU32::MIN,
+        }
+    }
+
+    /// Event time reached `elapsed_ns` of clock time after `first_event`.
+    #[inline]
+    fn target(self, first_event: u64, elapsed_ns: u64) -> u64 {
+        match self {
+            ReplaySpeed::AsFastAsPossible => u64::MAX,
+            ReplaySpeed::Scaled { num, den } => {
+                let ahead = elapsed_ns as u128 * num.get() as u128 / den.get() as u128;
+                first_event.saturating_add(u64::try_from(ahead).unwrap_or(u64::MAX))
+            }
+        }
+    }
+}
+
+/// How many times the file is played.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Repeat {
+    /// Once.
+    Once,
+    /// This many times in all.
+    Times(NonZeroU32),
+    /// Until closed.
+    Forever,
+}
+
+/// Configuration of a [`ReplaySource`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplayConfig {
+    /// Source name (errors, stats).
+    pub name: String,
+    /// Pacing.
+    pub speed: ReplaySpeed,
+    /// Only these symbols (empty: all symbols of the file).
+    pub symbols: Vec<String>,
+    /// Only records with `ts_event ≥ from_ns` (file event time).
+    pub from_ns: Option<u64>,
+    /// Only records with `ts_event < until_ns` (file event time).
+    pub until_ns: Option<u64>,
+    /// Looping. Each further loop shifts event times by the loop's span plus `loop_gap_ns`, and
+    /// sequence numbers by the loop's sequence span, so both keep increasing.
+    pub repeat: Repeat,
+    /// Event-time gap between the last record of a loop and the first of the next.
+    pub loop_gap_ns: u64,
+    /// `true` (default): `ts_recv = now_ns` and [`flags::REPLAYED`] set. `false`: ticks are
+    /// the file's records unchanged (apart from symbol remapping and loop shifts).
+    pub stamp_recv: bool,
+}
+
+impl Default for ReplayConfig {
+    fn default() -> ReplayConfig {
+        ReplayConfig {
+            name: "replay".to_string(),
+            speed: ReplaySpeed::AsFastAsPossible,
+            symbols: Vec::new(),
+            from_ns: None,
+            until_ns: None,
+            repeat: Repeat::Once,
+            loop_gap_ns: 1_000_000,
+            stamp_recv: true,
+        }
+    }
+}
+
+/// Records skipped by the filters in one poll before it returns (keeps `poll` short).
+const SKIP_BUDGET: u32 = 64 * 1024;
+
+/// Range of event times and sequence numbers seen in one loop.
+#[derive(Clone, Copy, Debug)]
+struct LoopSpan {
+    ts: (u64, u64),
+    seq: (u32, u32),
+}
+
+impl LoopSpan {
+    fn of(t: &Tick) -> LoopSpan {
+        LoopSpan {
+            ts: (t.ts_event, t.ts_event),
+            seq: (t.seq, t.seq),
+        }
+    }
+    fn add(&mut self, t: &Tick) {
+        self.ts = (self.ts.0.min(t.ts_event), self.ts.1.max(t.ts_event));
+        self.seq = (self.seq.0.min(t.seq), self.seq.1.max(t.seq));
+    }
+}
+
+/// Replays a tick file. See the [module docs](self).
+///
+/// ```
+/// use std::num::NonZeroU32;
+/// use std::sync::Arc;
+/// use market_data_pipeline::{
+///     Clock, ManualClock, Price, ReplayConfig, ReplaySource, ReplaySpeed, SourcePoll,
+///     SymbolTable, Tick, TickFileWriter, TickSource,
+/// };
+/// let dir = std::env::temp_dir().join(format!("mdp-replay-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let path = dir.join("doc.ticks");
+/// let table = Arc::new(SymbolTable::new());
+/// let es = table.intern("ES").unwrap();
+/// let mut w = TickFileWriter::create(&path, table.clone()).unwrap();
+/// for s in 1..=4u64 {
+///     w.write(&Tick::trade(es, s * 1_000_000_000, Price::from_units(5000), 1)).unwrap();
+/// }
+/// w.finish().unwrap();
+///
+/// let config = ReplayConfig {
+///     speed: ReplaySpeed::times(NonZeroU32::new(2).unwrap()),
+///     ..ReplayConfig::default()
+/// };
+/// let mut replay = ReplaySource::open(&path, table, config).unwrap();
+/// let clock = ManualClock::new(0);
+/// replay.start(clock.now_ns()).unwrap();
+/// clock.advance_ns(1_000_000_000); // 1 s of clock = 2 s of event time at 2×
+/// let mut out = [Tick::default(); 16];
+/// assert_eq!(replay.poll(clock.now_ns(), &mut out).unwrap(), SourcePoll::Ready(3));
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+#[derive(Debug)]
+pub struct ReplaySource {
+    config: ReplayConfig,
+    file: TickFile,
+    /// Pipeline id of each file symbol, by position in the file's symbol table.
+    remap: Vec<SymbolId>,
+    /// Whether each file symbol passes the filter, by position.
+    selected: Vec<bool>,
+    symbols: Vec<String>,
+    status: SourceStatus,
+    health: SourceHealth,
+    error: Option<SourceError>,
+    next: u64,
+    loops_done: u32,
+    start_ns: u64,
+    first_event: Option<u64>,
+    ts_shift: u64,
+    seq_shift: u32,
+    span: Option<LoopSpan>,
+}
+
+impl ReplaySource {
+    /// Open the tick file at `path` and replay it into a pipeline using `table`.
+    ///
+    /// # Errors
+    /// `Data` when the file is bad (with its path and offset), `Config` when the
+    /// configuration is invalid.
+    pub fn open(
+        path: impl AsRef<Path>,
+        table: Arc<SymbolTable>,
+        config: ReplayConfig,
+    ) -> Result<ReplaySource, SourceError> {
+        let file = TickFile::open(path).map_err(|error| SourceError::Data {
+            source_name: config.name.clone(),
+            error,
+        })?;
+        ReplaySource::new(file, table, config)
+    }
+
+    /// Replay an already open file. The file's symbols are interned into `table` and record
+    /// ids are remapped to the table's.
+    ///
+    /// # Errors
+    /// `Config` when the range is empty, a filtered symbol is not in the file, or `table`
+    /// refuses a symbol.
+    pub fn new(
+        file: TickFile,
+        table: Arc<SymbolTable>,
+        config: ReplayConfig,
+    ) -> Result<ReplaySource, SourceError> {
+        let cfg_err = |field: &str, reason: String| SourceError::Config {
+            source_name: config.name.clone(),
+            error: ConfigError::new(field, reason),
+        };
+        if let (Some(from), Some(until)) = (config.from_ns, config.until_ns) {
+            if from >= until {
+                let reason = format!("from_ns {from} is not before until_ns {until}");
+                return Err(cfg_err("from_ns", reason));
+            }
+        }
+        let names: Vec<&str> = file.symbols().iter().map(|(_, name)| name).collect();
+        for want in &config.symbols {
+            if !names.contains(&want.as_str()) {
+                let reason = format!("{want:?} is not in the file (it has {names:?})");
+                return Err(cfg_err("symbols", reason));
+            }
+        }
+        let mut remap = Vec::with_capacity(names.len());
+        for name in &names {
+            remap.push(
+                table
+                    .intern(name)
+                    .map_err(|e| cfg_err("symbols", e.to_string()))?,
+            );
+        }
+        let selected: Vec<bool> = names
+            .iter()
+            .map(|n| config.symbols.is_empty() || config.symbols.iter().any(|w| w == n))
+            .collect();
+        let symbols = names
+            .iter()
+            .zip(&selected)
+            .filter(|(_, &s)| s)
+            .map(|(n, _)| n.to_string())
+            .collect();
+        Ok(ReplaySource {
+            config,
+            file,
+            remap,
+            selected,
+            symbols,
+            status: SourceStatus::Idle,
+            health: SourceHealth::default(),
+            error: None,
+            next: 0,
+            loops_done: 0,
+            start_ns: 0,
+            first_event: None,
+            ts_shift: 0,
+            seq_shift: 0,
+            span: None,
+        })
+    }
+
+    /// The file being replayed.
+    pub fn file(&self) -> &TickFile {
+        &self.file
+    }
+
+    fn passes(&self, tick: &Tick, symbol_index: usize) -> bool {
+        self.selected[symbol_index]
+            && self.config.from_ns.is_none_or(|f| tick.ts_event >= f)
+            && self.config.until_ns.is_none_or(|u| tick.ts_event < u)
+    }
+
+    /// At the end of the file: start another loop (true) or end.
+    fn next_loop(&mut self) -> bool {
+        self.loops_done += 1;
+        let more = match self.config.repeat {
+            Repeat::Once => false,
+            Repeat::Times(n) => self.loops_done < n.get(),
+            Repeat::Forever => true,
+        };
+        // A loop that produced nothing would produce nothing again: end instead of spinning.
+        let Some(span) = self.span.take().filter(|_| more) else {
+            return false;
+        };
+        let ts_step = (span.ts.1 - span.ts.0).saturating_add(self.config.loop_gap_ns);
+        self.ts_shift = self.ts_shift.saturating_add(ts_step);
+        let seq_step = span.seq.1.wrapping_sub(span.seq.0).wrapping_add(1);
+        self.seq_shift = self.seq_shift.wrapping_add(seq_step);
+        self.next = 0;
+        true
+    }
+
+    fn stamp(&self, mut tick: Tick, symbol_index: usize, now_ns: u64) -> Tick {
+        tick.symbol = self.remap[symbol_index];
+        tick.ts_event = tick.ts_event.saturating_add(self.ts_shift);
+        tick.seq = tick.seq.wrapping_add(self.seq_shift);
+        if self.config.stamp_recv {
+            tick.ts_recv = now_ns;
+            tick.flags |= flags::REPLAYED;
+        } else {
+            tick.ts_recv = tick.ts_recv.saturating_add(self.ts_shift);
+        }
+        tick
+    }
+
+    fn fill(&mut self, now_ns: u64, out: &mut [Tick]) -> usize {
+        let elapsed = now_ns.saturating_sub(self.start_ns);
+        let mut target = self
+            .first_event
+            .map(|f| self.config.speed.target(f, elapsed));
+        let mut n = 0;
+        let mut skipped = 0;
+        while n < out.len() && skipped < SKIP_BUDGET {
+            let Some(read) = self.file.record_with_symbol(self.next) else {
+                if self.next_loop() {
+                    continue;
+                }
+                self.status = SourceStatus::Ended;
+                break;
+            };
+            let (tick, si) = match read {
+                Ok(r) => r,
+                Err(error) => {
+                    self.status = SourceStatus::Failed;
+                    self.health.errors += 1;
+                    self.error = Some(SourceError::Data {
+                        source_name: self.config.name.clone(),
+                        error,
+                    });
+                    break;
+                }
+            };
+            if !self.passes(&tick, si) {
+                self.next += 1;
+                skipped += 1;
+                continue;
+            }
+            let first = *self.first_event.get_or_insert(tick.ts_event);
+            let due = *target.get_or_insert_with(|| self.config.speed.target(first, elapsed));
+            if tick.ts_event.saturating_add(self.ts_shift) > due {
+                break;
+            }
+            match &mut self.span {
+                Some(span) => span.add(&tick),
+                None => self.span = Some(LoopSpan::of(&tick)),
+            }
+            out[n] = self.stamp(tick, si, now_ns);
+            n += 1;
+            self.next += 1;
+        }
+        n
+    }
+}
+
+impl TickSource for ReplaySource {
+    fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    fn start(&mut self, now_ns: u64) -> Result<(), SourceError> {
+        if self.status != SourceStatus::Idle {
+            return Err(SourceError::NotRunning {
+                source_name: self.config.name.clone(),
+                state: self.status.as_str(),
+            });
+        }
+        self.start_ns = now_ns;
+        self.status = SourceStatus::Running;
+        Ok(())
+    }
+
+    fn poll(&mut self, now_ns: u64, out: &mut [Tick]) -> Result<SourcePoll, SourceError> {
+        if self.status == SourceStatus::Closed {
+            return Ok(SourcePoll::Ended);
+        }
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        match self.status {
+            SourceStatus::Running => {}
+            SourceStatus::Ended => return Ok(SourcePoll::Ended),
+            other => {
+                return Err(SourceError::NotRunning {
+                    source_name: self.config.name.clone(),
+                    state: other.as_str(),
+                })
+            }
+        }
+        let n = self.fill(now_ns, out);
+        if n > 0 {
+            self.health.produced += n as u64;
+            self.health.last_tick_ns = Some(now_ns);
+            return Ok(SourcePoll::Ready(n));
+        }
+        match (&self.error, self.status) {
+            (Some(e), _) => Err(e.clone()),
+            (None, SourceStatus::Ended) => Ok(SourcePoll::Ended),
+            _ => Ok(SourcePoll::Pending),
+        }
+    }
+
+    fn close(&mut self) {
+        self.status = SourceStatus::Closed;
+    }
+
+    fn status(&self) -> SourceStatus {
+        self.status
+    }
+
+    fn health(&self) -> SourceHealth {
+        self.health
+    }
+
+    fn symbols(&self) -> &[String] {
+        &self.symbols
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            trades: true,
+            quotes: true,
+            replay: true,
+            ..Capabilities::default()
+        }
+    }
+}

@@ -1,0 +1,438 @@
+//! `mdp bench`: end-to-end throughput and latency of the pipeline beside a bare rtrb chunk ring
+//! and a crossbeam channel carrying the same 64-byte ticks between the same two pinned threads,
+//! in one run, repeated; medians and ratios.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use hdrhistogram::Histogram;
+use market_data_pipeline::pipeline::{LatencySummary, Placement, StreamingPipeline};
+use market_data_pipeline::source::{SyntheticConfig, SyntheticSource};
+use market_data_pipeline::{
+    Clock, CountingSink, HybridBatcher, IdleStrategy, MonotonicClock, Pacer, Passthrough,
+    SymbolTable, Tick, TickKind,
+};
+use serde::Serialize;
+
+/// Options of `mdp bench`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Ticks per throughput run.
+    #[arg(long, default_value_t = 20_000_000)]
+    pub ticks: u64,
+    /// Repetitions (medians are reported).
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
+    /// Core of the producing thread.
+    #[arg(long, default_value_t = 0)]
+    pub producer_core: usize,
+    /// Core of the consuming thread.
+    #[arg(long, default_value_t = 1)]
+    pub consumer_core: usize,
+    /// Ticks per chunk (and batch).
+    #[arg(long, default_value_t = 256)]
+    pub chunk: usize,
+    /// Ring slots.
+    #[arg(long, default_value_t = 16_384)]
+    pub ring: usize,
+    /// Paced rate (ticks/s) of the latency runs.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub latency_rate: u64,
+    /// Duration (s) of each latency run.
+    #[arg(long, default_value_t = 1.0)]
+    pub latency_secs: f64,
+    /// Wait with spin → yield → park instead of busy-spinning.
+    #[arg(long)]
+    pub backoff: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the pipeline's and the bare ring's latency percentile distributions (.hgrm text)
+    /// with this path prefix.
+    #[arg(long)]
+    pub hgrm: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+struct RunResult {
+    ticks: u64,
+    secs: f64,
+    rate: f64,
+    p50_ns: u64,
+    p99_ns: u64,
+    p999_ns: u64,
+    max_ns: u64,
+}
+
+impl RunResult {
+    fn new(ticks: u64, elapsed: Duration, lat: LatencySummary) -> RunResult {
+        let secs = elapsed.as_secs_f64();
+        RunResult {
+            ticks,
+            secs,
+            rate: ticks as f64 / secs.max(1e-9),
+            p50_ns: lat.p50,
+            p99_ns: lat.p99,
+            p999_ns: lat.p999,
+            max_ns: lat.max,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    ticks: u64,
+    runs: usize,
+    cores: (usize, usize),
+    chunk: usize,
+    ring: usize,
+    idle: &'static str,
+    latency_rate: u64,
+    throughput: Rows,
+    latency: Rows,
+    throughput_ratio_pipeline_vs_ring: f64,
+    throughput_ratio_crossbeam_vs_ring: f64,
+    p50_ratio_pipeline_vs_ring: f64,
+    p99_ratio_pipeline_vs_ring: f64,
+}
+
+#[derive(Debug, Serialize, Default)]
+struct Rows {
+    bare_ring: Vec<RunResult>,
+    crossbeam: Vec<RunResult>,
+    pipeline: Vec<RunResult>,
+}
+
+fn pin(core: usize) {
+    if let Some(id) = core_affinity::get_core_ids().and_then(|v| v.get(core).copied()) {
+        core_affinity::set_for_current(id);
+    }
+}
+
+fn idle(strategy: IdleStrategy, rounds: &mut u32) {
+    match strategy {
+        IdleStrategy::BusySpin => std::hint::spin_loop(),
+        _ => {
+            *rounds += 1;
+            if *rounds < 64 {
+                std::hint::spin_loop()
+            } else if *rounds < 96 {
+                thread::yield_now()
+            } else {
+                thread::park_timeout(Duration::from_micros(50))
+            }
+        }
+    }
+}
+
+fn template() -> Tick {
+    Tick {
+        kind: TickKind::Quote,
+        bid: market_data_pipeline::Price::from_units(100),
+        ask: market_data_pipeline::Price::from_units(101),
+        bid_size: 100,
+        ask_size: 100,
+        ..Tick::default()
+    }
+}
+
+/// The baseline: a bare rtrb ring moved in chunks, stamping `ts_recv` once per chunk and
+/// measuring `now − ts_recv` per tick at the consumer, once per chunk read.
+fn bare_ring(
+    a: &BenchArgs,
+    n: u64,
+    rate: Option<u64>,
+    strategy: IdleStrategy,
+) -> (RunResult, Histogram<u64>) {
+    let (mut tx, mut rx) = rtrb::RingBuffer::<Tick>::new(a.ring);
+    let clock = MonotonicClock;
+    let (chunk, pc, cc) = (a.chunk, a.producer_core, a.consumer_core);
+    let start = Instant::now();
+    let producer = thread::spawn(move || {
+        pin(pc);
+        let mut pacer = rate.map(|r| Pacer::new(r, chunk as u64).expect("rate > 0"));
+        let tmpl = template();
+        let (mut sent, mut rounds) = (0u64, 0u32);
+        while sent < n {
+            let now = clock.now_ns();
+            let mut k = (n - sent).min(chunk as u64);
+            if let Some(p) = pacer.as_mut() {
+                k = p.take_up_to(now, k);
+            }
+            let k = (k as usize).min(tx.slots());
+            if k == 0 {
+                idle(strategy, &mut rounds);
+                continue;
+            }
+            rounds = 0;
+            let Ok(wc) = tx.write_chunk_uninit(k) else {
+                continue;
+            };
+            let base = sent as u32;
+            wc.fill_from_iter((0..k as u32).map(|i| Tick {
+                seq: base.wrapping_add(i),
+                ts_recv: now,
+                ts_event: now,
+                ..tmpl
+            }));
+            sent += k as u64;
+        }
+    });
+    let consumer = thread::spawn(move || {
+        pin(cc);
+        let mut hist = market_data_pipeline::pipeline::stats::latency_histogram();
+        let (mut got, mut rounds, mut check) = (0u64, 0u32, 0u64);
+        while got < n {
+            let k = rx.slots().min(chunk);
+            if k == 0 {
+                idle(strategy, &mut rounds);
+                continue;
+            }
+            rounds = 0;
+            let Ok(rc) = rx.read_chunk(k) else { continue };
+            let now = clock.now_ns();
+            let (x, y) = rc.as_slices();
+            for t in x.iter().chain(y) {
+                hist.saturating_record(now.saturating_sub(t.ts_recv).max(1));
+                check = check.wrapping_add(t.seq as u64);
+            }
+            rc.commit_all();
+            got += k as u64;
+        }
+        (hist, check)
+    });
+    producer.join().expect("producer");
+    let (hist, check) = consumer.join().expect("consumer");
+    let elapsed = start.elapsed();
+    // Correctness before timing: every sequence number arrived once.
+    let expect = (0..n).fold(0u64, |s, i| s.wrapping_add(i as u32 as u64));
+    assert_eq!(check, expect, "bare ring lost or duplicated ticks");
+    (RunResult::new(n, elapsed, LatencySummary::of(&hist)), hist)
+}
+
+/// A bounded crossbeam channel, one tick per send (how channels are normally used).
+fn crossbeam_channel(a: &BenchArgs, n: u64) -> RunResult {
+    let (tx, rx) = crossbeam::channel::bounded::<Tick>(a.ring);
+    let (pc, cc) = (a.producer_core, a.consumer_core);
+    let start = Instant::now();
+    let producer = thread::spawn(move || {
+        pin(pc);
+        let tmpl = template();
+        for i in 0..n {
+            let _ = tx.send(Tick {
+                seq: i as u32,
+                ..tmpl
+            });
+        }
+    });
+    let consumer = thread::spawn(move || {
+        pin(cc);
+        let mut got = 0u64;
+        while rx.recv().is_ok() {
+            got += 1;
+        }
+        got
+    });
+    producer.join().expect("producer");
+    let got = consumer.join().expect("consumer");
+    assert_eq!(got, n, "crossbeam channel lost ticks");
+    RunResult::new(n, start.elapsed(), LatencySummary::default())
+}
+
+/// The engine: unpaced (or paced) synthetic → passthrough → counting sink, split across the
+/// two pinned cores.
+fn pipeline(
+    a: &BenchArgs,
+    n: u64,
+    rate: Option<u64>,
+    strategy: IdleStrategy,
+) -> Result<(RunResult, Histogram<u64>)> {
+    let table = Arc::new(SymbolTable::new());
+    let source = SyntheticSource::new(
+        SyntheticConfig {
+            rate,
+            burst: a.chunk as u64,
+            max_ticks: Some(n),
+            ..SyntheticConfig::new(&["AAPL", "MSFT", "GOOG", "AMZN"])
+        },
+        table,
+    )?;
+    let sink = CountingSink::new();
+    let counts = sink.counts();
+    let report = StreamingPipeline::builder()
+        .source(source)
+        .operator(Passthrough::new())
+        .batcher(HybridBatcher::new(a.chunk, Duration::from_millis(1))?)
+        .sink(sink)
+        .placement(Placement::pinned(a.producer_core, a.consumer_core))
+        .chunk_size(a.chunk)
+        .ring_capacity(a.ring)
+        .idle(strategy)
+        .build()?
+        .run()?;
+    if report.stats.delivered != n || counts.records() != n || !report.stats.is_conserved() {
+        bail!("pipeline lost ticks: {:?}", report.stats);
+    }
+    Ok((
+        RunResult::new(n, report.elapsed, report.stats.latency),
+        report.latency_histogram,
+    ))
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    if s.is_empty() {
+        0.0
+    } else {
+        s[s.len() / 2]
+    }
+}
+
+/// Run the benchmark.
+pub fn run(a: &BenchArgs) -> Result<()> {
+    if a.ticks == 0 || a.runs == 0 || a.chunk == 0 || a.ring < a.chunk || a.latency_rate == 0 {
+        bail!("--ticks, --runs, --chunk and --latency-rate must be > 0, and --ring >= --chunk");
+    }
+    let cores = core_affinity::get_core_ids().map_or(1, |v| v.len());
+    if a.producer_core >= cores || a.consumer_core >= cores {
+        bail!("this machine has {cores} cores; --producer-core/--consumer-core must be below that");
+    }
+    let strategy = if a.backoff {
+        IdleStrategy::default()
+    } else {
+        IdleStrategy::BusySpin
+    };
+    let lat_ticks = ((a.latency_rate as f64) * a.latency_secs).max(1.0) as u64;
+    let mut thr = Rows::default();
+    let mut lat = Rows::default();
+    let mut last_ring_hist = None;
+    let mut last_pipeline_hist = None;
+    for run in 0..a.runs {
+        if !a.json {
+            eprintln!("run {}/{} …", run + 1, a.runs);
+        }
+        // Interleave the contenders inside each run so drift on the host hits all alike.
+        thr.bare_ring.push(bare_ring(a, a.ticks, None, strategy).0);
+        thr.crossbeam.push(crossbeam_channel(a, a.ticks));
+        thr.pipeline.push(
+            pipeline(a, a.ticks, None, strategy)
+                .context("pipeline run")?
+                .0,
+        );
+        let (r, h) = bare_ring(a, lat_ticks, Some(a.latency_rate), strategy);
+        lat.bare_ring.push(r);
+        last_ring_hist = Some(h);
+        let (r, h) = pipeline(a, lat_ticks, Some(a.latency_rate), strategy)?;
+        lat.pipeline.push(r);
+        last_pipeline_hist = Some(h);
+    }
+    let med = |rows: &[RunResult], f: fn(&RunResult) -> f64| {
+        median(&rows.iter().map(f).collect::<Vec<_>>())
+    };
+    let ring_rate = med(&thr.bare_ring, |r| r.rate);
+    let report = Report {
+        ticks: a.ticks,
+        runs: a.runs,
+        cores: (a.producer_core, a.consumer_core),
+        chunk: a.chunk,
+        ring: a.ring,
+        idle: if a.backoff { "backoff" } else { "busy-spin" },
+        latency_rate: a.latency_rate,
+        throughput_ratio_pipeline_vs_ring: med(&thr.pipeline, |r| r.rate) / ring_rate,
+        throughput_ratio_crossbeam_vs_ring: med(&thr.crossbeam, |r| r.rate) / ring_rate,
+        p50_ratio_pipeline_vs_ring: med(&lat.pipeline, |r| r.p50_ns as f64)
+            / med(&lat.bare_ring, |r| r.p50_ns as f64).max(1.0),
+        p99_ratio_pipeline_vs_ring: med(&lat.pipeline, |r| r.p99_ns as f64)
+            / med(&lat.bare_ring, |r| r.p99_ns as f64).max(1.0),
+        throughput: thr,
+        latency: lat,
+    };
+    if let (Some(prefix), Some(r), Some(p)) = (&a.hgrm, last_ring_hist, last_pipeline_hist) {
+        write_hgrm(&prefix.with_extension("ring.hgrm"), &r)?;
+        write_hgrm(&prefix.with_extension("pipeline.hgrm"), &p)?;
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    print_table(&report);
+    Ok(())
+}
+
+fn write_hgrm(path: &std::path::Path, h: &Histogram<u64>) -> Result<()> {
+    use std::fmt::Write as _;
+    let mut s = String::from("       Value     Percentile TotalCount 1/(1-Percentile)\n\n");
+    for v in h.iter_quantiles(1) {
+        let q = v.quantile_iterated_to();
+        let inv = if q < 1.0 {
+            1.0 / (1.0 - q)
+        } else {
+            f64::INFINITY
+        };
+        let _ = writeln!(
+            s,
+            "{:12.3} {:14.12} {:10} {:14.2}",
+            v.value_iterated_to() as f64 / 1000.0,
+            q,
+            v.count_since_last_iteration(),
+            inv
+        );
+    }
+    std::fs::write(path, s).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!("wrote {} (values in µs)", path.display());
+    Ok(())
+}
+
+fn print_table(r: &Report) {
+    let med = |rows: &[RunResult], f: fn(&RunResult) -> f64| {
+        median(&rows.iter().map(f).collect::<Vec<_>>())
+    };
+    println!(
+        "mdp bench — {} ticks × {} runs, cores {}→{}, chunk {}, ring {}, {}",
+        r.ticks, r.runs, r.cores.0, r.cores.1, r.chunk, r.ring, r.idle
+    );
+    println!("\nthroughput (median of {} runs, Mticks/s):", r.runs);
+    for (name, rows) in [
+        ("bare rtrb ring", &r.throughput.bare_ring),
+        ("crossbeam channel", &r.throughput.crossbeam),
+        ("pipeline", &r.throughput.pipeline),
+    ] {
+        let all: Vec<String> = rows
+            .iter()
+            .map(|x| format!("{:.1}", x.rate / 1e6))
+            .collect();
+        println!(
+            "  {name:<18} {:>8.1}   runs: {}",
+            med(rows, |x| x.rate) / 1e6,
+            all.join(" ")
+        );
+    }
+    println!(
+        "  ratio pipeline/ring {:.2}, crossbeam/ring {:.2}",
+        r.throughput_ratio_pipeline_vs_ring, r.throughput_ratio_crossbeam_vs_ring
+    );
+    println!(
+        "\nlatency ts_recv → consumer at {} ticks/s (median of runs, ns):",
+        r.latency_rate
+    );
+    for (name, rows) in [
+        ("bare rtrb ring", &r.latency.bare_ring),
+        ("pipeline", &r.latency.pipeline),
+    ] {
+        println!(
+            "  {name:<18} p50 {:>7.0}  p99 {:>8.0}  p99.9 {:>8.0}  max {:>9.0}",
+            med(rows, |x| x.p50_ns as f64),
+            med(rows, |x| x.p99_ns as f64),
+            med(rows, |x| x.p999_ns as f64),
+            med(rows, |x| x.max_ns as f64)
+        );
+    }
+    println!(
+        "  ratio pipeline/ring p50 {:.2}, p99 {:.2}",
+        r.p50_ratio_pipeline_vs_ring, r.p99_ratio_pipeline_vs_ring
+    );
+}
