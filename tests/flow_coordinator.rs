@@ -27,8 +27,11 @@ fn limits(capacity: u64, refill_rate: u64) -> ProviderLimits {
     }
 }
 
+/// Regression (original 0.8.70): `stream_quotes` yielded nothing because its provider was
+/// never registered with the coordinator and every quote was dropped silently. Here an
+/// unregistered provider is a loud error that lists what is registered.
 #[test]
-fn unknown_provider_lists_the_registered_ones() {
+fn regression_unknown_provider_is_an_error_listing_the_registered_ones() {
     let (_clock, c) = coordinator();
     c.register_provider("polygon", limits(1, 1)).unwrap();
     c.register_provider("ibkr", limits(1, 1)).unwrap();

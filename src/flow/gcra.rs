@@ -68,7 +68,7 @@ pub(crate) enum Decision {
 #[inline]
 pub(crate) fn decide(tat: u64, now: u64, n: u64, keep: u64, p: Params) -> Decision {
     let new_tat = tat.max(now).saturating_add(n.saturating_mul(p.interval));
-    let tolerance = p.tau().saturating_sub(keep.saturating_mul(p.interval));
+    let tolerance = p.capacity.saturating_sub(keep).saturating_mul(p.interval);
     let limit = now.saturating_add(tolerance);
     if new_tat <= limit {
         Decision::Admit { tat: new_tat }

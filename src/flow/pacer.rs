@@ -111,6 +111,19 @@ mod tests {
         assert_eq!(p.take_up_to(100_000_000, 1), 1);
     }
 
+    /// Regression (original 0.8.70): the synthetic source could not exceed ~1,000 ticks/s.
+    #[test]
+    fn regression_pacing_is_not_capped_near_a_thousand_per_second() {
+        let rate = 100_000_000; // 10⁸ ticks/s
+        let mut p = Pacer::new(rate, 200_000).unwrap(); // the burst covers one chunk
+        let mut sent = 0u64;
+        // One simulated second, a chunk every ms, asking for up to 10⁶ per chunk.
+        for ms in 0..=1_000u64 {
+            sent += p.take_up_to(ms * 1_000_000, 1_000_000);
+        }
+        assert_eq!(sent, 200_000 + rate);
+    }
+
     #[test]
     fn pacer_keeps_its_accessors() {
         let p = Pacer::new(1_000, 10).unwrap();

@@ -12,7 +12,9 @@
 //!   failure of a call admitted before a trip cannot re-trip it). The bare
 //!   [`record_failure`](CircuitBreaker::record_failure) /
 //!   [`record_success`](CircuitBreaker::record_success) of the seed apply to the current state;
-//!   they cannot limit the number of HALF_OPEN probes — use `allow` for that.
+//!   they cannot limit the number of HALF_OPEN probes — use `allow` for that. In HALF_OPEN a
+//!   bare success is taken as the outcome of an outstanding probe and frees a slot, so mixing
+//!   bare calls with probe permits can let more probes out than configured.
 //!
 //! The closed path (`allow` + `Permit::success` with no failure pending) is two loads and no
 //! store.
@@ -205,6 +207,13 @@ impl CircuitBreaker {
         Word::unpack(self.word.load(Ordering::Acquire))
     }
 
+    /// Whether the breaker is CLOSED right now (one load; for callers that need no permit).
+    #[inline]
+    pub fn is_closed(&self) -> bool {
+        // Relaxed: a snapshot with no data to synchronise with.
+        word::is_closed(self.word.load(Ordering::Relaxed))
+    }
+
     #[inline]
     fn expired(&self, w: Word, now_ns: u64) -> bool {
         // Relaxed: ordered by the Acquire load of the word (see `load`).
@@ -335,8 +344,8 @@ impl CircuitBreaker {
     /// toward closing (and frees the slot of a detached probe, if one is out).
     #[inline]
     pub fn record_success(&self) {
-        let w = self.load();
-        if w.state == BreakerState::Closed && w.failures == 0 {
+        // Relaxed: nothing to change, so nothing to order.
+        if word::is_clean_closed(self.word.load(Ordering::Relaxed)) {
             return; // The hot path: nothing to change.
         }
         self.update(self.clock.now_ns(), |w| {
@@ -349,14 +358,20 @@ impl CircuitBreaker {
         self.update(self.clock.now_ns(), word::reset);
     }
 
+    #[inline]
     fn finish(&self, origin: Origin, outcome: Outcome, now_ns: Option<u64>) {
-        let w = self.load();
-        if matches!(origin, Origin::Closed(e) if e == w.epoch)
-            && outcome == Outcome::Success
-            && w.failures == 0
+        if outcome == Outcome::Success
+            && matches!(origin, Origin::Closed(_))
+            // Relaxed: nothing to change, so nothing to order.
+            && word::is_clean_closed(self.word.load(Ordering::Relaxed))
         {
-            return; // The closed hot path.
+            return; // The closed hot path: CLOSED with no failures counted.
         }
+        self.finish_slow(origin, outcome, now_ns);
+    }
+
+    #[cold]
+    fn finish_slow(&self, origin: Origin, outcome: Outcome, now_ns: Option<u64>) {
         let now = now_ns.unwrap_or_else(|| self.clock.now_ns());
         match outcome {
             Outcome::Success => self.update(now, |w| word::success(w, origin, self.rules)),

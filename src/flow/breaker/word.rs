@@ -14,6 +14,18 @@ const SUCC_SHIFT: u32 = PROBE_SHIFT + 8;
 const EPOCH_SHIFT: u32 = SUCC_SHIFT + 8;
 const EPOCH_MASK: u32 = (1 << (64 - EPOCH_SHIFT)) - 1;
 
+/// Whether packed `bits` are CLOSED.
+#[inline]
+pub(crate) fn is_closed(bits: u64) -> bool {
+    bits & 0b11 == 0
+}
+
+/// Whether packed `bits` are CLOSED with no failures counted (a success changes nothing).
+#[inline]
+pub(crate) fn is_clean_closed(bits: u64) -> bool {
+    bits & ((1 << PROBE_SHIFT) - 1) == 0
+}
+
 /// The unpacked state word.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Word {
@@ -206,6 +218,13 @@ mod tests {
         };
         assert_eq!(Word::unpack(w.pack()), w);
         assert_eq!(Word::unpack(Word::INITIAL.pack()), Word::INITIAL);
+        assert!(is_clean_closed(Word::INITIAL.pack()));
+        let failing = Word {
+            failures: 1,
+            ..Word::INITIAL
+        };
+        assert!(is_closed(failing.pack()) && !is_clean_closed(failing.pack()));
+        assert!(!is_closed(w.pack()));
     }
 
     #[test]

@@ -91,13 +91,16 @@ impl Cooldowns {
     /// The running cooldown that refuses a request in `scope` at `now_ns`: the global one,
     /// else the scope's own.
     #[inline]
-    pub fn blocking(&self, scope: Option<ScopeId>, now_ns: u64) -> Option<(u64, &Arc<str>)> {
+    pub fn blocking(&self, scope: ScopeId, now_ns: u64) -> Option<(u64, &Arc<str>)> {
         // Relaxed: see `trigger`.
         let global = self.global.load(Ordering::Relaxed);
         if now_ns < global {
             return Some((global, &self.global_name));
         }
-        let (until, name) = self.deadline(scope?);
+        if scope == ScopeId::GLOBAL {
+            return None;
+        }
+        let (until, name) = self.deadline(scope);
         let until = until.load(Ordering::Relaxed);
         (now_ns < until).then_some((until, name))
     }

@@ -212,7 +212,7 @@ impl ProviderHandle {
     ///
     /// # Errors
     /// See [`try_request_at`](Self::try_request_at).
-    #[inline]
+    #[inline(always)] // see TokenBucket::try_acquire_keeping_at
     pub fn try_acquire_at(&self, now_ns: u64) -> Result<(), CoordinatorError> {
         self.try_request_at(now_ns, Request::cost(1))
     }
@@ -227,12 +227,12 @@ impl ProviderHandle {
     /// # Errors
     /// `CoolingDown`, `CircuitOpen`, `RateLimited`, `Suspended` (not now) or `ExceedsCapacity`
     /// (never).
-    #[inline]
+    #[inline(always)] // see TokenBucket::try_acquire_keeping_at
     pub fn try_request_at(&self, now_ns: u64, req: Request) -> Result<(), CoordinatorError> {
         self.request_with(now_ns, req, None)
     }
 
-    #[inline]
+    #[inline(always)] // see TokenBucket::try_acquire_keeping_at
     pub(crate) fn request_with(
         &self,
         now_ns: u64,
@@ -240,7 +240,7 @@ impl ProviderHandle {
         tenant: Option<(&TokenBucket, &Arc<str>)>,
     ) -> Result<(), CoordinatorError> {
         let p = &*self.0;
-        if let Some((until_ns, scope)) = p.cooldowns.blocking(Some(req.scope), now_ns) {
+        if let Some((until_ns, scope)) = p.cooldowns.blocking(req.scope, now_ns) {
             bump(&p.cooling_down);
             return Err(CoordinatorError::CoolingDown {
                 provider: p.name.clone(),
@@ -249,12 +249,20 @@ impl ProviderHandle {
                 remaining: Duration::from_nanos(until_ns - now_ns),
             });
         }
-        let permit = p.breaker.allow_at(now_ns).map_err(|e| {
-            bump(&p.circuit_open);
-            CoordinatorError::CircuitOpen(e)
-        })?;
+        // CLOSED (the hot path) needs no permit; otherwise a probe permit, given back if a
+        // budget refuses below.
+        let permit = if p.breaker.is_closed() {
+            None
+        } else {
+            Some(p.breaker.allow_at(now_ns).map_err(|e| {
+                bump(&p.circuit_open);
+                CoordinatorError::CircuitOpen(e)
+            })?)
+        };
         if let Some((bucket, label)) = tenant {
-            self.take(bucket, label, now_ns, req.tokens, 0)?;
+            if let Err(e) = bucket.try_acquire_keeping_at(now_ns, req.tokens, 0) {
+                return Err(self.refused(e, label));
+            }
         }
         for (i, w) in p.windows.iter().enumerate() {
             let keep = match req.priority {
@@ -262,54 +270,54 @@ impl ProviderHandle {
                 // Relaxed: an independent setting, like the bucket limits.
                 Priority::Normal => w.reserve.load(Ordering::Relaxed),
             };
-            if let Err(e) = self.take(&w.bucket, &w.label, now_ns, req.tokens, keep) {
-                for earlier in &p.windows[..i] {
-                    earlier.bucket.refund(req.tokens);
-                }
-                if let Some((bucket, _)) = tenant {
-                    bucket.refund(req.tokens);
-                }
-                return Err(e); // dropping the permit frees a probe slot
+            if let Err(e) = w.bucket.try_acquire_keeping_at(now_ns, req.tokens, keep) {
+                self.refund(i, req.tokens, tenant.map(|(b, _)| b));
+                return Err(self.refused(e, &w.label)); // dropping the permit frees a probe slot
             }
         }
         // A probe stays out until record_success/record_failure reports it.
-        permit.detach();
+        if let Some(permit) = permit {
+            permit.detach();
+        }
         Ok(())
     }
 
-    fn take(
-        &self,
-        bucket: &TokenBucket,
-        label: &Arc<str>,
-        now_ns: u64,
-        n: u64,
-        keep: u64,
-    ) -> Result<(), CoordinatorError> {
-        let provider = || self.0.name.clone();
-        bucket
-            .try_acquire_keeping_at(now_ns, n, keep)
-            .map_err(|e| match e {
-                PacingError::RateLimited { retry_after } => {
-                    bump(&self.0.rate_limited);
-                    CoordinatorError::RateLimited {
-                        provider: provider(),
-                        window: label.clone(),
-                        retry_after,
-                    }
+    /// Give `n` tokens back to the windows before `window` and to the tenant.
+    #[cold]
+    fn refund(&self, window: usize, n: u64, tenant: Option<&TokenBucket>) {
+        for earlier in &self.0.windows[..window] {
+            earlier.bucket.refund(n);
+        }
+        if let Some(bucket) = tenant {
+            bucket.refund(n);
+        }
+    }
+
+    /// The coordinator's error for a refusal by the budget called `label`.
+    #[cold]
+    fn refused(&self, e: PacingError, label: &Arc<str>) -> CoordinatorError {
+        let provider = self.0.name.clone();
+        let window = label.clone();
+        match e {
+            PacingError::RateLimited { retry_after } => {
+                bump(&self.0.rate_limited);
+                CoordinatorError::RateLimited {
+                    provider,
+                    window,
+                    retry_after,
                 }
-                PacingError::ExceedsCapacity {
-                    requested,
-                    capacity,
-                } => CoordinatorError::ExceedsCapacity {
-                    provider: provider(),
-                    window: label.clone(),
-                    requested,
-                    capacity,
-                },
-                PacingError::Suspended => CoordinatorError::Suspended {
-                    provider: provider(),
-                },
-            })
+            }
+            PacingError::ExceedsCapacity {
+                requested,
+                capacity,
+            } => CoordinatorError::ExceedsCapacity {
+                provider,
+                window,
+                requested,
+                capacity,
+            },
+            PacingError::Suspended => CoordinatorError::Suspended { provider },
+        }
     }
 
     /// Take one token, waiting (idle strategy) while rate limited.
