@@ -36,6 +36,8 @@ pub struct BatcherStats {
     pub flushes_age: u64,
     /// Batches written by `flush` (end of stream).
     pub flushes_end: u64,
+    /// Batches written by `end_of_batch` (the stage caught up with its input).
+    pub flushes_caught_up: u64,
     /// Writes the sink refused.
     pub sink_errors: u64,
     /// Records of a `push` not buffered because the sink refused a batch during that call.
@@ -48,6 +50,7 @@ enum Cause {
     Rows,
     Age,
     End,
+    CaughtUp,
 }
 
 /// Size-or-age batching with synchronous hand-off to a [`Sink`]. See the
@@ -166,6 +169,7 @@ impl HybridBatcher {
             Cause::Rows => self.stats.flushes_rows += 1,
             Cause::Age => self.stats.flushes_age += 1,
             Cause::End => self.stats.flushes_end += 1,
+            Cause::CaughtUp => self.stats.flushes_caught_up += 1,
         }
         self.buf.clear();
         Ok(())
@@ -236,6 +240,21 @@ impl HybridBatcher {
             self.emit(sink, Cause::End)?;
         }
         sink.flush()
+    }
+
+    /// The stage has caught up with its input (the disruptor's `end_of_batch`): write what is
+    /// buffered as one batch now, without asking the sink to flush to the OS. Under load the
+    /// stage rarely catches up, so batches stay large; when it is idle, nothing waits for
+    /// `max_age`.
+    ///
+    /// # Errors
+    ///
+    /// The sink's error (a refused batch stays buffered).
+    pub fn end_of_batch(&mut self, sink: &mut dyn Sink) -> Result<(), SinkError> {
+        if !self.buf.is_empty() {
+            self.emit(sink, Cause::CaughtUp)?;
+        }
+        Ok(())
     }
 }
 

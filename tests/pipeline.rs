@@ -385,3 +385,58 @@ fn invalid_pipeline_configuration_is_a_clear_error() {
         assert!(e.to_string().contains(what), "case {case}: {e}");
     }
 }
+
+#[test]
+fn a_quiet_source_gets_its_rows_delivered_when_the_stage_catches_up_not_at_max_age() {
+    // Ten ticks, then the source stalls "forever" on a frozen clock: neither max_rows (1000)
+    // nor max_age (an hour) can fire; only the end-of-batch signal delivers the rows.
+    let src = SyntheticSource::new(
+        SyntheticConfig {
+            faults: vec![Fault {
+                at_tick: 10,
+                kind: FaultKind::Stall(Duration::from_secs(1_000_000)),
+            }],
+            ..SyntheticConfig::new(&["A"])
+        },
+        Arc::new(SymbolTable::new()),
+    )
+    .unwrap();
+    for (case, placement) in [
+        (1, Placement::default()),
+        (
+            2,
+            Placement::Fused {
+                core: CoreChoice::Unpinned,
+            },
+        ),
+    ] {
+        let src = src_clone(&src);
+        let handle = StreamingPipeline::builder()
+            .source(src)
+            .placement(placement)
+            .batcher(HybridBatcher::new(1000, Duration::from_secs(3600)).unwrap())
+            .clock(frozen_clock())
+            .build()
+            .unwrap()
+            .start()
+            .unwrap();
+        let mut delivered = 0;
+        for _ in 0..20_000 {
+            delivered = handle.stats().delivered;
+            if delivered == 10 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(
+            delivered, 10,
+            "case {case}: rows delivered while the pipeline runs"
+        );
+        let report = handle.stop_and_join();
+        assert_eq!(report.stats.delivered, 10, "case {case}");
+    }
+}
+
+fn src_clone(s: &SyntheticSource) -> SyntheticSource {
+    SyntheticSource::new(s.config().clone(), Arc::new(SymbolTable::new())).unwrap()
+}

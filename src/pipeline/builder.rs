@@ -71,6 +71,7 @@ pub struct StreamingPipelineBuilder {
     pin_failure: PinFailure,
     clock: Option<SharedClock>,
     max_consecutive_errors: u32,
+    flush_caught_up: bool,
 }
 
 impl Default for StreamingPipelineBuilder {
@@ -89,6 +90,7 @@ impl Default for StreamingPipelineBuilder {
             pin_failure: PinFailure::Warn,
             clock: None,
             max_consecutive_errors: 1_000,
+            flush_caught_up: true,
         }
     }
 }
@@ -190,6 +192,14 @@ impl StreamingPipelineBuilder {
         self
     }
 
+    /// Write the batcher's rows to the sink as soon as the process stage has caught up with
+    /// its input (the end-of-batch signal), instead of waiting for `max_rows` or `max_age`.
+    /// Default `true`: under load batches stay large; when quiet, nothing waits.
+    pub fn flush_when_caught_up(mut self, on: bool) -> Self {
+        self.flush_caught_up = on;
+        self
+    }
+
     /// Validate and build.
     ///
     /// # Errors
@@ -238,6 +248,7 @@ impl StreamingPipelineBuilder {
             pin_failure: self.pin_failure,
             clock: self.clock.unwrap_or_else(MonotonicClock::shared),
             max_consecutive_errors: self.max_consecutive_errors,
+            flush_caught_up: self.flush_caught_up,
         })
     }
 }
@@ -257,6 +268,7 @@ pub struct StreamingPipeline {
     pin_failure: PinFailure,
     clock: SharedClock,
     max_consecutive_errors: u32,
+    flush_caught_up: bool,
 }
 
 impl std::fmt::Debug for StreamingPipeline {
@@ -353,6 +365,7 @@ impl StreamingPipeline {
                     self.clock.clone(),
                     shared.clone(),
                     self.chunk,
+                    self.flush_caught_up,
                 );
                 let (s2, source) = (shared.clone(), self.source);
                 let t = spawn_worker(tag, core, self.pin_failure, shared.clone(), move || {
@@ -373,6 +386,7 @@ impl StreamingPipeline {
                     self.clock.clone(),
                     shared.clone(),
                     self.chunk,
+                    self.flush_caught_up,
                 );
                 let (s1, cfg1) = (shared.clone(), cfg.clone());
                 let p = spawn_worker(

@@ -80,6 +80,7 @@ pub(crate) struct Process {
     ticks_in: u64,
     records_out: u64,
     last_publish_ns: u64,
+    flush_caught_up: bool,
 }
 
 impl Process {
@@ -90,6 +91,7 @@ impl Process {
         clock: SharedClock,
         shared: Arc<Shared>,
         chunk: usize,
+        flush_caught_up: bool,
     ) -> Process {
         Process {
             op,
@@ -109,6 +111,7 @@ impl Process {
             ticks_in: 0,
             records_out: 0,
             last_publish_ns: 0,
+            flush_caught_up,
         }
     }
 
@@ -167,6 +170,23 @@ impl Process {
     #[inline]
     pub fn step(&mut self, now_ns: u64) -> bool {
         match self.after_chunk(now_ns) {
+            Ok(()) => true,
+            Err(e) => {
+                self.abort();
+                self.shared.fail(e.into());
+                false
+            }
+        }
+    }
+
+    /// The stage has caught up with its input: hand the batcher's rows to the sink now (when
+    /// configured). False when the sink failed.
+    #[inline]
+    pub fn caught_up(&mut self) -> bool {
+        if !self.flush_caught_up {
+            return true;
+        }
+        match self.batcher.end_of_batch(&mut self.sink) {
             Ok(()) => true,
             Err(e) => {
                 self.abort();
@@ -244,7 +264,8 @@ pub(crate) fn run_source(
                         Downstream::Edge(tx) => tx.send(&buf[..n], &mut idler).is_ok(),
                         Downstream::Fused(p) => {
                             p.on_ticks(&buf[..n]);
-                            p.step(now)
+                            // A short poll means the source has nothing more right now.
+                            p.step(now) && (n == buf.len() || p.caught_up())
                         }
                     };
                     if !ok {
@@ -257,7 +278,7 @@ pub(crate) fn run_source(
                             tx.flush_pending();
                             !tx.is_disconnected()
                         }
-                        Downstream::Fused(p) => p.step(now),
+                        Downstream::Fused(p) => p.step(now) && p.caught_up(),
                     };
                     if !ok {
                         break;
@@ -323,8 +344,9 @@ pub(crate) fn run_process(
         if n == 0 && rx.is_finished() {
             break;
         }
+        let caught_up = n > 0 && rx.ready() == 0;
         now = cfg.clock.now_ns();
-        if !p.step(now) {
+        if !p.step(now) || (caught_up && !p.caught_up()) {
             // Dropping the consumer tells the source stage to stop.
             return;
         }
