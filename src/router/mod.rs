@@ -1,0 +1,563 @@
+//! `SourceRouter`: a [`TickSource`] over several sources, with failover, fail-back and
+//! hot-hot arbitration.
+//!
+//! Strategies: `First` (priority failover with fail-back after a hold-down, probing through
+//! each source's breaker), `RoundRobin`, `Fastest`, `Arbitrate`. See [`RoutingStrategy`].
+
+mod arbitrate;
+mod config;
+mod control;
+mod single;
+mod slot;
+mod stats;
+mod strategy;
+mod switch;
+
+use std::fmt;
+use std::sync::Arc;
+
+use crossbeam::channel::{Receiver, Sender};
+
+use crate::clock::{MonotonicClock, SharedClock};
+use crate::error::{ConfigError, SourceError};
+use crate::flow::RateCoordinator;
+use crate::source::{
+    Capabilities, SourceHealth, SourcePoll, SourceStatus, SourceStream, TickSource,
+};
+use crate::tick::{flags, Tick};
+
+use arbitrate::SeqWindow;
+pub use config::RouterConfig;
+use config::Tuning;
+use control::{Command, Shared};
+pub use control::{ControlError, RouterControl};
+use slot::Slot;
+pub use stats::{RouterStats, SourceStats};
+pub use strategy::RoutingStrategy;
+use switch::SwitchLog;
+pub use switch::{SwitchReason, SwitchRecord};
+
+/// A source that routes among several sources. See the [module docs](self).
+pub struct SourceRouter {
+    name: String,
+    slots: Vec<Slot>,
+    /// The delivered source (single-active strategies).
+    active: Option<usize>,
+    cfg: Arc<RouterConfig>,
+    tuning: Tuning,
+    clock: SharedClock,
+    shared: Arc<Shared>,
+    commands: Receiver<Command>,
+    tx: Sender<Command>,
+    /// Probe and arbitration buffer, allocated once (resized only by a config change).
+    scratch: Vec<Tick>,
+    log: SwitchLog,
+    /// Flag the next delivered tick with `FIRST_AFTER_SWITCH`.
+    flag_next: bool,
+    started: bool,
+    closed: bool,
+    /// `RoundRobin`: chunks delivered by the active source since it was chosen.
+    chunks_on_active: u32,
+    /// `RoundRobin` / `Arbitrate`: where the next rotation starts.
+    cursor: usize,
+    /// `First` fail-back probes and `Fastest` samples are due at this time.
+    next_probe_ns: u64,
+    last_switch_ns: u64,
+    /// The active source failed in this poll: (it, why), until a fallback is found.
+    pending_switch: Option<(usize, SwitchReason)>,
+    window: SeqWindow,
+    delivered: u64,
+    polls: u64,
+    last_tick_ns: Option<u64>,
+    next_publish_ns: u64,
+    stats_dirty: bool,
+    symbols: Vec<String>,
+}
+
+impl fmt::Debug for SourceRouter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SourceRouter")
+            .field("name", &self.name)
+            .field("strategy", &self.cfg.strategy)
+            .field("active", &self.active_name())
+            .field(
+                "sources",
+                &self.slots.iter().map(|s| &s.name).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl SourceRouter {
+    /// Route `sources` (in priority order) with `strategy`, default config, real clock.
+    ///
+    /// # Errors
+    /// As [`with_config`](Self::with_config).
+    pub fn new(
+        sources: Vec<Box<dyn TickSource>>,
+        strategy: RoutingStrategy,
+    ) -> Result<SourceRouter, ConfigError> {
+        Self::with_config(
+            sources,
+            RouterConfig::new(strategy),
+            MonotonicClock::shared(),
+        )
+    }
+
+    /// Route `sources` (in priority order) with `config`; breakers read `clock`.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the field: `sources` (empty), `sources[i].name` (duplicate),
+    /// `sources[i]` (`Arbitrate` over a source without `shared_sequence`), or any
+    /// `router.*` field [`RouterConfig::validate`] rejects.
+    pub fn with_config(
+        sources: Vec<Box<dyn TickSource>>,
+        config: RouterConfig,
+        clock: SharedClock,
+    ) -> Result<SourceRouter, ConfigError> {
+        config.validate()?;
+        if sources.is_empty() {
+            return Err(ConfigError::new("sources", "no sources to route"));
+        }
+        let mut slots: Vec<Slot> = Vec::with_capacity(sources.len());
+        for (i, s) in sources.into_iter().enumerate() {
+            if slots.iter().any(|o| &*o.name == s.name()) {
+                return Err(ConfigError::new(
+                    format!("sources[{i}].name"),
+                    format!("duplicate source name {:?}", s.name()),
+                ));
+            }
+            if config.strategy == RoutingStrategy::Arbitrate && !s.capabilities().shared_sequence {
+                return Err(ConfigError::new(
+                    format!("sources[{i}]"),
+                    format!(
+                        "arbitrate needs feeds of one sequenced stream; {:?} does not declare \
+                         capabilities().shared_sequence",
+                        s.name()
+                    ),
+                ));
+            }
+            slots.push(Slot::new(s, &config, &clock)?);
+        }
+        let cfg = Arc::new(config);
+        let names = slots.iter().map(|s| s.name.clone()).collect();
+        let shared = Arc::new(Shared::new(cfg.clone(), names, RouterStats::default()));
+        let (tx, commands) = control::channel();
+        let mut r = SourceRouter {
+            name: "router".to_string(),
+            slots,
+            active: None,
+            tuning: cfg.tuning(),
+            scratch: vec![Tick::default(); cfg.scratch_ticks],
+            log: SwitchLog::new(cfg.switch_history),
+            window: SeqWindow::new(cfg.arbitrate_window),
+            cfg,
+            clock,
+            shared,
+            commands,
+            tx,
+            flag_next: false,
+            started: false,
+            closed: false,
+            chunks_on_active: 0,
+            cursor: 0,
+            next_probe_ns: 0,
+            last_switch_ns: 0,
+            pending_switch: None,
+            delivered: 0,
+            polls: 0,
+            last_tick_ns: None,
+            next_publish_ns: 0,
+            stats_dirty: true,
+            symbols: Vec::new(),
+        };
+        r.refresh_symbols();
+        r.publish(0);
+        Ok(r)
+    }
+
+    /// Give the router a name (default `"router"`).
+    pub fn with_name(mut self, name: impl Into<String>) -> SourceRouter {
+        self.name = name.into();
+        self
+    }
+
+    /// Consult `coordinator` before every poll of a request-based source
+    /// (`capabilities().request_based`), with the provider registered under the source's name.
+    /// A refusal ("rate limited", "cooling down") means "not now": the source is not polled
+    /// and not counted as failing. A refusal by the provider's breaker fails the source over
+    /// (`SwitchReason::BreakerOpen`).
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming `sources[i]` for a request-based source whose name is not a
+    /// registered provider.
+    pub fn with_coordinator(
+        mut self,
+        coordinator: Arc<RateCoordinator>,
+    ) -> Result<SourceRouter, ConfigError> {
+        for (i, s) in self.slots.iter_mut().enumerate() {
+            s.attach(&coordinator, &format!("sources[{i}]"))?;
+        }
+        self.shared.set_coordinator(coordinator);
+        Ok(self)
+    }
+
+    /// The control plane (clone it to other threads).
+    pub fn control(&self) -> RouterControl {
+        RouterControl::new(self.shared.clone(), self.tx.clone(), self.clock.clone())
+    }
+
+    /// The seed's `router.stream()`: a blocking iterator over the routed ticks, reading time
+    /// from `clock`.
+    pub fn stream(self, clock: SharedClock) -> SourceStream<SourceRouter> {
+        SourceStream::new(self, clock)
+    }
+
+    /// The clock the breakers read.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    /// The config in force on the poll thread.
+    pub fn config(&self) -> &RouterConfig {
+        &self.cfg
+    }
+
+    /// The name of the delivered source (single-active strategies).
+    pub fn active_name(&self) -> Option<&str> {
+        self.active.map(|a| &*self.slots[a].name)
+    }
+
+    /// The breaker guarding the source `name` (e.g. to trip it from a health check).
+    pub fn breaker(&self, name: &str) -> Option<Arc<crate::flow::CircuitBreaker>> {
+        self.slots
+            .iter()
+            .find(|s| &*s.name == name)
+            .map(|s| s.breaker.clone())
+    }
+
+    fn refresh_symbols(&mut self) {
+        self.symbols.clear();
+        for s in &self.slots {
+            for sym in s.source.symbols() {
+                if !self.symbols.contains(sym) {
+                    self.symbols.push(sym.clone());
+                }
+            }
+        }
+    }
+
+    /// Record a switch and flag the next delivered tick.
+    fn record(&mut self, now_ns: u64, from: Option<usize>, to: Option<usize>, why: SwitchReason) {
+        let name = |i: Option<usize>| i.map(|i| self.slots[i].name.clone());
+        let r = SwitchRecord {
+            at_ns: now_ns,
+            from: name(from),
+            to: name(to),
+            reason: why,
+        };
+        self.log.push(r);
+        self.flag_next = true;
+        self.stats_dirty = true;
+        self.last_switch_ns = now_ns;
+    }
+
+    /// Make `to` the delivered source, recording the switch from `from`.
+    fn activate(&mut self, now_ns: u64, from: Option<usize>, to: usize, why: SwitchReason) {
+        self.select(now_ns, to);
+        self.record(now_ns, from, Some(to), why);
+    }
+
+    /// Make `to` the delivered source without a record (the initial choice).
+    fn select(&mut self, now_ns: u64, to: usize) {
+        self.active = Some(to);
+        let s = &mut self.slots[to];
+        s.counters.selected += 1;
+        // A fresh staleness budget: a standby has not been polled, so its last data is old.
+        s.last_data_ns = now_ns;
+        self.chunks_on_active = 0;
+        self.cursor = to;
+    }
+
+    /// Apply a config swapped in by the control plane (one `load()` per poll).
+    fn refresh_config(&mut self, now_ns: u64) {
+        let Some(new) = self.shared.changed(&self.cfg) else {
+            return;
+        };
+        let old = std::mem::replace(&mut self.cfg, new);
+        self.tuning = self.cfg.tuning();
+        if old.breakers_differ(&self.cfg) {
+            for s in &mut self.slots {
+                if let Ok(b) = slot::make_breaker(&s.name, &self.cfg, &self.clock) {
+                    s.breaker = b;
+                }
+            }
+        }
+        self.log.set_cap(self.cfg.switch_history);
+        self.scratch.resize(self.cfg.scratch_ticks, Tick::default());
+        if old.arbitrate_window != self.cfg.arbitrate_window {
+            self.window.resize(self.cfg.arbitrate_window);
+        }
+        if old.strategy != self.cfg.strategy {
+            self.strategy_changed(now_ns);
+        }
+        self.stats_dirty = true;
+    }
+
+    fn strategy_changed(&mut self, now_ns: u64) {
+        self.next_probe_ns = now_ns;
+        self.chunks_on_active = 0;
+        if !self.cfg.strategy.single_active() {
+            if let Some(a) = self.active.take() {
+                self.record(now_ns, Some(a), None, SwitchReason::Manual);
+            }
+            for s in &mut self.slots {
+                s.in_service = true;
+                s.last_data_ns = now_ns;
+            }
+        } else if self.active.is_none() {
+            if let Some(c) = self.pick(now_ns, None, true) {
+                self.activate(now_ns, None, c, SwitchReason::Manual);
+            }
+        }
+    }
+
+    /// Apply at most `COMMANDS_PER_POLL` control commands (never blocks).
+    fn drain_commands(&mut self, now_ns: u64) {
+        for _ in 0..control::COMMANDS_PER_POLL {
+            match control::next_command(&self.commands) {
+                Some(Command::Add(slot)) => self.add(now_ns, *slot),
+                Some(Command::Remove(name)) => self.remove(now_ns, &name),
+                None => return,
+            }
+        }
+    }
+
+    fn add(&mut self, now_ns: u64, mut slot: Slot) {
+        if self.started {
+            let _ = slot.start(now_ns);
+        }
+        self.slots.push(slot);
+        self.refresh_symbols();
+        let i = self.slots.len() - 1;
+        self.stats_dirty = true;
+        if !self.started || !self.slots[i].usable(now_ns, 0, false) {
+            return;
+        }
+        if self.cfg.strategy.single_active() {
+            if self.active.is_none() {
+                self.activate(now_ns, None, i, SwitchReason::Added);
+            }
+        } else {
+            self.slots[i].counters.selected += 1;
+            self.record(now_ns, None, Some(i), SwitchReason::Added);
+        }
+    }
+
+    fn remove(&mut self, now_ns: u64, name: &str) {
+        let Some(i) = self.slots.iter().position(|s| &*s.name == name) else {
+            return;
+        };
+        let was_active = self.active == Some(i);
+        let in_hot_set = !self.cfg.strategy.single_active() && self.slots[i].in_service;
+        if was_active || in_hot_set {
+            let to = if was_active {
+                self.pick(now_ns, Some(i), true)
+            } else {
+                None
+            };
+            self.record(now_ns, Some(i), to, SwitchReason::Removed);
+            if let Some(to) = to {
+                self.select(now_ns, to);
+            } else {
+                self.active = None;
+            }
+        }
+        let mut gone = self.slots.remove(i);
+        gone.source.close();
+        self.active = self.active.map(|a| if a > i { a - 1 } else { a });
+        if self.cursor >= self.slots.len() {
+            self.cursor = 0;
+        }
+        self.refresh_symbols();
+        self.stats_dirty = true;
+    }
+
+    /// Every source is finished (ended or failed for good).
+    fn all_done(&self) -> bool {
+        !self.slots.is_empty() && self.slots.iter().all(|s| s.dead || s.ended)
+    }
+
+    fn fill_stats(&self, s: &mut RouterStats, now_ns: u64, with_switches: bool) {
+        s.strategy = self.cfg.strategy;
+        s.active = self.active.map(|a| self.slots[a].name.clone());
+        s.sources.truncate(self.slots.len());
+        for (i, slot) in self.slots.iter().enumerate() {
+            let h = slot.source.health();
+            let st = SourceStats {
+                name: slot.name.clone(),
+                selected: slot.counters.selected,
+                delivered: slot.counters.delivered,
+                discarded: slot.counters.discarded,
+                produced: h.produced,
+                errors: slot.counters.errors,
+                breaker: slot.breaker.state_at(now_ns),
+                latency_ns: slot.latency.get(),
+                status: slot.source.status(),
+                usable: slot.usable(now_ns, self.tuning.hold_down_ns, true),
+            };
+            match s.sources.get_mut(i) {
+                Some(x) => *x = st,
+                None => s.sources.push(st),
+            }
+        }
+        if with_switches {
+            s.switches.clear();
+            s.switches.extend(self.log.iter().cloned());
+        }
+        s.switches_total = self.log.total();
+        s.delivered = self.delivered;
+        s.gaps = self.window.gaps;
+        s.duplicates = self.window.duplicates;
+        s.late = self.window.late;
+        s.polls = self.polls;
+        s.at_ns = now_ns;
+    }
+
+    /// A fresh snapshot, taken on the poll thread (the control plane's
+    /// [`RouterControl::stats`] is the last published one).
+    pub fn stats(&self) -> RouterStats {
+        let mut s = RouterStats::default();
+        self.fill_stats(&mut s, self.clock.now_ns(), true);
+        s
+    }
+
+    /// Publish stats for the control plane if the lock is free (never waits).
+    fn publish(&mut self, now_ns: u64) {
+        let Ok(mut s) = self.shared.stats.try_lock() else {
+            return; // a reader holds it; try again at the next poll
+        };
+        let with_switches = self.stats_dirty;
+        self.fill_stats(&mut s, now_ns, with_switches);
+        drop(s);
+        self.stats_dirty = false;
+        self.next_publish_ns = now_ns.saturating_add(self.tuning.stats_ns);
+    }
+}
+
+impl TickSource for SourceRouter {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Start every source (standbys too: they are never restarted later) and choose the first
+    /// delivered source. A source that fails to start counts as failed; the router itself
+    /// starts as long as it has sources.
+    fn start(&mut self, now_ns: u64) -> Result<(), SourceError> {
+        if self.started {
+            return Ok(());
+        }
+        self.started = true;
+        for s in &mut self.slots {
+            let _ = s.start(now_ns);
+        }
+        if self.cfg.strategy.single_active() {
+            if let Some(c) = self.pick(now_ns, None, true) {
+                self.select(now_ns, c);
+            }
+        }
+        self.next_probe_ns = now_ns.saturating_add(self.tuning.probe_ns);
+        self.last_switch_ns = now_ns;
+        self.publish(now_ns);
+        Ok(())
+    }
+
+    fn poll(&mut self, now_ns: u64, out: &mut [Tick]) -> Result<SourcePoll, SourceError> {
+        if !self.started || self.closed {
+            return if self.closed {
+                Ok(SourcePoll::Ended)
+            } else {
+                Err(SourceError::NotRunning {
+                    source_name: self.name.clone(),
+                    state: "not started",
+                })
+            };
+        }
+        if out.is_empty() {
+            return Ok(SourcePoll::Pending);
+        }
+        self.refresh_config(now_ns);
+        self.drain_commands(now_ns);
+        self.polls += 1;
+        let r = if self.cfg.strategy.single_active() {
+            let r = self.poll_single(now_ns, out);
+            if let SourcePoll::Ready(_) = r {
+                if std::mem::take(&mut self.flag_next) {
+                    out[0].flags |= flags::FIRST_AFTER_SWITCH;
+                }
+            }
+            r
+        } else {
+            self.poll_arbitrate(now_ns, out)
+        };
+        if let SourcePoll::Ready(n) = r {
+            self.delivered += n as u64;
+            self.last_tick_ns = Some(now_ns);
+        }
+        if self.stats_dirty || now_ns >= self.next_publish_ns {
+            self.publish(now_ns);
+        }
+        Ok(r)
+    }
+
+    fn close(&mut self) {
+        self.closed = true;
+        for s in &mut self.slots {
+            s.source.close();
+        }
+        self.active = None;
+    }
+
+    fn status(&self) -> SourceStatus {
+        if self.closed {
+            SourceStatus::Closed
+        } else if !self.started {
+            SourceStatus::Idle
+        } else if self.all_done() {
+            SourceStatus::Ended
+        } else if self.active.is_some()
+            || (!self.cfg.strategy.single_active() && self.slots.iter().any(|s| s.in_service))
+        {
+            SourceStatus::Running
+        } else {
+            SourceStatus::Stalled
+        }
+    }
+
+    fn health(&self) -> SourceHealth {
+        SourceHealth {
+            produced: self.delivered,
+            errors: self.slots.iter().map(|s| s.counters.errors).sum(),
+            last_tick_ns: self.last_tick_ns,
+            reconnects: self.log.total(),
+        }
+    }
+
+    fn symbols(&self) -> &[String] {
+        &self.symbols
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        let any = |f: fn(&Capabilities) -> bool| self.slots.iter().any(|s| f(&s.caps));
+        Capabilities {
+            trades: any(|c| c.trades),
+            quotes: any(|c| c.quotes),
+            replay: !self.slots.is_empty() && self.slots.iter().all(|s| s.caps.replay),
+            request_based: false,
+            max_rate: None,
+            staleness_bound: None,
+            shared_sequence: !self.slots.is_empty()
+                && self.slots.iter().all(|s| s.caps.shared_sequence),
+        }
+    }
+}
