@@ -58,7 +58,7 @@ pub struct SourceRouter {
     closed: bool,
     /// `RoundRobin`: chunks delivered by the active source since it was chosen.
     chunks_on_active: u32,
-    /// `RoundRobin` / `Arbitrate`: where the next rotation starts.
+    /// `RoundRobin` / `Arbitrate`: where the next rotation starts (taken modulo the count).
     cursor: usize,
     /// `First` fail-back probes and `Fastest` samples are due at this time.
     next_probe_ns: u64,
@@ -276,7 +276,7 @@ impl SourceRouter {
         // A fresh staleness budget: a standby has not been polled, so its last data is old.
         s.last_data_ns = now_ns;
         self.chunks_on_active = 0;
-        self.cursor = to;
+        self.cursor = to + 1;
     }
 
     /// Apply a config swapped in by the control plane (one `load()` per poll).

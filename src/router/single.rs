@@ -22,7 +22,7 @@ impl SourceRouter {
         let n = self.slots.len();
         let hold = self.tuning.hold_down_ns;
         let start = match self.cfg.strategy {
-            RoutingStrategy::RoundRobin => self.cursor + 1,
+            RoutingStrategy::RoundRobin => self.cursor,
             _ => 0,
         };
         let order = (0..n)

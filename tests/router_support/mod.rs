@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -55,29 +56,62 @@ pub fn fault(at_tick: u64, kind: FaultKind) -> Fault {
 }
 
 /// A feed of one sequenced stream that carries only the sequence numbers in `seqs` (hot-hot
-/// redundant copies of a venue feed miss different ticks). At most `per_poll` ticks a poll.
+/// redundant copies of a venue feed miss different ticks). The stream advances in time: poll
+/// `k` releases the carried seqs up to `pattern[0] + … + pattern[k]`, so feeds with different
+/// patterns run a bounded distance apart. `ts_event = now − lag`.
 #[derive(Debug, Clone)]
 pub struct SeqFeed {
     name: String,
     id: u16,
     seqs: Vec<u32>,
     pos: usize,
-    per_poll: usize,
+    upto: u64,
+    pattern: Vec<u32>,
+    k: usize,
+    lag: Arc<AtomicU64>,
+    request_based: bool,
     status: SourceStatus,
     health: SourceHealth,
 }
 
 impl SeqFeed {
-    pub fn new(name: &str, id: u16, seqs: Vec<u32>, per_poll: usize) -> SeqFeed {
+    /// Releases `step` stream positions a poll.
+    pub fn new(name: &str, id: u16, seqs: Vec<u32>, step: u32) -> SeqFeed {
         SeqFeed {
             name: name.to_string(),
             id,
             seqs,
             pos: 0,
-            per_poll,
+            upto: 0,
+            pattern: vec![step],
+            k: 0,
+            lag: Arc::new(AtomicU64::new(0)),
+            request_based: false,
             status: SourceStatus::Idle,
             health: SourceHealth::default(),
         }
+    }
+
+    /// Release `pattern[k % len]` positions at poll `k`.
+    pub fn pattern(mut self, pattern: Vec<u32>) -> SeqFeed {
+        self.pattern = pattern;
+        self
+    }
+
+    /// Feed latency (`ts_recv − ts_event`), changeable while the router runs.
+    pub fn lag(self, lag: Arc<AtomicU64>) -> SeqFeed {
+        SeqFeed { lag, ..self }
+    }
+
+    /// Declare every poll a request against a provider budget.
+    pub fn request_based(mut self) -> SeqFeed {
+        self.request_based = true;
+        self
+    }
+
+    /// An endless-enough feed: seqs 1..=n.
+    pub fn all(name: &str, id: u16, n: u32, step: u32) -> SeqFeed {
+        SeqFeed::new(name, id, (1..=n).collect(), step)
     }
 }
 
@@ -90,23 +124,31 @@ impl TickSource for SeqFeed {
         Ok(())
     }
     fn poll(&mut self, now_ns: u64, out: &mut [Tick]) -> Result<SourcePoll, SourceError> {
-        let n = (self.seqs.len() - self.pos)
-            .min(out.len())
-            .min(self.per_poll);
-        if n == 0 {
+        if self.pos == self.seqs.len() {
             self.status = SourceStatus::Ended;
             return Ok(SourcePoll::Ended);
         }
-        for (slot, &seq) in out.iter_mut().zip(&self.seqs[self.pos..self.pos + n]) {
-            *slot = Tick {
-                seq,
+        self.upto += u64::from(self.pattern[self.k % self.pattern.len()]);
+        self.k += 1;
+        let lag = self.lag.load(Ordering::Relaxed);
+        let mut n = 0;
+        while n < out.len()
+            && self.pos < self.seqs.len()
+            && u64::from(self.seqs[self.pos]) <= self.upto
+        {
+            out[n] = Tick {
+                seq: self.seqs[self.pos],
                 source: self.id,
-                ts_event: now_ns,
+                ts_event: now_ns.saturating_sub(lag),
                 ts_recv: now_ns,
                 ..Tick::default()
             };
+            n += 1;
+            self.pos += 1;
         }
-        self.pos += n;
+        if n == 0 {
+            return Ok(SourcePoll::Pending);
+        }
         self.health.produced += n as u64;
         self.health.last_tick_ns = Some(now_ns);
         Ok(SourcePoll::Ready(n))
@@ -127,6 +169,7 @@ impl TickSource for SeqFeed {
         Capabilities {
             trades: true,
             shared_sequence: true,
+            request_based: self.request_based,
             ..Capabilities::default()
         }
     }
