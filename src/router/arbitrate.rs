@@ -120,6 +120,15 @@ impl SeqWindow {
         }
     }
 
+    /// Forget the window and treat every `seq` before `next` as already decided (entering
+    /// `Arbitrate` after a single-active strategy delivered up to `next - 1`).
+    pub fn restart_at(&mut self, next: u32) {
+        self.bits.fill(0);
+        self.started = true;
+        self.base = next;
+        self.high = next.wrapping_sub(1);
+    }
+
     /// Change the width: the current window is decided first.
     pub fn resize(&mut self, width: u32) {
         self.flush();

@@ -309,6 +309,10 @@ impl SourceRouter {
         self.chunks_on_active = 0;
         if !self.cfg.strategy.single_active() {
             if let Some(a) = self.active.take() {
+                // What the single-active strategy delivered of the shared stream is decided.
+                if let Some(seq) = self.slots[a].last_seq {
+                    self.window.restart_at(seq.wrapping_add(1));
+                }
                 self.record(now_ns, Some(a), None, SwitchReason::Manual);
             }
             for s in &mut self.slots {

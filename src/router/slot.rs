@@ -75,6 +75,8 @@ pub(crate) struct Slot {
     pub started: bool,
     /// The router poll (count) in which it was last probed for activation.
     pub probed_in_poll: u64,
+    /// `seq` of the newest tick polled from it.
+    pub last_seq: Option<u32>,
     pub latency: Ewma,
     pub counters: SlotCounters,
 }
@@ -121,6 +123,7 @@ impl Slot {
             in_service: true,
             started: false,
             probed_in_poll: u64::MAX,
+            last_seq: None,
             latency: Ewma::default(),
             counters: SlotCounters::default(),
         })
@@ -211,6 +214,7 @@ impl Slot {
                 let n = n.min(out.len());
                 let last = &out[n - 1];
                 self.latency.add(last.ts_recv.saturating_sub(last.ts_event));
+                self.last_seq = Some(last.seq);
                 self.last_data_ns = now_ns;
                 SlotPoll::Data(n)
             }
