@@ -34,6 +34,8 @@ pub(crate) struct SeqWindow {
     /// Highest `seq` seen.
     high: u32,
     started: bool,
+    /// Some seqs have been decided (delivered-or-gap) and left the window.
+    decided: bool,
     pub gaps: u64,
     pub duplicates: u64,
     pub late: u64,
@@ -47,6 +49,7 @@ impl SeqWindow {
             base: 0,
             high: 0,
             started: false,
+            decided: false,
             gaps: 0,
             duplicates: 0,
             late: 0,
@@ -80,6 +83,7 @@ impl SeqWindow {
             }
         }
         self.base = new_base;
+        self.decided = true;
         self.gaps += missing;
         missing > 0
     }
@@ -92,10 +96,17 @@ impl SeqWindow {
             self.base = seq;
             self.high = seq;
         }
-        let d = seq.wrapping_sub(self.base);
+        let mut d = seq.wrapping_sub(self.base);
         if d >= 1 << 31 {
-            self.late += 1;
-            return Arrival::Late;
+            // Behind the base. Before anything has been decided the base is only the first
+            // seq seen (another feed may be a little behind): widen down while the window
+            // still covers the highest seq seen. Otherwise the seq has been decided: late.
+            if self.decided || self.high.wrapping_sub(seq) >= self.width {
+                self.late += 1;
+                return Arrival::Late;
+            }
+            self.base = seq;
+            d = 0;
         }
         let mut gap = false;
         if d >= self.width {
@@ -125,6 +136,7 @@ impl SeqWindow {
     pub fn restart_at(&mut self, next: u32) {
         self.bits.fill(0);
         self.started = true;
+        self.decided = true;
         self.base = next;
         self.high = next.wrapping_sub(1);
     }
@@ -247,6 +259,17 @@ mod tests {
         assert_eq!(w.gaps, 1_000_000 - 64);
         w.flush();
         assert_eq!(w.gaps, 1_000_000 - 1);
+    }
+
+    #[test]
+    fn before_anything_is_decided_a_feed_slightly_behind_the_first_one_is_not_late() {
+        let mut w = SeqWindow::new(8);
+        w.arrive(5);
+        assert_eq!(w.arrive(3), Arrival::New { gap: false });
+        assert_eq!(w.arrive(4), Arrival::New { gap: false });
+        w.arrive(12); // base moves to 5: seqs 3..=4 decided
+        assert_eq!(w.arrive(2), Arrival::Late);
+        assert_eq!(w.gaps, 0);
     }
 
     #[test]
