@@ -131,6 +131,9 @@ impl RouterControl {
     ///
     /// Changing `breaker_threshold` or `breaker_timeout` gives every source a new (CLOSED)
     /// breaker; changing `arbitrate_window` reports the undecided part of the old window.
+    /// Not checked here (the sources live on the poll thread): that the sources declare
+    /// `shared_sequence` when the new strategy is `Arbitrate` — the construction check is the
+    /// only one.
     ///
     /// # Errors
     /// [`ConfigError`] naming the field; nothing is changed.

@@ -1,8 +1,150 @@
 //! `SourceRouter`: a [`TickSource`] over several sources, with failover, fail-back and
 //! hot-hot arbitration.
 //!
-//! Strategies: `First` (priority failover with fail-back after a hold-down, probing through
-//! each source's breaker), `RoundRobin`, `Fastest`, `Arbitrate`. See [`RoutingStrategy`].
+//! # Quick start: the seed's "Multi-Provider with Fallback"
+//!
+//! ```
+//! use std::sync::Arc;
+//! use market_data_pipeline::router::{RoutingStrategy, SourceRouter};
+//! use market_data_pipeline::source::{Fault, FaultKind, SyntheticConfig, SyntheticSource};
+//! use market_data_pipeline::{MonotonicClock, SymbolTable};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let symbols = Arc::new(SymbolTable::new());
+//! // Create sources (stand-ins for IBKR and Polygon; IBKR dies after 100 ticks).
+//! let ibkr_source = SyntheticSource::new(
+//!     SyntheticConfig {
+//!         name: "ibkr".into(),
+//!         source_id: 1,
+//!         faults: vec![Fault { at_tick: 100, kind: FaultKind::Fail }],
+//!         ..SyntheticConfig::new(&["AAPL"])
+//!     },
+//!     symbols.clone(),
+//! )?;
+//! let polygon_source = SyntheticSource::new(
+//!     SyntheticConfig { name: "polygon".into(), source_id: 2, ..SyntheticConfig::new(&["AAPL"]) },
+//!     symbols.clone(),
+//! )?;
+//!
+//! // Create router with fallback
+//! let router = SourceRouter::new(
+//!     vec![Box::new(ibkr_source), Box::new(polygon_source)],
+//!     RoutingStrategy::First,
+//! )?;
+//! let control = router.control();
+//!
+//! // Stream with automatic fallback
+//! let mut from_polygon = 0;
+//! for quote in router.stream(MonotonicClock::shared()).take(300) {
+//!     let quote = quote?;
+//!     from_polygon += usize::from(quote.source == 2);
+//! }
+//! assert_eq!(from_polygon, 200); // IBKR's 100 ticks, then Polygon's, in the same poll
+//! let stats = control.stats();
+//! assert_eq!(stats.switches[0].to.as_deref(), Some("polygon"));
+//! # Ok(()) }
+//! ```
+//!
+//! The router is itself a source, so it goes into a pipeline like any other:
+//!
+//! ```
+//! # use std::sync::Arc;
+//! # use market_data_pipeline::router::{RoutingStrategy, SourceRouter};
+//! # use market_data_pipeline::source::{SyntheticConfig, SyntheticSource};
+//! # use market_data_pipeline::{CountingSink, Passthrough, StreamingPipeline, SymbolTable};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let feed = |name: &str| SyntheticSource::new(SyntheticConfig {
+//! #     name: name.into(), max_ticks: Some(1_000), ..SyntheticConfig::new(&["AAPL"])
+//! # }, Arc::new(SymbolTable::new()));
+//! let router = SourceRouter::new(
+//!     vec![Box::new(feed("ibkr")?), Box::new(feed("polygon")?)],
+//!     "first".parse()?,
+//! )?;
+//! let report = StreamingPipeline::builder()
+//!     .source(router) // Router is a TickSource!
+//!     .operator(Passthrough::new())
+//!     .sink(CountingSink::new())
+//!     .build()?
+//!     .run()?;
+//! assert_eq!(report.stats.delivered, 2_000); // ibkr ends → polygon
+//! # Ok(()) }
+//! ```
+//!
+//! # Strategies: what is delivered, and what is lost where
+//!
+//! | strategy | polls | delivers | loses |
+//! |---|---|---|---|
+//! | `First` | the active source; higher-priority sources only as fail-back probes (every `probe_interval`, once out of their `hold_down`, through their breaker) | the highest-priority source that has delivered since its last failure | nothing the router polled. Each source's stream stays gapless as seen by the router: a standby is not polled, so whatever it does not buffer itself while it waits is not seen, and a failed source's outage is not back-filled. |
+//! | `RoundRobin` | the active source | each usable source in turn for `round_robin_chunks` chunks | nothing the router polled (as `First`). |
+//! | `Fastest` | the active source, and every standby once per `probe_interval` | the usable source with the lowest latency estimate, switched only when a standby beats the active one by `fastest_hysteresis` and the last switch is `hold_down` old | the standby samples: polled and discarded (counted as `SourceStats::discarded`). |
+//! | `Arbitrate` | every usable source, every poll | each `seq` once, on first arrival (so possibly out of `seq` order when a feed was behind) | nothing any feed carried, unless it arrives more than `arbitrate_window` behind the newest `seq` (`RouterStats::late`). A `seq` no feed carried is reported as a gap (`RouterStats::gaps`, and `GAP_BEFORE` on the next delivered tick) once the stream is `arbitrate_window` past it, or when every feed has ended. |
+//!
+//! The single-active strategies (`First`, `RoundRobin`, `Fastest`) treat each source as its own
+//! stream: nothing is delivered twice per (source, `seq`), and a source's ticks come in its own
+//! order. They do not merge redundant copies of one stream — that is `Arbitrate`, which needs
+//! sources that declare `capabilities().shared_sequence`.
+//!
+//! # Failover, fail-back and standbys
+//!
+//! A source is failed over when its `poll` (or `start`) errors (`SwitchReason::Error`, or
+//! `Disconnected` for `SourceError::Disconnected`), when it ends (`Ended`), when its breaker —
+//! the router's per-source [`CircuitBreaker`](crate::flow::CircuitBreaker), or its rate
+//! coordinator's — refuses it (`BreakerOpen`), and when it goes stale: the first poll at which
+//! it has produced nothing for its `capabilities().staleness_bound` (or
+//! `RouterConfig::default_staleness`) since it last delivered or was made active (`Stale`).
+//! Errors and stale periods count as breaker failures; `breaker_threshold` consecutive ones
+//! open the breaker for `breaker_timeout`, during which the source is not even probed.
+//!
+//! When the active source fails, the router polls the candidates in strategy order (those out
+//! of their `hold_down` first) in the same `poll`, straight into the caller's buffer, and
+//! switches to the first that yields ticks. So a failover costs one poll, and the router
+//! switches at a chunk boundary of the new source: its first chunk is the one delivered, never
+//! polled twice. If no candidate yields ticks the router records a switch to none and returns
+//! `Pending`, probing again at each poll; `Ended` once every source has ended or failed for
+//! good.
+//!
+//! `First` fails back the same way: every `probe_interval`, each higher-priority source that
+//! is out of its hold-down and whose breaker admits a call (a HALF_OPEN breaker admits exactly
+//! one probe) is polled into the caller's buffer; ticks mean "recovered" and are delivered as
+//! the first chunk after the switch (`FailBack`); `Pending` is inconclusive (the probe permit
+//! is released); an error fails the probe (breaker failure, new hold-down).
+//!
+//! Every source is started once, by the router's `start`, and never restarted: a standby taken
+//! over continues from where it is (the original restarted the fallback, which replayed and
+//! skipped ticks).
+//!
+//! # Records and flags
+//!
+//! Every change of the delivered source is a [`SwitchRecord`] (time, from, to,
+//! [`SwitchReason`]); the last `switch_history` are kept. The first tick delivered after any
+//! recorded switch carries [`flags::FIRST_AFTER_SWITCH`](crate::tick::flags::FIRST_AFTER_SWITCH).
+//! The router does not rewrite `Tick::source`: ticks keep their source's own id, and
+//! [`RouterStats`] has the per-source counts.
+//!
+//! # Rate-coordinated sources
+//!
+//! With [`SourceRouter::with_coordinator`], every poll of a request-based source
+//! (`capabilities().request_based`) first takes a token from its provider (registered under the
+//! source's name). "Rate limited", "cooling down" or "suspended" mean "not now": the source is
+//! not polled, not failed and not judged stale in that poll. An open provider breaker fails it
+//! over.
+//!
+//! # Control plane and threading
+//!
+//! The router is polled by one thread (a pipeline's source worker, or a [`SourceStream`]).
+//! [`RouterControl`] (`Clone + Send + Sync`) changes it from any other thread: configs are
+//! validated and swapped in (`arc-swap`), read once per poll with one `load()`; sources are
+//! added and removed through a channel drained once per poll (`try_recv`, never blocking);
+//! stats are published by the poll thread into a mutex it only `try_lock`s, every
+//! `stats_interval` and on every switch.
+//!
+//! # Cost on the poll path
+//!
+//! Per poll of a healthy `First` router: one `ArcSwap::load`, one `try_recv`, one breaker
+//! check (an atomic load), the source's poll, and a comparison of the clock against the next
+//! probe and publish times. No allocation, lock, syscall or log line per tick or per poll
+//! (switch records are allocated per switch, stats copied into preallocated space every
+//! `stats_interval`). `Arbitrate` adds a copy and a bitmap test per tick.
 
 mod arbitrate;
 mod config;

@@ -170,7 +170,9 @@ impl SourceRouter {
     /// switch if one is faster than the active source by more than the hysteresis and the
     /// last switch is at least `hold_down` ago.
     fn maybe_faster(&mut self, now_ns: u64) {
-        if now_ns < self.next_probe_ns {
+        // With no active source every candidate is probed into the caller's buffer instead
+        // (and measured there): sampling into the scratch buffer would throw ticks away.
+        if self.active.is_none() || now_ns < self.next_probe_ns {
             return;
         }
         self.next_probe_ns = now_ns.saturating_add(self.tuning.probe_ns);

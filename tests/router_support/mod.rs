@@ -130,6 +130,7 @@ impl TickSource for SeqFeed {
         }
         self.upto += u64::from(self.pattern[self.k % self.pattern.len()]);
         self.k += 1;
+        // Relaxed: the lag is the only datum shared with the test thread.
         let lag = self.lag.load(Ordering::Relaxed);
         let mut n = 0;
         while n < out.len()
