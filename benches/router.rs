@@ -105,35 +105,47 @@ fn failover(c: &mut Criterion) {
     g.finish();
 }
 
-fn first_healthy(c: &mut Criterion) {
-    let mut g = c.benchmark_group("router_first_256_ticks");
-    g.throughput(Throughput::Elements(CHUNK as u64));
-    g.warm_up_time(Duration::from_millis(500));
-    g.measurement_time(Duration::from_secs(3));
+/// Poll `bare` directly (baseline row) and a started `First` router over `routed`, 256 ticks a
+/// poll, `now` advancing 1 µs a poll in both.
+fn bare_vs_router(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    (bare_row, router_row): (&str, &str),
+    mut bare: Box<dyn TickSource>,
+    routed: Box<dyn TickSource>,
+) {
     let mut buf = vec![Tick::default(); CHUNK];
-    let mut src = synthetic("bare", 1, vec![], None);
-    src.start(0).unwrap();
+    bare.start(0).unwrap();
     let mut now = 0u64;
-    g.bench_function("baseline_synthetic_direct", |b| {
+    g.bench_function(bare_row, |b| {
         b.iter(|| {
             now += 1_000;
-            src.poll(now, std::hint::black_box(&mut buf)).unwrap()
+            bare.poll(now, std::hint::black_box(&mut buf)).unwrap()
         })
     });
-    let mut router = SourceRouter::with_config(
-        vec![Box::new(synthetic("routed", 1, vec![], None))],
-        RouterConfig::new(RoutingStrategy::First),
-        MonotonicClock::shared(),
-    )
-    .unwrap();
+    let cfg = RouterConfig::new(RoutingStrategy::First);
+    let mut router =
+        SourceRouter::with_config(vec![routed], cfg, MonotonicClock::shared()).unwrap();
     router.start(0).unwrap();
     let mut now = 0u64;
-    g.bench_function("router_first_over_synthetic", |b| {
+    g.bench_function(router_row, |b| {
         b.iter(|| {
             now += 1_000;
             router.poll(now, std::hint::black_box(&mut buf)).unwrap()
         })
     });
+}
+
+fn first_healthy(c: &mut Criterion) {
+    let mut g = c.benchmark_group("router_first_256_ticks");
+    g.throughput(Throughput::Elements(CHUNK as u64));
+    g.warm_up_time(Duration::from_millis(500));
+    g.measurement_time(Duration::from_secs(3));
+    bare_vs_router(
+        &mut g,
+        ("baseline_synthetic_direct", "router_first_over_synthetic"),
+        Box::new(synthetic("bare", 1, vec![], None)),
+        Box::new(synthetic("routed", 1, vec![], None)),
+    );
     g.finish();
 }
 
@@ -173,29 +185,15 @@ fn poll_overhead(c: &mut Criterion) {
     let mut g = c.benchmark_group("router_poll_overhead");
     g.warm_up_time(Duration::from_millis(500));
     g.measurement_time(Duration::from_secs(2));
-    let mut buf = vec![Tick::default(); CHUNK];
-    let mut bare: Box<dyn TickSource> = Box::new(NullSource(Vec::new()));
-    let mut now = 0u64;
-    g.bench_function("baseline_null_source_direct", |b| {
-        b.iter(|| {
-            now += 1_000;
-            bare.poll(now, std::hint::black_box(&mut buf)).unwrap()
-        })
-    });
-    let mut router = SourceRouter::with_config(
-        vec![Box::new(NullSource(Vec::new()))],
-        RouterConfig::new(RoutingStrategy::First),
-        MonotonicClock::shared(),
-    )
-    .unwrap();
-    router.start(0).unwrap();
-    let mut now = 0u64;
-    g.bench_function("router_first_over_null_source", |b| {
-        b.iter(|| {
-            now += 1_000;
-            router.poll(now, std::hint::black_box(&mut buf)).unwrap()
-        })
-    });
+    bare_vs_router(
+        &mut g,
+        (
+            "baseline_null_source_direct",
+            "router_first_over_null_source",
+        ),
+        Box::new(NullSource(Vec::new())),
+        Box::new(NullSource(Vec::new())),
+    );
     g.finish();
 }
 
