@@ -84,6 +84,10 @@
 //! order. They do not merge redundant copies of one stream — that is `Arbitrate`, which needs
 //! sources that declare `capabilities().shared_sequence`.
 //!
+//! A live change *into* `Arbitrate` continues after the last `seq` the active source delivered
+//! (earlier seqs count as late). A live change *out of* `Arbitrate` does not: the chosen feed
+//! continues from its own position, which may repeat or skip seqs the hot set delivered.
+//!
 //! # Failover, fail-back and standbys
 //!
 //! A source is failed over when its `poll` (or `start`) errors (`SwitchReason::Error`, or
@@ -117,7 +121,7 @@
 //!
 //! Every change of the delivered source is a [`SwitchRecord`] (time, from, to,
 //! [`SwitchReason`]); the last `switch_history` are kept. The first tick delivered after any
-//! recorded switch carries [`flags::FIRST_AFTER_SWITCH`](crate::tick::flags::FIRST_AFTER_SWITCH).
+//! recorded switch carries [`flags::FIRST_AFTER_SWITCH`].
 //! The router does not rewrite `Tick::source`: ticks keep their source's own id, and
 //! [`RouterStats`] has the per-source counts.
 //!
