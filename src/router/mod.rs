@@ -151,6 +151,7 @@
 //! `stats_interval`). `Arbitrate` adds a copy and a bitmap test per tick.
 
 mod arbitrate;
+mod commands;
 mod config;
 mod control;
 mod single;
@@ -472,126 +473,9 @@ impl SourceRouter {
         }
     }
 
-    /// Apply at most `COMMANDS_PER_POLL` control commands (never blocks).
-    fn drain_commands(&mut self, now_ns: u64) {
-        for _ in 0..control::COMMANDS_PER_POLL {
-            match control::next_command(&self.commands) {
-                Some(Command::Add(slot)) => self.add(now_ns, *slot),
-                Some(Command::Remove(name)) => self.remove(now_ns, &name),
-                None => return,
-            }
-        }
-    }
-
-    fn add(&mut self, now_ns: u64, mut slot: Slot) {
-        if self.started {
-            let _ = slot.start(now_ns);
-        }
-        self.slots.push(slot);
-        self.refresh_symbols();
-        let i = self.slots.len() - 1;
-        self.stats_dirty = true;
-        if !self.started || !self.slots[i].usable(now_ns, 0, false) {
-            return;
-        }
-        if self.cfg.strategy.single_active() {
-            if self.active.is_none() {
-                self.activate(now_ns, None, i, SwitchReason::Added);
-            }
-        } else {
-            self.slots[i].counters.selected += 1;
-            self.record(now_ns, None, Some(i), SwitchReason::Added);
-        }
-    }
-
-    fn remove(&mut self, now_ns: u64, name: &str) {
-        let Some(i) = self.slots.iter().position(|s| &*s.name == name) else {
-            return;
-        };
-        let was_active = self.active == Some(i);
-        let in_hot_set = !self.cfg.strategy.single_active() && self.slots[i].in_service;
-        if was_active || in_hot_set {
-            let to = if was_active {
-                self.pick(now_ns, Some(i), true)
-            } else {
-                None
-            };
-            self.record(now_ns, Some(i), to, SwitchReason::Removed);
-            if let Some(to) = to {
-                self.select(now_ns, to);
-            } else {
-                self.active = None;
-            }
-        }
-        let mut gone = self.slots.remove(i);
-        gone.source.close();
-        self.active = self.active.map(|a| if a > i { a - 1 } else { a });
-        if self.cursor >= self.slots.len() {
-            self.cursor = 0;
-        }
-        self.refresh_symbols();
-        self.stats_dirty = true;
-    }
-
     /// Every source is finished (ended or failed for good).
     fn all_done(&self) -> bool {
         !self.slots.is_empty() && self.slots.iter().all(|s| s.dead || s.ended)
-    }
-
-    fn fill_stats(&self, s: &mut RouterStats, now_ns: u64, with_switches: bool) {
-        s.strategy = self.cfg.strategy;
-        s.active = self.active.map(|a| self.slots[a].name.clone());
-        s.sources.truncate(self.slots.len());
-        for (i, slot) in self.slots.iter().enumerate() {
-            let h = slot.source.health();
-            let st = SourceStats {
-                name: slot.name.clone(),
-                selected: slot.counters.selected,
-                delivered: slot.counters.delivered,
-                discarded: slot.counters.discarded,
-                produced: h.produced,
-                errors: slot.counters.errors,
-                breaker: slot.breaker.state_at(now_ns),
-                latency_ns: slot.latency.get(),
-                status: slot.source.status(),
-                usable: slot.usable(now_ns, self.tuning.hold_down_ns, true),
-            };
-            match s.sources.get_mut(i) {
-                Some(x) => *x = st,
-                None => s.sources.push(st),
-            }
-        }
-        if with_switches {
-            s.switches.clear();
-            s.switches.extend(self.log.iter().cloned());
-        }
-        s.switches_total = self.log.total();
-        s.delivered = self.delivered;
-        s.gaps = self.window.gaps;
-        s.duplicates = self.window.duplicates;
-        s.late = self.window.late;
-        s.polls = self.polls;
-        s.at_ns = now_ns;
-    }
-
-    /// A fresh snapshot, taken on the poll thread (the control plane's
-    /// [`RouterControl::stats`] is the last published one).
-    pub fn stats(&self) -> RouterStats {
-        let mut s = RouterStats::default();
-        self.fill_stats(&mut s, self.clock.now_ns(), true);
-        s
-    }
-
-    /// Publish stats for the control plane if the lock is free (never waits).
-    fn publish(&mut self, now_ns: u64) {
-        let Ok(mut s) = self.shared.stats.try_lock() else {
-            return; // a reader holds it; try again at the next poll
-        };
-        let with_switches = self.stats_dirty;
-        self.fill_stats(&mut s, now_ns, with_switches);
-        drop(s);
-        self.stats_dirty = false;
-        self.next_publish_ns = now_ns.saturating_add(self.tuning.stats_ns);
     }
 }
 
