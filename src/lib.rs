@@ -12,6 +12,7 @@ pub mod pipeline;
 pub mod price;
 pub mod record;
 pub mod ring;
+pub mod router;
 pub mod sink;
 pub mod source;
 pub mod symbol;
@@ -39,6 +40,10 @@ pub use pipeline::{
 };
 pub use price::Price;
 pub use record::{Bar, Record};
+pub use router::{
+    RouterConfig, RouterControl, RouterStats, RoutingStrategy, SourceRouter, SwitchReason,
+    SwitchRecord,
+};
 pub use sink::{CallbackSink, CountingSink, CsvSink, NullSink, Sink};
 pub use source::replay::{Repeat, ReplayConfig, ReplaySource, ReplaySpeed};
 pub use source::{Capabilities, SourceHealth, SourcePoll, SourceStatus, SourceStream, TickSource};

@@ -1,0 +1,130 @@
+//! `RouterStats`: what the router has done, per source and overall.
+
+use std::sync::Arc;
+
+use crate::flow::BreakerState;
+use crate::source::SourceStatus;
+
+use super::{RoutingStrategy, SourceRouter, SwitchRecord};
+
+/// Counters of one routed source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceStats {
+    /// Source name.
+    pub name: Arc<str>,
+    /// Times it was made the delivered source (`Arbitrate`: times it joined the hot set).
+    pub selected: u64,
+    /// Ticks of it the router delivered.
+    pub delivered: u64,
+    /// Ticks it produced that the router polled and did not deliver: `Fastest` standby samples,
+    /// and (`Arbitrate`) duplicates and late arrivals.
+    pub discarded: u64,
+    /// Ticks it says it produced (`SourceHealth::produced`).
+    pub produced: u64,
+    /// Errors it returned to the router (start and poll).
+    pub errors: u64,
+    /// Its breaker's state.
+    pub breaker: BreakerState,
+    /// EWMA (weight 1/8) of `ts_recv − ts_event` of the newest tick of each chunk polled from
+    /// it, in ns; `None` before its first tick.
+    pub latency_ns: Option<u64>,
+    /// Its own status.
+    pub status: SourceStatus,
+    /// Could it be chosen now (not dead or ended, breaker not open, out of its hold-down)?
+    pub usable: bool,
+}
+
+/// A snapshot of a router.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RouterStats {
+    /// Strategy in force.
+    pub strategy: RoutingStrategy,
+    /// The delivered source (`None` for `Arbitrate`, or when none is usable).
+    pub active: Option<Arc<str>>,
+    /// Per source, in priority order.
+    pub sources: Vec<SourceStats>,
+    /// The most recent switches (at most `switch_history`), oldest first.
+    pub switches: Vec<SwitchRecord>,
+    /// Every switch ever recorded (including those dropped from `switches`).
+    pub switches_total: u64,
+    /// Ticks delivered.
+    pub delivered: u64,
+    /// `Arbitrate`: sequence numbers no source carried within the window.
+    pub gaps: u64,
+    /// `Arbitrate`: ticks suppressed because their `seq` was already delivered.
+    pub duplicates: u64,
+    /// `Arbitrate`: ticks that arrived after their `seq` left the window (already delivered or
+    /// already reported as a gap); dropped.
+    pub late: u64,
+    /// Polls of the router.
+    pub polls: u64,
+    /// Router clock reading (ns) of this snapshot.
+    pub at_ns: u64,
+}
+
+impl RouterStats {
+    /// The stats of the source `name`.
+    pub fn source(&self, name: &str) -> Option<&SourceStats> {
+        self.sources.iter().find(|s| &*s.name == name)
+    }
+}
+
+impl SourceRouter {
+    /// Fill `s` in place, reusing its space (no allocation once it has room for every source
+    /// and for `switch_history` records); the switch records only when `with_switches`.
+    pub(super) fn fill_stats(&self, s: &mut RouterStats, now_ns: u64, with_switches: bool) {
+        s.strategy = self.cfg.strategy;
+        s.active = self.active.map(|a| self.slots[a].name.clone());
+        s.sources.truncate(self.slots.len());
+        for (i, slot) in self.slots.iter().enumerate() {
+            let h = slot.source.health();
+            let st = SourceStats {
+                name: slot.name.clone(),
+                selected: slot.counters.selected,
+                delivered: slot.counters.delivered,
+                discarded: slot.counters.discarded,
+                produced: h.produced,
+                errors: slot.counters.errors,
+                breaker: slot.breaker.state_at(now_ns),
+                latency_ns: slot.latency.get(),
+                status: slot.source.status(),
+                usable: slot.usable(now_ns, self.tuning.hold_down_ns, true),
+            };
+            match s.sources.get_mut(i) {
+                Some(x) => *x = st,
+                None => s.sources.push(st),
+            }
+        }
+        if with_switches {
+            s.switches.clear();
+            s.switches.extend(self.log.iter().cloned());
+        }
+        s.switches_total = self.log.total();
+        s.delivered = self.delivered;
+        s.gaps = self.window.gaps;
+        s.duplicates = self.window.duplicates;
+        s.late = self.window.late;
+        s.polls = self.polls;
+        s.at_ns = now_ns;
+    }
+
+    /// A fresh snapshot, taken on the poll thread (the control plane's
+    /// [`RouterControl::stats`] is the last published one).
+    pub fn stats(&self) -> RouterStats {
+        let mut s = RouterStats::default();
+        self.fill_stats(&mut s, self.clock.now_ns(), true);
+        s
+    }
+
+    /// Publish stats for the control plane if the lock is free (never waits).
+    pub(super) fn publish(&mut self, now_ns: u64) {
+        let Ok(mut s) = self.shared.stats.try_lock() else {
+            return; // a reader holds it; try again at the next poll
+        };
+        let with_switches = self.stats_dirty;
+        self.fill_stats(&mut s, now_ns, with_switches);
+        drop(s);
+        self.stats_dirty = false;
+        self.next_publish_ns = now_ns.saturating_add(self.tuning.stats_ns);
+    }
+}
