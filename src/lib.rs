@@ -14,7 +14,9 @@ pub mod pin;
 pub mod pipeline;
 pub mod price;
 pub mod record;
+pub mod registry;
 pub mod ring;
+pub mod runtime;
 pub mod sink;
 pub mod source;
 pub mod symbol;
@@ -42,6 +44,11 @@ pub use pipeline::{
 };
 pub use price::Price;
 pub use record::{Bar, Record};
+pub use registry::{RegistryError, SourceFactory, SourceRegistry, SourceSpec};
+pub use runtime::{
+    PipelineInfo, PipelineKey, PipelineRuntime, PipelineRuntimeSettings, PipelineSpec, QuoteStream,
+    RuntimeError, RuntimeSnapshot, SettingsError,
+};
 pub use sink::{CallbackSink, CountingSink, CsvSink, NullSink, Sink};
 pub use source::replay::{Repeat, ReplayConfig, ReplaySource, ReplaySpeed};
 pub use source::{Capabilities, SourceHealth, SourcePoll, SourceStatus, SourceStream, TickSource};

@@ -35,7 +35,7 @@ mod worker;
 
 pub use builder::{Placement, StreamingPipeline, StreamingPipelineBuilder};
 pub use create::{create_pipeline, PipelineSettings};
-pub use handle::PipelineHandle;
+pub use handle::{PipelineHandle, PipelineMonitor};
 pub use stats::{LatencySummary, PipelineReport, PipelineState, PipelineStats};
 
 use std::collections::BTreeMap;
