@@ -413,3 +413,31 @@ fn snapshot_reports_providers_breakers_and_pipeline_counters() {
     assert_eq!(snap.pipelines[0].stats.produced, 4_096);
     assert_eq!(snap.pipelines[0].stats.source_errors, 1);
 }
+
+#[test]
+fn a_breaker_swap_applies_to_a_running_pipeline_from_its_next_chunk() {
+    let (runtime, clock) = request_based_runtime(1, 1);
+    // The same provider, with an error injected right after the first chunk.
+    let mut s = (*runtime.settings()).clone();
+    s.providers.get_mut("venue").unwrap().source.params =
+        toml::from_str(r#"faults = [{ at_tick = 256, kind = "error" }]"#).unwrap();
+    drop(runtime);
+    let runtime = PipelineRuntime::start_with(s, SourceRegistry::new(), clock.clone()).unwrap();
+    runtime.run_pipeline(PipelineSpec::new("t", "p")).unwrap();
+    assert!(
+        wait_for(10_000, || produced(&runtime) == 256),
+        "one token, one chunk"
+    );
+    // While the source waits for a token, the threshold drops from 5 to 1.
+    let mut strict = (*runtime.settings()).clone();
+    strict.circuit_breaker_threshold = 1;
+    runtime.update_settings(strict).unwrap();
+    let venue = runtime.coordinator().handle("venue").unwrap();
+    assert_eq!(venue.breaker().limits().0, 1);
+    clock.advance(Duration::from_secs(1));
+    // The next chunk meets the injected error: one failure now opens the breaker.
+    assert!(wait_for(10_000, || venue.breaker().stats().opened == 1));
+    let snap = runtime.snapshot();
+    assert_eq!(snap.providers[0].state.breaker.opened, 1);
+    assert_eq!(snap.pipelines[0].stats.source_errors, 1);
+}

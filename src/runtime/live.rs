@@ -3,7 +3,6 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::error::ConfigError;
 use crate::runtime::error::RuntimeError;
 use crate::runtime::settings::PipelineRuntimeSettings;
 use crate::runtime::snapshot::{ProviderHealth, RuntimeSnapshot};
@@ -11,7 +10,8 @@ use crate::runtime::{check_sources, PipelineRuntime, Versioned};
 
 impl PipelineRuntime {
     /// Validate `new`, then apply it while pipelines run, without restarting them: provider
-    /// budgets change in place (tokens held are kept), new providers are registered, rate
+    /// budgets and breaker settings change in place (tokens held and breaker states are
+    /// kept), new providers are registered, rate
     /// coordination is switched, and the settings object is swapped (readers see the old or
     /// the new one, never a mix). Running pipelines see a new budget from their next chunk.
     ///
@@ -19,38 +19,25 @@ impl PipelineRuntime {
     /// started afterwards.
     ///
     /// # Errors
-    /// Invalid settings, by field path; a provider's breaker settings or window count
-    /// changed (they cannot change live). Nothing is changed when an error is returned.
+    /// Invalid settings, by field path. Nothing is changed when an error is returned.
     pub fn update_settings(&self, new: PipelineRuntimeSettings) -> Result<u64, RuntimeError> {
         new.validate()?;
         check_sources(&self.inner.registry, &new)?;
         let coordinator = &self.inner.coordinator;
-        let registered = coordinator.providers();
-        // Check everything first, so that a refusal leaves nothing half-applied.
+        // Check every provider's limits first, so that a refusal leaves nothing half-applied.
         let mut updates = Vec::new();
         for name in new.providers.keys() {
-            let Some(limits) = new.provider_limits(name) else {
-                continue;
-            };
-            if registered.contains(name) {
-                let current = coordinator.handle(name)?.limits();
-                if (current.breaker_threshold, current.breaker_timeout)
-                    != (limits.breaker_threshold, limits.breaker_timeout)
-                {
-                    return Err(ConfigError::new(
-                        format!("providers.{name}.breaker_threshold"),
-                        "breaker settings of a registered provider cannot change live",
-                    )
-                    .into());
-                }
+            if let Some(limits) = new.provider_limits(name) {
+                limits.validate(name)?;
+                updates.push((name, limits));
             }
-            updates.push((name.clone(), limits));
         }
-        for (name, limits) in &updates {
-            if registered.contains(name) {
-                coordinator.update_limits(name, limits)?;
-            } else {
-                coordinator.register_provider(name, limits.clone())?;
+        for (name, limits) in updates {
+            match coordinator.handle(name) {
+                Ok(h) => h.update_limits(&limits)?,
+                Err(_) => {
+                    coordinator.register_provider(name, limits)?;
+                }
             }
         }
         // Relaxed: an independent switch read once per chunk.
