@@ -95,27 +95,31 @@ pub(crate) fn source_names(
     Ok(names)
 }
 
-/// A pipeline ready to start.
+/// A pipeline ready to start (`sink: None`: a counting sink).
 pub(crate) fn pipeline(
     parts: &Parts<'_>,
     settings: &PipelineRuntimeSettings,
     spec: &PipelineSpec,
     names: &[String],
-    sink: Box<dyn Sink>,
-    placement: Placement,
+    sink: Option<Box<dyn Sink>>,
+    ring_capacity: usize,
 ) -> Result<StreamingPipeline, RuntimeError> {
     let d = &settings.pipeline;
     let source = source(parts, settings, spec, names)?;
-    Ok(StreamingPipeline::builder()
+    let mut b = StreamingPipeline::builder()
         .boxed_source(source)
         .boxed_operator(operator(spec)?)
-        .batcher(HybridBatcher::new(d.batch_rows, d.batch_age).map_err(PipelineError::from)?)
-        .boxed_sink(sink)
-        .ctx(PipelineContext::new(&spec.tenant_id, &spec.pipeline_id))
-        .placement(placement)
-        .backpressure(d.backpressure)
-        .ring_capacity(d.ring_capacity)
-        .chunk_size(d.chunk_size)
-        .clock(parts.clock.clone())
-        .build()?)
+        .batcher(HybridBatcher::new(d.batch_rows, d.batch_age).map_err(PipelineError::from)?);
+    if let Some(sink) = sink {
+        b = b.boxed_sink(sink);
+    }
+    Ok(
+        b.ctx(PipelineContext::new(&spec.tenant_id, &spec.pipeline_id))
+            .placement(Placement::default())
+            .backpressure(d.backpressure)
+            .ring_capacity(ring_capacity)
+            .chunk_size(d.chunk_size)
+            .clock(parts.clock.clone())
+            .build()?,
+    )
 }

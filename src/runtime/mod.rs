@@ -81,10 +81,9 @@ pub use stream::QuoteStream;
 
 use crate::clock::{MonotonicClock, SharedClock};
 use crate::flow::RateCoordinator;
-use crate::pin::CoreChoice;
-use crate::pipeline::{PipelineHandle, PipelineMonitor, PipelineReport, Placement};
+use crate::pipeline::{PipelineHandle, PipelineMonitor, PipelineReport};
 use crate::registry::{SourceContext, SourceRegistry};
-use crate::sink::{consumer_sink, CountingSink, Sink};
+use crate::sink::{CountingSink, Sink};
 use crate::symbol::SymbolTable;
 use admit::Flags;
 use build::Parts;
@@ -306,8 +305,8 @@ impl PipelineRuntime {
                 &settings,
                 &spec,
                 &names,
-                sink,
-                Placement::default(),
+                Some(sink),
+                settings.pipeline.ring_capacity,
             )?;
             Ok(Slot::Owned(p.start()?))
         })
@@ -315,8 +314,8 @@ impl PipelineRuntime {
 
     /// Stream the default sources' ticks for `symbols` to this thread.
     ///
-    /// The pipeline runs fused on one worker (source → batcher → ring), so the only hop is
-    /// the ring to the caller. It counts toward `max_concurrent_pipelines` and is listed as
+    /// Only the source stage runs on a worker; its 64-byte ticks cross one ring
+    /// (`pipeline.stream_capacity` slots) to the caller's thread. It counts toward `max_concurrent_pipelines` and is listed as
     /// `quotes/stream-<n>` until the stream is dropped.
     ///
     /// # Errors
@@ -328,30 +327,24 @@ impl PipelineRuntime {
         let names = build::source_names(&settings, &spec)?;
         let mut stream = None;
         let key = self.admit(spec.key(), names.clone(), || {
-            let (sink, records) = consumer_sink(
-                settings.pipeline.stream_capacity,
-                settings.pipeline.backpressure,
-            )?;
             let p = build::pipeline(
                 &self.inner.parts(),
                 &settings,
                 &spec,
                 &names,
-                Box::new(sink),
-                Placement::Fused {
-                    core: CoreChoice::Unpinned,
-                },
+                None,
+                settings.pipeline.stream_capacity,
             )?;
-            let handle = p.start()?;
+            let (handle, ticks) = p.start_tick_stream()?;
             let monitor = handle.monitor();
-            stream = Some((records, handle));
+            stream = Some((ticks, handle));
             Ok(Slot::Stream(monitor))
         })?;
-        let (records, handle) = stream.ok_or_else(|| {
+        let (ticks, handle) = stream.ok_or_else(|| {
             RuntimeError::from(crate::error::ConfigError::new("stream", "not started"))
         })?;
         Ok(QuoteStream::new(
-            records,
+            ticks,
             handle,
             key,
             self.inner.clone(),

@@ -2,11 +2,9 @@
 
 use std::sync::Arc;
 
-use crate::pipeline::{PipelineHandle, PipelineReport, PipelineStats};
-use crate::record::Record;
+use crate::pipeline::{PipelineHandle, PipelineReport, PipelineStats, TickStream};
 use crate::runtime::spec::PipelineKey;
 use crate::runtime::Inner;
-use crate::sink::RecordStream;
 use crate::symbol::SymbolTable;
 use crate::tick::Tick;
 
@@ -16,7 +14,7 @@ use crate::tick::Tick;
 /// frees its slot in the runtime; [`stop`](Self::stop) does the same and reports the counts.
 #[derive(Debug)]
 pub struct QuoteStream {
-    records: RecordStream,
+    ticks: TickStream,
     handle: Option<PipelineHandle>,
     key: PipelineKey,
     runtime: Arc<Inner>,
@@ -25,14 +23,14 @@ pub struct QuoteStream {
 
 impl QuoteStream {
     pub(crate) fn new(
-        records: RecordStream,
+        ticks: TickStream,
         handle: PipelineHandle,
         key: PipelineKey,
         runtime: Arc<Inner>,
         symbols: Arc<SymbolTable>,
     ) -> QuoteStream {
         QuoteStream {
-            records,
+            ticks,
             handle: Some(handle),
             key,
             runtime,
@@ -63,8 +61,8 @@ impl QuoteStream {
     }
 
     /// Move up to `max` ready ticks into `out` without waiting; returns how many were read.
-    pub fn try_recv_into(&mut self, out: &mut Vec<Record>, max: usize) -> usize {
-        self.records.try_recv_into(out, max)
+    pub fn try_recv_into(&mut self, out: &mut Vec<Tick>, max: usize) -> usize {
+        self.ticks.try_recv_into(out, max)
     }
 
     /// Stop the pipeline, drain it, and report its final counts.
@@ -81,7 +79,7 @@ impl QuoteStream {
         handle.stop();
         // The source has stopped; what is in flight is finite. Reading it lets a blocked sink
         // finish, so the join below cannot wait on a full ring.
-        for _ in self.records.by_ref() {}
+        for _ in self.ticks.by_ref() {}
         let report = handle.join();
         self.runtime.forget(&self.key);
         Some(report)
@@ -93,12 +91,7 @@ impl Iterator for QuoteStream {
 
     #[inline]
     fn next(&mut self) -> Option<Tick> {
-        loop {
-            match self.records.next()? {
-                Record::Tick(t) => return Some(t),
-                Record::Bar(_) => continue,
-            }
-        }
+        self.ticks.next()
     }
 }
 

@@ -1,6 +1,7 @@
 //! `mdp`: run, generate, replay and benchmark market-data pipelines.
 
 mod bench;
+mod orchestrated;
 mod run;
 
 use anyhow::Result;
@@ -16,7 +17,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
-    /// Run a pipeline on the synthetic source: ticks → 1 s bars → batcher → summary.
+    /// Run a pipeline on the synthetic source (ticks → 1 s bars → batcher → summary), or a
+    /// PipelineRuntime from a TOML file with --config.
     Run(run::RunArgs),
     /// Throughput and latency of the pipeline beside a bare rtrb ring and a crossbeam channel.
     Bench(bench::BenchArgs),

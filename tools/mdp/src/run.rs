@@ -39,9 +39,15 @@ pub struct RunArgs {
     /// Print a JSON summary instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Run a PipelineRuntime from this TOML file (see examples/config/).
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
 }
 
 pub fn run(a: &RunArgs) -> Result<()> {
+    if let Some(path) = &a.config {
+        return crate::orchestrated::run_file(path, a.duration, a.json);
+    }
     if !(a.duration > 0.0 && a.duration.is_finite()) {
         bail!("--duration must be a positive number of seconds");
     }
