@@ -10,14 +10,15 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+mod support;
+
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use market_data_pipeline::pipeline::StreamingPipeline;
 use market_data_pipeline::ring::{edge, Backpressure};
 use market_data_pipeline::sink::NullSink;
 use market_data_pipeline::source::{SyntheticConfig, SyntheticSource};
 use market_data_pipeline::{
-    BarConfig, BarOperator, CountingSink, HybridBatcher, IdleStrategy, Idler, Operator,
-    Passthrough, Record, SymbolTable, Tick, TickSource,
+    BarConfig, BarOperator, HybridBatcher, IdleStrategy, Idler, Operator, Passthrough, Record,
+    SymbolTable, Tick, TickSource,
 };
 
 const N: u64 = 1_000_000;
@@ -110,17 +111,7 @@ fn whole_pipeline() {
         Arc::new(SymbolTable::new()),
     )
     .unwrap();
-    let r = StreamingPipeline::builder()
-        .source(src)
-        .operator(Passthrough::new())
-        .batcher(HybridBatcher::new(CHUNK, Duration::from_millis(1)).unwrap())
-        .sink(CountingSink::new())
-        .idle(IdleStrategy::BusySpin)
-        .build()
-        .unwrap()
-        .run()
-        .unwrap();
-    assert_eq!(r.stats.delivered, N);
+    support::run_counting_pipeline(Box::new(src), N, CHUNK);
 }
 
 fn handoff(c: &mut Criterion) {

@@ -16,6 +16,7 @@ pub mod price;
 pub mod record;
 pub mod registry;
 pub mod ring;
+pub mod router;
 pub mod runtime;
 pub mod sink;
 pub mod source;
@@ -45,6 +46,10 @@ pub use pipeline::{
 pub use price::Price;
 pub use record::{Bar, Record};
 pub use registry::{RegistryError, SourceFactory, SourceRegistry, SourceSpec};
+pub use router::{
+    RouterConfig, RouterControl, RouterStats, RoutingStrategy, SourceRouter, SwitchReason,
+    SwitchRecord,
+};
 pub use runtime::{
     PipelineInfo, PipelineKey, PipelineRuntime, PipelineRuntimeSettings, PipelineSpec, QuoteStream,
     RuntimeError, RuntimeSnapshot, SettingsError,

@@ -4,8 +4,8 @@
 //! only in length (N and 10·N ticks) must allocate the same (up to a handful of set-up
 //! differences); any per-tick allocation would add millions.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,27 +16,7 @@ use market_data_pipeline::{
     CountingSink, HybridBatcher, ManualClock, Operator, Passthrough, SymbolTable,
 };
 
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
+use common::counting_alloc::{allocations, Counting};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -61,9 +41,9 @@ fn allocations_for(n: u64, op: Box<dyn Operator>) -> u64 {
         .clock(ManualClock::shared(0))
         .build()
         .unwrap();
-    let before = ALLOCS.load(Ordering::SeqCst);
+    let before = allocations();
     let report = pipeline.run().unwrap();
-    let after = ALLOCS.load(Ordering::SeqCst);
+    let after = allocations();
     assert_eq!(report.stats.produced, n);
     after - before
 }

@@ -1,0 +1,211 @@
+//! `RouterControl`: the control plane of a router, usable from any thread while the router is
+//! polled on its worker.
+//!
+//! Configuration changes are validated here and swapped in with `arc-swap`; the poll thread
+//! reads the config once per poll with `load()`. Sources are added and removed through a
+//! crossbeam channel that the poll thread drains (non-blocking) once per poll. Stats are
+//! published by the poll thread into a mutex it only ever `try_lock`s.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use arc_swap::ArcSwap;
+use crossbeam::channel::{Receiver, Sender};
+
+use crate::clock::SharedClock;
+use crate::error::ConfigError;
+use crate::flow::RateCoordinator;
+use crate::source::TickSource;
+
+use super::slot::Slot;
+use super::{RouterConfig, RouterStats, RoutingStrategy};
+
+/// Most commands the poll thread applies in one poll (the rest wait for the next).
+pub(crate) const COMMANDS_PER_POLL: usize = 16;
+
+/// A request to the poll thread.
+pub(crate) enum Command {
+    /// Add a (prepared, not yet started) source.
+    Add(Box<Slot>),
+    /// Remove the source of this name.
+    Remove(Arc<str>),
+}
+
+/// State shared by the router and its controls.
+pub(crate) struct Shared {
+    config: ArcSwap<RouterConfig>,
+    /// The names of the sources (added and not removed), kept by the control plane only.
+    names: Mutex<Vec<Arc<str>>>,
+    coordinator: Mutex<Option<Arc<RateCoordinator>>>,
+    pub(crate) stats: Mutex<RouterStats>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these locks leaves plain data behind; carry on with it.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    pub fn new(config: Arc<RouterConfig>, names: Vec<Arc<str>>, stats: RouterStats) -> Shared {
+        Shared {
+            config: ArcSwap::new(config),
+            names: Mutex::new(names),
+            coordinator: Mutex::new(None),
+            stats: Mutex::new(stats),
+        }
+    }
+
+    /// The current config if it is not `seen` (one `load()`; a clone only on change).
+    #[inline]
+    pub fn changed(&self, seen: &Arc<RouterConfig>) -> Option<Arc<RouterConfig>> {
+        let cur = self.config.load();
+        (!Arc::ptr_eq(&cur, seen)).then(|| Arc::clone(&cur))
+    }
+
+    pub fn set_coordinator(&self, c: Arc<RateCoordinator>) {
+        *lock(&self.coordinator) = Some(c);
+    }
+
+    pub fn coordinator(&self) -> Option<Arc<RateCoordinator>> {
+        lock(&self.coordinator).clone()
+    }
+}
+
+/// The command channel of a router.
+pub(crate) fn channel() -> (Sender<Command>, Receiver<Command>) {
+    crossbeam::channel::unbounded()
+}
+
+/// Take the next command without blocking.
+#[inline]
+pub(crate) fn next_command(rx: &Receiver<Command>) -> Option<Command> {
+    // Empty and Disconnected alike: nothing to apply now.
+    rx.try_recv().ok()
+}
+
+/// Why a control request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ControlError {
+    /// Invalid configuration (or a duplicate source name).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// No source of that name is routed.
+    #[error("router: no source named {0:?}")]
+    UnknownSource(String),
+    /// The router has been dropped; nothing will apply the request.
+    #[error("router: dropped")]
+    RouterDropped,
+}
+
+/// The control plane of a [`SourceRouter`](super::SourceRouter): `Clone + Send + Sync`.
+///
+/// Every method returns at once. Source changes take effect at the router's next poll; config
+/// changes at the poll after the swap; [`stats`](Self::stats) is what the poll thread last
+/// published (at most `stats_interval` old, and refreshed on every switch).
+#[derive(Clone)]
+pub struct RouterControl {
+    shared: Arc<Shared>,
+    tx: Sender<Command>,
+    clock: SharedClock,
+}
+
+impl fmt::Debug for RouterControl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RouterControl")
+            .field("config", &*self.shared.config.load())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RouterControl {
+    pub(crate) fn new(shared: Arc<Shared>, tx: Sender<Command>, clock: SharedClock) -> Self {
+        RouterControl { shared, tx, clock }
+    }
+
+    /// The config in force (or about to be).
+    pub fn config(&self) -> RouterConfig {
+        (**self.shared.config.load()).clone()
+    }
+
+    /// Validate `config` and swap it in.
+    ///
+    /// Changing `breaker_threshold` or `breaker_timeout` gives every source a new (CLOSED)
+    /// breaker; changing `arbitrate_window` reports the undecided part of the old window.
+    /// Not checked here (the sources live on the poll thread): that the sources declare
+    /// `shared_sequence` when the new strategy is `Arbitrate` — the construction check is the
+    /// only one.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the field; nothing is changed.
+    pub fn set_config(&self, config: RouterConfig) -> Result<(), ConfigError> {
+        config.validate()?;
+        self.shared.config.store(Arc::new(config));
+        Ok(())
+    }
+
+    /// Change only the strategy (validated against the rest of the config in force).
+    ///
+    /// # Errors
+    /// [`ConfigError`] (e.g. `router.hold_down` is zero and the strategy needs one).
+    pub fn set_strategy(&self, strategy: RoutingStrategy) -> Result<(), ConfigError> {
+        loop {
+            let cur = self.shared.config.load_full();
+            let mut next = (*cur).clone();
+            next.strategy = strategy;
+            next.validate()?;
+            let prev = self.shared.config.compare_and_swap(&cur, Arc::new(next));
+            if Arc::ptr_eq(&prev, &cur) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Route `source` too (lowest priority for `First`). It is started by the poll thread.
+    ///
+    /// # Errors
+    /// [`ControlError::Config`] naming `sources.name` for a duplicate name, or when the source
+    /// is request-based and the router's rate coordinator has no provider of its name;
+    /// [`ControlError::RouterDropped`].
+    pub fn add_source(&self, source: Box<dyn TickSource>) -> Result<(), ControlError> {
+        let cfg = self.shared.config.load_full();
+        let mut slot = Slot::new(source, &cfg, &self.clock)?;
+        if let Some(c) = self.shared.coordinator() {
+            slot.attach(&c, "sources.name")?;
+        }
+        let mut names = lock(&self.shared.names);
+        if names.contains(&slot.name) {
+            return Err(ConfigError::new(
+                "sources.name",
+                format!("duplicate source name {:?}", &*slot.name),
+            )
+            .into());
+        }
+        let name = slot.name.clone();
+        self.tx
+            .send(Command::Add(Box::new(slot)))
+            .map_err(|_| ControlError::RouterDropped)?;
+        names.push(name);
+        Ok(())
+    }
+
+    /// Stop routing the source `name`; the poll thread closes and drops it.
+    ///
+    /// # Errors
+    /// [`ControlError::UnknownSource`], [`ControlError::RouterDropped`].
+    pub fn remove_source(&self, name: &str) -> Result<(), ControlError> {
+        let mut names = lock(&self.shared.names);
+        let Some(i) = names.iter().position(|n| &**n == name) else {
+            return Err(ControlError::UnknownSource(name.to_string()));
+        };
+        self.tx
+            .send(Command::Remove(names[i].clone()))
+            .map_err(|_| ControlError::RouterDropped)?;
+        names.remove(i);
+        Ok(())
+    }
+
+    /// The stats the poll thread last published.
+    pub fn stats(&self) -> RouterStats {
+        lock(&self.shared.stats).clone()
+    }
+}

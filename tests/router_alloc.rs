@@ -1,0 +1,78 @@
+//! No allocation on the router's poll path in steady state: a counting global allocator
+//! counts every allocation while a router is polled (stats published every few polls).
+
+mod common;
+mod router_support;
+
+use std::time::Duration;
+
+use market_data_pipeline::router::{RouterConfig, RoutingStrategy};
+use market_data_pipeline::TickSource;
+use router_support::*;
+
+use common::counting_alloc::{allocations, Counting};
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations during `polls` polls (1 ms apart) after `warm` warm-up polls.
+fn allocations_while_polled(
+    sources: Vec<Box<dyn TickSource>>,
+    cfg: RouterConfig,
+    warm: usize,
+    polls: usize,
+) -> u64 {
+    let mut run = Run::new(sources, cfg, 64);
+    let step = |run: &mut Run| {
+        run.advance_ns(MS);
+        let now = run.now();
+        run.router.poll(now, &mut run.buf).unwrap();
+    };
+    for _ in 0..warm {
+        step(&mut run);
+    }
+    let before = allocations();
+    for _ in 0..polls {
+        step(&mut run);
+    }
+    allocations() - before
+}
+
+/// One test (the counter is process-wide: parallel tests would count each other).
+#[test]
+fn steady_state_polling_allocates_nothing() {
+    // 1. A healthy First router (standby never polled, stats published every 5 polls).
+    let sources = vec![synth("a", 1, vec![]), synth("b", 2, vec![])];
+    assert_eq!(
+        allocations_while_polled(sources, RouterConfig::default(), 10, 10_000),
+        0,
+        "case 1: first"
+    );
+
+    // 2. Arbitrate over two hot-hot feeds.
+    let feeds: Vec<Box<dyn TickSource>> = vec![
+        Box::new(SeqFeed::all("a", 1, 1_000_000, 32)),
+        Box::new(SeqFeed::all("b", 2, 1_000_000, 32)),
+    ];
+    let cfg = RouterConfig::new(RoutingStrategy::Arbitrate);
+    assert_eq!(
+        allocations_while_polled(feeds, cfg, 10, 10_000),
+        0,
+        "case 2: arbitrate"
+    );
+
+    // 3. RoundRobin switching every 2 polls: once the history (16 records) and its published
+    //    copy are full, later switches reuse their space.
+    let sources = vec![synth("a", 1, vec![]), synth("b", 2, vec![])];
+    let cfg = RouterConfig {
+        round_robin_chunks: 2,
+        switch_history: 16,
+        hold_down: Duration::from_secs(1),
+        ..RouterConfig::new(RoutingStrategy::RoundRobin)
+    };
+    assert_eq!(
+        allocations_while_polled(sources, cfg, 200, 10_000),
+        0,
+        "case 3: round robin"
+    );
+}
