@@ -87,7 +87,7 @@ fn bad_files_name_the_line_and_key() {
         (7, "[providers.p]\nkind = \"synthetic\"\nsymbols = [1]\n", 3, "providers.p.symbols[0]"),
         (8, "[providers.a]\nkind = \"synthetic\"\n[providers.b]\nkind = \"synthetic\"\n", 0, "default_sources: missing"),
         (9, "default_sources = [\"x\"]\n[providers.p]\nkind = \"synthetic\"\n", 1, "default_sources[0]: unknown provider \"x\""),
-        (10, "routing_strategy = \"random\"\n", 1, "unknown strategy \"random\""),
+        (10, "routing_strategy = \"random\"\n", 1, "routing_strategy: unknown strategy \"random\""),
         (11, "[pipeline]\nbackpressure = \"sometimes\"\n", 2, "pipeline.backpressure"),
         (12, "[[pipelines]]\ntenant_id = \"t\"\npipeline_id = \"a\"\n[[pipelines]]\ntenant_id = \"t\"\npipeline_id = \"a\"\n", 6, "pipelines[1].pipeline_id"),
         (13, "[[pipelines]]\ntenant_id = \"t\"\npipeline_id = \"a\"\noperator = \"vwap\"\n", 4, "pipelines[0].operator"),

@@ -3,6 +3,8 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use crate::error::ConfigError;
+use crate::router::RoutingStrategy;
 use crate::runtime::error::RuntimeError;
 use crate::runtime::settings::PipelineRuntimeSettings;
 use crate::runtime::snapshot::{ProviderHealth, RuntimeSnapshot};
@@ -11,7 +13,9 @@ use crate::runtime::{check_sources, PipelineRuntime, Versioned};
 impl PipelineRuntime {
     /// Validate `new`, then apply it while pipelines run, without restarting them: provider
     /// budgets and breaker settings change in place (tokens held and breaker states are
-    /// kept), new providers are registered, rate
+    /// kept), the routers of multi-source pipelines take the new strategy, hold-down,
+    /// staleness and breaker settings (a router gives its sources new CLOSED breakers when
+    /// the breaker settings change), new providers are registered, rate
     /// coordination is switched, and the settings object is swapped (readers see the old or
     /// the new one, never a mix). Running pipelines see a new budget from their next chunk.
     ///
@@ -24,6 +28,31 @@ impl PipelineRuntime {
         new.validate()?;
         check_sources(&self.inner.registry, &new)?;
         let coordinator = &self.inner.coordinator;
+        let table = self.inner.table();
+        // Routers of running pipelines: the new config of each, checked before anything is
+        // applied. Arbitrate needs feeds of one sequenced stream.
+        let mut reroutes = Vec::new();
+        for (key, entry) in table.iter() {
+            let Some(control) = &entry.routed.router else {
+                continue;
+            };
+            let current = control.config();
+            let next = new.router_config(current.clone());
+            if next.strategy == RoutingStrategy::Arbitrate && !entry.routed.shared_sequence {
+                return Err(ConfigError::new(
+                    "routing_strategy",
+                    format!(
+                        "arbitrate needs feeds of one sequenced stream; pipeline {key} routes \
+                         sources that do not declare shared_sequence"
+                    ),
+                )
+                .into());
+            }
+            if next != current {
+                next.validate()?;
+                reroutes.push((control.clone(), next));
+            }
+        }
         // Check every provider's limits first, so that a refusal leaves nothing half-applied.
         let mut updates = Vec::new();
         for name in new.providers.keys() {
@@ -40,6 +69,10 @@ impl PipelineRuntime {
                 }
             }
         }
+        for (control, next) in reroutes {
+            control.set_config(next)?;
+        }
+        drop(table);
         // Relaxed: an independent switch read once per chunk.
         self.inner
             .flags
@@ -82,7 +115,7 @@ impl PipelineRuntime {
             .collect();
         RuntimeSnapshot {
             settings_version: current.version,
-            routing_strategy: current.settings.routing_strategy.clone(),
+            routing_strategy: current.settings.routing_strategy,
             providers,
             pipelines: self.list_pipelines(),
         }

@@ -72,9 +72,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use arc_swap::ArcSwap;
 
 pub use error::{RuntimeError, SettingsError};
-pub use settings::{
-    PipelineDefaults, PipelineRuntimeSettings, ProviderSettings, ROUTING_STRATEGIES,
-};
+pub use settings::{PipelineDefaults, PipelineRuntimeSettings, ProviderSettings};
 pub use snapshot::{PipelineInfo, PipelineKind, ProviderHealth, RuntimeSnapshot};
 pub use spec::{OperatorSpec, PipelineKey, PipelineSpec};
 pub use stream::QuoteStream;
@@ -83,10 +81,11 @@ use crate::clock::{MonotonicClock, SharedClock};
 use crate::flow::RateCoordinator;
 use crate::pipeline::{PipelineHandle, PipelineMonitor, PipelineReport};
 use crate::registry::{SourceContext, SourceRegistry};
+use crate::router::RouterControl;
 use crate::sink::{CountingSink, Sink};
 use crate::symbol::SymbolTable;
 use admit::Flags;
-use build::Parts;
+use build::{Parts, Routed};
 
 /// Settings with the version `update_settings` gave them.
 #[derive(Debug)]
@@ -106,6 +105,7 @@ enum Slot {
 struct Entry {
     slot: Slot,
     sources: Vec<String>,
+    routed: Routed,
 }
 
 impl Entry {
@@ -120,6 +120,7 @@ impl Entry {
             sources: self.sources.clone(),
             state: stats.state,
             stats,
+            routing: self.routed.router.as_ref().map(RouterControl::stats),
         }
     }
 }
@@ -129,7 +130,7 @@ impl Entry {
 pub(crate) struct Inner {
     settings: ArcSwap<Versioned>,
     registry: SourceRegistry,
-    coordinator: RateCoordinator,
+    coordinator: Arc<RateCoordinator>,
     symbols: Arc<SymbolTable>,
     flags: Arc<Flags>,
     clock: SharedClock,
@@ -220,7 +221,7 @@ impl PipelineRuntime {
                 settings: Arc::new(settings.clone()),
             }),
             registry,
-            coordinator,
+            coordinator: Arc::new(coordinator),
             symbols: Arc::new(SymbolTable::new()),
             clock,
             table: Mutex::new(BTreeMap::new()),
@@ -245,7 +246,7 @@ impl PipelineRuntime {
     }
 
     /// The rate coordinator every pipeline's providers are registered with.
-    pub fn coordinator(&self) -> &RateCoordinator {
+    pub fn coordinator(&self) -> &Arc<RateCoordinator> {
         &self.inner.coordinator
     }
 
@@ -260,7 +261,7 @@ impl PipelineRuntime {
         &self,
         key: PipelineKey,
         sources: Vec<String>,
-        start: impl FnOnce() -> Result<Slot, RuntimeError>,
+        start: impl FnOnce() -> Result<(Slot, Routed), RuntimeError>,
     ) -> Result<PipelineKey, RuntimeError> {
         let max = self.settings().max_concurrent_pipelines;
         let mut table = self.inner.table();
@@ -274,8 +275,15 @@ impl PipelineRuntime {
                 max,
             });
         }
-        let slot = start()?;
-        table.insert(key.clone(), Entry { slot, sources });
+        let (slot, routed) = start()?;
+        table.insert(
+            key.clone(),
+            Entry {
+                slot,
+                sources,
+                routed,
+            },
+        );
         Ok(key)
     }
 
@@ -300,7 +308,7 @@ impl PipelineRuntime {
         let settings = self.settings();
         let names = build::source_names(&settings, &spec)?;
         self.admit(spec.key(), names.clone(), || {
-            let p = build::pipeline(
+            let (p, routed) = build::pipeline(
                 &self.inner.parts(),
                 &settings,
                 &spec,
@@ -308,7 +316,7 @@ impl PipelineRuntime {
                 Some(sink),
                 settings.pipeline.ring_capacity,
             )?;
-            Ok(Slot::Owned(p.start()?))
+            Ok((Slot::Owned(p.start()?), routed))
         })
     }
 
@@ -327,7 +335,7 @@ impl PipelineRuntime {
         let names = build::source_names(&settings, &spec)?;
         let mut stream = None;
         let key = self.admit(spec.key(), names.clone(), || {
-            let p = build::pipeline(
+            let (p, routed) = build::pipeline(
                 &self.inner.parts(),
                 &settings,
                 &spec,
@@ -338,7 +346,7 @@ impl PipelineRuntime {
             let (handle, ticks) = p.start_tick_stream()?;
             let monitor = handle.monitor();
             stream = Some((ticks, handle));
-            Ok(Slot::Stream(monitor))
+            Ok((Slot::Stream(monitor), routed))
         })?;
         let (ticks, handle) = stream.ok_or_else(|| {
             RuntimeError::from(crate::error::ConfigError::new("stream", "not started"))

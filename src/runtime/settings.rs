@@ -8,10 +8,8 @@ use crate::error::ConfigError;
 use crate::flow::ProviderLimits;
 use crate::registry::SourceSpec;
 use crate::ring::Backpressure;
+use crate::router::{RouterConfig, RoutingStrategy};
 use crate::runtime::spec::PipelineSpec;
-
-/// Routing strategies a multi-source pipeline can use (the router's `FromStr` names).
-pub const ROUTING_STRATEGIES: &[&str] = &["first", "round_robin", "fastest", "arbitrate"];
 
 /// One provider: how to build its source, and its budget and breaker.
 #[derive(Clone, Debug, PartialEq)]
@@ -108,8 +106,13 @@ pub struct PipelineRuntimeSettings {
     pub circuit_breaker_threshold: u32,
     /// Default breaker timeout of providers, seconds.
     pub circuit_breaker_timeout_sec: f64,
-    /// How multi-source pipelines pick a source (see [`ROUTING_STRATEGIES`]).
-    pub routing_strategy: String,
+    /// How multi-source pipelines pick a source (their `SourceRouter`'s strategy).
+    pub routing_strategy: RoutingStrategy,
+    /// How long a failed source stays out before fail-back is probed, ms (router hold-down).
+    pub routing_hold_down_ms: u64,
+    /// A routed source that produces nothing for this long is stale and failed over, ms
+    /// (for sources that declare no staleness bound).
+    pub routing_staleness_ms: u64,
     /// Providers used when a pipeline names none, in priority order.
     pub default_sources: Vec<String>,
     /// Providers by name.
@@ -133,7 +136,9 @@ impl Default for PipelineRuntimeSettings {
             enable_rate_coordination: true,
             circuit_breaker_threshold: 5,
             circuit_breaker_timeout_sec: 60.0,
-            routing_strategy: "first".to_string(),
+            routing_strategy: RoutingStrategy::First,
+            routing_hold_down_ms: 5_000,
+            routing_staleness_ms: 2_000,
             default_sources: vec!["synthetic".to_string()],
             providers,
             pipeline: PipelineDefaults::default(),
@@ -169,6 +174,20 @@ impl PipelineRuntimeSettings {
         })
     }
 
+    /// `base` with the fields these settings own: strategy, hold-down, staleness and the
+    /// breaker threshold and timeout of every routed source.
+    pub fn router_config(&self, base: RouterConfig) -> RouterConfig {
+        RouterConfig {
+            strategy: self.routing_strategy,
+            hold_down: Duration::from_millis(self.routing_hold_down_ms),
+            default_staleness: Duration::from_millis(self.routing_staleness_ms),
+            breaker_threshold: self.circuit_breaker_threshold,
+            breaker_timeout: Duration::try_from_secs_f64(self.circuit_breaker_timeout_sec)
+                .unwrap_or(Duration::MAX),
+            ..base
+        }
+    }
+
     /// Check every field that can be checked without building sources (the runtime also
     /// builds each provider's source once to check its parameters).
     ///
@@ -193,16 +212,19 @@ impl PipelineRuntimeSettings {
                 ),
             ));
         }
-        if !ROUTING_STRATEGIES.contains(&self.routing_strategy.as_str()) {
-            return Err(ConfigError::new(
-                "routing_strategy",
-                format!(
-                    "unknown strategy {:?} (known: {})",
-                    self.routing_strategy,
-                    ROUTING_STRATEGIES.join(", ")
-                ),
-            ));
-        }
+        self.router_config(RouterConfig::default())
+            .validate()
+            .map_err(|e| {
+                let field = match e.field.as_str() {
+                    "router.strategy" => "routing_strategy",
+                    "router.hold_down" => "routing_hold_down_ms",
+                    "router.default_staleness" => "routing_staleness_ms",
+                    "router.breaker_threshold" => "circuit_breaker_threshold",
+                    "router.breaker_timeout" => "circuit_breaker_timeout_sec",
+                    other => other,
+                };
+                ConfigError::new(field, e.reason)
+            })?;
         if self.providers.is_empty() {
             return Err(ConfigError::new(
                 "providers",

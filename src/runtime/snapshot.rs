@@ -2,6 +2,7 @@
 
 use crate::flow::ProviderState;
 use crate::pipeline::{PipelineState, PipelineStats};
+use crate::router::{RouterStats, RoutingStrategy};
 use crate::runtime::spec::PipelineKey;
 
 /// What kind of pipeline an entry is.
@@ -26,6 +27,9 @@ pub struct PipelineInfo {
     pub state: PipelineState,
     /// Counters and latency percentiles.
     pub stats: PipelineStats,
+    /// The router's switches, breaker states and per-source selection counts, when the
+    /// pipeline routes several sources.
+    pub routing: Option<RouterStats>,
 }
 
 /// One provider's health.
@@ -47,7 +51,7 @@ pub struct RuntimeSnapshot {
     /// Incremented by every successful `update_settings`.
     pub settings_version: u64,
     /// Routing strategy in force.
-    pub routing_strategy: String,
+    pub routing_strategy: RoutingStrategy,
     /// Providers, by name.
     pub providers: Vec<ProviderHealth>,
     /// Running pipelines, by key.

@@ -23,6 +23,8 @@ struct RawSettings {
     circuit_breaker_threshold: Option<u32>,
     circuit_breaker_timeout_sec: Option<f64>,
     routing_strategy: Option<String>,
+    routing_hold_down_ms: Option<u64>,
+    routing_staleness_ms: Option<u64>,
     default_sources: Option<Vec<String>>,
     #[serde(default)]
     providers: BTreeMap<String, toml::Table>,
@@ -209,7 +211,14 @@ fn convert(raw: RawSettings) -> Result<PipelineRuntimeSettings, ConfigError> {
         circuit_breaker_timeout_sec: raw
             .circuit_breaker_timeout_sec
             .unwrap_or(d.circuit_breaker_timeout_sec),
-        routing_strategy: raw.routing_strategy.unwrap_or(d.routing_strategy),
+        routing_strategy: match raw.routing_strategy {
+            None => d.routing_strategy,
+            Some(s) => s
+                .parse()
+                .map_err(|e: ConfigError| ConfigError::new("routing_strategy", e.reason))?,
+        },
+        routing_hold_down_ms: raw.routing_hold_down_ms.unwrap_or(d.routing_hold_down_ms),
+        routing_staleness_ms: raw.routing_staleness_ms.unwrap_or(d.routing_staleness_ms),
         default_sources,
         providers,
         pipeline,

@@ -17,8 +17,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
-    /// Run a pipeline on the synthetic source (ticks → 1 s bars → batcher → summary), or a
-    /// PipelineRuntime from a TOML file with --config.
+    /// Run the failover demo (two synthetic providers, faults in the primary), a
+    /// PipelineRuntime from a TOML file (--config), or one bar pipeline (--bars).
     Run(run::RunArgs),
     /// Throughput and latency of the pipeline beside a bare rtrb ring and a crossbeam channel.
     Bench(bench::BenchArgs),

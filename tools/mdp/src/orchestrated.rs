@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use market_data_pipeline::runtime::{
     PipelineRuntime, PipelineRuntimeSettings, PipelineSpec, RuntimeSnapshot,
 };
-use market_data_pipeline::PipelineReport;
+use market_data_pipeline::{PipelineReport, RouterStats};
 use serde_json::{json, Value};
 
 /// Run `settings` for `duration`, printing a live line (unless `json`) and a summary.
@@ -56,6 +56,16 @@ pub fn run_settings(settings: PipelineRuntimeSettings, duration: f64, json: bool
     Ok(())
 }
 
+/// The built-in demo of plain `mdp run`: two synthetic providers, faults injected into the
+/// primary, so failover, breaker transitions, fail-back and counts show live.
+pub const DEMO: &str = include_str!("../../../examples/config/failover.toml");
+
+/// Plain `mdp run`.
+pub fn run_demo(duration: f64, json: bool) -> Result<()> {
+    let settings = PipelineRuntimeSettings::from_toml_str(DEMO).context("the built-in demo")?;
+    run_settings(settings, duration, json)
+}
+
 /// `mdp run --config FILE`.
 pub fn run_file(path: &Path, duration: f64, json: bool) -> Result<()> {
     let settings = PipelineRuntimeSettings::from_file(path)?;
@@ -64,17 +74,6 @@ pub fn run_file(path: &Path, duration: f64, json: bool) -> Result<()> {
 
 fn live_line(s: &RuntimeSnapshot, elapsed: Duration) -> String {
     let mut line = format!("{:>6.2}s", elapsed.as_secs_f64());
-    for p in &s.providers {
-        let b = &p.state.breaker;
-        line += &format!(
-            "  {} [{} open×{} half×{} closed×{}]",
-            p.name,
-            b.state,
-            b.opened,
-            b.half_opened,
-            b.closed
-        );
-    }
     for p in &s.pipelines {
         line += &format!(
             "  {}: {} ticks, {} out [{}]",
@@ -83,16 +82,75 @@ fn live_line(s: &RuntimeSnapshot, elapsed: Duration) -> String {
             p.stats.delivered,
             p.state.as_str()
         );
+        if let Some(r) = &p.routing {
+            line += &format!(
+                " via {} (switches {}:",
+                r.active.as_deref().unwrap_or("-"),
+                r.switches_total
+            );
+            for src in &r.sources {
+                line += &format!(" {} {} sel×{}", src.name, src.breaker, src.selected);
+            }
+            line += ")";
+        }
     }
     line
 }
 
+fn print_routing(r: &RouterStats) {
+    println!(
+        "    router ({}): {} switches, active {}",
+        r.strategy,
+        r.switches_total,
+        r.active.as_deref().unwrap_or("-")
+    );
+    for src in &r.sources {
+        println!(
+            "      {:<10} selected {:>3}  delivered {:>10}  errors {:>3}  breaker {}",
+            src.name, src.selected, src.delivered, src.errors, src.breaker
+        );
+    }
+    let first = r.switches.first().map_or(0, |w| w.at_ns);
+    for w in &r.switches {
+        println!(
+            "      +{:>7.3}s  {} -> {}  ({})",
+            (w.at_ns - first) as f64 / 1e9,
+            w.from.as_deref().unwrap_or("-"),
+            w.to.as_deref().unwrap_or("-"),
+            w.reason
+        );
+    }
+}
+
+fn routing_json(r: &RouterStats) -> Value {
+    json!({
+        "strategy": r.strategy.as_str(),
+        "active": r.active.as_deref(),
+        "switches_total": r.switches_total,
+        "switches": r.switches.iter().map(|w| json!({
+            "at_ns": w.at_ns,
+            "from": w.from.as_deref(),
+            "to": w.to.as_deref(),
+            "reason": w.reason.as_str(),
+        })).collect::<Vec<_>>(),
+        "sources": r.sources.iter().map(|src| json!({
+            "name": &*src.name,
+            "selected": src.selected,
+            "delivered": src.delivered,
+            "errors": src.errors,
+            "breaker": src.breaker.to_string(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
 fn print_summary(s: &RuntimeSnapshot, reports: &[(String, PipelineReport)]) {
-    println!("providers (routing: {}):", s.routing_strategy);
+    println!(
+        "providers (budgets and breakers of the coordinator; routed sources have theirs in their router):"
+    );
     for p in &s.providers {
         let b = &p.state.breaker;
         println!(
-            "  {:<12} {:<10} breaker {:<9} opened {} half-opened {} closed {}  rate-limited {}  request-based {}",
+            "  {:<12} {:<10} coordinator breaker {:<9} opened {} half-opened {} closed {}  rate-limited {}  request-based {}",
             p.name,
             p.kind,
             b.state,
@@ -120,7 +178,17 @@ fn print_summary(s: &RuntimeSnapshot, reports: &[(String, PipelineReport)]) {
             st.latency.p99,
             r.error.as_ref().map(|e| format!("  error: {e}")).unwrap_or_default()
         );
+        if let Some(routing) = routing_of(s, key) {
+            print_routing(routing);
+        }
     }
+}
+
+fn routing_of<'a>(s: &'a RuntimeSnapshot, key: &str) -> Option<&'a RouterStats> {
+    s.pipelines
+        .iter()
+        .find(|p| p.key.as_str() == key)
+        .and_then(|p| p.routing.as_ref())
 }
 
 fn to_json(s: &RuntimeSnapshot, reports: &[(String, PipelineReport)]) -> Value {
@@ -155,12 +223,13 @@ fn to_json(s: &RuntimeSnapshot, reports: &[(String, PipelineReport)]) -> Value {
                 "conserved": st.is_conserved(),
                 "latency_ns": {"p50": st.latency.p50, "p99": st.latency.p99, "max": st.latency.max},
                 "error": r.error.as_ref().map(|e| e.to_string()),
+                "routing": routing_of(s, key).map(routing_json),
             })
         })
         .collect();
     json!({
         "settings_version": s.settings_version,
-        "routing_strategy": s.routing_strategy,
+        "routing_strategy": s.routing_strategy.as_str(),
         "providers": providers,
         "pipelines": pipelines,
     })
