@@ -334,8 +334,25 @@ fn an_invalid_settings_swap_is_refused_and_changes_nothing() {
 }
 
 #[test]
-fn settings_readers_never_see_a_torn_settings_object_during_swaps() {
+fn settings_readers_never_see_a_torn_settings_object_during_swaps_under_load() {
     let (runtime, _clock) = request_based_runtime(2, 1);
+    // Load: an unpaced synthetic provider feeding two pipelines, and the request-based one.
+    let mut loaded = (*runtime.settings()).clone();
+    loaded
+        .providers
+        .insert("load".into(), synthetic("load", &["AAPL", "MSFT"]));
+    runtime.update_settings(loaded).unwrap();
+    for i in 0..2 {
+        let spec = PipelineSpec::new("load", &format!("p{i}")).sources(&["load"]);
+        runtime.run_pipeline(spec).unwrap();
+    }
+    runtime
+        .run_pipeline(PipelineSpec::new("t", "venue"))
+        .unwrap();
+    assert!(wait_for(10_000, || runtime
+        .list_pipelines()
+        .iter()
+        .all(|p| p.stats.produced > 0)));
     let a = (*runtime.settings()).clone();
     let mut b = a.clone();
     b.max_concurrent_pipelines = 7;
@@ -365,7 +382,11 @@ fn settings_readers_never_see_a_torn_settings_object_during_swaps() {
         }
         reader.join().unwrap();
     });
-    assert_eq!(runtime.settings_version(), 200);
+    assert_eq!(runtime.settings_version(), 201);
+    assert!(runtime
+        .list_pipelines()
+        .iter()
+        .all(|p| p.state == PipelineState::Running));
     let limits = runtime.coordinator().handle("venue").unwrap().limits();
     assert_eq!(
         (limits.capacity, limits.refill_rate),

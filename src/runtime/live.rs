@@ -20,7 +20,8 @@ impl PipelineRuntime {
     /// the new one, never a mix). Running pipelines see a new budget from their next chunk.
     ///
     /// Source parameters, pipeline defaults and `max_concurrent_pipelines` apply to pipelines
-    /// started afterwards.
+    /// started afterwards; so does `enable_rate_coordination` for routed pipelines (whose
+    /// routers decide at construction which sources ask the coordinator).
     ///
     /// # Errors
     /// Invalid settings, by field path. Nothing is changed when an error is returned.
