@@ -2,6 +2,27 @@
 //!
 //! A lock-free market-data engine: sources, operators, batchers and sinks on pinned worker
 //! threads joined by SPSC rings, with rate coordination, circuit breakers and source routing.
+//!
+//! ## Quick start: the orchestration runtime
+//!
+//! ```
+//! use market_data_pipeline::runtime::{PipelineRuntime, PipelineRuntimeSettings, PipelineSpec};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Default settings: one built-in synthetic provider, registered with the coordinator.
+//! let runtime = PipelineRuntime::start(PipelineRuntimeSettings::default())?;
+//! let quotes: Vec<_> = runtime.stream_quotes(&["AAPL", "MSFT"])?.take(100).collect();
+//! assert_eq!(quotes.len(), 100);
+//!
+//! let key = runtime.run_pipeline(PipelineSpec::new("my_tenant", "p").symbols(&["AAPL"]))?;
+//! let report = runtime.stop_pipeline(&key)?; // drains; exact counts
+//! assert!(report.stats.is_conserved());
+//! # Ok(()) }
+//! ```
+//!
+//! Settings load from TOML ([`PipelineRuntimeSettings::from_file`]); `mdp run --config FILE`
+//! runs one (see `examples/config/`). Providers in other crates register with
+//! [`register_source_provider!`] and are found by
+//! [`SourceRegistry::discover_entrypoints`].
 
 pub mod batcher;
 pub mod clock;

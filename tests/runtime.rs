@@ -450,3 +450,21 @@ fn a_breaker_swap_applies_to_a_running_pipeline_from_its_next_chunk() {
     assert_eq!(snap.providers[0].state.breaker.opened, 1);
     assert_eq!(snap.pipelines[0].stats.source_errors, 1);
 }
+
+#[test]
+fn a_pipeline_without_symbols_anywhere_is_a_clear_error() {
+    // The default synthetic provider has no symbols of its own: the pipeline must name some.
+    let runtime = PipelineRuntime::start(PipelineRuntimeSettings::default()).unwrap();
+    let e = runtime
+        .run_pipeline(PipelineSpec::new("t", "p"))
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "settings: invalid configuration: symbols: the pipeline names no symbols and \
+         providers.synthetic.symbols is empty"
+    );
+    assert!(runtime.list_pipelines().is_empty());
+    runtime
+        .run_pipeline(PipelineSpec::new("t", "p").symbols(&["AAPL"]))
+        .unwrap();
+}

@@ -1,6 +1,6 @@
 //! Providers linked in from other crates: the Rust analogue of Python entry points.
 //!
-//! A provider crate submits a [`ProviderEntry`] with [`register_source_provider!`]; the entry is
+//! A provider crate submits a [`ProviderEntry`] with [`register_source_provider!`](crate::register_source_provider); the entry is
 //! collected at link time by `inventory`, and
 //! [`SourceRegistry::discover_entrypoints`](super::SourceRegistry::discover_entrypoints) registers
 //! every entry of the final binary:
@@ -35,7 +35,7 @@ pub struct ProviderEntry {
 }
 
 impl ProviderEntry {
-    /// An entry; use [`register_source_provider!`] rather than calling this.
+    /// An entry; use [`register_source_provider!`](crate::register_source_provider) rather than calling this.
     pub const fn new(name: &'static str, factory: ProviderFn, origin: &'static str) -> Self {
         ProviderEntry {
             name,

@@ -191,7 +191,7 @@ impl SourceRegistry {
             .contains_key(name)
     }
 
-    /// Register every provider linked into this binary with [`register_source_provider!`]
+    /// Register every provider linked into this binary with [`register_source_provider!`](crate::register_source_provider)
     /// (names registered explicitly keep their factory). Returns the names found, sorted.
     pub fn discover_entrypoints(&self) -> Vec<String> {
         let mut found = Vec::new();

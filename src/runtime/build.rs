@@ -55,6 +55,12 @@ pub(crate) fn source(
         let mut source_spec = p.source.clone();
         if !spec.symbols.is_empty() {
             source_spec.symbols = spec.symbols.clone();
+        } else if source_spec.symbols.is_empty() {
+            return Err(ConfigError::new(
+                "symbols",
+                format!("the pipeline names no symbols and providers.{name}.symbols is empty"),
+            )
+            .into());
         }
         let ctx = SourceContext {
             symbols: parts.symbols.clone(),
