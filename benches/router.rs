@@ -6,6 +6,8 @@
 //! * `router_first_256_ticks`: `First` over one healthy synthetic source vs the source polled
 //!   directly, per 256-tick chunk (same `now` sequence: 1 µs per poll, so stats publishing
 //!   every 5 ms is amortised as in a real run).
+//! * `router_poll_overhead`: the router's fixed cost per poll, isolated: `First` over a source
+//!   that returns a full chunk without writing it, vs that source polled directly.
 //! * `router_pipeline_1M_ticks`: synthetic → passthrough → batcher → counting sink, with the
 //!   source bare (baseline) and behind a `First` router.
 
@@ -103,35 +105,95 @@ fn failover(c: &mut Criterion) {
     g.finish();
 }
 
-fn first_healthy(c: &mut Criterion) {
-    let mut g = c.benchmark_group("router_first_256_ticks");
-    g.throughput(Throughput::Elements(CHUNK as u64));
-    g.warm_up_time(Duration::from_millis(500));
-    g.measurement_time(Duration::from_secs(3));
+/// Poll `bare` directly (baseline row) and a started `First` router over `routed`, 256 ticks a
+/// poll, `now` advancing 1 µs a poll in both.
+fn bare_vs_router(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    (bare_row, router_row): (&str, &str),
+    mut bare: Box<dyn TickSource>,
+    routed: Box<dyn TickSource>,
+) {
     let mut buf = vec![Tick::default(); CHUNK];
-    let mut src = synthetic("bare", 1, vec![], None);
-    src.start(0).unwrap();
+    bare.start(0).unwrap();
     let mut now = 0u64;
-    g.bench_function("baseline_synthetic_direct", |b| {
+    g.bench_function(bare_row, |b| {
         b.iter(|| {
             now += 1_000;
-            src.poll(now, std::hint::black_box(&mut buf)).unwrap()
+            bare.poll(now, std::hint::black_box(&mut buf)).unwrap()
         })
     });
-    let mut router = SourceRouter::with_config(
-        vec![Box::new(synthetic("routed", 1, vec![], None))],
-        RouterConfig::new(RoutingStrategy::First),
-        MonotonicClock::shared(),
-    )
-    .unwrap();
+    let cfg = RouterConfig::new(RoutingStrategy::First);
+    let mut router =
+        SourceRouter::with_config(vec![routed], cfg, MonotonicClock::shared()).unwrap();
     router.start(0).unwrap();
     let mut now = 0u64;
-    g.bench_function("router_first_over_synthetic", |b| {
+    g.bench_function(router_row, |b| {
         b.iter(|| {
             now += 1_000;
             router.poll(now, std::hint::black_box(&mut buf)).unwrap()
         })
     });
+}
+
+fn first_healthy(c: &mut Criterion) {
+    let mut g = c.benchmark_group("router_first_256_ticks");
+    g.throughput(Throughput::Elements(CHUNK as u64));
+    g.warm_up_time(Duration::from_millis(500));
+    g.measurement_time(Duration::from_secs(3));
+    bare_vs_router(
+        &mut g,
+        ("baseline_synthetic_direct", "router_first_over_synthetic"),
+        Box::new(synthetic("bare", 1, vec![], None)),
+        Box::new(synthetic("routed", 1, vec![], None)),
+    );
+    g.finish();
+}
+
+/// Says a full chunk is ready and writes nothing: isolates the router's own cost.
+struct NullSource(Vec<String>);
+
+impl TickSource for NullSource {
+    fn name(&self) -> &str {
+        "null"
+    }
+    fn start(&mut self, _now_ns: u64) -> Result<(), market_data_pipeline::SourceError> {
+        Ok(())
+    }
+    fn poll(
+        &mut self,
+        _now_ns: u64,
+        out: &mut [Tick],
+    ) -> Result<SourcePoll, market_data_pipeline::SourceError> {
+        Ok(SourcePoll::Ready(out.len()))
+    }
+    fn close(&mut self) {}
+    fn status(&self) -> market_data_pipeline::SourceStatus {
+        market_data_pipeline::SourceStatus::Running
+    }
+    fn health(&self) -> market_data_pipeline::SourceHealth {
+        market_data_pipeline::SourceHealth::default()
+    }
+    fn symbols(&self) -> &[String] {
+        &self.0
+    }
+    fn capabilities(&self) -> market_data_pipeline::Capabilities {
+        market_data_pipeline::Capabilities::default()
+    }
+}
+
+fn poll_overhead(c: &mut Criterion) {
+    let mut g = c.benchmark_group("router_poll_overhead");
+    g.warm_up_time(Duration::from_millis(500));
+    g.measurement_time(Duration::from_secs(2));
+    bare_vs_router(
+        &mut g,
+        (
+            "baseline_null_source_direct",
+            "router_first_over_null_source",
+        ),
+        Box::new(NullSource(Vec::new())),
+        Box::new(NullSource(Vec::new())),
+    );
     g.finish();
 }
 
@@ -157,5 +219,5 @@ fn pipeline(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, failover, first_healthy, pipeline);
+criterion_group!(benches, failover, first_healthy, poll_overhead, pipeline);
 criterion_main!(benches);

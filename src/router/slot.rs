@@ -28,14 +28,36 @@ pub(crate) enum SlotPoll {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Ewma(Option<u64>);
 
+#[cfg(test)]
+mod tests {
+    use super::Ewma;
+
+    #[test]
+    fn the_ewma_starts_at_the_first_sample_and_moves_an_eighth_of_the_way() {
+        let mut e = Ewma::default();
+        assert_eq!(e.get(), None);
+        e.add(800);
+        assert_eq!(e.get(), Some(800));
+        e.add(0);
+        assert_eq!(e.get(), Some(700));
+        e.add(1_500);
+        assert_eq!(e.get(), Some(800));
+        e.add(u64::MAX); // clamped, no overflow
+        assert!(e.get().unwrap() > 800);
+    }
+}
+
 impl Ewma {
     #[inline]
     pub fn add(&mut self, sample_ns: u64) {
         self.0 = Some(match self.0 {
             None => sample_ns,
             Some(e) => {
-                let d = (sample_ns as i128 - e as i128) / 8;
-                (e as i128 + d) as u64
+                // i64 and a shift (÷8 rounding toward −∞): no 128-bit division on the poll
+                // path. Latencies are far below 2^62 ns.
+                let s = sample_ns.min(1 << 62) as i64;
+                let e = e as i64;
+                (e + ((s - e) >> 3)) as u64
             }
         });
     }
