@@ -11,8 +11,10 @@ pub mod pin;
 pub mod pipeline;
 pub mod price;
 pub mod record;
+pub mod registry;
 pub mod ring;
 pub mod router;
+pub mod runtime;
 pub mod sink;
 pub mod source;
 pub mod symbol;
@@ -40,9 +42,14 @@ pub use pipeline::{
 };
 pub use price::Price;
 pub use record::{Bar, Record};
+pub use registry::{RegistryError, SourceFactory, SourceRegistry, SourceSpec};
 pub use router::{
     RouterConfig, RouterControl, RouterStats, RoutingStrategy, SourceRouter, SwitchReason,
     SwitchRecord,
+};
+pub use runtime::{
+    PipelineInfo, PipelineKey, PipelineRuntime, PipelineRuntimeSettings, PipelineSpec, QuoteStream,
+    RuntimeError, RuntimeSnapshot, SettingsError,
 };
 pub use sink::{CallbackSink, CountingSink, CsvSink, NullSink, Sink};
 pub use source::replay::{Repeat, ReplayConfig, ReplaySource, ReplaySpeed};

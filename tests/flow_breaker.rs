@@ -189,3 +189,30 @@ fn state_names_match_the_seed() {
     .collect();
     assert_eq!(names, ["CLOSED", "OPEN", "HALF_OPEN"]);
 }
+
+#[test]
+fn limits_change_live_keeping_the_failures_counted_and_a_running_open_period() {
+    let (clock, b) = breaker(5);
+    b.record_failure();
+    b.record_failure();
+    // 1. A lower threshold opens at the next failure; the two counted stay counted.
+    b.set_limits(3, 1, Duration::from_secs(10)).unwrap();
+    assert_eq!(b.limits(), (3, 1, Duration::from_secs(10)));
+    b.record_failure();
+    assert_eq!(b.state(), BreakerState::Open);
+    // 2. The new timeout applies from this opening on.
+    clock.advance(Duration::from_secs(10));
+    assert_eq!(b.state(), BreakerState::HalfOpen);
+    b.record_failure(); // the probe fails: OPEN again
+                        // 3. A longer timeout set while OPEN does not stretch the running period.
+    b.set_limits(3, 1, TIMEOUT).unwrap();
+    clock.advance(Duration::from_secs(10));
+    assert_eq!(b.state(), BreakerState::HalfOpen);
+    // 4. Invalid limits are refused and change nothing.
+    assert_eq!(b.set_limits(0, 1, TIMEOUT).unwrap_err().field, "threshold");
+    assert_eq!(
+        b.set_limits(3, 0, TIMEOUT).unwrap_err().field,
+        "half_open_max_probes"
+    );
+    assert_eq!(b.limits(), (3, 1, TIMEOUT));
+}

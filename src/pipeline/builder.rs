@@ -12,6 +12,7 @@ use crate::operator::{Operator, Passthrough};
 use crate::pin::{pin_current, CoreChoice, PinFailure};
 use crate::pipeline::handle::PipelineHandle;
 use crate::pipeline::stats::{PipelineReport, Shared};
+use crate::pipeline::tick_stream::TickStream;
 use crate::pipeline::worker::{run_process, run_source, Downstream, LoopConfig, Process};
 use crate::pipeline::PipelineContext;
 use crate::ring::{edge, Backpressure};
@@ -342,18 +343,22 @@ impl StreamingPipeline {
         &self.ctx
     }
 
+    fn loop_config(&self) -> LoopConfig {
+        LoopConfig {
+            clock: self.clock.clone(),
+            idle: self.idle,
+            chunk: self.chunk,
+            max_consecutive_errors: self.max_consecutive_errors,
+        }
+    }
+
     /// Start the workers.
     ///
     /// # Errors
     /// A worker could not be spawned or (with [`PinFailure::Error`]) pinned.
     pub fn start(self) -> Result<PipelineHandle, PipelineError> {
         let started = Instant::now();
-        let cfg = LoopConfig {
-            clock: self.clock.clone(),
-            idle: self.idle,
-            chunk: self.chunk,
-            max_consecutive_errors: self.max_consecutive_errors,
-        };
+        let cfg = self.loop_config();
         let tag = format!("mdp-{}", self.ctx.pipeline_id);
         match self.placement {
             Placement::Fused { core } => {
@@ -414,6 +419,61 @@ impl StreamingPipeline {
                 }
             }
         }
+    }
+
+    /// Start only the source stage and hand its ticks to the caller's thread: one rtrb hop of
+    /// 64-byte ticks (with the configured backpressure, ring capacity, chunk size and pinning
+    /// of the source core), no operator, batcher or sink.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use market_data_pipeline::pipeline::StreamingPipeline;
+    /// use market_data_pipeline::source::{SyntheticConfig, SyntheticSource};
+    /// use market_data_pipeline::SymbolTable;
+    /// let source = SyntheticSource::new(
+    ///     SyntheticConfig { max_ticks: Some(1_000), ..SyntheticConfig::new(&["AAPL"]) },
+    ///     Arc::new(SymbolTable::new()),
+    /// )?;
+    /// let (handle, ticks) = StreamingPipeline::builder().source(source).build()?.start_tick_stream()?;
+    /// assert_eq!(ticks.count(), 1_000);
+    /// let report = handle.join();
+    /// assert_eq!(report.stats.delivered, 1_000);
+    /// assert!(report.stats.is_conserved());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// An operator other than [`Passthrough`] (the stream delivers the source's ticks
+    /// unchanged), or a worker that cannot be spawned or pinned.
+    pub fn start_tick_stream(self) -> Result<(PipelineHandle, TickStream), PipelineError> {
+        if self.operator.name() != "passthrough" {
+            return Err(ConfigError::new(
+                "operator",
+                "a tick stream delivers the source's ticks unchanged: use Passthrough",
+            )
+            .into());
+        }
+        let started = Instant::now();
+        let cfg = self.loop_config();
+        let core = match self.placement {
+            Placement::Fused { core } => core,
+            Placement::Split { source_core, .. } => source_core,
+        };
+        let (tx, rx) = edge(self.ring_capacity.max(self.chunk), self.backpressure)?;
+        let shared = Arc::new(Shared::new(Some(tx.counters())));
+        let stream = TickStream::new(rx, shared.clone(), self.chunk, self.idle);
+        let (s, source) = (shared.clone(), self.source);
+        let t = spawn_worker(
+            format!("mdp-{}-source", self.ctx.pipeline_id),
+            core,
+            self.pin_failure,
+            shared.clone(),
+            move || run_source(source, Downstream::Edge(tx), cfg, s),
+        )?;
+        Ok((
+            PipelineHandle::new(self.ctx, shared, vec![t], started),
+            stream,
+        ))
     }
 
     /// Start and wait for the end of the stream (for finite sources).

@@ -102,3 +102,37 @@ impl Drop for PipelineHandle {
         }
     }
 }
+
+/// A view of a running pipeline that can read its counters and ask it to stop, but does not
+/// own it (the [`PipelineHandle`] still joins it).
+#[derive(Clone, Debug)]
+pub struct PipelineMonitor {
+    shared: Arc<Shared>,
+    threads: Vec<std::thread::Thread>,
+}
+
+impl PipelineMonitor {
+    /// Live counters.
+    pub fn stats(&self) -> PipelineStats {
+        self.shared.snapshot()
+    }
+
+    /// Ask the pipeline to stop (as [`PipelineHandle::stop`]).
+    pub fn stop(&self) {
+        // Relaxed: as in PipelineHandle::stop.
+        self.shared.stop.store(true, Ordering::Relaxed);
+        for t in &self.threads {
+            t.unpark();
+        }
+    }
+}
+
+impl PipelineHandle {
+    /// A monitor of this pipeline.
+    pub fn monitor(&self) -> PipelineMonitor {
+        PipelineMonitor {
+            shared: self.shared.clone(),
+            threads: self.threads.iter().map(|t| t.thread().clone()).collect(),
+        }
+    }
+}

@@ -31,12 +31,14 @@ mod builder;
 mod create;
 mod handle;
 pub mod stats;
+mod tick_stream;
 mod worker;
 
 pub use builder::{Placement, StreamingPipeline, StreamingPipelineBuilder};
 pub use create::{create_pipeline, PipelineSettings};
-pub use handle::PipelineHandle;
+pub use handle::{PipelineHandle, PipelineMonitor};
 pub use stats::{LatencySummary, PipelineReport, PipelineState, PipelineStats};
+pub use tick_stream::TickStream;
 
 use std::collections::BTreeMap;
 

@@ -56,3 +56,15 @@ pub fn sample_ticks(table: &SymbolTable) -> Vec<Tick> {
         })
         .collect()
 }
+
+/// Wait for `cond` at most `steps` × 1 ms; returns whether it held. Tests wait on conditions,
+/// never on time: the step only bounds the loop.
+pub fn wait_for(steps: u32, mut cond: impl FnMut() -> bool) -> bool {
+    for _ in 0..steps {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    cond()
+}

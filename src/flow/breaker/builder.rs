@@ -75,18 +75,7 @@ impl CircuitBreakerBuilder {
     /// [`ConfigError`] naming `threshold` (not in 1–65535), `half_open_max_probes` or
     /// `successes_to_close` (not in 1–255).
     pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
-        let range = |field: &str, v: u32, max: u32| {
-            if (1..=max).contains(&v) {
-                Ok(v)
-            } else {
-                Err(ConfigError::new(field, format!("{v} is not in 1..={max}")))
-            }
-        };
-        let rules = Rules {
-            threshold: range("threshold", self.threshold, u32::from(u16::MAX))? as u16,
-            max_probes: range("half_open_max_probes", self.max_probes, 255)? as u8,
-            successes_to_close: range("successes_to_close", self.successes_to_close, 255)? as u8,
-        };
+        let rules = checked_rules(self.threshold, self.max_probes, self.successes_to_close)?;
         let clock = self.clock.unwrap_or_else(MonotonicClock::shared);
         Ok(CircuitBreaker::from_parts(
             self.name,
@@ -95,4 +84,24 @@ impl CircuitBreakerBuilder {
             clock,
         ))
     }
+}
+
+/// Rules from their settings, each checked against its range.
+pub(crate) fn checked_rules(
+    threshold: u32,
+    max_probes: u32,
+    successes_to_close: u32,
+) -> Result<Rules, ConfigError> {
+    let range = |field: &str, v: u32, max: u32| {
+        if (1..=max).contains(&v) {
+            Ok(v)
+        } else {
+            Err(ConfigError::new(field, format!("{v} is not in 1..={max}")))
+        }
+    };
+    Ok(Rules {
+        threshold: range("threshold", threshold, u32::from(u16::MAX))? as u16,
+        max_probes: range("half_open_max_probes", max_probes, 255)? as u8,
+        successes_to_close: range("successes_to_close", successes_to_close, 255)? as u8,
+    })
 }

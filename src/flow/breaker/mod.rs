@@ -27,6 +27,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub(crate) use builder::checked_rules;
 pub use builder::CircuitBreakerBuilder;
 pub use error::CircuitBreakerOpen;
 use word::{Origin, Rules, Word};
@@ -133,8 +134,10 @@ pub struct CircuitBreaker {
     closed: AtomicU64,
     /// Clock reading of the last transition + 1 (0: none yet).
     last_transition: AtomicU64,
-    rules: Rules,
-    timeout_ns: u64,
+    /// The packed [`Rules`] (see [`Rules::pack`]); changed live by [`set_limits`](Self::set_limits).
+    rules: AtomicU64,
+    /// How long an OPEN period lasts; changed live by [`set_limits`](Self::set_limits).
+    timeout_ns: AtomicU64,
     name: Arc<str>,
     clock: SharedClock,
 }
@@ -183,11 +186,53 @@ impl CircuitBreaker {
             half_opened: AtomicU64::new(0),
             closed: AtomicU64::new(0),
             last_transition: AtomicU64::new(0),
-            rules,
-            timeout_ns: duration_ns(timeout),
+            rules: AtomicU64::new(rules.pack()),
+            timeout_ns: AtomicU64::new(duration_ns(timeout)),
             name,
             clock,
         }
+    }
+
+    /// The rules in force. Relaxed: they are independent settings; a decision taken under
+    /// the old rules just before a change is as valid as one taken under the new.
+    #[inline]
+    fn rules(&self) -> Rules {
+        Rules::unpack(self.rules.load(Ordering::Relaxed))
+    }
+
+    /// Change the threshold, probe count and timeout live. Failures already counted stay
+    /// counted (a lower threshold opens at the next failure); a running OPEN period keeps
+    /// its deadline, the new timeout applies from the next opening.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming `threshold` (not in 1–65535) or `half_open_max_probes` (not in
+    /// 1–255); nothing is changed then.
+    pub fn set_limits(
+        &self,
+        threshold: u32,
+        half_open_max_probes: u32,
+        timeout: Duration,
+    ) -> Result<(), ConfigError> {
+        let current = self.rules();
+        let next = builder::checked_rules(
+            threshold,
+            half_open_max_probes,
+            u32::from(current.successes_to_close),
+        )?;
+        self.rules.store(next.pack(), Ordering::Relaxed);
+        self.timeout_ns
+            .store(duration_ns(timeout), Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The threshold, probe count and timeout in force.
+    pub fn limits(&self) -> (u32, u32, Duration) {
+        let r = self.rules();
+        (
+            u32::from(r.threshold),
+            u32::from(r.max_probes),
+            Duration::from_nanos(self.timeout_ns.load(Ordering::Relaxed)),
+        )
     }
 
     /// The name errors report.
@@ -252,7 +297,7 @@ impl CircuitBreaker {
     fn allow_slow(&self, mut w: Word, now_ns: u64) -> Result<Permit<'_>, CircuitBreakerOpen> {
         loop {
             let view = w.view(self.expired(w, now_ns));
-            match word::allow(view, self.rules) {
+            match word::allow(view, self.rules()) {
                 Ok(None) => return Ok(Permit::new(self, Origin::Closed(view.epoch))),
                 Ok(Some(new)) => match self.cas(w, view, new, now_ns) {
                     Ok(()) => return Ok(Permit::new(self, Origin::Probe(new.epoch))),
@@ -280,8 +325,10 @@ impl CircuitBreaker {
             // Written before the CAS that publishes OPEN (whose Release carries it). A racing
             // loser may also write here; `fetch_max` keeps the latest deadline, so a running
             // OPEN period is never shortened.
-            self.open_until
-                .fetch_max(now_ns.saturating_add(self.timeout_ns), Ordering::Relaxed);
+            self.open_until.fetch_max(
+                now_ns.saturating_add(self.timeout_ns.load(Ordering::Relaxed)),
+                Ordering::Relaxed,
+            );
         }
         // AcqRel on success: Release publishes `open_until` with the OPEN word; Acquire on
         // failure: the word returned is read like `load`.
@@ -337,7 +384,7 @@ impl CircuitBreaker {
 
     /// [`record_failure`](Self::record_failure) at a time already read.
     pub fn record_failure_at(&self, now_ns: u64) {
-        self.update(now_ns, |w| word::failure(w, Origin::Bare, self.rules));
+        self.update(now_ns, |w| word::failure(w, Origin::Bare, self.rules()));
     }
 
     /// Count a success (the seed's API): CLOSED clears the failure count, HALF_OPEN counts it
@@ -349,7 +396,7 @@ impl CircuitBreaker {
             return; // The hot path: nothing to change.
         }
         self.update(self.clock.now_ns(), |w| {
-            word::success(w, Origin::Bare, self.rules)
+            word::success(w, Origin::Bare, self.rules())
         });
     }
 
@@ -374,8 +421,8 @@ impl CircuitBreaker {
     fn finish_slow(&self, origin: Origin, outcome: Outcome, now_ns: Option<u64>) {
         let now = now_ns.unwrap_or_else(|| self.clock.now_ns());
         match outcome {
-            Outcome::Success => self.update(now, |w| word::success(w, origin, self.rules)),
-            Outcome::Failure => self.update(now, |w| word::failure(w, origin, self.rules)),
+            Outcome::Success => self.update(now, |w| word::success(w, origin, self.rules())),
+            Outcome::Failure => self.update(now, |w| word::failure(w, origin, self.rules())),
             Outcome::Abandoned => self.update(now, |w| word::release(w, origin)),
         }
     }

@@ -48,6 +48,24 @@ pub(crate) struct Rules {
     pub successes_to_close: u8,
 }
 
+impl Rules {
+    /// `threshold | max_probes << 16 | successes_to_close << 24`.
+    pub fn pack(self) -> u64 {
+        u64::from(self.threshold)
+            | u64::from(self.max_probes) << 16
+            | u64::from(self.successes_to_close) << 24
+    }
+
+    /// The inverse of [`pack`](Self::pack).
+    pub fn unpack(v: u64) -> Rules {
+        Rules {
+            threshold: v as u16,
+            max_probes: (v >> 16) as u8,
+            successes_to_close: (v >> 24) as u8,
+        }
+    }
+}
+
 /// What the caller's outcome refers to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Origin {

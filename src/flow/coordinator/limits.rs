@@ -96,18 +96,16 @@ impl ProviderLimits {
                 format!("{} is not in [0, 1)", self.high_priority_reserve),
             ));
         }
-        if self.breaker_threshold == 0 {
-            return Err(ConfigError::new(
-                at("breaker_threshold"),
-                "must be greater than 0",
-            ));
-        }
-        if self.half_open_max_probes == 0 {
-            return Err(ConfigError::new(
-                at("half_open_max_probes"),
-                "must be greater than 0",
-            ));
-        }
+        // The breaker's own ranges, so that a validated change can always be applied live.
+        crate::flow::breaker::checked_rules(self.breaker_threshold, self.half_open_max_probes, 1)
+            .map_err(|e| {
+            let field = if e.field == "threshold" {
+                "breaker_threshold"
+            } else {
+                "half_open_max_probes"
+            };
+            ConfigError::new(at(field), e.reason)
+        })?;
         let mut windows = Vec::with_capacity(1 + self.windows.len());
         windows.push(main);
         windows.extend_from_slice(&self.windows);

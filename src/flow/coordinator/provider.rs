@@ -413,11 +413,11 @@ impl ProviderHandle {
         Ok(())
     }
 
-    /// Change the limits live, keeping the tokens every window holds. The number of windows
-    /// and the breaker settings cannot change live.
+    /// Change the limits live, keeping the tokens every window holds and the breaker's state
+    /// (see [`CircuitBreaker::set_limits`]). The number of windows cannot change live.
     ///
     /// # Errors
-    /// [`ConfigError`] for invalid limits, or a change of window count or breaker settings.
+    /// [`ConfigError`] for invalid limits or a change of window count; nothing is changed.
     pub fn update_limits(&self, limits: &ProviderLimits) -> Result<(), ConfigError> {
         let checked = limits.check(&self.0.name)?;
         let mut current = self.0.limits.lock().unwrap_or_else(|e| e.into_inner());
@@ -428,20 +428,15 @@ impl ProviderHandle {
                 "the number of windows cannot change live",
             ));
         }
-        if (
-            limits.breaker_threshold,
-            limits.breaker_timeout,
-            limits.half_open_max_probes,
-        ) != (
-            current.breaker_threshold,
-            current.breaker_timeout,
-            current.half_open_max_probes,
-        ) {
-            return Err(ConfigError::new(
-                at("breaker_threshold"),
-                "breaker settings cannot change live",
-            ));
-        }
+        // First, as it is the one step that can still refuse: nothing is changed if it does.
+        self.0
+            .breaker
+            .set_limits(
+                limits.breaker_threshold,
+                limits.half_open_max_probes,
+                checked.breaker_timeout,
+            )
+            .map_err(|e| ConfigError::new(at(&format!("breaker_{}", e.field)), e.reason))?;
         for (w, l) in self.0.windows.iter().zip(&checked.windows) {
             w.bucket.set_limits(*l);
             w.reserve

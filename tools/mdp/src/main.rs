@@ -2,6 +2,7 @@
 
 mod bench;
 mod gen;
+mod orchestrated;
 mod replay;
 mod run;
 
@@ -18,7 +19,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
-    /// Run a pipeline on the synthetic source: ticks → 1 s bars → batcher → summary.
+    /// Run the failover demo (two synthetic providers, faults in the primary), a
+    /// PipelineRuntime from a TOML file (--config), or one bar pipeline (--bars).
     Run(run::RunArgs),
     /// Write a synthetic tick file (or CSV when the name ends in .csv).
     Gen(gen::GenArgs),

@@ -1,4 +1,7 @@
-//! `mdp run`: synthetic ticks → OHLCV bars → batcher → a live stats line and a summary.
+//! `mdp run`: by default the failover demo (a `PipelineRuntime` routing two synthetic
+//! providers, faults injected into the primary); `--config FILE` runs a runtime from TOML;
+//! `--bars` runs the single pipeline synthetic ticks → OHLCV bars → batcher with a live stats
+//! line and a summary.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -39,9 +42,21 @@ pub struct RunArgs {
     /// Print a JSON summary instead of text.
     #[arg(long)]
     pub json: bool,
+    /// The single bar pipeline (ticks → bars → batcher) instead of the failover demo.
+    #[arg(long)]
+    pub bars: bool,
+    /// Run a PipelineRuntime from this TOML file (see examples/config/).
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
 }
 
 pub fn run(a: &RunArgs) -> Result<()> {
+    if let Some(path) = &a.config {
+        return crate::orchestrated::run_file(path, a.duration, a.json);
+    }
+    if !a.bars {
+        return crate::orchestrated::run_demo(a.duration, a.json);
+    }
     if !(a.duration > 0.0 && a.duration.is_finite()) {
         bail!("--duration must be a positive number of seconds");
     }

@@ -1,0 +1,109 @@
+//! `TickStream`: the caller's thread as the consumer of a pipeline's source edge.
+//!
+//! [`StreamingPipeline::start_tick_stream`](super::StreamingPipeline::start_tick_stream) runs
+//! only the source stage; its 64-byte ticks cross one rtrb edge to whoever iterates the
+//! stream. Reading publishes `ticks_in` and `delivered` once per chunk, so the pipeline's
+//! counters (and conservation) hold as for any pipeline.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crate::idle::{IdleStrategy, Idler};
+use crate::pipeline::stats::Shared;
+use crate::ring::EdgeRx;
+use crate::tick::Tick;
+
+/// A blocking iterator over a pipeline's ticks; ends when the source stage has finished and
+/// everything was read. Dropping it makes the source stage stop.
+#[derive(Debug)]
+pub struct TickStream {
+    rx: EdgeRx<Tick>,
+    shared: Arc<Shared>,
+    buf: Vec<Tick>,
+    pos: usize,
+    read: u64,
+    chunk: usize,
+    idler: Idler,
+}
+
+impl TickStream {
+    pub(crate) fn new(
+        rx: EdgeRx<Tick>,
+        shared: Arc<Shared>,
+        chunk: usize,
+        idle: IdleStrategy,
+    ) -> Self {
+        TickStream {
+            rx,
+            shared,
+            buf: Vec::with_capacity(chunk),
+            pos: 0,
+            read: 0,
+            chunk,
+            idler: Idler::new(idle),
+        }
+    }
+
+    #[inline]
+    fn publish(&mut self, n: usize) {
+        self.read += n as u64;
+        // Release: pairs with the Acquire loads of Shared::snapshot.
+        self.shared.ticks_in.store(self.read, Ordering::Release);
+        self.shared.delivered.store(self.read, Ordering::Release);
+    }
+
+    /// Move up to `max` ready ticks into `out` without waiting; returns how many.
+    pub fn try_recv_into(&mut self, out: &mut Vec<Tick>, max: usize) -> usize {
+        let mut n = 0;
+        if self.pos < self.buf.len() {
+            n = (self.buf.len() - self.pos).min(max);
+            out.extend_from_slice(&self.buf[self.pos..self.pos + n]);
+            self.pos += n;
+        }
+        let more = self.rx.read(max - n, |s| out.extend_from_slice(s));
+        self.publish(more);
+        n + more
+    }
+
+    /// The next tick if one is ready now; `Err(true)` when the stream has ended, `Err(false)`
+    /// when nothing is ready yet.
+    #[inline]
+    pub fn try_next(&mut self) -> Result<Tick, bool> {
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+            let buf = &mut self.buf;
+            let n = self.rx.read(self.chunk, |s| buf.extend_from_slice(s));
+            if n == 0 {
+                return Err(self.rx.is_finished());
+            }
+            self.publish(n);
+        }
+        let t = self.buf[self.pos];
+        self.pos += 1;
+        Ok(t)
+    }
+
+    /// True when the source stage has finished and every tick was read.
+    pub fn is_finished(&self) -> bool {
+        self.pos == self.buf.len() && self.rx.is_finished()
+    }
+}
+
+impl Iterator for TickStream {
+    type Item = Tick;
+
+    #[inline]
+    fn next(&mut self) -> Option<Tick> {
+        loop {
+            match self.try_next() {
+                Ok(t) => {
+                    self.idler.reset();
+                    return Some(t);
+                }
+                Err(true) => return None,
+                Err(false) => self.idler.idle(),
+            }
+        }
+    }
+}

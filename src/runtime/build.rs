@@ -1,0 +1,177 @@
+//! Assembling a runtime pipeline from a [`PipelineSpec`] and the current settings.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::batcher::HybridBatcher;
+use crate::clock::SharedClock;
+use crate::error::{ConfigError, PipelineError};
+use crate::flow::RateCoordinator;
+use crate::operator::{BarConfig, BarOperator, Operator, Passthrough};
+use crate::pipeline::{PipelineContext, Placement, StreamingPipeline};
+use crate::registry::{SourceContext, SourceRegistry};
+use crate::router::{RouterConfig, RouterControl, SourceRouter};
+use crate::runtime::admit::{Admitted, Flags};
+use crate::runtime::error::RuntimeError;
+use crate::runtime::settings::PipelineRuntimeSettings;
+use crate::runtime::spec::{OperatorSpec, PipelineSpec};
+use crate::sink::Sink;
+use crate::source::TickSource;
+use crate::symbol::SymbolTable;
+
+/// What every pipeline of a runtime shares.
+pub(crate) struct Parts<'a> {
+    pub registry: &'a SourceRegistry,
+    pub coordinator: &'a Arc<RateCoordinator>,
+    pub symbols: &'a Arc<SymbolTable>,
+    pub flags: &'a Arc<Flags>,
+    pub clock: &'a SharedClock,
+}
+
+/// A pipeline's router's control, when it routes several sources.
+#[derive(Debug)]
+pub(crate) struct Routed {
+    pub router: Option<RouterControl>,
+    /// Every routed source declares `shared_sequence` (so `Arbitrate` may be switched to).
+    pub shared_sequence: bool,
+}
+
+/// The source of a pipeline reading `names` (already checked against the settings).
+///
+/// One provider: its source behind the provider's budget and breaker. Several (with
+/// orchestration): a [`SourceRouter`] over them in priority order, consulting the coordinator
+/// for request-based ones. Without orchestration: the first source, directly.
+pub(crate) fn source(
+    parts: &Parts<'_>,
+    settings: &PipelineRuntimeSettings,
+    spec: &PipelineSpec,
+    names: &[String],
+) -> Result<(Box<dyn TickSource>, Routed), RuntimeError> {
+    let orchestrated = settings.orchestration_enabled;
+    let used = if orchestrated { names } else { &names[..1] };
+    let mut sources: Vec<Box<dyn TickSource>> = Vec::with_capacity(used.len());
+    for (i, name) in used.iter().enumerate() {
+        let p = &settings.providers[name];
+        let mut source_spec = p.source.clone();
+        if !spec.symbols.is_empty() {
+            source_spec.symbols = spec.symbols.clone();
+        } else if source_spec.symbols.is_empty() {
+            return Err(ConfigError::new(
+                "symbols",
+                format!("the pipeline names no symbols and providers.{name}.symbols is empty"),
+            )
+            .into());
+        }
+        let ctx = SourceContext {
+            symbols: parts.symbols.clone(),
+            source_id: u16::try_from(i).unwrap_or(u16::MAX),
+        };
+        sources.push(parts.registry.build(&source_spec, &ctx)?);
+    }
+    let request_based = |name: &String| settings.providers[name].request_based;
+    if sources.len() == 1 {
+        let provider = if orchestrated {
+            Some(parts.coordinator.handle(&used[0])?)
+        } else {
+            None
+        };
+        let single = Admitted::new(
+            sources.swap_remove(0),
+            provider,
+            parts.flags.clone(),
+            request_based(&used[0]),
+            spec.max_ticks,
+        );
+        let routed = Routed {
+            router: None,
+            shared_sequence: false,
+        };
+        return Ok((Box::new(single), routed));
+    }
+    // Routed: the router runs each source's breaker and asks the coordinator for the
+    // request-based ones; the children only declare whether they are request-based.
+    let children: Vec<Box<dyn TickSource>> = sources
+        .into_iter()
+        .zip(used)
+        .map(|(s, name)| {
+            let rb = request_based(name) && settings.enable_rate_coordination;
+            Box::new(Admitted::new(s, None, parts.flags.clone(), rb, None)) as Box<dyn TickSource>
+        })
+        .collect();
+    let shared_sequence = children.iter().all(|c| c.capabilities().shared_sequence);
+    let config = settings.router_config(RouterConfig::default());
+    let router = SourceRouter::with_config(children, config, parts.clock.clone())?
+        .with_name(format!("{}/{}", spec.tenant_id, spec.pipeline_id))
+        .with_coordinator(parts.coordinator.clone())?;
+    let control = router.control();
+    let bounded = Admitted::new(
+        Box::new(router),
+        None,
+        parts.flags.clone(),
+        false,
+        spec.max_ticks,
+    );
+    let routed = Routed {
+        router: Some(control),
+        shared_sequence,
+    };
+    Ok((Box::new(bounded), routed))
+}
+
+fn operator(spec: &PipelineSpec) -> Result<Box<dyn Operator>, PipelineError> {
+    Ok(match spec.operator {
+        OperatorSpec::Passthrough => Box::new(Passthrough::new()),
+        OperatorSpec::Bars { window } => {
+            Box::new(BarOperator::new(BarConfig::new(window, Duration::ZERO))?)
+        }
+    })
+}
+
+/// The names a spec reads: its own, or the default sources; each must be configured.
+pub(crate) fn source_names(
+    settings: &PipelineRuntimeSettings,
+    spec: &PipelineSpec,
+) -> Result<Vec<String>, ConfigError> {
+    if spec.tenant_id.is_empty() {
+        return Err(ConfigError::new("tenant_id", "must not be empty"));
+    }
+    if spec.pipeline_id.is_empty() {
+        return Err(ConfigError::new("pipeline_id", "must not be empty"));
+    }
+    let names = if spec.sources.is_empty() {
+        settings.default_sources.clone()
+    } else {
+        spec.sources.clone()
+    };
+    settings.check_sources("sources", &names)?;
+    Ok(names)
+}
+
+/// A pipeline ready to start (`sink: None`: a counting sink).
+pub(crate) fn pipeline(
+    parts: &Parts<'_>,
+    settings: &PipelineRuntimeSettings,
+    spec: &PipelineSpec,
+    names: &[String],
+    sink: Option<Box<dyn Sink>>,
+    ring_capacity: usize,
+) -> Result<(StreamingPipeline, Routed), RuntimeError> {
+    let d = &settings.pipeline;
+    let (source, routed) = source(parts, settings, spec, names)?;
+    let mut b = StreamingPipeline::builder()
+        .boxed_source(source)
+        .boxed_operator(operator(spec)?)
+        .batcher(HybridBatcher::new(d.batch_rows, d.batch_age).map_err(PipelineError::from)?);
+    if let Some(sink) = sink {
+        b = b.boxed_sink(sink);
+    }
+    let pipeline = b
+        .ctx(PipelineContext::new(&spec.tenant_id, &spec.pipeline_id))
+        .placement(Placement::default())
+        .backpressure(d.backpressure)
+        .ring_capacity(ring_capacity)
+        .chunk_size(d.chunk_size)
+        .clock(parts.clock.clone())
+        .build()?;
+    Ok((pipeline, routed))
+}

@@ -1,0 +1,417 @@
+//! `PipelineRuntime`: the registry, coordinator, settings and running pipelines in one place.
+//!
+//! The seed's "Simple Quote Streaming", line for line (the default settings stream synthetic
+//! quotes at once):
+//!
+//! ```
+//! use market_data_pipeline::runtime::PipelineRuntime;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let runtime = PipelineRuntime::start(Default::default())?;
+//! let symbols = runtime.symbols();
+//! let mut count = 0;
+//! for quote in runtime.stream_quotes(&["AAPL"])? {
+//!     println!("{}: ${}", symbols.name(quote.symbol).unwrap_or_default(), quote.price);
+//!     count += 1;
+//!     if count >= 100 {
+//!         break;
+//!     }
+//! }
+//! assert_eq!(count, 100);
+//! # Ok(()) }
+//! ```
+//!
+//! Settings, and running, listing and stopping pipelines:
+//!
+//! ```
+//! use market_data_pipeline::runtime::{PipelineRuntime, PipelineRuntimeSettings, PipelineSpec};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Configure runtime
+//! let settings = PipelineRuntimeSettings {
+//!     orchestration_enabled: true,
+//!     max_concurrent_pipelines: 10,
+//!     enable_rate_coordination: true,
+//!     circuit_breaker_threshold: 5,
+//!     circuit_breaker_timeout_sec: 60.0,
+//!     ..Default::default()
+//! };
+//! // Dropping the runtime stops every pipeline gracefully (the seed's `async with`)
+//! let runtime = PipelineRuntime::start(settings)?;
+//!
+//! // Stream quotes
+//! for quote in runtime.stream_quotes(&["AAPL", "MSFT"])?.take(10) {
+//!     let _ = (quote.symbol, quote.price);
+//! }
+//!
+//! // Or run pipelines
+//! let spec = PipelineSpec::new("my_tenant", "my_pipeline").symbols(&["AAPL"]).max_ticks(10_000);
+//! let key = runtime.run_pipeline(spec)?;
+//!
+//! // List running pipelines
+//! let pipelines = runtime.list_pipelines();
+//! assert_eq!(pipelines[0].key, key);
+//!
+//! // Stop a pipeline: it drains and reports exact counts
+//! let report = runtime.stop_pipeline(&key)?;
+//! assert!(report.stats.is_conserved());
+//! # Ok(()) }
+//! ```
+
+mod admit;
+mod build;
+mod error;
+mod settings;
+mod snapshot;
+mod spec;
+mod stream;
+mod toml_file;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use arc_swap::ArcSwap;
+
+pub use error::{RuntimeError, SettingsError};
+pub use settings::{PipelineDefaults, PipelineRuntimeSettings, ProviderSettings};
+pub use snapshot::{PipelineInfo, PipelineKind, ProviderHealth, RuntimeSnapshot};
+pub use spec::{OperatorSpec, PipelineKey, PipelineSpec};
+pub use stream::QuoteStream;
+
+use crate::clock::{MonotonicClock, SharedClock};
+use crate::flow::RateCoordinator;
+use crate::pipeline::{PipelineHandle, PipelineMonitor, PipelineReport};
+use crate::registry::{SourceContext, SourceRegistry};
+use crate::router::RouterControl;
+use crate::sink::{CountingSink, Sink};
+use crate::symbol::SymbolTable;
+use admit::Flags;
+use build::{Parts, Routed};
+
+/// Settings with the version `update_settings` gave them.
+#[derive(Debug)]
+struct Versioned {
+    version: u64,
+    settings: Arc<PipelineRuntimeSettings>,
+}
+
+/// A running pipeline in the table.
+#[derive(Debug)]
+enum Slot {
+    Owned(PipelineHandle),
+    Stream(PipelineMonitor),
+}
+
+#[derive(Debug)]
+struct Entry {
+    slot: Slot,
+    sources: Vec<String>,
+    routed: Routed,
+}
+
+impl Entry {
+    fn info(&self, key: &PipelineKey) -> PipelineInfo {
+        let (kind, stats) = match &self.slot {
+            Slot::Owned(h) => (PipelineKind::Pipeline, h.stats()),
+            Slot::Stream(m) => (PipelineKind::QuoteStream, m.stats()),
+        };
+        PipelineInfo {
+            key: key.clone(),
+            kind,
+            sources: self.sources.clone(),
+            state: stats.state,
+            stats,
+            routing: self.routed.router.as_ref().map(RouterControl::stats),
+        }
+    }
+}
+
+/// State shared by the runtime and its quote streams.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    settings: ArcSwap<Versioned>,
+    registry: SourceRegistry,
+    coordinator: Arc<RateCoordinator>,
+    symbols: Arc<SymbolTable>,
+    flags: Arc<Flags>,
+    clock: SharedClock,
+    table: Mutex<BTreeMap<PipelineKey, Entry>>,
+    streams: AtomicU64,
+}
+
+impl Inner {
+    fn table(&self) -> MutexGuard<'_, BTreeMap<PipelineKey, Entry>> {
+        self.table.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A quote stream has finished: free its slot.
+    pub(crate) fn forget(&self, key: &PipelineKey) {
+        self.table().remove(key);
+    }
+
+    fn parts(&self) -> Parts<'_> {
+        Parts {
+            registry: &self.registry,
+            coordinator: &self.coordinator,
+            symbols: &self.symbols,
+            flags: &self.flags,
+            clock: &self.clock,
+        }
+    }
+}
+
+/// The runtime. See the [module docs](self).
+#[derive(Debug)]
+pub struct PipelineRuntime {
+    inner: Arc<Inner>,
+}
+
+/// Build each provider's source once, to check its parameters before anything runs.
+fn check_sources(
+    registry: &SourceRegistry,
+    settings: &PipelineRuntimeSettings,
+) -> Result<(), RuntimeError> {
+    for p in settings.providers.values() {
+        let mut spec = p.source.clone();
+        if spec.symbols.is_empty() {
+            spec.symbols = vec!["CHECK".to_string()];
+        }
+        registry.build(&spec, &SourceContext::default())?;
+    }
+    Ok(())
+}
+
+impl PipelineRuntime {
+    /// Start with `settings`, the built-in and discovered sources, and the real clock. The
+    /// pipelines the settings list are started.
+    ///
+    /// # Errors
+    /// Invalid settings (field path), a provider whose source cannot be built, or a listed
+    /// pipeline that cannot start (then none is left running).
+    pub fn start(settings: PipelineRuntimeSettings) -> Result<PipelineRuntime, RuntimeError> {
+        let registry = SourceRegistry::new();
+        registry.discover_entrypoints();
+        PipelineRuntime::start_with(settings, registry, MonotonicClock::shared())
+    }
+
+    /// Start with an explicit registry and clock (tests use a `ManualClock`).
+    ///
+    /// # Errors
+    /// As [`start`](Self::start).
+    pub fn start_with(
+        settings: PipelineRuntimeSettings,
+        registry: SourceRegistry,
+        clock: SharedClock,
+    ) -> Result<PipelineRuntime, RuntimeError> {
+        settings.validate()?;
+        check_sources(&registry, &settings)?;
+        let coordinator = RateCoordinator::with_clock(clock.clone());
+        // Every provider is registered, the built-in synthetic one included: the original's
+        // runtime dropped every quote because it was not.
+        for name in settings.providers.keys() {
+            if let Some(limits) = settings.provider_limits(name) {
+                coordinator.register_provider(name, limits)?;
+            }
+        }
+        let inner = Arc::new(Inner {
+            flags: Arc::new(Flags {
+                rate_coordination: AtomicBool::new(settings.enable_rate_coordination),
+            }),
+            settings: ArcSwap::from_pointee(Versioned {
+                version: 0,
+                settings: Arc::new(settings.clone()),
+            }),
+            registry,
+            coordinator: Arc::new(coordinator),
+            symbols: Arc::new(SymbolTable::new()),
+            clock,
+            table: Mutex::new(BTreeMap::new()),
+            streams: AtomicU64::new(0),
+        });
+        let runtime = PipelineRuntime { inner };
+        for spec in &settings.pipelines {
+            runtime.run_pipeline(spec.clone())?;
+        }
+        Ok(runtime)
+    }
+
+    /// The settings in force (an immutable snapshot; a concurrent `update_settings` never
+    /// changes it under the caller).
+    pub fn settings(&self) -> Arc<PipelineRuntimeSettings> {
+        self.inner.settings.load().settings.clone()
+    }
+
+    /// The source registry.
+    pub fn registry(&self) -> &SourceRegistry {
+        &self.inner.registry
+    }
+
+    /// The rate coordinator every pipeline's providers are registered with.
+    pub fn coordinator(&self) -> &Arc<RateCoordinator> {
+        &self.inner.coordinator
+    }
+
+    /// The symbol table every pipeline interns into.
+    pub fn symbols(&self) -> &Arc<SymbolTable> {
+        &self.inner.symbols
+    }
+
+    /// Reserve a table slot for `key` and start what `start` builds, under the table lock so
+    /// that the limit holds under concurrent calls.
+    fn admit(
+        &self,
+        key: PipelineKey,
+        sources: Vec<String>,
+        start: impl FnOnce() -> Result<(Slot, Routed), RuntimeError>,
+    ) -> Result<PipelineKey, RuntimeError> {
+        let max = self.settings().max_concurrent_pipelines;
+        let mut table = self.inner.table();
+        if table.contains_key(&key) {
+            return Err(RuntimeError::DuplicatePipeline { key });
+        }
+        if table.len() >= max {
+            return Err(RuntimeError::MaxPipelines {
+                key,
+                running: table.len(),
+                max,
+            });
+        }
+        let (slot, routed) = start()?;
+        table.insert(
+            key.clone(),
+            Entry {
+                slot,
+                sources,
+                routed,
+            },
+        );
+        Ok(key)
+    }
+
+    /// Start a pipeline; its output goes to a counting sink.
+    ///
+    /// # Errors
+    /// [`RuntimeError::MaxPipelines`], [`RuntimeError::DuplicatePipeline`], an unknown
+    /// provider (named `sources[i]`), or a source/pipeline that cannot be built.
+    pub fn run_pipeline(&self, spec: PipelineSpec) -> Result<PipelineKey, RuntimeError> {
+        self.run_pipeline_with_sink(spec, Box::new(CountingSink::new()))
+    }
+
+    /// [`run_pipeline`](Self::run_pipeline) writing to `sink`.
+    ///
+    /// # Errors
+    /// As [`run_pipeline`](Self::run_pipeline).
+    pub fn run_pipeline_with_sink(
+        &self,
+        spec: PipelineSpec,
+        sink: Box<dyn Sink>,
+    ) -> Result<PipelineKey, RuntimeError> {
+        let settings = self.settings();
+        let names = build::source_names(&settings, &spec)?;
+        self.admit(spec.key(), names.clone(), || {
+            let (p, routed) = build::pipeline(
+                &self.inner.parts(),
+                &settings,
+                &spec,
+                &names,
+                Some(sink),
+                settings.pipeline.ring_capacity,
+            )?;
+            Ok((Slot::Owned(p.start()?), routed))
+        })
+    }
+
+    /// Stream the default sources' ticks for `symbols` to this thread.
+    ///
+    /// Only the source stage runs on a worker; its 64-byte ticks cross one ring
+    /// (`pipeline.stream_capacity` slots) to the caller's thread. It counts toward `max_concurrent_pipelines` and is listed as
+    /// `quotes/stream-<n>` until the stream is dropped.
+    ///
+    /// # Errors
+    /// As [`run_pipeline`](Self::run_pipeline).
+    pub fn stream_quotes<S: AsRef<str>>(&self, symbols: &[S]) -> Result<QuoteStream, RuntimeError> {
+        let settings = self.settings();
+        let n = self.inner.streams.fetch_add(1, Ordering::Relaxed);
+        let spec = PipelineSpec::new("quotes", &format!("stream-{n}")).symbols(symbols);
+        let names = build::source_names(&settings, &spec)?;
+        let mut stream = None;
+        let key = self.admit(spec.key(), names.clone(), || {
+            let (p, routed) = build::pipeline(
+                &self.inner.parts(),
+                &settings,
+                &spec,
+                &names,
+                None,
+                settings.pipeline.stream_capacity,
+            )?;
+            let (handle, ticks) = p.start_tick_stream()?;
+            let monitor = handle.monitor();
+            stream = Some((ticks, handle));
+            Ok((Slot::Stream(monitor), routed))
+        })?;
+        let (ticks, handle) = stream.ok_or_else(|| {
+            RuntimeError::from(crate::error::ConfigError::new("stream", "not started"))
+        })?;
+        Ok(QuoteStream::new(
+            ticks,
+            handle,
+            key,
+            self.inner.clone(),
+            self.inner.symbols.clone(),
+        ))
+    }
+
+    /// Every running pipeline with its state and counters, by key.
+    pub fn list_pipelines(&self) -> Vec<PipelineInfo> {
+        self.inner.table().iter().map(|(k, e)| e.info(k)).collect()
+    }
+
+    /// Stop pipeline `key`: its source stops, every stage drains, and the final counts are
+    /// reported (`produced == ticks_in + dropped`, exactly).
+    ///
+    /// # Errors
+    /// [`RuntimeError::UnknownPipeline`] listing the running keys;
+    /// [`RuntimeError::StreamPipeline`] for a quote stream (stop it through its stream).
+    pub fn stop_pipeline(&self, key: &PipelineKey) -> Result<PipelineReport, RuntimeError> {
+        let entry = {
+            let mut table = self.inner.table();
+            match table.get(key).map(|e| &e.slot) {
+                None => {
+                    return Err(RuntimeError::UnknownPipeline {
+                        key: key.clone(),
+                        running: table.keys().map(|k| k.to_string()).collect(),
+                    })
+                }
+                Some(Slot::Stream(_)) => {
+                    return Err(RuntimeError::StreamPipeline { key: key.clone() })
+                }
+                Some(Slot::Owned(_)) => table.remove(key),
+            }
+        };
+        match entry.map(|e| e.slot) {
+            Some(Slot::Owned(h)) => Ok(h.stop_and_join()),
+            _ => Err(RuntimeError::UnknownPipeline {
+                key: key.clone(),
+                running: Vec::new(),
+            }),
+        }
+    }
+}
+
+impl Drop for PipelineRuntime {
+    /// Stop every pipeline gracefully: all are asked to stop first, then each is drained and
+    /// joined. Quote streams end once their readers have read what was in flight.
+    fn drop(&mut self) {
+        let entries: Vec<Entry> = std::mem::take(&mut *self.inner.table())
+            .into_values()
+            .collect();
+        for e in &entries {
+            match &e.slot {
+                Slot::Owned(h) => h.stop(),
+                Slot::Stream(m) => m.stop(),
+            }
+        }
+        drop(entries);
+    }
+}
+
+mod live;

@@ -1,0 +1,59 @@
+//! What `list_pipelines` and `snapshot` report.
+
+use crate::flow::ProviderState;
+use crate::pipeline::{PipelineState, PipelineStats};
+use crate::router::{RouterStats, RoutingStrategy};
+use crate::runtime::spec::PipelineKey;
+
+/// What kind of pipeline an entry is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PipelineKind {
+    /// Started by `run_pipeline` (or the settings); stopped by `stop_pipeline`.
+    Pipeline,
+    /// Feeding a `QuoteStream`; stopped by dropping or stopping the stream.
+    QuoteStream,
+}
+
+/// One running pipeline.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PipelineInfo {
+    /// Its key.
+    pub key: PipelineKey,
+    /// Pipeline or quote stream.
+    pub kind: PipelineKind,
+    /// The providers it reads, in priority order.
+    pub sources: Vec<String>,
+    /// Life-cycle state.
+    pub state: PipelineState,
+    /// Counters and latency percentiles.
+    pub stats: PipelineStats,
+    /// The router's switches, breaker states and per-source selection counts, when the
+    /// pipeline routes several sources.
+    pub routing: Option<RouterStats>,
+}
+
+/// One provider's health.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProviderHealth {
+    /// Name.
+    pub name: String,
+    /// Source kind.
+    pub kind: String,
+    /// Whether its poll chunks are admitted by its budget.
+    pub request_based: bool,
+    /// Tokens, breaker state and transitions, cooldowns, refusal counters.
+    pub state: ProviderState,
+}
+
+/// The runtime's monitoring snapshot.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RuntimeSnapshot {
+    /// Incremented by every successful `update_settings`.
+    pub settings_version: u64,
+    /// Routing strategy in force.
+    pub routing_strategy: RoutingStrategy,
+    /// Providers, by name.
+    pub providers: Vec<ProviderHealth>,
+    /// Running pipelines, by key.
+    pub pipelines: Vec<PipelineInfo>,
+}

@@ -1,0 +1,130 @@
+//! Runtime pipelines over several providers: routed through a SourceRouter, whose strategy
+//! and breaker settings `update_settings` swaps live, and whose stats the snapshot reports.
+
+mod common;
+
+use common::wait_for;
+use market_data_pipeline::pipeline::PipelineState;
+use market_data_pipeline::registry::{SourceRegistry, SourceSpec};
+use market_data_pipeline::runtime::{
+    PipelineRuntime, PipelineRuntimeSettings, PipelineSpec, ProviderSettings,
+};
+use market_data_pipeline::{ManualClock, RoutingStrategy, SwitchReason};
+
+/// `primary` (with `faults`) and `backup`, routed in that order.
+fn two_providers(faults: &str) -> PipelineRuntimeSettings {
+    let mut primary =
+        ProviderSettings::new(SourceSpec::named("primary", "synthetic", &["AAPL", "MSFT"]));
+    primary.source.params = toml::from_str(faults).unwrap();
+    let backup = ProviderSettings::new(
+        SourceSpec::named("backup", "synthetic", &["AAPL", "MSFT"]).param("seed", 8),
+    );
+    PipelineRuntimeSettings {
+        default_sources: vec!["primary".into(), "backup".into()],
+        providers: [
+            ("primary".to_string(), primary),
+            ("backup".to_string(), backup),
+        ]
+        .into_iter()
+        .collect(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_pipeline_over_two_providers_fails_over_through_its_router() {
+    let clock = ManualClock::shared(1_000_000_000);
+    let runtime = PipelineRuntime::start_with(
+        two_providers(r#"faults = [{ at_tick = 1000, kind = "error" }]"#),
+        SourceRegistry::new(),
+        clock,
+    )
+    .unwrap();
+    let key = runtime
+        .run_pipeline(PipelineSpec::new("t", "routed").max_ticks(5_000))
+        .unwrap();
+    assert!(wait_for(10_000, || runtime.list_pipelines()[0].state
+        == PipelineState::Stopped));
+    let info = runtime.list_pipelines().remove(0);
+    assert_eq!(info.sources, ["primary", "backup"]);
+    let routing = info
+        .routing
+        .expect("a routed pipeline reports its router's stats");
+    assert_eq!(routing.strategy, RoutingStrategy::First);
+    assert_eq!(
+        routing.switches[0].reason,
+        SwitchReason::Error,
+        "{routing:?}"
+    );
+    // Router stats are published on switches and on its (frozen, manual) clock's interval.
+    assert_eq!(
+        routing.source("primary").unwrap().delivered,
+        1_000,
+        "the primary up to its error"
+    );
+    assert_eq!(routing.source("backup").unwrap().selected, 1);
+    let report = runtime.stop_pipeline(&key).unwrap();
+    assert_eq!(
+        report.stats.produced, 5_000,
+        "the bound counts routed ticks"
+    );
+    assert_eq!(report.stats.delivered, 5_000, "nothing lost");
+}
+
+#[test]
+fn update_settings_swaps_the_routing_strategy_of_running_pipelines() {
+    let runtime = PipelineRuntime::start(two_providers("")).unwrap();
+    runtime
+        .run_pipeline(PipelineSpec::new("t", "routed"))
+        .unwrap();
+    let selected = |name: &str| {
+        let info = runtime.list_pipelines().remove(0);
+        info.routing
+            .and_then(|r| r.source(name).map(|s| s.delivered))
+            .unwrap_or(0)
+    };
+    assert!(wait_for(10_000, || selected("primary") > 0));
+    assert_eq!(selected("backup"), 0, "first: the primary only");
+    let mut rr = (*runtime.settings()).clone();
+    rr.routing_strategy = RoutingStrategy::RoundRobin;
+    runtime.update_settings(rr).unwrap();
+    assert!(
+        wait_for(10_000, || selected("backup") > 0),
+        "round robin reaches the backup in the same pipeline"
+    );
+    let routing = runtime.snapshot().pipelines[0].routing.clone().unwrap();
+    assert_eq!(routing.strategy, RoutingStrategy::RoundRobin);
+    assert_eq!(
+        runtime.snapshot().routing_strategy,
+        RoutingStrategy::RoundRobin
+    );
+}
+
+#[test]
+fn switching_to_arbitrate_over_unsequenced_feeds_is_refused_and_changes_nothing() {
+    let runtime = PipelineRuntime::start(two_providers("")).unwrap();
+    runtime
+        .run_pipeline(PipelineSpec::new("t", "routed"))
+        .unwrap();
+    let mut arb = (*runtime.settings()).clone();
+    arb.routing_strategy = RoutingStrategy::Arbitrate;
+    let e = runtime.update_settings(arb).unwrap_err();
+    assert!(e.to_string().contains("routing_strategy"), "{e}");
+    assert!(e.to_string().contains("t/routed"), "{e}");
+    assert_eq!(runtime.settings_version(), 0);
+    assert_eq!(runtime.settings().routing_strategy, RoutingStrategy::First);
+}
+
+#[test]
+fn without_orchestration_a_pipeline_reads_its_first_source_directly() {
+    let mut s = two_providers("");
+    s.orchestration_enabled = false;
+    let runtime = PipelineRuntime::start(s).unwrap();
+    let key = runtime
+        .run_pipeline(PipelineSpec::new("t", "p").max_ticks(1_000))
+        .unwrap();
+    assert!(wait_for(10_000, || runtime.list_pipelines()[0].state
+        == PipelineState::Stopped));
+    assert!(runtime.list_pipelines()[0].routing.is_none());
+    assert_eq!(runtime.stop_pipeline(&key).unwrap().stats.delivered, 1_000);
+}

@@ -1,0 +1,236 @@
+//! `mdp run --config FILE`: a `PipelineRuntime` from a TOML file, with live provider, breaker
+//! and pipeline counters, then the final report of every pipeline.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use market_data_pipeline::runtime::{
+    PipelineRuntime, PipelineRuntimeSettings, PipelineSpec, RuntimeSnapshot,
+};
+use market_data_pipeline::{PipelineReport, RouterStats};
+use serde_json::{json, Value};
+
+/// Run `settings` for `duration`, printing a live line (unless `json`) and a summary.
+pub fn run_settings(settings: PipelineRuntimeSettings, duration: f64, json: bool) -> Result<()> {
+    if !(duration > 0.0 && duration.is_finite()) {
+        bail!("--duration must be a positive number of seconds");
+    }
+    let no_pipelines = settings.pipelines.is_empty();
+    let runtime = PipelineRuntime::start(settings).context("starting the runtime")?;
+    if no_pipelines {
+        runtime.run_pipeline(PipelineSpec::new("cli", "run"))?;
+    }
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(duration);
+    while Instant::now() < deadline {
+        if !json {
+            eprint!("\r{}   ", live_line(&runtime.snapshot(), started.elapsed()));
+            let _ = std::io::stderr().flush();
+        }
+        std::thread::sleep(Duration::from_millis(250).min(deadline - Instant::now().min(deadline)));
+    }
+    if !json {
+        eprintln!();
+    }
+    let last = runtime.snapshot();
+    let mut reports = Vec::new();
+    for p in runtime.list_pipelines() {
+        reports.push((p.key.to_string(), runtime.stop_pipeline(&p.key)?));
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&to_json(&last, &reports))?
+        );
+    } else {
+        print_summary(&last, &reports);
+    }
+    if let Some((key, r)) = reports.iter().find(|(_, r)| r.error.is_some()) {
+        bail!(
+            "pipeline {key} failed: {}",
+            r.error.as_ref().map(|e| e.to_string()).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+/// The built-in demo of plain `mdp run`: two synthetic providers, faults injected into the
+/// primary, so failover, breaker transitions, fail-back and counts show live.
+pub const DEMO: &str = include_str!("../../../examples/config/failover.toml");
+
+/// Plain `mdp run`.
+pub fn run_demo(duration: f64, json: bool) -> Result<()> {
+    let settings = PipelineRuntimeSettings::from_toml_str(DEMO).context("the built-in demo")?;
+    run_settings(settings, duration, json)
+}
+
+/// `mdp run --config FILE`.
+pub fn run_file(path: &Path, duration: f64, json: bool) -> Result<()> {
+    let settings = PipelineRuntimeSettings::from_file(path)?;
+    run_settings(settings, duration, json)
+}
+
+fn live_line(s: &RuntimeSnapshot, elapsed: Duration) -> String {
+    let mut line = format!("{:>6.2}s", elapsed.as_secs_f64());
+    for p in &s.pipelines {
+        line += &format!(
+            "  {}: {} ticks, {} out [{}]",
+            p.key,
+            p.stats.produced,
+            p.stats.delivered,
+            p.state.as_str()
+        );
+        if let Some(r) = &p.routing {
+            line += &format!(
+                " via {} (switches {}:",
+                r.active.as_deref().unwrap_or("-"),
+                r.switches_total
+            );
+            for src in &r.sources {
+                line += &format!(" {} {} sel×{}", src.name, src.breaker, src.selected);
+            }
+            line += ")";
+        }
+    }
+    line
+}
+
+fn print_routing(r: &RouterStats) {
+    println!(
+        "    router ({}): {} switches, active {}",
+        r.strategy,
+        r.switches_total,
+        r.active.as_deref().unwrap_or("-")
+    );
+    for src in &r.sources {
+        println!(
+            "      {:<10} selected {:>3}  delivered {:>10}  errors {:>3}  breaker {}",
+            src.name, src.selected, src.delivered, src.errors, src.breaker
+        );
+    }
+    let first = r.switches.first().map_or(0, |w| w.at_ns);
+    for w in &r.switches {
+        println!(
+            "      +{:>7.3}s  {} -> {}  ({})",
+            (w.at_ns - first) as f64 / 1e9,
+            w.from.as_deref().unwrap_or("-"),
+            w.to.as_deref().unwrap_or("-"),
+            w.reason
+        );
+    }
+}
+
+fn routing_json(r: &RouterStats) -> Value {
+    json!({
+        "strategy": r.strategy.as_str(),
+        "active": r.active.as_deref(),
+        "switches_total": r.switches_total,
+        "switches": r.switches.iter().map(|w| json!({
+            "at_ns": w.at_ns,
+            "from": w.from.as_deref(),
+            "to": w.to.as_deref(),
+            "reason": w.reason.as_str(),
+        })).collect::<Vec<_>>(),
+        "sources": r.sources.iter().map(|src| json!({
+            "name": &*src.name,
+            "selected": src.selected,
+            "delivered": src.delivered,
+            "errors": src.errors,
+            "breaker": src.breaker.to_string(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn print_summary(s: &RuntimeSnapshot, reports: &[(String, PipelineReport)]) {
+    println!(
+        "providers (budgets and breakers of the coordinator; routed sources have theirs in their router):"
+    );
+    for p in &s.providers {
+        let b = &p.state.breaker;
+        println!(
+            "  {:<12} {:<10} coordinator breaker {:<9} opened {} half-opened {} closed {}  rate-limited {}  request-based {}",
+            p.name,
+            p.kind,
+            b.state,
+            b.opened,
+            b.half_opened,
+            b.closed,
+            p.state.counters.rate_limited,
+            p.request_based
+        );
+    }
+    println!("pipelines:");
+    for (key, r) in reports {
+        let st = &r.stats;
+        println!(
+            "  {:<16} {:.2}s  produced {}  processed {}  delivered {}  dropped {}  source errors {}  conserved {}  p50 {} ns  p99 {} ns{}",
+            key,
+            r.elapsed.as_secs_f64(),
+            st.produced,
+            st.ticks_in,
+            st.delivered,
+            st.lost(),
+            st.source_errors,
+            st.is_conserved(),
+            st.latency.p50,
+            st.latency.p99,
+            r.error.as_ref().map(|e| format!("  error: {e}")).unwrap_or_default()
+        );
+        if let Some(routing) = routing_of(s, key) {
+            print_routing(routing);
+        }
+    }
+}
+
+fn routing_of<'a>(s: &'a RuntimeSnapshot, key: &str) -> Option<&'a RouterStats> {
+    s.pipelines
+        .iter()
+        .find(|p| p.key.as_str() == key)
+        .and_then(|p| p.routing.as_ref())
+}
+
+fn to_json(s: &RuntimeSnapshot, reports: &[(String, PipelineReport)]) -> Value {
+    let providers: Vec<Value> = s
+        .providers
+        .iter()
+        .map(|p| {
+            let b = &p.state.breaker;
+            json!({
+                "name": p.name,
+                "kind": p.kind,
+                "request_based": p.request_based,
+                "tokens": p.state.tokens,
+                "breaker": {"state": b.state.to_string(), "opened": b.opened, "half_opened": b.half_opened, "closed": b.closed},
+                "rate_limited": p.state.counters.rate_limited,
+                "circuit_open": p.state.counters.circuit_open,
+            })
+        })
+        .collect();
+    let pipelines: Vec<Value> = reports
+        .iter()
+        .map(|(key, r)| {
+            let st = &r.stats;
+            json!({
+                "key": key,
+                "elapsed_s": r.elapsed.as_secs_f64(),
+                "produced": st.produced,
+                "processed": st.ticks_in,
+                "delivered": st.delivered,
+                "dropped": st.lost(),
+                "source_errors": st.source_errors,
+                "conserved": st.is_conserved(),
+                "latency_ns": {"p50": st.latency.p50, "p99": st.latency.p99, "max": st.latency.max},
+                "error": r.error.as_ref().map(|e| e.to_string()),
+                "routing": routing_of(s, key).map(routing_json),
+            })
+        })
+        .collect();
+    json!({
+        "settings_version": s.settings_version,
+        "routing_strategy": s.routing_strategy.as_str(),
+        "providers": providers,
+        "pipelines": pipelines,
+    })
+}
