@@ -20,6 +20,7 @@ use crate::clock::duration_ns;
 use crate::error::{BatcherError, ConfigError, SinkError};
 use crate::record::Record;
 use crate::sink::Sink;
+use crate::tick::Tick;
 
 /// Counters of a [`HybridBatcher`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -163,16 +164,38 @@ impl HybridBatcher {
             self.stats.sink_errors += 1;
             return Err(e);
         }
+        self.count(self.buf.len(), cause);
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Write a full batch straight from the caller's slice (the buffer is empty), without
+    /// copying it. A refused batch is buffered, as if it had been copied first.
+    fn emit_direct(
+        &mut self,
+        batch: &[Record],
+        sink: &mut dyn Sink,
+        now_ns: u64,
+    ) -> Result<(), SinkError> {
+        if let Err(e) = sink.write(batch) {
+            self.stats.sink_errors += 1;
+            self.oldest_ns = now_ns;
+            self.buf.extend_from_slice(batch);
+            return Err(e);
+        }
+        self.count(batch.len(), Cause::Rows);
+        Ok(())
+    }
+
+    fn count(&mut self, rows: usize, cause: Cause) {
         self.stats.batches += 1;
-        self.stats.rows += self.buf.len() as u64;
+        self.stats.rows += rows as u64;
         match cause {
             Cause::Rows => self.stats.flushes_rows += 1,
             Cause::Age => self.stats.flushes_age += 1,
             Cause::End => self.stats.flushes_end += 1,
             Cause::CaughtUp => self.stats.flushes_caught_up += 1,
         }
-        self.buf.clear();
-        Ok(())
     }
 
     /// Buffer `records` that arrived at `now_ns`, writing a batch each time `max_rows` is
@@ -197,6 +220,15 @@ impl HybridBatcher {
             }
         }
         loop {
+            // Whole batches pass straight through when nothing is buffered: no copy.
+            while self.buf.is_empty() && rest.len() >= self.max_rows {
+                let (batch, tail) = rest.split_at(self.max_rows);
+                if let Err(e) = self.emit_direct(batch, sink, now_ns) {
+                    self.stats.rejected += tail.len() as u64;
+                    return Err(e);
+                }
+                rest = tail;
+            }
             if self.buf.is_empty() && !rest.is_empty() {
                 self.oldest_ns = now_ns;
             }
@@ -213,6 +245,44 @@ impl HybridBatcher {
                 return Ok(());
             }
         }
+    }
+
+    /// Buffer ticks as records (a passthrough stage: one copy, no intermediate vector),
+    /// writing a batch each time `max_rows` is reached. Same contract as [`push`](Self::push).
+    ///
+    /// # Errors
+    ///
+    /// The sink's error; see the [module docs](self#sink-errors) for what is kept.
+    pub fn push_ticks(
+        &mut self,
+        ticks: &[Tick],
+        now_ns: u64,
+        sink: &mut dyn Sink,
+    ) -> Result<(), SinkError> {
+        self.stats.records_in += ticks.len() as u64;
+        let mut rest = ticks;
+        if self.is_due(now_ns) {
+            if let Err(e) = self.emit(sink, Cause::Age) {
+                self.stats.rejected += rest.len() as u64;
+                return Err(e);
+            }
+        }
+        while !rest.is_empty() {
+            if self.buf.is_empty() {
+                self.oldest_ns = now_ns;
+            }
+            let take = (self.max_rows - self.buf.len()).min(rest.len());
+            self.buf
+                .extend(rest[..take].iter().copied().map(Record::Tick));
+            rest = &rest[take..];
+            if self.buf.len() == self.max_rows {
+                if let Err(e) = self.emit(sink, Cause::Rows) {
+                    self.stats.rejected += rest.len() as u64;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Write the buffer if its oldest record is `max_age` old at `now_ns`. The stage loop calls

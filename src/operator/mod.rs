@@ -79,4 +79,12 @@ pub trait Operator: Send {
 
     /// Counters.
     fn stats(&self) -> OperatorStats;
+
+    /// For operators that forward every tick unchanged: account for a chunk of `ticks` ticks
+    /// and return `true`; the stage then moves the chunk to the batcher itself (one copy, no
+    /// intermediate vector) instead of calling [`on_ticks`](Self::on_ticks). The default
+    /// returns `false`.
+    fn pass_through(&mut self, _ticks: usize) -> bool {
+        false
+    }
 }

@@ -40,6 +40,11 @@ impl Operator for Passthrough {
 
     fn flush(&mut self, _out: &mut Vec<Record>) {}
 
+    fn pass_through(&mut self, ticks: usize) -> bool {
+        self.stats.count_chunk(ticks, ticks);
+        true
+    }
+
     fn stats(&self) -> OperatorStats {
         self.stats
     }

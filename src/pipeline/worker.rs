@@ -47,10 +47,22 @@ impl Sink for MeasuredSink {
         }
         self.inner.write(batch)?;
         let now = self.clock.now_ns();
+        // Sources stamp `ts_recv` once per chunk, so records come in runs of equal stamps:
+        // record each run once with its count (exact, and one histogram update per run).
+        let mut run_ts = batch[0].ts_recv();
+        let mut run_len = 0u64;
         for r in batch {
-            self.hist
-                .saturating_record(now.saturating_sub(r.ts_recv()).max(1));
+            let ts = r.ts_recv();
+            if ts != run_ts {
+                self.hist
+                    .saturating_record_n(now.saturating_sub(run_ts).max(1), run_len);
+                run_ts = ts;
+                run_len = 0;
+            }
+            run_len += 1;
         }
+        self.hist
+            .saturating_record_n(now.saturating_sub(run_ts).max(1), run_len);
         self.delivered += batch.len() as u64;
         self.batches += 1;
         // Release: pairs with the Acquire in Shared::snapshot.
@@ -81,6 +93,10 @@ pub(crate) struct Process {
     records_out: u64,
     last_publish_ns: u64,
     flush_caught_up: bool,
+    /// Time of the last `after_chunk` (the pass-through path stamps batch ages with it).
+    now_ns: u64,
+    /// A sink error met on the pass-through path, reported by the next `after_chunk`.
+    failed: Option<SinkError>,
 }
 
 impl Process {
@@ -112,20 +128,36 @@ impl Process {
             records_out: 0,
             last_publish_ns: 0,
             flush_caught_up,
+            now_ns: 0,
+            failed: None,
         }
     }
 
     #[inline]
     pub fn on_ticks(&mut self, ticks: &[Tick]) {
-        self.op.on_ticks(ticks, &mut self.out);
         self.ticks_in += ticks.len() as u64;
+        if self.failed.is_none() && self.op.pass_through(ticks.len()) {
+            self.records_out += ticks.len() as u64;
+            if let Err(e) = self.batcher.push_ticks(ticks, self.now_ns, &mut self.sink) {
+                self.failed = Some(e);
+            }
+            return;
+        }
+        self.op.on_ticks(ticks, &mut self.out);
     }
 
     /// After a chunk (or while idle): time-driven operator output, batching, age flush, and
     /// counter publication.
     #[inline]
     pub fn after_chunk(&mut self, now_ns: u64) -> Result<(), SinkError> {
+        self.now_ns = now_ns;
         self.shared.ticks_in.store(self.ticks_in, Ordering::Release);
+        self.shared
+            .records_out
+            .store(self.records_out, Ordering::Release);
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
         self.op.on_idle(now_ns, &mut self.out);
         self.forward(now_ns)?;
         self.batcher.poll_age(now_ns, &mut self.sink)?;

@@ -95,6 +95,9 @@ struct Report {
     latency: Rows,
     throughput_ratio_pipeline_vs_ring: f64,
     throughput_ratio_crossbeam_vs_ring: f64,
+    /// Pipeline ÷ ring within each run (both measured back to back), then the median.
+    per_run_ratio_pipeline_vs_ring: Vec<f64>,
+    median_per_run_ratio_pipeline_vs_ring: f64,
     p50_ratio_pipeline_vs_ring: f64,
     p99_ratio_pipeline_vs_ring: f64,
 }
@@ -334,6 +337,12 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         median(&rows.iter().map(f).collect::<Vec<_>>())
     };
     let ring_rate = med(&thr.bare_ring, |r| r.rate);
+    let per_run: Vec<f64> = thr
+        .pipeline
+        .iter()
+        .zip(&thr.bare_ring)
+        .map(|(p, r)| p.rate / r.rate)
+        .collect();
     let report = Report {
         ticks: a.ticks,
         runs: a.runs,
@@ -344,6 +353,8 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         latency_rate: a.latency_rate,
         throughput_ratio_pipeline_vs_ring: med(&thr.pipeline, |r| r.rate) / ring_rate,
         throughput_ratio_crossbeam_vs_ring: med(&thr.crossbeam, |r| r.rate) / ring_rate,
+        median_per_run_ratio_pipeline_vs_ring: median(&per_run),
+        per_run_ratio_pipeline_vs_ring: per_run,
         p50_ratio_pipeline_vs_ring: med(&lat.pipeline, |r| r.p50_ns as f64)
             / med(&lat.bare_ring, |r| r.p50_ns as f64).max(1.0),
         p99_ratio_pipeline_vs_ring: med(&lat.pipeline, |r| r.p99_ns as f64)
@@ -412,8 +423,18 @@ fn print_table(r: &Report) {
         );
     }
     println!(
-        "  ratio pipeline/ring {:.2}, crossbeam/ring {:.2}",
+        "  ratio of medians: pipeline/ring {:.2}, crossbeam/ring {:.2}",
         r.throughput_ratio_pipeline_vs_ring, r.throughput_ratio_crossbeam_vs_ring
+    );
+    let each: Vec<String> = r
+        .per_run_ratio_pipeline_vs_ring
+        .iter()
+        .map(|x| format!("{x:.2}"))
+        .collect();
+    println!(
+        "  pipeline/ring within each run: {}  (median {:.2})",
+        each.join(" "),
+        r.median_per_run_ratio_pipeline_vs_ring
     );
     println!(
         "\nlatency ts_recv → consumer at {} ticks/s (median of runs, ns):",
