@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use hdrhistogram::Histogram;
 use market_data_pipeline::pipeline::{LatencySummary, Placement, StreamingPipeline};
+use market_data_pipeline::router::{RoutingStrategy, SourceRouter};
 use market_data_pipeline::source::{SyntheticConfig, SyntheticSource};
 use market_data_pipeline::{
     Clock, CountingSink, HybridBatcher, IdleStrategy, MonotonicClock, Pacer, Passthrough,
-    SymbolTable, Tick, TickKind,
+    SymbolTable, Tick, TickKind, TickSource,
 };
 use serde::Serialize;
 
@@ -107,6 +108,8 @@ struct Rows {
     bare_ring: Vec<RunResult>,
     crossbeam: Vec<RunResult>,
     pipeline: Vec<RunResult>,
+    /// The same pipeline with its source behind a `SourceRouter` (`First`, healthy sources).
+    pipeline_router: Vec<RunResult>,
 }
 
 fn pin(core: usize) {
@@ -252,21 +255,35 @@ fn pipeline(
     n: u64,
     rate: Option<u64>,
     strategy: IdleStrategy,
+    routed: bool,
 ) -> Result<(RunResult, Histogram<u64>)> {
     let table = Arc::new(SymbolTable::new());
-    let source = SyntheticSource::new(
-        SyntheticConfig {
-            rate,
-            burst: a.chunk as u64,
-            max_ticks: Some(n),
-            ..SyntheticConfig::new(&["AAPL", "MSFT", "GOOG", "AMZN"])
-        },
-        table,
-    )?;
+    let synthetic = |name: &str| {
+        SyntheticSource::new(
+            SyntheticConfig {
+                name: name.to_string(),
+                rate,
+                burst: a.chunk as u64,
+                max_ticks: Some(n),
+                ..SyntheticConfig::new(&["AAPL", "MSFT", "GOOG", "AMZN"])
+            },
+            table.clone(),
+        )
+    };
+    let source: Box<dyn TickSource> = if routed {
+        // One healthy source behind the router: its per-poll cost on the happy path (a
+        // finite standby would be switched to when the primary ends and add ticks).
+        Box::new(SourceRouter::new(
+            vec![Box::new(synthetic("primary")?)],
+            RoutingStrategy::First,
+        )?)
+    } else {
+        Box::new(synthetic("synthetic")?)
+    };
     let sink = CountingSink::new();
     let counts = sink.counts();
     let report = StreamingPipeline::builder()
-        .source(source)
+        .boxed_source(source)
         .operator(Passthrough::new())
         .batcher(HybridBatcher::new(a.chunk, Duration::from_millis(1))?)
         .sink(sink)
@@ -322,14 +339,19 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         thr.bare_ring.push(bare_ring(a, a.ticks, None, strategy).0);
         thr.crossbeam.push(crossbeam_channel(a, a.ticks));
         thr.pipeline.push(
-            pipeline(a, a.ticks, None, strategy)
+            pipeline(a, a.ticks, None, strategy, false)
                 .context("pipeline run")?
+                .0,
+        );
+        thr.pipeline_router.push(
+            pipeline(a, a.ticks, None, strategy, true)
+                .context("routed pipeline run")?
                 .0,
         );
         let (r, h) = bare_ring(a, lat_ticks, Some(a.latency_rate), strategy);
         lat.bare_ring.push(r);
         last_ring_hist = Some(h);
-        let (r, h) = pipeline(a, lat_ticks, Some(a.latency_rate), strategy)?;
+        let (r, h) = pipeline(a, lat_ticks, Some(a.latency_rate), strategy, false)?;
         lat.pipeline.push(r);
         last_pipeline_hist = Some(h);
     }
@@ -411,6 +433,7 @@ fn print_table(r: &Report) {
         ("bare rtrb ring", &r.throughput.bare_ring),
         ("crossbeam channel", &r.throughput.crossbeam),
         ("pipeline", &r.throughput.pipeline),
+        ("pipeline + router", &r.throughput.pipeline_router),
     ] {
         let all: Vec<String> = rows
             .iter()
@@ -425,6 +448,17 @@ fn print_table(r: &Report) {
     println!(
         "  ratio of medians: pipeline/ring {:.2}, crossbeam/ring {:.2}",
         r.throughput_ratio_pipeline_vs_ring, r.throughput_ratio_crossbeam_vs_ring
+    );
+    let routed: Vec<f64> = r
+        .throughput
+        .pipeline_router
+        .iter()
+        .zip(&r.throughput.pipeline)
+        .map(|(x, p)| x.rate / p.rate)
+        .collect();
+    println!(
+        "  (pipeline + router)/pipeline within each run: median {:.2}",
+        median(&routed)
     );
     let each: Vec<String> = r
         .per_run_ratio_pipeline_vs_ring
