@@ -5,6 +5,7 @@
 //! passes it in, so sources stamp `ts_recv` and pace without reading time themselves (and tests
 //! drive them with a manual clock).
 
+pub mod feed;
 pub mod replay;
 
 use std::time::Duration;
