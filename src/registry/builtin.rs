@@ -1,4 +1,4 @@
-//! The built-in factories: `synthetic` and `replay`.
+//! The built-in factories: `synthetic`, `replay` and `tcp`.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -7,6 +7,7 @@ use crate::error::ConfigError;
 use crate::price::Price;
 use crate::registry::error::RegistryError;
 use crate::registry::spec::{Params, SourceContext, SourceSpec};
+use crate::source::feed::{TcpFeedConfig, TcpFeedSource};
 use crate::source::replay::{Repeat, ReplayConfig, ReplaySource, ReplaySpeed};
 use crate::source::{Fault, FaultKind, SyntheticConfig, SyntheticSource, TickSource};
 
@@ -33,6 +34,15 @@ pub const REPLAY_PARAMS: &[&str] = &[
     "until_ns",
     "loop_gap_ns",
     "stamp_recv",
+];
+
+/// Parameters a `tcp` provider understands.
+pub const TCP_PARAMS: &[&str] = &[
+    "addr",
+    "reconnect_ms",
+    "connect_timeout_ms",
+    "staleness_ms",
+    "read_buffer",
 ];
 
 /// A validation error of a source config (`synthetic.rate`) renamed to the spec's TOML key
@@ -222,4 +232,60 @@ pub fn replay(
         ctx.symbols.clone(),
         cfg,
     )?))
+}
+
+/// The `tcp` factory: a [`TcpFeedSource`] reading the publisher at `addr` (`"ip:port"`).
+///
+/// Optional: `reconnect_ms` (back-off after a disconnect, default 100), `connect_timeout_ms`
+/// (default 2000), `staleness_ms`, `read_buffer` (bytes, default 65536).
+///
+/// # Errors
+/// A missing or unparsable `addr`, an unknown or mistyped parameter, or an invalid config,
+/// named by TOML key.
+pub fn tcp(spec: &SourceSpec, ctx: &SourceContext) -> Result<Box<dyn TickSource>, RegistryError> {
+    let p = spec.params();
+    p.only(TCP_PARAMS)?;
+    let addr = p.str("addr")?.ok_or_else(|| {
+        ConfigError::new(spec.key("addr"), "missing (the publisher's \"ip:port\")")
+    })?;
+    let addr = addr.parse().map_err(|e| {
+        ConfigError::new(
+            spec.key("addr"),
+            format!("{addr:?} is not an \"ip:port\" address ({e})"),
+        )
+    })?;
+    if spec.symbols.is_empty() {
+        return Err(ConfigError::new(spec.key("symbols"), "no symbols configured").into());
+    }
+    let d = TcpFeedConfig::new(addr, &spec.symbols);
+    let read_buffer = match p.u64("read_buffer")? {
+        None => d.read_buffer,
+        Some(v) => usize::try_from(v).unwrap_or(usize::MAX),
+    };
+    let cfg = TcpFeedConfig {
+        name: spec.name.clone(),
+        reconnect_backoff: p
+            .u64("reconnect_ms")?
+            .map_or(d.reconnect_backoff, Duration::from_millis),
+        connect_timeout: p
+            .u64("connect_timeout_ms")?
+            .map_or(d.connect_timeout, Duration::from_millis),
+        staleness_bound: p.u64("staleness_ms")?.map(Duration::from_millis),
+        read_buffer,
+        ..d
+    };
+    let rename = |e: ConfigError| {
+        let field = match e.field.rsplit('.').next() {
+            Some("connect_timeout") => "connect_timeout_ms",
+            Some(other) => other,
+            None => &e.field,
+        };
+        ConfigError::new(spec.key(field), e.reason)
+    };
+    cfg.validate().map_err(rename)?;
+    let src = TcpFeedSource::new(cfg, ctx.symbols.clone()).map_err(|e| match e {
+        crate::error::SourceError::Config { error, .. } => RegistryError::Config(rename(error)),
+        other => other.into(),
+    })?;
+    Ok(Box::new(src))
 }

@@ -111,14 +111,15 @@ impl Default for SourceRegistry {
 }
 
 /// Names of the built-in factories.
-pub const BUILTIN_KINDS: &[&str] = &["replay", "synthetic"];
+pub const BUILTIN_KINDS: &[&str] = &["replay", "synthetic", "tcp"];
 
 impl SourceRegistry {
-    /// A registry with the built-ins (`synthetic`, `replay`).
+    /// A registry with the built-ins (`synthetic`, `replay`, `tcp`).
     pub fn new() -> SourceRegistry {
         let r = SourceRegistry::empty();
         r.register("synthetic", SourceFactory::new(builtin::synthetic));
         r.register("replay", SourceFactory::new(builtin::replay));
+        r.register("tcp", SourceFactory::new(builtin::tcp));
         r
     }
 

@@ -19,7 +19,8 @@ fn field_of(e: RegistryError) -> String {
 #[test]
 fn builtins_are_listed_and_load_by_name() {
     let r = SourceRegistry::new();
-    assert_eq!(r.list_sources(), ["replay", "synthetic"]);
+    assert_eq!(r.list_sources(), ["replay", "synthetic", "tcp"]);
+    assert!(r.load("tcp").is_ok());
     assert!(r.load("synthetic").is_ok());
     assert!(r.load("replay").is_ok());
 }
@@ -32,10 +33,10 @@ fn unknown_name_lists_the_known_ones() {
         e,
         RegistryError::UnknownSource {
             name: "polygon".into(),
-            known: vec!["replay".into(), "synthetic".into()],
+            known: vec!["replay".into(), "synthetic".into(), "tcp".into()],
         }
     );
-    assert!(e.to_string().contains("known: replay, synthetic"));
+    assert!(e.to_string().contains("known: replay, synthetic, tcp"));
 }
 
 #[test]
@@ -44,7 +45,10 @@ fn unknown_kind_in_a_spec_names_the_toml_key() {
         .err()
         .unwrap();
     assert!(e.to_string().contains("providers.primary.kind"), "{e}");
-    assert!(e.to_string().contains("known: replay, synthetic"), "{e}");
+    assert!(
+        e.to_string().contains("known: replay, synthetic, tcp"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -157,6 +161,49 @@ fn bad_specs_name_the_key() {
                 .param("repeat", "twice"),
             "providers.tape.repeat",
         ),
+        (
+            15,
+            SourceSpec::named("wire", "tcp", &["AAPL"]),
+            "providers.wire.addr",
+        ),
+        (
+            16,
+            SourceSpec::named("wire", "tcp", &["AAPL"]).param("addr", "localhost"),
+            "providers.wire.addr",
+        ),
+        (
+            17,
+            SourceSpec::named("wire", "tcp", &["AAPL"])
+                .param("addr", "127.0.0.1:9")
+                .param("reconnect_ms", "soon"),
+            "providers.wire.reconnect_ms",
+        ),
+        (
+            18,
+            SourceSpec::named("wire", "tcp", &["AAPL"])
+                .param("addr", "127.0.0.1:9")
+                .param("connect_timeout_ms", 0),
+            "providers.wire.connect_timeout_ms",
+        ),
+        (
+            19,
+            SourceSpec::named("wire", "tcp", &["AAPL"])
+                .param("addr", "127.0.0.1:9")
+                .param("read_buffer", 8),
+            "providers.wire.read_buffer",
+        ),
+        (
+            20,
+            SourceSpec::named("wire", "tcp", &["AAPL"])
+                .param("addr", "127.0.0.1:9")
+                .param("port", 9),
+            "providers.wire.port",
+        ),
+        (
+            21,
+            SourceSpec::named("wire", "tcp", &[] as &[&str]).param("addr", "127.0.0.1:9"),
+            "providers.wire.symbols",
+        ),
     ];
     for (n, spec, key) in cases {
         let e = build(&spec)
@@ -172,4 +219,27 @@ fn replay_of_a_missing_file_is_an_error_naming_the_file() {
     let e = build(&spec).err().unwrap();
     assert!(matches!(e, RegistryError::Source(_)), "{e}");
     assert!(e.to_string().contains("/nonexistent/x.ticks"), "{e}");
+}
+
+#[test]
+fn tcp_spec_from_toml_builds_a_feed_source_with_its_parameters() {
+    let mut spec = SourceSpec::named("wire", "tcp", &["AAPL", "MSFT"]);
+    spec.params = toml::from_str(
+        r#"
+        addr = "127.0.0.1:9"
+        reconnect_ms = 250
+        staleness_ms = 500
+        "#,
+    )
+    .unwrap();
+    let ctx = SourceContext::default();
+    let src = SourceRegistry::new().build(&spec, &ctx).unwrap();
+    assert_eq!(src.name(), "wire");
+    assert_eq!(src.symbols(), ["AAPL", "MSFT"]);
+    assert_eq!(
+        src.capabilities().staleness_bound,
+        Some(std::time::Duration::from_millis(500))
+    );
+    assert_eq!(src.status(), crate::source::SourceStatus::Idle);
+    assert_eq!(ctx.symbols.get("MSFT").map(|id| id.0), Some(1));
 }

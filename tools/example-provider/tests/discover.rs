@@ -13,7 +13,10 @@ fn discover_entrypoints_finds_the_linked_constant_provider() {
     );
     let found = registry.discover_entrypoints();
     assert_eq!(found, ["constant"]);
-    assert_eq!(registry.list_sources(), ["constant", "replay", "synthetic"]);
+    assert_eq!(
+        registry.list_sources(),
+        ["constant", "replay", "synthetic", "tcp"]
+    );
     let source = registry
         .load("constant")
         .unwrap()
