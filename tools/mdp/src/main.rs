@@ -1,6 +1,7 @@
-//! `mdp`: run, generate, replay and benchmark market-data pipelines.
+//! `mdp`: run, generate, replay, serve/read over TCP and benchmark market-data pipelines.
 
 mod bench;
+mod feed;
 mod gen;
 mod orchestrated;
 mod replay;
@@ -26,6 +27,8 @@ enum Cmd {
     Gen(gen::GenArgs),
     /// Replay a tick file through a pipeline.
     Replay(replay::ReplayArgs),
+    /// TCP feed demo: `feed serve` publishes synthetic ticks, `feed read ADDR` subscribes.
+    Feed(feed::FeedArgs),
     /// Throughput and latency of the pipeline beside a bare rtrb ring and a crossbeam channel.
     Bench(bench::BenchArgs),
 }
@@ -44,5 +47,6 @@ fn dispatch(cli: Cli) -> Result<()> {
         Cmd::Bench(a) => bench::run(&a),
         Cmd::Gen(a) => gen::run(&a),
         Cmd::Replay(a) => replay::run(&a),
+        Cmd::Feed(a) => feed::run(&a),
     }
 }

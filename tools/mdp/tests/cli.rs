@@ -86,3 +86,37 @@ fn bad_input_is_a_clear_error_with_a_nonzero_exit() {
         assert!(!err.contains("panicked"), "case {case}: {err}");
     }
 }
+
+#[test]
+fn feed_serve_then_read_over_loopback_delivers_every_tick_without_gaps() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut server = Command::new(env!("CARGO_BIN_EXE_mdp"))
+        .args([
+            "feed",
+            "serve",
+            "--ticks",
+            "20000",
+            "--accept-timeout-s",
+            "20",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("mdp feed serve runs");
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let addr = first
+        .strip_prefix("listening on ")
+        .expect(&first)
+        .to_string();
+    let out = mdp(&["feed", "read", &addr, "--timeout-s", "20"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("received 20000 ticks"), "{stdout}");
+    assert!(stdout.contains("sequence gaps: 0"), "{stdout}");
+    assert!(server.wait().unwrap().success());
+}
