@@ -66,6 +66,23 @@ fn publish(
     })
 }
 
+/// A started source and a publisher thread that accepts it and then runs `script`.
+fn scripted<T: Send + 'static>(
+    table: &Arc<SymbolTable>,
+    script: impl FnOnce(&mut TcpFeedPublisher, &SymbolTable) -> T + Send + 'static,
+) -> (TcpFeedSource, JoinHandle<(TcpFeedPublisher, T)>) {
+    let mut publisher = TcpFeedPublisher::bind("127.0.0.1:0").unwrap();
+    let mut src = source(publisher.local_addr().unwrap(), table);
+    src.start(0).unwrap();
+    let t = table.clone();
+    let sender = thread::spawn(move || {
+        publisher.accept(Duration::from_secs(20)).unwrap();
+        let out = script(&mut publisher, &t);
+        (publisher, out)
+    });
+    (src, sender)
+}
+
 enum Stop {
     Count(usize),
     Error,
@@ -194,23 +211,18 @@ fn scenario_3_connect_to_a_port_nobody_listens_on_is_a_disconnect_not_a_hang() {
 #[test]
 fn scenario_4_a_bad_kind_byte_on_the_wire_names_its_stream_offset() {
     let table = Arc::new(SymbolTable::new());
-    let mut publisher = TcpFeedPublisher::bind("127.0.0.1:0").unwrap();
-    let mut src = source(publisher.local_addr().unwrap(), &table);
-    src.start(0).unwrap();
-    let t = table.clone();
-    let sender = thread::spawn(move || {
-        publisher.accept(Duration::from_secs(20)).unwrap();
-        let good: Vec<Tick> = (1..=3).map(|s| tick(&t, s)).collect();
-        publisher.send(&good).unwrap();
-        let bad_at = publisher.bytes_sent();
-        let mut bad = tick(&t, 4).encode();
+    let (mut src, sender) = scripted(&table, |p, t| {
+        let good: Vec<Tick> = (1..=3).map(|s| tick(t, s)).collect();
+        p.send(&good).unwrap();
+        let bad_at = p.bytes_sent();
+        let mut bad = tick(t, 4).encode();
         bad[62] = 9;
-        publisher.send_bytes(&bad).unwrap();
-        (publisher, bad_at)
+        p.send_bytes(&bad).unwrap();
+        bad_at
     });
     let (mut now, mut got) = (0, Vec::new());
     let err = drive(&mut src, &mut now, Stop::Error, 20_000, &mut got).expect("bad data");
-    let (_publisher, bad_at) = sender.join().unwrap();
+    let (_publisher, bad_at) = sender.join().unwrap(); // connection open until here
     assert_eq!(bad_at, 8 + 3 * 64);
     match &err {
         SourceError::Data { error, .. } => {
@@ -307,4 +319,23 @@ fn scenario_6_inside_a_streaming_pipeline_every_tick_reaches_the_sink_once_in_or
     assert_eq!(seen.0.load(Ordering::Relaxed), u64::from(N));
     assert_eq!(seen.1.load(Ordering::Relaxed), 0, "ticks out of order");
     drop(sender.join().unwrap());
+}
+
+#[test]
+fn scenario_7_a_hang_up_mid_frame_is_a_disconnect_naming_the_offset() {
+    let table = Arc::new(SymbolTable::new());
+    let (mut src, sender) = scripted(&table, |p, t| {
+        p.send(&[tick(t, 1)]).unwrap();
+        p.send_bytes(&tick(t, 2).encode()[..30]).unwrap();
+        p.disconnect();
+    });
+    let (mut now, mut got) = (0, Vec::new());
+    let err = drive(&mut src, &mut now, Stop::Error, 20_000, &mut got).expect("a disconnect");
+    sender.join().unwrap();
+    assert!(matches!(err, SourceError::Disconnected { .. }), "{err}");
+    assert!(
+        err.to_string().contains("mid-frame at byte offset 102"),
+        "{err}"
+    );
+    assert_eq!(seqs(&got), vec![1]);
 }

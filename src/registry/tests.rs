@@ -193,6 +193,13 @@ fn bad_specs_name_the_key() {
             "providers.wire.read_buffer",
         ),
         (
+            22,
+            SourceSpec::named("wire", "tcp", &["AAPL"])
+                .param("addr", "127.0.0.1:9")
+                .param("read_buffer", i64::MAX),
+            "providers.wire.read_buffer",
+        ),
+        (
             20,
             SourceSpec::named("wire", "tcp", &["AAPL"])
                 .param("addr", "127.0.0.1:9")

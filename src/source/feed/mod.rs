@@ -92,6 +92,9 @@ pub use publisher::TcpFeedPublisher;
 
 use tcp::{Link, ReadOutcome};
 
+/// Largest read buffer a config may ask for (64 MiB).
+pub const MAX_READ_BUFFER: usize = 64 << 20;
+
 /// Reads per `poll` at most (each up to the read buffer), so one poll stays short.
 const MAX_READS_PER_POLL: usize = 8;
 
@@ -110,7 +113,7 @@ pub struct TcpFeedConfig {
     pub connect_timeout: Duration,
     /// Declared staleness bound for routers.
     pub staleness_bound: Option<Duration>,
-    /// Read buffer size in bytes (at least one frame).
+    /// Read buffer size in bytes (one frame to [`MAX_READ_BUFFER`]).
     pub read_buffer: usize,
 }
 
@@ -132,7 +135,8 @@ impl TcpFeedConfig {
     /// Check the configuration (field names in errors).
     ///
     /// # Errors
-    /// No symbols, a zero connect timeout, or a read buffer smaller than one frame.
+    /// No symbols, a zero connect timeout, or a read buffer smaller than one frame or larger
+    /// than [`MAX_READ_BUFFER`].
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.symbols.is_empty() {
             return Err(ConfigError::new("tcp.symbols", "no symbols configured"));
@@ -143,10 +147,10 @@ impl TcpFeedConfig {
                 "must be greater than 0",
             ));
         }
-        if self.read_buffer < TICK_BYTES {
+        if !(TICK_BYTES..=MAX_READ_BUFFER).contains(&self.read_buffer) {
             return Err(ConfigError::new(
                 "tcp.read_buffer",
-                format!("must be at least {TICK_BYTES} bytes"),
+                format!("must be {TICK_BYTES} to {MAX_READ_BUFFER} bytes"),
             ));
         }
         Ok(())
