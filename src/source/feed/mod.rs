@@ -22,8 +22,10 @@
 //!   field is kept as sent.
 //! - Frames may be split or coalesced anywhere by TCP. Bad data (wrong header, invalid kind or
 //!   flags, unknown symbol) is a non-retryable [`SourceError::Data`] naming the byte offset in
-//!   the connection's stream (the first byte of the bad frame; the header is offset 0). The
-//!   source then drops the connection and stays [`SourceStatus::Failed`].
+//!   the connection's stream (the first byte of the bad frame; the header is offset 0). Good
+//!   ticks read before the bad frame are delivered first; the error comes from the next poll.
+//!   The source then drops the connection and stays [`SourceStatus::Failed`] (later polls
+//!   return `NotRunning`).
 //! - End of stream, a reset or a failed connect is a retryable [`SourceError::Disconnected`]
 //!   (status `Disconnected`). Later polls return `Pending` until the reconnect back-off has
 //!   passed (measured with `now_ns`, never slept), then connect again; each successful
