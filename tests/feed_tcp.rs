@@ -8,11 +8,13 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
+use market_data_pipeline::router::{RouterConfig, RoutingStrategy, SourceRouter};
 use market_data_pipeline::source::feed::{TcpFeedConfig, TcpFeedPublisher, TcpFeedSource};
+use market_data_pipeline::source::{SyntheticConfig, SyntheticSource};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use market_data_pipeline::{
-    CallbackSink, DataErrorKind, DataLocation, HybridBatcher, ManualClock, Price, Record,
+    CallbackSink, Clock, DataErrorKind, DataLocation, HybridBatcher, ManualClock, Price, Record,
     SourceError, SourcePoll, SourceStatus, StreamingPipeline, SymbolTable, Tick, TickSource,
 };
 
@@ -338,4 +340,55 @@ fn scenario_7_a_hang_up_mid_frame_is_a_disconnect_naming_the_offset() {
         "{err}"
     );
     assert_eq!(seqs(&got), vec![1]);
+}
+
+#[test]
+fn scenario_8_a_router_fails_over_from_a_feed_that_hangs_up_to_its_backup() {
+    let table = Arc::new(SymbolTable::new());
+    let (feed, sender) = scripted(&table, |p, t| {
+        let ticks: Vec<Tick> = (1..=1_000).map(|s| tick(t, s)).collect();
+        p.send(&ticks).unwrap();
+        p.disconnect();
+    });
+    let backup = SyntheticSource::new(
+        SyntheticConfig {
+            name: "backup".into(),
+            ..SyntheticConfig::new(&SYMBOLS)
+        },
+        table.clone(),
+    )
+    .unwrap();
+    let clock = ManualClock::shared(1_000);
+    let mut router = SourceRouter::with_config(
+        vec![Box::new(feed), Box::new(backup)],
+        RouterConfig::new(RoutingStrategy::First),
+        clock.clone(),
+    )
+    .unwrap();
+    router.start(clock.now_ns()).unwrap();
+    assert_eq!(router.active_name(), Some("tcp"));
+
+    let mut buf = vec![Tick::default(); 256];
+    let (mut from_feed, mut after_switch) = (Vec::new(), 0usize);
+    for _ in 0..20_000 {
+        clock.advance(Duration::from_millis(1));
+        match router.poll(clock.now_ns(), &mut buf) {
+            Ok(SourcePoll::Ready(n)) => {
+                if router.active_name() == Some("backup") {
+                    after_switch += n;
+                } else {
+                    from_feed.extend_from_slice(&buf[..n]);
+                }
+            }
+            Ok(_) => thread::sleep(Duration::from_millis(1)),
+            Err(e) => panic!("the router should absorb a feed disconnect: {e}"),
+        }
+        if after_switch > 1_000 {
+            break;
+        }
+    }
+    sender.join().unwrap();
+    assert_eq!(seqs(&from_feed), (1..=1_000).collect::<Vec<_>>());
+    assert_eq!(router.active_name(), Some("backup"));
+    assert!(after_switch > 1_000);
 }
