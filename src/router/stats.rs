@@ -109,7 +109,7 @@ impl SourceRouter {
     }
 
     /// A fresh snapshot, taken on the poll thread (the control plane's
-    /// [`RouterControl::stats`] is the last published one).
+    /// [`RouterControl::stats`](crate::router::RouterControl::stats) is the last published one).
     pub fn stats(&self) -> RouterStats {
         let mut s = RouterStats::default();
         self.fill_stats(&mut s, self.clock.now_ns(), true);
