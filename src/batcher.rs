@@ -267,6 +267,24 @@ impl HybridBatcher {
                 return Err(e);
             }
         }
+        // Whole batches go to a sink that takes ticks straight from the caller's slice (the
+        // ring's memory): no copy, no records built. Only when nothing is buffered, so order
+        // holds.
+        if sink.accepts_ticks() {
+            while self.buf.is_empty() && rest.len() >= self.max_rows {
+                let (batch, tail) = rest.split_at(self.max_rows);
+                if let Err(e) = sink.write_ticks(batch) {
+                    self.stats.sink_errors += 1;
+                    self.stats.rejected += tail.len() as u64;
+                    // The refused batch stays buffered, as if it had been copied first.
+                    self.oldest_ns = now_ns;
+                    self.buf.extend(batch.iter().copied().map(Record::Tick));
+                    return Err(e);
+                }
+                self.count(batch.len(), Cause::Rows);
+                rest = tail;
+            }
+        }
         while !rest.is_empty() {
             if self.buf.is_empty() {
                 self.oldest_ns = now_ns;

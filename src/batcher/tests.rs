@@ -209,3 +209,98 @@ fn steady_state_reuses_the_buffer_reserved_up_front() {
     assert_eq!(b.buf.as_ptr(), ptr, "never reallocated");
     assert_eq!(sink.snapshot().records + b.buffered() as u64, 3_700);
 }
+
+/// A sink that takes ticks directly and logs (kind of call, batch length, first seq).
+struct TickLog {
+    calls: Vec<(&'static str, usize, u32)>,
+    refuse_ticks: bool,
+}
+
+impl Sink for TickLog {
+    fn name(&self) -> &'static str {
+        "tick-log"
+    }
+    fn write(&mut self, batch: &[Record]) -> Result<(), SinkError> {
+        let first = match batch[0] {
+            Record::Tick(t) => t.seq,
+            Record::Bar(_) => u32::MAX,
+        };
+        self.calls.push(("records", batch.len(), first));
+        Ok(())
+    }
+    fn accepts_ticks(&self) -> bool {
+        true
+    }
+    fn write_ticks(&mut self, ticks: &[Tick]) -> Result<(), SinkError> {
+        if self.refuse_ticks {
+            return Err(SinkError::Failed {
+                sink: "tick-log",
+                message: "refused".into(),
+            });
+        }
+        self.calls.push(("ticks", ticks.len(), ticks[0].seq));
+        Ok(())
+    }
+}
+
+fn seq_ticks(n: u32) -> Vec<Tick> {
+    (0..n)
+        .map(|i| Tick {
+            seq: i,
+            ..Tick::trade(SymbolId(0), 1, Price::from_units(1), 1)
+        })
+        .collect()
+}
+
+#[test]
+fn whole_tick_batches_go_straight_to_a_tick_sink_and_order_holds() {
+    let mut b = HybridBatcher::new(4, Duration::from_secs(1)).unwrap();
+    let mut sink = TickLog {
+        calls: Vec::new(),
+        refuse_ticks: false,
+    };
+    let t = seq_ticks(11);
+    // 1. Two whole batches straight from the slice, the rest (3) buffered as records.
+    b.push_ticks(&t[..10], 0, &mut sink).unwrap();
+    assert_eq!(sink.calls, vec![("ticks", 4, 0), ("ticks", 4, 4)]);
+    assert_eq!(b.buffered(), 2);
+    // 2. With rows buffered, new ticks queue behind them (no direct write jumps the queue).
+    b.push_ticks(&t[10..], 0, &mut sink).unwrap();
+    assert_eq!(b.buffered(), 3);
+    b.flush(&mut sink).unwrap();
+    assert_eq!(sink.calls.last(), Some(&("records", 3, 8)));
+    assert!(conserved(&b));
+    assert_eq!(b.stats().rows, 11);
+}
+
+#[test]
+fn a_refused_direct_tick_batch_stays_buffered() {
+    let mut b = HybridBatcher::new(4, Duration::from_secs(1)).unwrap();
+    let mut sink = TickLog {
+        calls: Vec::new(),
+        refuse_ticks: true,
+    };
+    let t = seq_ticks(6);
+    assert!(b.push_ticks(&t, 0, &mut sink).is_err());
+    assert_eq!(b.buffered(), 4, "the refused batch is kept");
+    assert_eq!(b.stats().rejected, 2);
+    assert!(conserved(&b));
+    // Records written later carry the kept batch first.
+    b.flush(&mut sink).unwrap();
+    assert_eq!(sink.calls, vec![("records", 4, 0)]);
+}
+
+#[test]
+fn counting_sink_counts_ticks_the_same_either_way() {
+    let t = seq_ticks(100);
+    let mut a = CountingSink::new();
+    let mut b = CountingSink::new();
+    a.write_ticks(&t).unwrap();
+    let r: Vec<Record> = t.iter().copied().map(Record::Tick).collect();
+    b.write(&r).unwrap();
+    let (sa, sb) = (a.snapshot(), b.snapshot());
+    assert_eq!(
+        (sa.ticks, sa.records, sa.checksum),
+        (sb.ticks, sb.records, sb.checksum)
+    );
+}

@@ -46,13 +46,45 @@ impl Sink for MeasuredSink {
             return Ok(());
         }
         self.inner.write(batch)?;
+        self.delivered_batch(batch.iter().map(Record::ts_recv), batch.len());
+        Ok(())
+    }
+
+    fn accepts_ticks(&self) -> bool {
+        self.inner.accepts_ticks()
+    }
+
+    #[inline]
+    fn write_ticks(&mut self, ticks: &[Tick]) -> Result<(), SinkError> {
+        if ticks.is_empty() {
+            return Ok(());
+        }
+        self.inner.write_ticks(ticks)?;
+        self.delivered_batch(ticks.iter().map(|t| t.ts_recv), ticks.len());
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.inner.flush()
+    }
+
+    fn close(&mut self) -> Result<(), SinkError> {
+        self.inner.close()
+    }
+}
+
+impl MeasuredSink {
+    /// Account for a delivered batch: latency of each record (`now − ts_recv`), counters.
+    #[inline]
+    fn delivered_batch(&mut self, mut stamps: impl Iterator<Item = u64>, len: usize) {
         let now = self.clock.now_ns();
         // Sources stamp `ts_recv` once per chunk, so records come in runs of equal stamps:
         // record each run once with its count (exact, and one histogram update per run).
-        let mut run_ts = batch[0].ts_recv();
-        let mut run_len = 0u64;
-        for r in batch {
-            let ts = r.ts_recv();
+        let Some(mut run_ts) = stamps.next() else {
+            return;
+        };
+        let mut run_len = 1u64;
+        for ts in stamps {
             if ts != run_ts {
                 self.hist
                     .saturating_record_n(now.saturating_sub(run_ts).max(1), run_len);
@@ -63,22 +95,13 @@ impl Sink for MeasuredSink {
         }
         self.hist
             .saturating_record_n(now.saturating_sub(run_ts).max(1), run_len);
-        self.delivered += batch.len() as u64;
+        self.delivered += len as u64;
         self.batches += 1;
         // Release: pairs with the Acquire in Shared::snapshot.
         self.shared
             .delivered
             .store(self.delivered, Ordering::Release);
         self.shared.batches.store(self.batches, Ordering::Release);
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<(), SinkError> {
-        self.inner.flush()
-    }
-
-    fn close(&mut self) -> Result<(), SinkError> {
-        self.inner.close()
     }
 }
 

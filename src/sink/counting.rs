@@ -152,6 +152,22 @@ impl Sink for CountingSink {
         self.shared.publish(c);
         Ok(())
     }
+
+    fn accepts_ticks(&self) -> bool {
+        true
+    }
+
+    fn write_ticks(&mut self, ticks: &[Tick]) -> Result<(), SinkError> {
+        let c = &mut self.local;
+        for t in ticks {
+            c.checksum = c.checksum.wrapping_add(t.checksum());
+        }
+        c.ticks += ticks.len() as u64;
+        c.records += ticks.len() as u64;
+        c.batches += 1;
+        self.shared.publish(c);
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub use tick_file::TickFileSink;
 
 use crate::error::SinkError;
 use crate::record::Record;
+use crate::tick::Tick;
 
 /// A consumer of record batches. Called on the sink's worker thread.
 pub trait Sink: Send {
@@ -34,6 +35,26 @@ pub trait Sink: Send {
     fn close(&mut self) -> Result<(), SinkError> {
         self.flush()
     }
+
+    /// Whether [`write_ticks`](Self::write_ticks) takes ticks directly (so a pass-through
+    /// pipeline can hand it whole batches straight from the ring, without building records).
+    fn accepts_ticks(&self) -> bool {
+        false
+    }
+
+    /// Write one batch of ticks. The default converts them to records in pieces of 64 on the
+    /// stack and calls [`write`](Self::write); the pipeline calls this only on sinks whose
+    /// [`accepts_ticks`](Self::accepts_ticks) is true.
+    fn write_ticks(&mut self, ticks: &[Tick]) -> Result<(), SinkError> {
+        let mut piece = [Record::Tick(Tick::default()); 64];
+        for part in ticks.chunks(piece.len()) {
+            for (slot, t) in piece.iter_mut().zip(part) {
+                *slot = Record::Tick(*t);
+            }
+            self.write(&piece[..part.len()])?;
+        }
+        Ok(())
+    }
 }
 
 impl<S: Sink + ?Sized> Sink for Box<S> {
@@ -48,5 +69,11 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
     }
     fn close(&mut self) -> Result<(), SinkError> {
         (**self).close()
+    }
+    fn accepts_ticks(&self) -> bool {
+        (**self).accepts_ticks()
+    }
+    fn write_ticks(&mut self, ticks: &[Tick]) -> Result<(), SinkError> {
+        (**self).write_ticks(ticks)
     }
 }

@@ -47,4 +47,15 @@ impl Sink for NullSink {
         self.batches += 1;
         Ok(())
     }
+
+    fn accepts_ticks(&self) -> bool {
+        true
+    }
+
+    #[inline]
+    fn write_ticks(&mut self, ticks: &[crate::tick::Tick]) -> Result<(), SinkError> {
+        self.records += ticks.len() as u64;
+        self.batches += 1;
+        Ok(())
+    }
 }

@@ -193,6 +193,8 @@ pub struct SyntheticSource {
     health: SourceHealth,
     lo: i64,
     hi: i64,
+    /// `trade_per_mille` scaled to 16 random bits.
+    trade_threshold: u64,
 }
 
 impl SyntheticSource {
@@ -245,6 +247,7 @@ impl SyntheticSource {
             health: SourceHealth::default(),
             lo,
             hi,
+            trade_threshold: cfg.trade_per_mille as u64 * 65_536 / 1_000,
             cfg,
         })
     }
@@ -256,14 +259,16 @@ impl SyntheticSource {
 
     #[inline]
     fn gen(&mut self, now_ns: u64) -> Tick {
+        // Steps of -3..=3 ticks (0 twice as likely), indexed by three random bits.
+        const STEPS: [i64; 8] = [-3, -2, -1, 0, 0, 1, 2, 3];
         let r = self.rng.next();
         let i = self.next_sym;
         self.next_sym = if i + 1 == self.syms.len() { 0 } else { i + 1 };
         let ts = self.cfg.tick_size.raw();
         let st = &mut self.syms[i];
-        // Step of -3..=3 ticks, reflected at the bounds.
-        let step = ((r & 7) as i64 - 3).clamp(-3, 3) * ts;
+        let step = STEPS[(r & 7) as usize] * ts;
         let mut mid = st.mid + step;
+        // Reflected at the bounds (rare, so well predicted).
         if mid < self.lo || mid > self.hi {
             mid = st.mid - step;
         }
@@ -271,29 +276,30 @@ impl SyntheticSource {
         let half_spread = ts * (1 + ((r >> 3) & 1) as i64);
         let bid = mid - half_spread;
         let ask = mid + half_spread;
-        let is_trade = ((r >> 8) % 1000) < self.cfg.trade_per_mille as u64;
+        // Trade or quote without a branch: ~30 % trades would mispredict often.
+        let trade = ((r >> 8) & 0xFFFF) < self.trade_threshold;
+        st.seq_trades += trade as u64;
+        let price = if (r >> 28) & 1 == 0 { bid } else { ask };
         self.seq = self.seq.wrapping_add(1);
-        let mut t = Tick {
+        Tick {
             ts_event: now_ns,
             ts_recv: now_ns,
+            price: Price(price & -(trade as i64)),
             bid: Price(bid),
             ask: Price(ask),
+            seq: self.seq,
+            size: (100 * (1 + ((r >> 32) & 7) as u32)) & (trade as u32).wrapping_neg(),
             bid_size: 100 * (1 + ((r >> 20) & 15) as u32),
             ask_size: 100 * (1 + ((r >> 24) & 15) as u32),
-            seq: self.seq,
             symbol: st.id,
             source: self.cfg.source_id,
-            kind: TickKind::Quote,
+            kind: if trade {
+                TickKind::Both
+            } else {
+                TickKind::Quote
+            },
             flags: flags::SYNTHETIC,
-            ..Tick::default()
-        };
-        if is_trade {
-            st.seq_trades += 1;
-            t.kind = TickKind::Both;
-            t.price = if (r >> 28) & 1 == 0 { t.bid } else { t.ask };
-            t.size = 100 * (1 + ((r >> 32) & 7) as u32);
         }
-        t
     }
 
     /// Apply faults due at the current produced count. Returns an error to report, if any.
