@@ -440,3 +440,25 @@ fn a_quiet_source_gets_its_rows_delivered_when_the_stage_catches_up_not_at_max_a
 fn src_clone(s: &SyntheticSource) -> SyntheticSource {
     SyntheticSource::new(s.config().clone(), Arc::new(SymbolTable::new())).unwrap()
 }
+
+#[test]
+fn each_worker_can_wait_its_own_way() {
+    // A busy-spinning source behind a backing-off consumer, and the reverse: both complete
+    // with every tick delivered.
+    for (case, source_idle, process_idle) in [
+        (1, IdleStrategy::BusySpin, IdleStrategy::default()),
+        (2, IdleStrategy::default(), IdleStrategy::BusySpin),
+    ] {
+        let report = StreamingPipeline::builder()
+            .source(synthetic(200_000, &["A", "B"]))
+            .idle(source_idle)
+            .process_idle(process_idle)
+            .clock(frozen_clock())
+            .build()
+            .unwrap()
+            .run()
+            .unwrap();
+        assert_eq!(report.stats.delivered, 200_000, "case {case}");
+        assert!(report.stats.is_conserved(), "case {case}");
+    }
+}

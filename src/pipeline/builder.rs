@@ -69,6 +69,7 @@ pub struct StreamingPipelineBuilder {
     ring_capacity: usize,
     chunk: usize,
     idle: IdleStrategy,
+    process_idle: Option<IdleStrategy>,
     pin_failure: PinFailure,
     clock: Option<SharedClock>,
     max_consecutive_errors: u32,
@@ -88,6 +89,7 @@ impl Default for StreamingPipelineBuilder {
             ring_capacity: 1 << 14,
             chunk: 256,
             idle: IdleStrategy::default(),
+            process_idle: None,
             pin_failure: PinFailure::Warn,
             clock: None,
             max_consecutive_errors: 1_000,
@@ -169,9 +171,18 @@ impl StreamingPipelineBuilder {
         self
     }
 
-    /// How workers wait (default: spin → yield → park).
+    /// How workers wait (default: spin → yield → park). Sets both workers; see
+    /// [`process_idle`](Self::process_idle) to give the process worker its own.
     pub fn idle(mut self, i: IdleStrategy) -> Self {
         self.idle = i;
+        self
+    }
+
+    /// How the process worker (operator → batcher → sink) waits, when it should differ from
+    /// the source worker's (e.g. a busy-spinning consumer on an isolated core behind a
+    /// backing-off source). Applies to `Placement::Split`.
+    pub fn process_idle(mut self, i: IdleStrategy) -> Self {
+        self.process_idle = Some(i);
         self
     }
 
@@ -246,6 +257,7 @@ impl StreamingPipelineBuilder {
             ring_capacity: self.ring_capacity,
             chunk: self.chunk,
             idle: self.idle,
+            process_idle: self.process_idle.unwrap_or(self.idle),
             pin_failure: self.pin_failure,
             clock: self.clock.unwrap_or_else(MonotonicClock::shared),
             max_consecutive_errors: self.max_consecutive_errors,
@@ -266,6 +278,7 @@ pub struct StreamingPipeline {
     ring_capacity: usize,
     chunk: usize,
     idle: IdleStrategy,
+    process_idle: IdleStrategy,
     pin_failure: PinFailure,
     clock: SharedClock,
     max_consecutive_errors: u32,
@@ -393,7 +406,13 @@ impl StreamingPipeline {
                     self.chunk,
                     self.flush_caught_up,
                 );
-                let (s1, cfg1) = (shared.clone(), cfg.clone());
+                let (s1, cfg1) = (
+                    shared.clone(),
+                    LoopConfig {
+                        idle: self.process_idle,
+                        ..cfg.clone()
+                    },
+                );
                 let p = spawn_worker(
                     format!("{tag}-process"),
                     process_core,
