@@ -124,7 +124,7 @@ fn coordinator_acquire(c: &mut Criterion) {
         refill_rate: u64::from(RATE),
         ..Default::default()
     };
-    let handle = coordinator.register_provider("ibkr", limits).unwrap();
+    let handle = coordinator.register_provider_with("ibkr", limits).unwrap();
     assert!(handle.try_acquire_at(now).is_ok());
     g.bench_function("ProviderHandle::try_acquire_at", |b| {
         b.iter(|| black_box(handle.try_acquire_at(now).is_ok()))

@@ -1,42 +1,37 @@
-//! The seed's SourceRegistry usage: register, load by name, build, discover.
+//! The seed's SourceRegistry usage: register, load by name, create, discover.
 //!
 //! `cargo run --example registry`
 
-use market_data_pipeline::registry::{
-    builtin, SourceContext, SourceFactory, SourceRegistry, SourceSpec,
-};
-use market_data_pipeline::{SourcePoll, Tick};
+// from market_data_pipeline.orchestration import SourceRegistry
+// from market_data_pipeline.source.synthetic import SyntheticSource
+use market_data_pipeline::register_source_provider;
+use market_data_pipeline::registry::{builtin, standin, SourceFactory, SourceRegistry};
+
+// [project.entry-points."market_data.providers"]
+// ibkr = "market_data_ibkr:IBKRProvider"
+// polygon = "market_data_polygon:PolygonProvider"
+// (here: deterministic synthetic stand-ins, linked in and submitted under those names)
+register_source_provider!("ibkr", standin::ibkr);
+register_source_provider!("polygon", standin::polygon);
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // registry = SourceRegistry()
     let registry = SourceRegistry::empty();
 
-    // Manual registration
+    // # Manual registration
+    // registry.register("synthetic", SyntheticSource)
     registry.register("synthetic", SourceFactory::new(builtin::synthetic));
 
-    // Load by name
+    // # Load by name
+    // source_cls = registry.load("synthetic")
     let source_cls = registry.load("synthetic")?;
-    let mut source = source_cls.create(&["AAPL"])?;
+    // source = source_cls(symbols=["AAPL"], ...)
+    let source = source_cls.create(&["AAPL"])?;
+    println!("created {:?} for {:?}", source.name(), source.symbols());
 
-    // Discover external providers (those linked into this binary)
+    // # Discover external providers
+    // registry.discover_entrypoints()
     let found = registry.discover_entrypoints();
     println!("discovered {found:?}; known {:?}", registry.list_sources());
-
-    source.start(0)?;
-    let mut buf = [Tick::default(); 8];
-    if let SourcePoll::Ready(n) = source.poll(0, &mut buf)? {
-        println!("{n} ticks from {}", source.name());
-    }
-
-    // From configuration: a spec as `[providers.primary]` would give it
-    let spec = SourceSpec::named("primary", "synthetic", &["AAPL", "MSFT"])
-        .param("rate", 1_000_000)
-        .param("seed", 7);
-    let primary = registry.build(&spec, &SourceContext::default())?;
-    println!("built {} for {:?}", primary.name(), primary.symbols());
-
-    // Unknown names list the known ones
-    if let Err(e) = registry.load("ibkr") {
-        println!("{e}");
-    }
     Ok(())
 }

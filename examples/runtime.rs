@@ -2,10 +2,21 @@
 //!
 //! `cargo run --release --example runtime`
 
+// from market_data_pipeline.orchestration import (
+//     PipelineRuntime,
+//     PipelineRuntimeSettings
+// )
 use market_data_pipeline::runtime::{PipelineRuntime, PipelineRuntimeSettings, PipelineSpec};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // Configure runtime
+    // # Configure runtime
+    // settings = PipelineRuntimeSettings(
+    //     orchestration_enabled=True,
+    //     max_concurrent_pipelines=10,
+    //     enable_rate_coordination=True,
+    //     circuit_breaker_threshold=5,
+    //     circuit_breaker_timeout_sec=60.0,
+    // )
     let settings = PipelineRuntimeSettings {
         orchestration_enabled: true,
         max_concurrent_pipelines: 10,
@@ -15,25 +26,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..Default::default()
     };
 
-    // The runtime stops every pipeline gracefully when dropped (the seed's `async with`)
+    // # Use as context manager
+    // async with PipelineRuntime(settings) as runtime:
     let runtime = PipelineRuntime::start(settings)?;
 
-    // Stream quotes
-    let symbols = runtime.symbols().clone();
+    //     # Stream quotes
+    //     async for quote in runtime.stream_quotes(['AAPL', 'MSFT']):
+    //         print(f"{quote.symbol}: ${quote.price}")
     for quote in runtime.stream_quotes(&["AAPL", "MSFT"])?.take(5) {
-        println!(
-            "{}: ${}",
-            symbols.name(quote.symbol).unwrap_or_default(),
-            quote.mid()
-        );
+        println!("{}: ${}", quote.symbol, quote.price);
     }
 
-    // Or run pipelines
+    //     # Or run pipelines
+    //     spec = PipelineSpec(...)
     let spec = PipelineSpec::new("my_tenant", "my_pipeline").symbols(&["AAPL", "MSFT"]);
+    //     key = await runtime.run_pipeline(spec)
     let key = runtime.run_pipeline(spec)?;
 
-    // List running pipelines
-    for p in runtime.list_pipelines() {
+    //     # List running pipelines
+    //     pipelines = await runtime.list_pipelines()
+    let pipelines = runtime.list_pipelines();
+    for p in &pipelines {
         println!(
             "{} [{}] produced {}",
             p.key,
@@ -42,7 +55,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
 
-    // Stop a pipeline: it drains and reports exact counts
+    //     # Stop a pipeline
+    //     await runtime.stop_pipeline(key)
     let report = runtime.stop_pipeline(&key)?;
     let s = &report.stats;
     println!(
@@ -52,5 +66,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         s.lost(),
         s.is_conserved()
     );
+    // (the end of the `async with` block)
+    runtime.shutdown();
     Ok(())
 }

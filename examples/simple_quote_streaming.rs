@@ -2,25 +2,28 @@
 //!
 //! `cargo run --release --example simple_quote_streaming`
 
+// from market_data_pipeline.orchestration import PipelineRuntime
 use market_data_pipeline::runtime::PipelineRuntime;
 
+// async def main():
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    //     async with PipelineRuntime() as runtime:
     let runtime = PipelineRuntime::start(Default::default())?;
-    let symbols = runtime.symbols().clone();
+    //         count = 0
     let mut count = 0;
+    //         async for quote in runtime.stream_quotes(['AAPL']):
     for quote in runtime.stream_quotes(&["AAPL"])? {
-        let name = symbols.name(quote.symbol).unwrap_or_default();
-        println!(
-            "{name}: ${} (bid {} ask {})",
-            quote.mid(),
-            quote.bid,
-            quote.ask
-        );
+        //             print(f"{quote.symbol}: ${quote.price}")
+        println!("{}: ${}", quote.symbol, quote.price);
+        //             count += 1
         count += 1;
+        //             if count >= 100:
+        //                 break
         if count >= 100 {
             break;
         }
     }
-    // Leaving the scope drops the stream (its pipeline stops) and then the runtime.
+    // (the end of the `async with` block: every pipeline stops and reports)
+    runtime.shutdown();
     Ok(())
 }

@@ -99,6 +99,65 @@ impl Clock for ManualClock {
     }
 }
 
+/// A length of time as the seed writes it: a [`Duration`], or a number of seconds — whole or
+/// fractional (`60`, `60.0`, `0.25`).
+///
+/// ```
+/// use std::time::Duration;
+/// use market_data_pipeline::clock::Seconds;
+/// assert_eq!(60.into_duration(), Ok(Duration::from_secs(60)));
+/// assert_eq!(0.25.into_duration(), Ok(Duration::from_millis(250)));
+/// assert_eq!(Duration::from_secs(1).into_duration(), Ok(Duration::from_secs(1)));
+/// assert!((-1.0).into_duration().is_err());
+/// assert!(f64::NAN.into_duration().is_err());
+/// ```
+pub trait Seconds {
+    /// The duration.
+    ///
+    /// # Errors
+    /// Why the value is not a non-negative, finite number of seconds.
+    fn into_duration(self) -> Result<Duration, String>;
+}
+
+impl Seconds for Duration {
+    fn into_duration(self) -> Result<Duration, String> {
+        Ok(self)
+    }
+}
+
+impl Seconds for f64 {
+    fn into_duration(self) -> Result<Duration, String> {
+        Duration::try_from_secs_f64(self)
+            .map_err(|_| format!("{self} is not a non-negative number of seconds"))
+    }
+}
+
+impl Seconds for f32 {
+    fn into_duration(self) -> Result<Duration, String> {
+        f64::from(self).into_duration()
+    }
+}
+
+impl Seconds for u64 {
+    fn into_duration(self) -> Result<Duration, String> {
+        Ok(Duration::from_secs(self))
+    }
+}
+
+impl Seconds for u32 {
+    fn into_duration(self) -> Result<Duration, String> {
+        Ok(Duration::from_secs(u64::from(self)))
+    }
+}
+
+impl Seconds for i32 {
+    fn into_duration(self) -> Result<Duration, String> {
+        u64::try_from(self)
+            .map(Duration::from_secs)
+            .map_err(|_| format!("{self} is not a non-negative number of seconds"))
+    }
+}
+
 /// Nanoseconds in a `Duration`, saturating at `u64::MAX`.
 #[inline]
 pub fn duration_ns(d: Duration) -> u64 {

@@ -10,11 +10,13 @@ pub mod operator;
 pub mod pin;
 pub mod pipeline;
 pub mod price;
+pub mod quote;
 pub mod record;
 pub mod registry;
 pub mod ring;
 pub mod router;
 pub mod runtime;
+pub mod seed;
 pub mod sink;
 pub mod source;
 pub mod symbol;
@@ -37,10 +39,11 @@ pub use operator::{
     BarConfig, BarOperator, Conflate, Dedupe, Operator, OperatorStats, Passthrough, SymbolFilter,
 };
 pub use pipeline::{
-    create_pipeline, PipelineContext, PipelineHandle, PipelineReport, PipelineStats,
-    StreamingPipeline,
+    create_pipeline, create_pipeline_with, PipelineContext, PipelineHandle, PipelineReport,
+    PipelineSettings, PipelineStats, StreamingPipeline,
 };
 pub use price::Price;
+pub use quote::{Quote, QuoteMaker};
 pub use record::{Bar, Record};
 pub use registry::{RegistryError, SourceFactory, SourceRegistry, SourceSpec};
 pub use router::{

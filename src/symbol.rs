@@ -174,10 +174,16 @@ impl SymbolNames {
     pub fn get(&mut self, id: SymbolId) -> Option<&str> {
         // Re-read only when the table has grown: an id the table does not have (bad data)
         // must not cost a snapshot (lock + allocation) per tick.
+        self.get_arc(id).map(|s| &**s)
+    }
+
+    /// The shared name of `id` (clone it to keep it; no allocation).
+    pub fn get_arc(&mut self, id: SymbolId) -> Option<&Arc<str>> {
+        // Re-read only when the table has grown (see `get`).
         if id.0 as usize >= self.names.len() && self.table.len() > self.names.len() {
             self.names = self.table.snapshot();
         }
-        self.names.get(id.0 as usize).map(|s| &**s)
+        self.names.get(id.0 as usize)
     }
 }
 

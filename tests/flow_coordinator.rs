@@ -16,7 +16,7 @@ fn coordinator() -> (Arc<ManualClock>, RateCoordinator) {
 }
 
 fn ibkr(c: &RateCoordinator, limits: ProviderLimits) -> ProviderHandle {
-    c.register_provider("ibkr", limits).unwrap()
+    c.register_provider_with("ibkr", limits).unwrap()
 }
 
 fn limits(capacity: u64, refill_rate: u64) -> ProviderLimits {
@@ -33,8 +33,8 @@ fn limits(capacity: u64, refill_rate: u64) -> ProviderLimits {
 #[test]
 fn regression_unknown_provider_is_an_error_listing_the_registered_ones() {
     let (_clock, c) = coordinator();
-    c.register_provider("polygon", limits(1, 1)).unwrap();
-    c.register_provider("ibkr", limits(1, 1)).unwrap();
+    c.register_provider_with("polygon", limits(1, 1)).unwrap();
+    c.register_provider_with("ibkr", limits(1, 1)).unwrap();
     let e = c.acquire("iex").unwrap_err();
     assert_eq!(
         e,
@@ -78,7 +78,7 @@ fn invalid_limits_are_config_errors_naming_the_field() {
         ),
     ];
     for (i, (l, field)) in cases.into_iter().enumerate() {
-        match c.register_provider("x", l) {
+        match c.register_provider_with("x", l) {
             Err(CoordinatorError::Config(e)) => assert_eq!(e.field, field, "case {i}"),
             other => panic!("case {i}: {other:?}"),
         }
@@ -88,12 +88,12 @@ fn invalid_limits_are_config_errors_naming_the_field() {
 #[test]
 fn registering_again_returns_the_same_provider_or_refuses_other_limits() {
     let (_clock, c) = coordinator();
-    let a = c.register_provider("ibkr", limits(5, 1)).unwrap();
+    let a = c.register_provider_with("ibkr", limits(5, 1)).unwrap();
     a.try_acquire_n(5).unwrap();
-    let b = c.register_provider("ibkr", limits(5, 1)).unwrap();
+    let b = c.register_provider_with("ibkr", limits(5, 1)).unwrap();
     assert!(b.try_acquire().is_err(), "same buckets");
     assert!(matches!(
-        c.register_provider("ibkr", limits(6, 1)),
+        c.register_provider_with("ibkr", limits(6, 1)),
         Err(CoordinatorError::Config(_))
     ));
 }
@@ -101,7 +101,7 @@ fn registering_again_returns_the_same_provider_or_refuses_other_limits() {
 #[test]
 fn acquire_by_name_and_by_handle_draw_on_one_budget() {
     let (clock, c) = coordinator();
-    let h = c.register_provider("ibkr", limits(3, 1)).unwrap();
+    let h = c.register_provider_with("ibkr", limits(3, 1)).unwrap();
     c.try_acquire("ibkr").unwrap();
     h.try_acquire().unwrap();
     c.acquire_n("ibkr", 1).unwrap();
@@ -164,15 +164,15 @@ fn every_window_must_admit_and_earlier_windows_are_refunded() {
 #[test]
 fn regression_cooldown_returns_at_once_and_is_never_shortened() {
     let (clock, c) = coordinator();
-    c.register_provider("ibkr", limits(10, 10)).unwrap();
+    c.register_provider_with("ibkr", limits(10, 10)).unwrap();
     let start = 1_000;
     // Returns at once with the deadline (the manual clock never moved).
     let until = c
-        .trigger_cooldown("ibkr", "global", Duration::from_secs(600))
+        .trigger_cooldown_for("ibkr", "global", Duration::from_secs(600))
         .unwrap();
     assert_eq!(until, start + 600_000_000_000);
     let again = c
-        .trigger_cooldown("ibkr", "global", Duration::from_secs(10))
+        .trigger_cooldown_for("ibkr", "global", Duration::from_secs(10))
         .unwrap();
     assert_eq!(again, until, "a shorter trigger does not shorten it");
     match c.acquire("ibkr").unwrap_err() {
@@ -193,7 +193,7 @@ fn regression_cooldown_returns_at_once_and_is_never_shortened() {
 fn regression_a_scoped_cooldown_is_honoured_for_its_scope_only() {
     let (clock, c) = coordinator();
     let h = c
-        .register_provider("ibkr", ProviderLimits::default())
+        .register_provider_with("ibkr", ProviderLimits::default())
         .unwrap();
     c.trigger_cooldown_default("ibkr", "market_data").unwrap(); // cooldown_sec = 600
     assert!(matches!(
@@ -306,7 +306,7 @@ fn high_priority_requests_may_use_the_reserved_share() {
 #[test]
 fn tenant_and_provider_budgets_must_both_admit() {
     let (_clock, c) = coordinator();
-    c.register_provider("ibkr", limits(3, 1)).unwrap();
+    c.register_provider_with("ibkr", limits(3, 1)).unwrap();
     let a = c
         .register_tenant("ibkr", "a", BucketLimits::new(2, 1).unwrap())
         .unwrap();
@@ -332,7 +332,7 @@ fn tenant_and_provider_budgets_must_both_admit() {
 #[test]
 fn live_limit_changes_keep_state_and_scale_throttles() {
     let (clock, c) = coordinator();
-    let h = c.register_provider("ibkr", limits(10, 10)).unwrap();
+    let h = c.register_provider_with("ibkr", limits(10, 10)).unwrap();
     h.try_acquire_n(4).unwrap();
     c.update_limits("ibkr", &limits(20, 10)).unwrap();
     assert_eq!(c.provider_state("ibkr").unwrap().tokens, vec![6]);
@@ -367,10 +367,10 @@ fn live_limit_changes_keep_state_and_scale_throttles() {
 #[test]
 fn provider_state_reports_tokens_breaker_cooldowns_scale_and_counters() {
     let (_clock, c) = coordinator();
-    c.register_provider("ibkr", limits(2, 1)).unwrap();
+    c.register_provider_with("ibkr", limits(2, 1)).unwrap();
     c.try_acquire_n("ibkr", 2).unwrap();
     let _ = c.try_acquire("ibkr");
-    c.trigger_cooldown("ibkr", "global", Duration::from_secs(5))
+    c.trigger_cooldown_for("ibkr", "global", Duration::from_secs(5))
         .unwrap();
     let _ = c.try_acquire("ibkr");
     let s = c.provider_state("ibkr").unwrap();
@@ -385,12 +385,12 @@ fn provider_state_reports_tokens_breaker_cooldowns_scale_and_counters() {
 #[test]
 fn too_many_scopes_is_an_error_not_a_panic() {
     let (_clock, c) = coordinator();
-    let h = c.register_provider("ibkr", limits(1, 1)).unwrap();
+    let h = c.register_provider_with("ibkr", limits(1, 1)).unwrap();
     for i in 0..market_data_pipeline::flow::coordinator::MAX_SCOPES {
         h.scope(&format!("s{i}")).unwrap();
     }
     assert!(matches!(
-        c.trigger_cooldown("ibkr", "one-too-many", Duration::from_secs(1)),
+        c.trigger_cooldown_for("ibkr", "one-too-many", Duration::from_secs(1)),
         Err(CoordinatorError::TooManyScopes { max: 16, .. })
     ));
 }

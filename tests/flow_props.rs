@@ -322,7 +322,7 @@ proptest! {
             let now = clock.now_ns();
             let stats = breaker.stats();
             prop_assert_eq!(stats.state, model.view(now));
-            prop_assert_eq!(breaker.is_open(), model.view(now) == BreakerState::Open);
+            prop_assert_eq!(breaker.peek_is_open(), model.view(now) == BreakerState::Open);
             prop_assert_eq!(stats.opened, model.opened);
             if model.state == BreakerState::Closed {
                 prop_assert_eq!(stats.consecutive_failures, model.failures);

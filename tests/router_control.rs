@@ -176,7 +176,7 @@ fn limited(capacity: u64) -> (Arc<ManualClock>, Arc<RateCoordinator>) {
         refill_rate: 1,
         ..ProviderLimits::default()
     };
-    c.register_provider("a", limits).unwrap();
+    c.register_provider_with("a", limits).unwrap();
     (clock, c)
 }
 

@@ -47,7 +47,9 @@ fn regression_stream_quotes_yielded_nothing_with_default_settings() {
         .collect();
     assert_eq!(quotes.len(), 100);
     let aapl = runtime.symbols().get("AAPL").unwrap();
-    assert!(quotes.iter().all(|q| q.symbol == aapl));
+    assert!(quotes
+        .iter()
+        .all(|q| &*q.symbol == "AAPL" && q.tick.symbol == aapl));
     // The stream was dropped: its slot is free again.
     assert!(runtime.list_pipelines().is_empty());
 }

@@ -13,8 +13,8 @@ pub use breaker::{
 };
 pub use bucket::TokenBucket;
 pub use coordinator::{
-    CoordinatorError, Priority, ProviderCounters, ProviderHandle, ProviderLimits, ProviderState,
-    RateCoordinator, Request, ScopeId, TenantHandle,
+    CoordinatorError, Pressure, Priority, ProviderCounters, ProviderHandle, ProviderLimits,
+    ProviderState, RateCoordinator, Request, ScopeId, TenantHandle,
 };
 pub use gcra::UNITS_PER_NS;
 pub use limits::BucketLimits;

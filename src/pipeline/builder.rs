@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::batcher::HybridBatcher;
 use crate::clock::{MonotonicClock, SharedClock};
@@ -501,5 +501,26 @@ impl StreamingPipeline {
     /// Start failures, and the first stage error.
     pub fn run(self) -> Result<PipelineReport, PipelineError> {
         self.start()?.join().into_result()
+    }
+
+    /// The original's `pipeline.run(duration_sec)`: start, run for `duration` of wall-clock
+    /// time (less if the stream ends first), then stop gracefully — every stage drains, open
+    /// bars are flushed — and report. For endless sources such as
+    /// [`create_pipeline`](crate::pipeline::create_pipeline)'s, where [`run`](Self::run) never
+    /// returns.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use market_data_pipeline::create_pipeline;
+    /// let pipeline = create_pipeline("my_tenant", "my_pipeline", "synthetic", &["AAPL"])?;
+    /// let report = pipeline.run_for(Duration::from_millis(50))?;
+    /// assert!(report.stats.is_conserved());
+    /// # Ok::<(), market_data_pipeline::PipelineError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Start failures, and the first stage error.
+    pub fn run_for(self, duration: Duration) -> Result<PipelineReport, PipelineError> {
+        self.start()?.stop_after(duration).into_result()
     }
 }

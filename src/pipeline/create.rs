@@ -11,8 +11,33 @@ use crate::ring::Backpressure;
 use crate::source::{SyntheticConfig, SyntheticSource};
 use crate::symbol::SymbolTable;
 
-/// Knobs of [`create_pipeline`] beyond the four arguments. `Default` gives the original's
-/// behaviour: synthetic ticks at 1,000/s, 1-second OHLCV bars, batches of 500 rows or 250 ms.
+/// Settings of a pipeline: of [`create_pipeline_with`], and the defaults of every pipeline a
+/// [`PipelineRuntime`](crate::runtime::PipelineRuntime) starts (the seed's
+/// `PipelineRuntimeSettings(pipeline=PipelineSettings(...))`). One type for both.
+///
+/// `Default` gives the original's behaviour: synthetic ticks at 1,000/s, 1-second OHLCV bars,
+/// batches of 500 rows or 250 ms.
+///
+/// | fields | used by |
+/// |---|---|
+/// | `source_rate`, `seed`, `max_ticks`, `bar_window`, `allowed_lateness` | `create_pipeline` (a runtime's sources and operators come from its providers and [`PipelineSpec`](crate::runtime::PipelineSpec)s) |
+/// | `batch_rows`, `batch_age`, `backpressure`, `ring_capacity`, `chunk_size`, `placement` | both |
+/// | `stream_capacity` | the runtime's `stream_quotes` |
+///
+/// ```
+/// use std::time::Duration;
+/// use market_data_pipeline::pipeline::{create_pipeline_with, PipelineSettings};
+/// let settings = PipelineSettings {
+///     source_rate: Some(50_000),
+///     bar_window: Duration::from_millis(100),
+///     max_ticks: Some(1_000),
+///     ..Default::default()
+/// };
+/// let pipeline = create_pipeline_with("my_tenant", "my_pipeline", "synthetic", &["AAPL"], &settings)?;
+/// let report = pipeline.run()?;
+/// assert_eq!(report.stats.ticks_in, 1_000);
+/// # Ok::<(), market_data_pipeline::PipelineError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct PipelineSettings {
     /// Synthetic tick rate (ticks/s); `None` = unpaced.
@@ -26,15 +51,19 @@ pub struct PipelineSettings {
     /// Allowed lateness of bar windows.
     pub allowed_lateness: Duration,
     /// Batcher rows.
-    pub max_rows: usize,
+    pub batch_rows: usize,
     /// Batcher age.
-    pub max_age: Duration,
-    /// Source edge policy.
+    pub batch_age: Duration,
+    /// Policy of the source edge when full.
     pub backpressure: Backpressure,
-    /// Source edge slots.
+    /// Slots of the source edge.
     pub ring_capacity: usize,
+    /// Ticks per chunk.
+    pub chunk_size: usize,
     /// Stage placement.
     pub placement: Placement,
+    /// Slots of the ring to a `stream_quotes` caller.
+    pub stream_capacity: usize,
 }
 
 impl Default for PipelineSettings {
@@ -45,11 +74,13 @@ impl Default for PipelineSettings {
             max_ticks: None,
             bar_window: Duration::from_secs(1),
             allowed_lateness: Duration::ZERO,
-            max_rows: 500,
-            max_age: Duration::from_millis(250),
+            batch_rows: 500,
+            batch_age: Duration::from_millis(250),
             backpressure: Backpressure::Block,
             ring_capacity: 1 << 14,
+            chunk_size: 256,
             placement: Placement::default(),
+            stream_capacity: 1 << 14,
         }
     }
 }
@@ -87,7 +118,8 @@ pub fn create_pipeline<S: AsRef<str>>(
     )
 }
 
-/// [`create_pipeline`] with explicit settings.
+/// [`create_pipeline`] with explicit [`PipelineSettings`] (rate, seed, bar window, batch
+/// sizes, ring…).
 ///
 /// # Errors
 /// As [`create_pipeline`], plus invalid settings (named by field).
@@ -133,10 +165,11 @@ pub fn create_pipeline_with<S: AsRef<str>>(
     StreamingPipeline::builder()
         .source(src)
         .operator(bars)
-        .batcher(HybridBatcher::new(settings.max_rows, settings.max_age)?)
+        .batcher(HybridBatcher::new(settings.batch_rows, settings.batch_age)?)
         .ctx(PipelineContext::new(tenant_id, pipeline_id))
         .backpressure(settings.backpressure)
         .ring_capacity(settings.ring_capacity)
+        .chunk_size(settings.chunk_size)
         .placement(settings.placement)
         .build()
 }

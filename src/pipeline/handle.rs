@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::error::PipelineError;
 use crate::pipeline::stats::{lock, PipelineReport, PipelineState, PipelineStats, Shared};
@@ -61,6 +61,23 @@ impl PipelineHandle {
     /// Wait for every worker, then report.
     pub fn join(mut self) -> PipelineReport {
         self.join_inner()
+    }
+
+    /// Let it run for `duration` of wall-clock time (or until it finishes by itself, if
+    /// sooner), then `stop` and `join`. Waits in steps of at most 10 ms.
+    pub fn stop_after(self, duration: Duration) -> PipelineReport {
+        let deadline = Instant::now() + duration;
+        loop {
+            if self.is_finished() {
+                break;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            std::thread::park_timeout(left.min(Duration::from_millis(10)));
+        }
+        self.stop_and_join()
     }
 
     /// `stop` then `join`.

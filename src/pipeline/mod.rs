@@ -35,7 +35,7 @@ mod tick_stream;
 mod worker;
 
 pub use builder::{Placement, StreamingPipeline, StreamingPipelineBuilder};
-pub use create::{create_pipeline, PipelineSettings};
+pub use create::{create_pipeline, create_pipeline_with, PipelineSettings};
 pub use handle::{PipelineHandle, PipelineMonitor};
 pub use stats::{LatencySummary, PipelineReport, PipelineState, PipelineStats};
 pub use tick_stream::TickStream;

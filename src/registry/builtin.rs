@@ -168,7 +168,8 @@ fn speed(spec: &SourceSpec, p: Params<'_>) -> Result<ReplaySpeed, ConfigError> {
         };
     }
     match p.f64("speed")? {
-        None => Ok(ReplaySpeed::REALTIME),
+        // The one default (see `ReplaySpeed`): as fast as possible, like `ReplayConfig`.
+        None => Ok(ReplaySpeed::default()),
         Some(x) if x > 0.0 && x <= 1_000_000.0 => {
             let num = NonZeroU32::new((x * 1000.0).round() as u32).unwrap_or(NonZeroU32::MIN);
             let den = NonZeroU32::new(1000).unwrap_or(NonZeroU32::MIN);
@@ -202,7 +203,9 @@ fn repeat(spec: &SourceSpec, p: Params<'_>) -> Result<Repeat, ConfigError> {
     }
 }
 
-/// The `replay` factory: a [`ReplaySource`] over the tick file at `path`.
+/// The `replay` factory: a [`ReplaySource`] over the tick file at `path`. `speed` is a
+/// positive multiple of real time (`1` = recorded rate) or `"max"`; without it the replay runs
+/// as fast as possible ([`ReplaySpeed::default`]).
 ///
 /// # Errors
 /// A missing `path`, an unknown or mistyped parameter (named by TOML key), or a file that

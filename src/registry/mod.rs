@@ -30,9 +30,11 @@ pub mod builtin;
 mod discover;
 mod error;
 mod spec;
+pub mod standin;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, RwLock};
 
 pub use discover::{linked_providers, ProviderEntry, ProviderFn};
@@ -42,18 +44,32 @@ pub use spec::{Params, SourceContext, SourceSpec};
 #[doc(hidden)]
 pub use inventory as __inventory;
 
+use crate::error::ConfigError;
 use crate::source::TickSource;
+use crate::symbol::SymbolTable;
 
 type FactoryFn =
     dyn Fn(&SourceSpec, &SourceContext) -> Result<Box<dyn TickSource>, RegistryError> + Send + Sync;
 
 /// Builds sources of one kind from a [`SourceSpec`] (the seed's source class).
+///
+/// A factory returned by [`SourceRegistry::load`] is bound to its registry:
+/// [`create`](Self::create) names the source after the provider it was loaded as, gives it the
+/// registry's next source id and interns into the registry's shared symbol table, so sources
+/// from one registry can be routed together and their ticks' symbol ids mean the same thing.
+/// [`build`](Self::build) takes the spec and context from the caller instead.
 #[derive(Clone)]
-pub struct SourceFactory(Arc<FactoryFn>);
+pub struct SourceFactory {
+    f: Arc<FactoryFn>,
+    bound: Option<(String, Arc<Shared>)>,
+}
 
 impl fmt::Debug for SourceFactory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SourceFactory")
+        match &self.bound {
+            Some((name, _)) => write!(f, "SourceFactory({name:?})"),
+            None => f.write_str("SourceFactory"),
+        }
     }
 }
 
@@ -66,10 +82,13 @@ impl SourceFactory {
             + Sync
             + 'static,
     {
-        SourceFactory(Arc::new(f))
+        SourceFactory {
+            f: Arc::new(f),
+            bound: None,
+        }
     }
 
-    /// Build a source.
+    /// Build a source from an explicit spec and context.
     ///
     /// # Errors
     /// Whatever the factory refuses, naming the TOML key.
@@ -78,22 +97,66 @@ impl SourceFactory {
         spec: &SourceSpec,
         ctx: &SourceContext,
     ) -> Result<Box<dyn TickSource>, RegistryError> {
-        (self.0)(spec, ctx)
+        (self.f)(spec, ctx)
     }
 
     /// Build one with default parameters producing `symbols` (the seed's
-    /// `source_cls(symbols=[...])`), interning into a fresh symbol table.
+    /// `source_cls(symbols=[...])`).
+    ///
+    /// From a factory that [`SourceRegistry::load`] returned: the source is named after the
+    /// provider (`registry.load("ibkr")?.create(..)` is named `"ibkr"`), has the registry's
+    /// next source id (1, 2, …) and interns into [`SourceRegistry::symbols`]. From a factory
+    /// made with [`new`](Self::new): named `"source"`, id 0, a fresh symbol table.
     ///
     /// # Errors
-    /// As [`build`](Self::build).
+    /// As [`build`](Self::build); a registry that has handed out all 65535 source ids.
     pub fn create<S: AsRef<str>>(
         &self,
         symbols: &[S],
     ) -> Result<Box<dyn TickSource>, RegistryError> {
-        self.build(
-            &SourceSpec::new("source", symbols),
-            &SourceContext::default(),
-        )
+        match &self.bound {
+            Some((name, shared)) => {
+                let ctx = SourceContext {
+                    symbols: shared.symbols.clone(),
+                    source_id: shared.next_source_id()?,
+                };
+                self.build(&SourceSpec::new(name, symbols), &ctx)
+            }
+            None => self.build(
+                &SourceSpec::new("source", symbols),
+                &SourceContext::default(),
+            ),
+        }
+    }
+
+    fn bind(mut self, name: &str, shared: &Arc<Shared>) -> SourceFactory {
+        self.bound = Some((name.to_string(), shared.clone()));
+        self
+    }
+}
+
+/// What the sources a registry creates share.
+#[derive(Debug)]
+struct Shared {
+    symbols: Arc<SymbolTable>,
+    /// The last source id handed out.
+    last_id: AtomicU32,
+}
+
+impl Shared {
+    fn next_source_id(&self) -> Result<u16, ConfigError> {
+        // Relaxed: a counter; uniqueness comes from the atomic increment itself.
+        let id = self
+            .last_id
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_add(1);
+        u16::try_from(id).map_err(|_| {
+            self.last_id.store(u32::from(u16::MAX), Ordering::Relaxed);
+            ConfigError::new(
+                "source_id",
+                "this registry has handed out all 65535 source ids",
+            )
+        })
     }
 }
 
@@ -102,6 +165,7 @@ impl SourceFactory {
 #[derive(Debug)]
 pub struct SourceRegistry {
     factories: RwLock<BTreeMap<String, SourceFactory>>,
+    shared: Arc<Shared>,
 }
 
 impl Default for SourceRegistry {
@@ -114,7 +178,8 @@ impl Default for SourceRegistry {
 pub const BUILTIN_KINDS: &[&str] = &["replay", "synthetic", "tcp"];
 
 impl SourceRegistry {
-    /// A registry with the built-ins (`synthetic`, `replay`, `tcp`).
+    /// A registry with the built-ins (`synthetic`, `replay`, `tcp`). The seed's
+    /// `SourceRegistry()` starts empty: that is [`empty`](Self::empty).
     pub fn new() -> SourceRegistry {
         let r = SourceRegistry::empty();
         r.register("synthetic", SourceFactory::new(builtin::synthetic));
@@ -123,11 +188,26 @@ impl SourceRegistry {
         r
     }
 
-    /// A registry with nothing registered.
+    /// A registry with nothing registered: the seed's `SourceRegistry()`.
     pub fn empty() -> SourceRegistry {
+        SourceRegistry::empty_with_symbols(Arc::new(SymbolTable::new()))
+    }
+
+    /// An empty registry whose created sources intern into `symbols`.
+    pub fn empty_with_symbols(symbols: Arc<SymbolTable>) -> SourceRegistry {
         SourceRegistry {
             factories: RwLock::new(BTreeMap::new()),
+            shared: Arc::new(Shared {
+                symbols,
+                last_id: AtomicU32::new(0),
+            }),
         }
+    }
+
+    /// The symbol table every source [`create`](SourceFactory::create)d from this registry's
+    /// factories interns into.
+    pub fn symbols(&self) -> &Arc<SymbolTable> {
+        &self.shared.symbols
     }
 
     /// Register `factory` under `name`; returns the factory it replaces, if any.
@@ -138,14 +218,16 @@ impl SourceRegistry {
             .insert(name.to_string(), factory)
     }
 
-    /// The factory registered under `name`.
+    /// The factory registered under `name`, bound to this registry (its
+    /// [`create`](SourceFactory::create) names sources `name`, with unique ids and the shared
+    /// symbol table).
     ///
     /// # Errors
     /// [`RegistryError::UnknownSource`] listing the known names.
     pub fn load(&self, name: &str) -> Result<SourceFactory, RegistryError> {
         let map = self.factories.read().unwrap_or_else(|e| e.into_inner());
         map.get(name)
-            .cloned()
+            .map(|f| f.clone().bind(name, &self.shared))
             .ok_or_else(|| RegistryError::UnknownSource {
                 name: name.to_string(),
                 known: map.keys().cloned().collect(),
@@ -164,7 +246,7 @@ impl SourceRegistry {
     ) -> Result<Box<dyn TickSource>, RegistryError> {
         let factory = self.load(&spec.kind).map_err(|e| match e {
             RegistryError::UnknownSource { name, known } => {
-                RegistryError::Config(crate::error::ConfigError::new(
+                RegistryError::Config(ConfigError::new(
                     spec.key("kind"),
                     format!("unknown source kind {name:?} (known: {})", known.join(", ")),
                 ))

@@ -4,39 +4,27 @@
 //! # Quick start: the seed's "Multi-Provider with Fallback"
 //!
 //! ```
-//! use std::sync::Arc;
-//! use market_data_pipeline::router::{RoutingStrategy, SourceRouter};
-//! use market_data_pipeline::source::{Fault, FaultKind, SyntheticConfig, SyntheticSource};
-//! use market_data_pipeline::{MonotonicClock, SymbolTable};
+//! use market_data_pipeline::registry::{standin, SourceFactory};
+//! use market_data_pipeline::{SourceRegistry, SourceRouter};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let symbols = Arc::new(SymbolTable::new());
-//! // Create sources (stand-ins for IBKR and Polygon; IBKR dies after 100 ticks).
-//! let ibkr_source = SyntheticSource::new(
-//!     SyntheticConfig {
-//!         name: "ibkr".into(),
-//!         source_id: 1,
-//!         faults: vec![Fault { at_tick: 100, kind: FaultKind::Fail }],
-//!         ..SyntheticConfig::new(&["AAPL"])
-//!     },
-//!     symbols.clone(),
-//! )?;
-//! let polygon_source = SyntheticSource::new(
-//!     SyntheticConfig { name: "polygon".into(), source_id: 2, ..SyntheticConfig::new(&["AAPL"]) },
-//!     symbols.clone(),
-//! )?;
+//! // Stand-ins for IBKR and Polygon (see `registry::standin`); this IBKR dies at its 100th tick.
+//! let registry = SourceRegistry::empty();
+//! registry.register("ibkr", SourceFactory::new(|spec, ctx| {
+//!     standin::ibkr(&spec.clone().param("fail_at_tick", 100), ctx)
+//! }));
+//! registry.register("polygon", SourceFactory::new(standin::polygon));
+//! // Create sources: named after their provider, source ids 1 and 2, one symbol table
+//! let ibkr_source = registry.load("ibkr")?.create(&["AAPL"])?;
+//! let polygon_source = registry.load("polygon")?.create(&["AAPL"])?;
 //!
 //! // Create router with fallback
-//! let router = SourceRouter::new(
-//!     vec![Box::new(ibkr_source), Box::new(polygon_source)],
-//!     RoutingStrategy::First,
-//! )?;
+//! let router = SourceRouter::new(vec![ibkr_source, polygon_source], "first")?;
 //! let control = router.control();
 //!
 //! // Stream with automatic fallback
 //! let mut from_polygon = 0;
-//! for quote in router.stream(MonotonicClock::shared()).take(300) {
-//!     let quote = quote?;
+//! for quote in router.stream().take(300) {
 //!     from_polygon += usize::from(quote.source == 2);
 //! }
 //! assert_eq!(from_polygon, 200); // IBKR's 100 ticks, then Polygon's, in the same poll
@@ -56,10 +44,7 @@
 //! # let feed = |name: &str| SyntheticSource::new(SyntheticConfig {
 //! #     name: name.into(), max_ticks: Some(1_000), ..SyntheticConfig::new(&["AAPL"])
 //! # }, Arc::new(SymbolTable::new()));
-//! let router = SourceRouter::new(
-//!     vec![Box::new(feed("ibkr")?), Box::new(feed("polygon")?)],
-//!     "first".parse()?,
-//! )?;
+//! let router = SourceRouter::new(vec![feed("ibkr")?, feed("polygon")?], "first")?;
 //! let report = StreamingPipeline::builder()
 //!     .source(router) // Router is a TickSource!
 //!     .operator(Passthrough::new())
@@ -135,7 +120,7 @@
 //!
 //! # Control plane and threading
 //!
-//! The router is polled by one thread (a pipeline's source worker, or a [`SourceStream`]).
+//! The router is polled by one thread (a pipeline's source worker, or a [`SourceStream`](crate::source::SourceStream)).
 //! [`RouterControl`] (`Clone + Send + Sync`) changes it from any other thread: configs are
 //! validated and swapped in (`arc-swap`), read once per poll with one `load()`; sources are
 //! added and removed through a channel drained once per poll (`try_recv`, never blocking);
@@ -154,6 +139,7 @@ mod arbitrate;
 mod commands;
 mod config;
 mod control;
+mod quotes;
 mod single;
 mod slot;
 mod stats;
@@ -168,9 +154,7 @@ use crossbeam::channel::{Receiver, Sender};
 use crate::clock::{MonotonicClock, SharedClock};
 use crate::error::{ConfigError, SourceError};
 use crate::flow::RateCoordinator;
-use crate::source::{
-    Capabilities, SourceHealth, SourcePoll, SourceStatus, SourceStream, TickSource,
-};
+use crate::source::{Capabilities, SourceHealth, SourcePoll, SourceStatus, TickSource};
 use crate::tick::{flags, Tick};
 
 use arbitrate::SeqWindow;
@@ -178,9 +162,10 @@ pub use config::RouterConfig;
 use config::Tuning;
 use control::{Command, Shared};
 pub use control::{ControlError, RouterControl};
+pub use quotes::RouterStream;
 use slot::Slot;
 pub use stats::{RouterStats, SourceStats};
-pub use strategy::RoutingStrategy;
+pub use strategy::{IntoStrategy, RoutingStrategy};
 use switch::SwitchLog;
 pub use switch::{SwitchReason, SwitchRecord};
 
@@ -236,17 +221,24 @@ impl fmt::Debug for SourceRouter {
 }
 
 impl SourceRouter {
-    /// Route `sources` (in priority order) with `strategy`, default config, real clock.
+    /// Route `sources` (in priority order) with `strategy` — a [`RoutingStrategy`] or its
+    /// name (`"first"`, the default strategy) — default config, real clock. Sources need no
+    /// `Box::new`: any [`TickSource`], boxed or not (a `Box<dyn TickSource>` from a registry is
+    /// boxed once more: one extra indirect call per poll, nothing per tick).
     ///
     /// # Errors
-    /// As [`with_config`](Self::with_config).
-    pub fn new(
-        sources: Vec<Box<dyn TickSource>>,
-        strategy: RoutingStrategy,
+    /// An unknown strategy name (`router.strategy`), or as [`with_config`](Self::with_config).
+    pub fn new<S: TickSource + 'static>(
+        sources: Vec<S>,
+        strategy: impl IntoStrategy,
     ) -> Result<SourceRouter, ConfigError> {
+        let sources = sources
+            .into_iter()
+            .map(|s| Box::new(s) as Box<dyn TickSource>)
+            .collect();
         Self::with_config(
             sources,
-            RouterConfig::new(strategy),
+            RouterConfig::new(strategy.into_strategy()?),
             MonotonicClock::shared(),
         )
     }
@@ -352,12 +344,6 @@ impl SourceRouter {
     /// The control plane (clone it to other threads).
     pub fn control(&self) -> RouterControl {
         RouterControl::new(self.shared.clone(), self.tx.clone(), self.clock.clone())
-    }
-
-    /// The seed's `router.stream()`: a blocking iterator over the routed ticks, reading time
-    /// from `clock`.
-    pub fn stream(self, clock: SharedClock) -> SourceStream<SourceRouter> {
-        SourceStream::new(self, clock)
     }
 
     /// The clock the breakers read.
@@ -593,5 +579,10 @@ impl TickSource for SourceRouter {
             shared_sequence: !self.slots.is_empty()
                 && self.slots.iter().all(|s| s.caps.shared_sequence),
         }
+    }
+
+    /// The table of the first source that reports one.
+    fn symbol_table(&self) -> Option<&Arc<crate::symbol::SymbolTable>> {
+        self.slots.iter().find_map(|s| s.source.symbol_table())
     }
 }

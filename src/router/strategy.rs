@@ -77,3 +77,25 @@ impl FromStr for RoutingStrategy {
             })
     }
 }
+
+/// What [`SourceRouter::new`](super::SourceRouter::new) accepts as a strategy: a
+/// [`RoutingStrategy`], or its name as in the seed (`"first"`).
+pub trait IntoStrategy {
+    /// The strategy.
+    ///
+    /// # Errors
+    /// An unknown name, as [`RoutingStrategy::from_str`].
+    fn into_strategy(self) -> Result<RoutingStrategy, ConfigError>;
+}
+
+impl IntoStrategy for RoutingStrategy {
+    fn into_strategy(self) -> Result<RoutingStrategy, ConfigError> {
+        Ok(self)
+    }
+}
+
+impl IntoStrategy for &str {
+    fn into_strategy(self) -> Result<RoutingStrategy, ConfigError> {
+        self.parse()
+    }
+}

@@ -138,4 +138,8 @@ impl TickSource for Admitted {
             ..self.inner.capabilities()
         }
     }
+
+    fn symbol_table(&self) -> Option<&Arc<crate::symbol::SymbolTable>> {
+        self.inner.symbol_table()
+    }
 }

@@ -51,8 +51,9 @@ pub(crate) fn source(
     let used = if orchestrated { names } else { &names[..1] };
     let mut sources: Vec<Box<dyn TickSource>> = Vec::with_capacity(used.len());
     for (i, name) in used.iter().enumerate() {
-        let p = &settings.providers[name];
-        let mut source_spec = p.source.clone();
+        let mut source_spec = settings
+            .provider_spec(name)
+            .ok_or_else(|| ConfigError::new("sources", format!("unknown provider {name:?}")))?;
         if !spec.symbols.is_empty() {
             source_spec.symbols = spec.symbols.clone();
         } else if source_spec.symbols.is_empty() {

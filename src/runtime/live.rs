@@ -66,7 +66,7 @@ impl PipelineRuntime {
             match coordinator.handle(name) {
                 Ok(h) => h.update_limits(&limits)?,
                 Err(_) => {
-                    coordinator.register_provider(name, limits)?;
+                    coordinator.register_provider_with(name, limits)?;
                 }
             }
         }

@@ -7,10 +7,9 @@
 //! use market_data_pipeline::runtime::PipelineRuntime;
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let runtime = PipelineRuntime::start(Default::default())?;
-//! let symbols = runtime.symbols();
 //! let mut count = 0;
 //! for quote in runtime.stream_quotes(&["AAPL"])? {
-//!     println!("{}: ${}", symbols.name(quote.symbol).unwrap_or_default(), quote.price);
+//!     println!("{}: ${}", quote.symbol, quote.price);
 //!     count += 1;
 //!     if count >= 100 {
 //!         break;
@@ -71,11 +70,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use arc_swap::ArcSwap;
 
+pub use crate::pipeline::PipelineSettings;
 pub use error::{RuntimeError, SettingsError};
 pub use settings::{PipelineDefaults, PipelineRuntimeSettings, ProviderSettings};
 pub use snapshot::{PipelineInfo, PipelineKind, ProviderHealth, RuntimeSnapshot};
 pub use spec::{OperatorSpec, PipelineKey, PipelineSpec};
-pub use stream::QuoteStream;
+pub use stream::{QuoteStream, RawTicks};
 
 use crate::clock::{MonotonicClock, SharedClock};
 use crate::flow::RateCoordinator;
@@ -170,8 +170,10 @@ fn check_sources(
     registry: &SourceRegistry,
     settings: &PipelineRuntimeSettings,
 ) -> Result<(), RuntimeError> {
-    for p in settings.providers.values() {
-        let mut spec = p.source.clone();
+    for name in settings.providers.keys() {
+        let Some(mut spec) = settings.provider_spec(name) else {
+            continue;
+        };
         if spec.symbols.is_empty() {
             spec.symbols = vec!["CHECK".to_string()];
         }
@@ -209,7 +211,7 @@ impl PipelineRuntime {
         // runtime dropped every quote because it was not.
         for name in settings.providers.keys() {
             if let Some(limits) = settings.provider_limits(name) {
-                coordinator.register_provider(name, limits)?;
+                coordinator.register_provider_with(name, limits)?;
             }
         }
         let inner = Arc::new(Inner {
@@ -397,20 +399,48 @@ impl PipelineRuntime {
     }
 }
 
-impl Drop for PipelineRuntime {
-    /// Stop every pipeline gracefully: all are asked to stop first, then each is drained and
-    /// joined. Quote streams end once their readers have read what was in flight.
-    fn drop(&mut self) {
-        let entries: Vec<Entry> = std::mem::take(&mut *self.inner.table())
-            .into_values()
-            .collect();
-        for e in &entries {
+impl PipelineRuntime {
+    /// Stop every pipeline gracefully and report each one's final counts, by key (the end of
+    /// the seed's `async with PipelineRuntime() as runtime:` block). All are asked to stop
+    /// first, then each is drained and joined. Quote streams are stopped too; their reports
+    /// belong to their readers ([`QuoteStream::stop`]), so they are not in the map.
+    ///
+    /// ```
+    /// use market_data_pipeline::runtime::{PipelineRuntime, PipelineSpec};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let runtime = PipelineRuntime::start(Default::default())?;
+    /// let key = runtime.run_pipeline(PipelineSpec::new("my_tenant", "p").symbols(&["AAPL"]))?;
+    /// let reports = runtime.shutdown();
+    /// assert!(reports[&key].stats.is_conserved());
+    /// # Ok(()) }
+    /// ```
+    pub fn shutdown(self) -> BTreeMap<PipelineKey, PipelineReport> {
+        self.stop_all()
+    }
+
+    fn stop_all(&self) -> BTreeMap<PipelineKey, PipelineReport> {
+        let entries = std::mem::take(&mut *self.inner.table());
+        for e in entries.values() {
             match &e.slot {
                 Slot::Owned(h) => h.stop(),
                 Slot::Stream(m) => m.stop(),
             }
         }
-        drop(entries);
+        entries
+            .into_iter()
+            .filter_map(|(key, e)| match e.slot {
+                Slot::Owned(h) => Some((key, h.join())),
+                Slot::Stream(_) => None,
+            })
+            .collect()
+    }
+}
+
+impl Drop for PipelineRuntime {
+    /// Stop every pipeline gracefully, as [`shutdown`](PipelineRuntime::shutdown) does. Quote
+    /// streams end once their readers have read what was in flight.
+    fn drop(&mut self) {
+        self.stop_all();
     }
 }
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use crate::error::ConfigError;
 use crate::flow::ProviderLimits;
+use crate::pipeline::PipelineSettings;
 use crate::registry::SourceSpec;
-use crate::ring::Backpressure;
 use crate::router::{RouterConfig, RoutingStrategy};
 use crate::runtime::spec::PipelineSpec;
 
@@ -22,8 +22,8 @@ pub struct ProviderSettings {
     pub capacity: Option<u64>,
     /// Tokens per second (default 60).
     pub refill_rate: Option<u64>,
-    /// Default cooldown, seconds (default 600).
-    pub cooldown_sec: Option<u64>,
+    /// Default cooldown, seconds, fractions allowed (default 600).
+    pub cooldown_sec: Option<f64>,
     /// Breaker threshold (default: the runtime's `circuit_breaker_threshold`).
     pub breaker_threshold: Option<u32>,
     /// Breaker timeout, seconds (default: the runtime's `circuit_breaker_timeout_sec`).
@@ -31,7 +31,41 @@ pub struct ProviderSettings {
 }
 
 impl ProviderSettings {
-    /// A provider building `source`, with default limits, not request-based.
+    /// A provider of source `kind` (a registered factory: `synthetic`, `replay`, a discovered
+    /// provider…), with default limits, not request-based. It takes its name from its key in
+    /// [`PipelineRuntimeSettings::providers`]: nothing to repeat.
+    ///
+    /// ```
+    /// use market_data_pipeline::runtime::{PipelineRuntimeSettings, ProviderSettings};
+    /// let settings = PipelineRuntimeSettings {
+    ///     providers: [
+    ///         ("ibkr".into(), ProviderSettings::kind("synthetic").param("seed", 1)),
+    ///         ("polygon".into(), ProviderSettings::kind("synthetic").param("seed", 2)),
+    ///     ].into(),
+    ///     default_sources: vec!["ibkr".into(), "polygon".into()],
+    ///     ..Default::default()
+    /// };
+    /// assert!(settings.validate().is_ok());
+    /// assert_eq!(settings.provider_spec("ibkr").unwrap().name, "ibkr");
+    /// ```
+    pub fn kind(kind: &str) -> ProviderSettings {
+        ProviderSettings::new(SourceSpec::named::<&str>("", kind, &[]))
+    }
+
+    /// Set source parameter `key` (as in `[providers.<name>]`).
+    pub fn param(mut self, key: &str, value: impl Into<toml::Value>) -> ProviderSettings {
+        self.source = self.source.param(key, value);
+        self
+    }
+
+    /// Produce `symbols` when a pipeline names none.
+    pub fn symbols<S: AsRef<str>>(mut self, symbols: &[S]) -> ProviderSettings {
+        self.source = self.source.with_symbols(symbols);
+        self
+    }
+
+    /// A provider building `source` (named like its key, or unnamed), with default limits,
+    /// not request-based.
     pub fn new(source: SourceSpec) -> ProviderSettings {
         ProviderSettings {
             source,
@@ -45,35 +79,9 @@ impl ProviderSettings {
     }
 }
 
-/// Defaults of the pipelines the runtime starts.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PipelineDefaults {
-    /// Slots of the source edge.
-    pub ring_capacity: usize,
-    /// Ticks per chunk.
-    pub chunk_size: usize,
-    /// Policy of the source edge when full.
-    pub backpressure: Backpressure,
-    /// Batcher rows.
-    pub batch_rows: usize,
-    /// Batcher age.
-    pub batch_age: Duration,
-    /// Slots of the ring to a `stream_quotes` caller.
-    pub stream_capacity: usize,
-}
-
-impl Default for PipelineDefaults {
-    fn default() -> Self {
-        PipelineDefaults {
-            ring_capacity: 1 << 14,
-            chunk_size: 256,
-            backpressure: Backpressure::Block,
-            batch_rows: 500,
-            batch_age: Duration::from_millis(250),
-            stream_capacity: 1 << 14,
-        }
-    }
-}
+/// The former name of [`PipelineSettings`], which is now the one type both
+/// `create_pipeline_with` and [`PipelineRuntimeSettings::pipeline`] take.
+pub type PipelineDefaults = PipelineSettings;
 
 /// Settings of a [`PipelineRuntime`](super::PipelineRuntime).
 ///
@@ -118,7 +126,7 @@ pub struct PipelineRuntimeSettings {
     /// Providers by name.
     pub providers: BTreeMap<String, ProviderSettings>,
     /// Defaults of every pipeline (the seed's `pipeline=PipelineSettings(...)`).
-    pub pipeline: PipelineDefaults,
+    pub pipeline: PipelineSettings,
     /// Pipelines to start with the runtime (`mdp run --config`).
     pub pipelines: Vec<PipelineSpec>,
 }
@@ -141,7 +149,7 @@ impl Default for PipelineRuntimeSettings {
             routing_staleness_ms: 2_000,
             default_sources: vec!["synthetic".to_string()],
             providers,
-            pipeline: PipelineDefaults::default(),
+            pipeline: PipelineSettings::default(),
             pipelines: Vec::new(),
         }
     }
@@ -155,6 +163,16 @@ fn positive(field: &str, v: usize) -> Result<(), ConfigError> {
 }
 
 impl PipelineRuntimeSettings {
+    /// The source spec of provider `name`, named `name` (a provider's spec may leave its name
+    /// empty: its key names it).
+    pub fn provider_spec(&self, name: &str) -> Option<SourceSpec> {
+        let mut spec = self.providers.get(name)?.source.clone();
+        if spec.name.is_empty() {
+            spec.name = name.to_string();
+        }
+        Some(spec)
+    }
+
     /// The coordinator limits of provider `name`: its own values, else the runtime's breaker
     /// defaults, else [`ProviderLimits::default`].
     pub fn provider_limits(&self, name: &str) -> Option<ProviderLimits> {
@@ -232,7 +250,7 @@ impl PipelineRuntimeSettings {
             ));
         }
         for (name, p) in &self.providers {
-            if p.source.name != *name {
+            if !p.source.name.is_empty() && p.source.name != *name {
                 return Err(ConfigError::new(
                     format!("providers.{name}"),
                     format!("source is named {:?}, not {name:?}", p.source.name),

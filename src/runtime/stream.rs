@@ -1,14 +1,20 @@
-//! `QuoteStream`: the ticks of a runtime pipeline, read on the caller's thread from a ring.
+//! `QuoteStream`: the ticks of a runtime pipeline, read on the caller's thread from a ring, as
+//! [`Quote`]s (or as raw ticks).
 
 use std::sync::Arc;
 
 use crate::pipeline::{PipelineHandle, PipelineReport, PipelineStats, TickStream};
+use crate::quote::{Quote, QuoteMaker};
 use crate::runtime::spec::PipelineKey;
 use crate::runtime::Inner;
 use crate::symbol::SymbolTable;
 use crate::tick::Tick;
 
-/// A blocking iterator over the ticks of [`stream_quotes`](super::PipelineRuntime::stream_quotes).
+/// A blocking iterator over the quotes of [`stream_quotes`](super::PipelineRuntime::stream_quotes).
+///
+/// Each item is a [`Quote`]: the symbol's name and a price (last trade, else mid), with bid,
+/// ask, sizes and both timestamps. For the raw 64-byte ticks, with no per-tick work on this
+/// thread, read [`ticks`](Self::ticks) or [`try_recv_into`](Self::try_recv_into) instead.
 ///
 /// Dropping it stops its pipeline gracefully (what is in flight is drained and discarded) and
 /// frees its slot in the runtime; [`stop`](Self::stop) does the same and reports the counts.
@@ -19,6 +25,22 @@ pub struct QuoteStream {
     key: PipelineKey,
     runtime: Arc<Inner>,
     symbols: Arc<SymbolTable>,
+    quotes: QuoteMaker,
+}
+
+/// The raw ticks of a [`QuoteStream`] (see [`QuoteStream::ticks`]).
+#[derive(Debug)]
+pub struct RawTicks<'a> {
+    stream: &'a mut QuoteStream,
+}
+
+impl Iterator for RawTicks<'_> {
+    type Item = Tick;
+
+    #[inline]
+    fn next(&mut self) -> Option<Tick> {
+        self.stream.ticks.next()
+    }
 }
 
 impl QuoteStream {
@@ -34,6 +56,7 @@ impl QuoteStream {
             handle: Some(handle),
             key,
             runtime,
+            quotes: QuoteMaker::new(symbols.clone()),
             symbols,
         }
     }
@@ -58,6 +81,20 @@ impl QuoteStream {
     /// Live counters of its pipeline.
     pub fn stats(&self) -> PipelineStats {
         self.handle.as_ref().map(|h| h.stats()).unwrap_or_default()
+    }
+
+    /// The raw ticks, blocking like the quote iterator but with no conversion: the zero-copy
+    /// path (symbol ids, `price` set on trades only).
+    ///
+    /// ```
+    /// # use market_data_pipeline::runtime::PipelineRuntime;
+    /// # let runtime = PipelineRuntime::start(Default::default()).unwrap();
+    /// let mut stream = runtime.stream_quotes(&["AAPL"]).unwrap();
+    /// let tick = stream.ticks().next().unwrap();
+    /// assert_eq!(&*stream.symbol_name(&tick), "AAPL");
+    /// ```
+    pub fn ticks(&mut self) -> RawTicks<'_> {
+        RawTicks { stream: self }
     }
 
     /// Move up to `max` ready ticks into `out` without waiting; returns how many were read.
@@ -88,11 +125,12 @@ impl QuoteStream {
 }
 
 impl Iterator for QuoteStream {
-    type Item = Tick;
+    type Item = Quote;
 
     #[inline]
-    fn next(&mut self) -> Option<Tick> {
-        self.ticks.next()
+    fn next(&mut self) -> Option<Quote> {
+        let t = self.ticks.next()?;
+        Some(self.quotes.quote(&t))
     }
 }
 

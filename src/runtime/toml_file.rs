@@ -8,10 +8,11 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::error::ConfigError;
+use crate::pipeline::PipelineSettings;
 use crate::registry::SourceSpec;
 use crate::ring::Backpressure;
 use crate::runtime::error::SettingsError;
-use crate::runtime::settings::{PipelineDefaults, PipelineRuntimeSettings, ProviderSettings};
+use crate::runtime::settings::{PipelineRuntimeSettings, ProviderSettings};
 use crate::runtime::spec::{OperatorSpec, PipelineSpec};
 
 #[derive(Deserialize)]
@@ -100,12 +101,17 @@ fn provider(name: &str, mut t: toml::Table) -> Result<ProviderSettings, ConfigEr
     };
     let capacity = int("capacity")?;
     let refill_rate = int("refill_rate")?;
-    let cooldown_sec = int("cooldown_sec")?;
     let breaker_threshold = int("breaker_threshold")?
         .map(|v| {
             u32::try_from(v).map_err(|_| ConfigError::new(key("breaker_threshold"), "too large"))
         })
         .transpose()?;
+    let cooldown_sec = match t.remove("cooldown_sec") {
+        None => None,
+        Some(toml::Value::Float(f)) => Some(f),
+        Some(toml::Value::Integer(i)) => Some(i as f64),
+        Some(v) => return Err(wrong("cooldown_sec", "a number of seconds", &v)),
+    };
     let breaker_timeout = match t.remove("breaker_timeout") {
         None => None,
         Some(toml::Value::Float(f)) => Some(f),
@@ -166,10 +172,10 @@ fn convert(raw: RawSettings) -> Result<PipelineRuntimeSettings, ConfigError> {
             ))
         }
     };
-    let dd = PipelineDefaults::default();
+    let dd = PipelineSettings::default();
     let pipeline = match raw.pipeline {
         None => dd,
-        Some(p) => PipelineDefaults {
+        Some(p) => PipelineSettings {
             ring_capacity: p.ring_capacity.unwrap_or(dd.ring_capacity),
             chunk_size: p.chunk_size.unwrap_or(dd.chunk_size),
             backpressure: match p.backpressure {
@@ -180,6 +186,7 @@ fn convert(raw: RawSettings) -> Result<PipelineRuntimeSettings, ConfigError> {
             batch_rows: p.batch_rows.unwrap_or(dd.batch_rows),
             batch_age: p.batch_age_ms.map_or(dd.batch_age, Duration::from_millis),
             stream_capacity: p.stream_capacity.unwrap_or(dd.stream_capacity),
+            ..dd
         },
     };
     let pipelines = raw

@@ -8,11 +8,13 @@
 pub mod feed;
 pub mod replay;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::SharedClock;
 use crate::error::SourceError;
 use crate::idle::{IdleStrategy, Idler};
+use crate::symbol::SymbolTable;
 use crate::tick::Tick;
 
 pub mod synthetic;
@@ -126,6 +128,12 @@ pub trait TickSource: Send {
 
     /// What the source can do.
     fn capabilities(&self) -> Capabilities;
+
+    /// The symbol table its ticks' symbol ids refer to, when it knows it (the built-in
+    /// sources do). Quote streams name symbols from it.
+    fn symbol_table(&self) -> Option<&Arc<SymbolTable>> {
+        None
+    }
 }
 
 impl<S: TickSource + ?Sized> TickSource for Box<S> {
@@ -152,6 +160,9 @@ impl<S: TickSource + ?Sized> TickSource for Box<S> {
     }
     fn capabilities(&self) -> Capabilities {
         (**self).capabilities()
+    }
+    fn symbol_table(&self) -> Option<&Arc<SymbolTable>> {
+        (**self).symbol_table()
     }
 }
 

@@ -15,9 +15,21 @@ use crate::symbol::{SymbolId, SymbolTable};
 use crate::tick::{flags, Tick};
 
 /// How fast event time runs against the clock.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// The default, everywhere — [`ReplayConfig::default`] and a `replay` provider with no
+/// `speed` — is [`AsFastAsPossible`](ReplaySpeed::AsFastAsPossible): replays are for tests,
+/// backfills and benchmarks first; ask for `speed = 1` ([`ReplaySpeed::REALTIME`]) to pace at
+/// the recorded rate.
+///
+/// ```
+/// use market_data_pipeline::{ReplayConfig, ReplaySpeed};
+/// assert_eq!(ReplaySpeed::default(), ReplaySpeed::AsFastAsPossible);
+/// assert_eq!(ReplayConfig::default().speed, ReplaySpeed::default());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ReplaySpeed {
-    /// No pacing: every poll fills the buffer.
+    /// No pacing: every poll fills the buffer. The default.
+    #[default]
     AsFastAsPossible,
     /// Event time advances `num / den` ns per clock ns (1/1 is real time, 2/1 twice as fast).
     Scaled {
@@ -94,7 +106,7 @@ impl Default for ReplayConfig {
     fn default() -> ReplayConfig {
         ReplayConfig {
             name: "replay".to_string(),
-            speed: ReplaySpeed::AsFastAsPossible,
+            speed: ReplaySpeed::default(),
             symbols: Vec::new(),
             from_ns: None,
             until_ns: None,
@@ -162,6 +174,8 @@ impl LoopSpan {
 /// ```
 #[derive(Debug)]
 pub struct ReplaySource {
+    /// The table its symbols are interned in.
+    table: Arc<SymbolTable>,
     config: ReplayConfig,
     file: TickFile,
     /// Pipeline id of each file symbol, by position in the file's symbol table.
@@ -246,6 +260,7 @@ impl ReplaySource {
             .map(|(n, _)| n.to_string())
             .collect();
         Ok(ReplaySource {
+            table: table.clone(),
             config,
             file,
             remap,
@@ -418,6 +433,10 @@ impl TickSource for ReplaySource {
 
     fn symbols(&self) -> &[String] {
         &self.symbols
+    }
+
+    fn symbol_table(&self) -> Option<&Arc<SymbolTable>> {
+        Some(&self.table)
     }
 
     fn capabilities(&self) -> Capabilities {

@@ -182,6 +182,8 @@ enum Mode {
 /// ```
 #[derive(Debug)]
 pub struct SyntheticSource {
+    /// The table its symbols are interned in.
+    table: Arc<SymbolTable>,
     cfg: SyntheticConfig,
     rng: Rng,
     syms: Vec<SymbolState>,
@@ -237,6 +239,7 @@ impl SyntheticSource {
         let lo = cfg.start_price.raw() / 2;
         let hi = cfg.start_price.raw().saturating_mul(2);
         Ok(SyntheticSource {
+            table: table.clone(),
             rng: Rng(cfg.seed),
             syms,
             next_sym: 0,
@@ -439,6 +442,10 @@ impl TickSource for SyntheticSource {
 
     fn symbols(&self) -> &[String] {
         &self.cfg.symbols
+    }
+
+    fn symbol_table(&self) -> Option<&Arc<SymbolTable>> {
+        Some(&self.table)
     }
 
     fn capabilities(&self) -> Capabilities {

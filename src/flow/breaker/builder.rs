@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::word::Rules;
 use super::CircuitBreaker;
-use crate::clock::{MonotonicClock, SharedClock};
+use crate::clock::{MonotonicClock, Seconds, SharedClock};
 use crate::error::ConfigError;
 
 /// Builds a [`CircuitBreaker`] with more than the seed's two parameters.
@@ -26,7 +26,8 @@ use crate::error::ConfigError;
 #[derive(Debug, Clone)]
 pub struct CircuitBreakerBuilder {
     threshold: u32,
-    timeout: Duration,
+    /// The timeout, or why the value given is not one (reported by `build`).
+    timeout: Result<Duration, String>,
     max_probes: u32,
     successes_to_close: u32,
     name: Arc<str>,
@@ -34,10 +35,10 @@ pub struct CircuitBreakerBuilder {
 }
 
 impl CircuitBreakerBuilder {
-    pub(super) fn new(threshold: u32, timeout: Duration) -> CircuitBreakerBuilder {
+    pub(super) fn new(threshold: u32, timeout: impl Seconds) -> CircuitBreakerBuilder {
         CircuitBreakerBuilder {
             threshold,
-            timeout,
+            timeout: timeout.into_duration(),
             max_probes: 1,
             successes_to_close: 1,
             name: Arc::from("circuit-breaker"),
@@ -73,16 +74,15 @@ impl CircuitBreakerBuilder {
     ///
     /// # Errors
     /// [`ConfigError`] naming `threshold` (not in 1–65535), `half_open_max_probes` or
-    /// `successes_to_close` (not in 1–255).
+    /// `successes_to_close` (not in 1–255), or `timeout` (not a non-negative number of
+    /// seconds).
     pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
         let rules = checked_rules(self.threshold, self.max_probes, self.successes_to_close)?;
+        let timeout = self
+            .timeout
+            .map_err(|reason| ConfigError::new("timeout", reason))?;
         let clock = self.clock.unwrap_or_else(MonotonicClock::shared);
-        Ok(CircuitBreaker::from_parts(
-            self.name,
-            rules,
-            self.timeout,
-            clock,
-        ))
+        Ok(CircuitBreaker::from_parts(self.name, rules, timeout, clock))
     }
 }
 

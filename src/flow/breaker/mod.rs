@@ -6,8 +6,15 @@
 //!   [`allow`](CircuitBreaker::allow) hands out at most `half_open_max_probes` probe permits at
 //!   once. `successes_to_close` probe successes close it; one probe failure re-opens it for a
 //!   full `timeout`.
-//! - [`is_open`](CircuitBreaker::is_open), [`state`](CircuitBreaker::state) and
-//!   [`stats`](CircuitBreaker::stats) never change the state.
+//! - [`peek_is_open`](CircuitBreaker::peek_is_open), [`state`](CircuitBreaker::state),
+//!   [`get_state`](CircuitBreaker::get_state) and [`stats`](CircuitBreaker::stats) never change
+//!   the state.
+//! - [`is_open`](CircuitBreaker::is_open) is the seed's gate: `false` means "go ahead". In
+//!   HALF_OPEN it hands out the probe — the first caller gets `false` and holds the probe slot
+//!   until its `record_success` / `record_failure`; everyone else gets `true` meanwhile — so
+//!   the seed's loop (`if breaker.is_open() {…} … record_success/record_failure`) lets one
+//!   probe through, as written. A caller that asks `is_open()` must report the outcome; to
+//!   look without taking the probe, use `peek_is_open` or `state`.
 //! - Outcomes carried by a [`Permit`] apply only to the state the permit was issued in (a late
 //!   failure of a call admitted before a trip cannot re-trip it). The bare
 //!   [`record_failure`](CircuitBreaker::record_failure) /
@@ -21,6 +28,7 @@
 
 mod builder;
 mod error;
+mod gate;
 mod word;
 
 use std::fmt;
@@ -32,7 +40,7 @@ pub use builder::CircuitBreakerBuilder;
 pub use error::CircuitBreakerOpen;
 use word::{Origin, Rules, Word};
 
-use crate::clock::{duration_ns, MonotonicClock, SharedClock};
+use crate::clock::{duration_ns, MonotonicClock, Seconds, SharedClock};
 use crate::error::ConfigError;
 use crate::sync::{AtomicU64, Ordering};
 
@@ -45,6 +53,18 @@ pub enum BreakerState {
     Open,
     /// A limited number of probe calls pass; their outcome closes or re-opens the breaker.
     HalfOpen,
+}
+
+impl BreakerState {
+    /// The original's lower-case name: `closed`, `open`, `half_open` (what
+    /// [`CircuitBreaker::get_state`] returns).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            BreakerState::Closed => "closed",
+            BreakerState::Open => "open",
+            BreakerState::HalfOpen => "half_open",
+        }
+    }
 }
 
 impl fmt::Display for BreakerState {
@@ -88,7 +108,7 @@ pub struct BreakerStats {
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let breaker = CircuitBreaker::new(5, Duration::from_secs(60))?; // open after 5 failures, 60 s
 ///
-/// // Check state
+/// // Check state (in HALF_OPEN, a `false` here is the one probe: report its outcome below)
 /// if breaker.is_open() {
 ///     return Err(CircuitBreakerOpen::new("IBKR").into());
 /// }
@@ -152,12 +172,14 @@ impl fmt::Debug for CircuitBreaker {
 }
 
 impl CircuitBreaker {
-    /// `threshold` consecutive failures open it for `timeout`; then one probe at a time. Real
-    /// monotonic clock.
+    /// `threshold` consecutive failures open it for `timeout` — a [`Duration`] or seconds as
+    /// the seed writes them (`60.0`, `60`, `0.5`); then one probe at a time. Real monotonic
+    /// clock.
     ///
     /// # Errors
-    /// [`ConfigError`] naming `threshold` when it is 0 (or above 65535).
-    pub fn new(threshold: u32, timeout: Duration) -> Result<CircuitBreaker, ConfigError> {
+    /// [`ConfigError`] naming `threshold` when it is 0 (or above 65535), or `timeout` when it
+    /// is not a non-negative number of seconds.
+    pub fn new(threshold: u32, timeout: impl Seconds) -> Result<CircuitBreaker, ConfigError> {
         Self::builder(threshold, timeout).build()
     }
 
@@ -167,14 +189,14 @@ impl CircuitBreaker {
     /// As [`new`](Self::new).
     pub fn with_clock(
         threshold: u32,
-        timeout: Duration,
+        timeout: impl Seconds,
         clock: SharedClock,
     ) -> Result<CircuitBreaker, ConfigError> {
         Self::builder(threshold, timeout).clock(clock).build()
     }
 
     /// A builder for the name, probe count, successes to close and clock.
-    pub fn builder(threshold: u32, timeout: Duration) -> CircuitBreakerBuilder {
+    pub fn builder(threshold: u32, timeout: impl Seconds) -> CircuitBreakerBuilder {
         CircuitBreakerBuilder::new(threshold, timeout)
     }
 
@@ -436,12 +458,6 @@ impl CircuitBreaker {
     /// The state now, without changing it (an OPEN breaker whose timeout passed is HALF_OPEN).
     pub fn state(&self) -> BreakerState {
         self.state_at(self.clock.now_ns())
-    }
-
-    /// Whether calls are refused outright now (OPEN and the timeout not passed). Never changes
-    /// the state.
-    pub fn is_open(&self) -> bool {
-        self.state() == BreakerState::Open
     }
 
     /// State, counters and the time of the last transition, without changing anything.

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::clock::Seconds;
 use crate::error::ConfigError;
 use crate::flow::limits::BucketLimits;
 
@@ -28,8 +29,8 @@ pub struct ProviderLimits {
     pub capacity: u64,
     /// Tokens per second of the main window.
     pub refill_rate: u64,
-    /// Default cooldown (seconds) for `trigger_cooldown_default`.
-    pub cooldown_sec: u64,
+    /// Cooldown (seconds, fractions allowed) that `trigger_cooldown(provider, scope)` applies.
+    pub cooldown_sec: f64,
     /// Consecutive failures that open the breaker.
     pub breaker_threshold: u32,
     /// Seconds the breaker stays open before probing.
@@ -49,7 +50,7 @@ impl Default for ProviderLimits {
         ProviderLimits {
             capacity: 60,
             refill_rate: 60,
-            cooldown_sec: 600,
+            cooldown_sec: 600.0,
             breaker_threshold: 5,
             breaker_timeout: 60.0,
             half_open_max_probes: 1,
@@ -68,11 +69,59 @@ pub(crate) struct Checked {
 }
 
 impl ProviderLimits {
+    /// The defaults (as [`Default`]); change the seed's keyword arguments with the setters of
+    /// the same names, which take whole or fractional seconds alike:
+    ///
+    /// ```
+    /// use market_data_pipeline::flow::ProviderLimits;
+    /// let limits = ProviderLimits::new()
+    ///     .capacity(60)        // Burst capacity
+    ///     .refill_rate(60)     // Tokens/sec
+    ///     .cooldown_sec(600)   // 10min cooldown on errors
+    ///     .breaker_threshold(5)
+    ///     .breaker_timeout(60.0);
+    /// assert_eq!(limits, ProviderLimits::default());
+    /// assert_eq!(ProviderLimits::new().cooldown_sec(0.5).cooldown_sec, 0.5);
+    /// ```
+    pub fn new() -> ProviderLimits {
+        ProviderLimits::default()
+    }
+
+    /// Set the burst capacity (tokens).
+    pub fn capacity(mut self, tokens: u64) -> ProviderLimits {
+        self.capacity = tokens;
+        self
+    }
+
+    /// Set the refill rate (tokens per second).
+    pub fn refill_rate(mut self, per_sec: u64) -> ProviderLimits {
+        self.refill_rate = per_sec;
+        self
+    }
+
+    /// Set the cooldown, in seconds (`600`, `0.5`).
+    pub fn cooldown_sec(mut self, seconds: impl Into<f64>) -> ProviderLimits {
+        self.cooldown_sec = seconds.into();
+        self
+    }
+
+    /// Set the consecutive failures that open the breaker.
+    pub fn breaker_threshold(mut self, failures: u32) -> ProviderLimits {
+        self.breaker_threshold = failures;
+        self
+    }
+
+    /// Set how long the breaker stays open, in seconds (`60`, `60.0`, `0.25`).
+    pub fn breaker_timeout(mut self, seconds: impl Into<f64>) -> ProviderLimits {
+        self.breaker_timeout = seconds.into();
+        self
+    }
+
     /// Check every field; errors name `providers.<provider>.<field>`.
     ///
     /// # Errors
-    /// [`ConfigError`] for a zero capacity or rate, a breaker timeout that is not a finite
-    /// non-negative number of seconds, a reserve outside `[0, 1)`, or a zero threshold/probe count.
+    /// [`ConfigError`] for a zero capacity or rate, a breaker timeout or cooldown that is not
+    /// a finite non-negative number of seconds, a reserve outside `[0, 1)`, or a zero threshold/probe count.
     pub fn validate(&self, provider: &str) -> Result<(), ConfigError> {
         self.check(provider).map(|_| ())
     }
@@ -81,15 +130,12 @@ impl ProviderLimits {
         let at = |field: &str| format!("providers.{provider}.{field}");
         let main = BucketLimits::new(self.capacity, self.refill_rate)
             .map_err(|e| ConfigError::new(at(&e.field), e.reason))?;
-        let breaker_timeout = Duration::try_from_secs_f64(self.breaker_timeout).map_err(|_| {
-            ConfigError::new(
-                at("breaker_timeout"),
-                format!(
-                    "{} is not a non-negative number of seconds",
-                    self.breaker_timeout
-                ),
-            )
-        })?;
+        let seconds = |field: &str, v: f64| {
+            v.into_duration()
+                .map_err(|reason| ConfigError::new(at(field), reason))
+        };
+        let breaker_timeout = seconds("breaker_timeout", self.breaker_timeout)?;
+        let cooldown = seconds("cooldown_sec", self.cooldown_sec)?;
         if !(0.0..1.0).contains(&self.high_priority_reserve) {
             return Err(ConfigError::new(
                 at("high_priority_reserve"),
@@ -112,7 +158,7 @@ impl ProviderLimits {
         Ok(Checked {
             windows,
             breaker_timeout,
-            cooldown: Duration::from_secs(self.cooldown_sec),
+            cooldown,
         })
     }
 

@@ -10,12 +10,12 @@ mod cooldown;
 mod error;
 mod limits;
 mod provider;
+mod seed;
 mod state;
 mod tenant;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
@@ -24,10 +24,11 @@ pub use error::CoordinatorError;
 pub use limits::ProviderLimits;
 use provider::Provider;
 pub use provider::{Priority, ProviderHandle, Request};
+pub use seed::Pressure;
 pub use state::{ProviderCounters, ProviderState};
 pub use tenant::TenantHandle;
 
-use crate::clock::{MonotonicClock, SharedClock};
+use crate::clock::{MonotonicClock, Seconds, SharedClock};
 use crate::error::ConfigError;
 use crate::flow::bucket::TokenBucket;
 use crate::flow::limits::BucketLimits;
@@ -47,14 +48,15 @@ type Registry = HashMap<Arc<str>, ProviderHandle>;
 /// let coordinator = RateCoordinator::with_clock(ManualClock::shared(0));
 ///
 /// // Register provider with rate limits
-/// coordinator.register_provider("ibkr", ProviderLimits {
-///     capacity: 60,        // Burst capacity
-///     refill_rate: 60,     // Tokens/sec
-///     cooldown_sec: 600,   // 10min cooldown on errors
-///     breaker_threshold: 5,
-///     breaker_timeout: 60.0,
-///     ..Default::default()
-/// })?;
+/// coordinator.register_provider_with(
+///     "ibkr",
+///     ProviderLimits::new()
+///         .capacity(60)      // Burst capacity
+///         .refill_rate(60)   // Tokens/sec
+///         .cooldown_sec(600) // 10min cooldown on errors
+///         .breaker_threshold(5)
+///         .breaker_timeout(60.0),
+/// )?;
 ///
 /// // Acquire tokens (waits if not available)
 /// coordinator.acquire("ibkr")?;
@@ -62,8 +64,8 @@ type Registry = HashMap<Arc<str>, ProviderHandle>;
 /// // Record failures for circuit breaker
 /// coordinator.record_failure("ibkr")?;
 ///
-/// // Trigger cooldown on pacing errors (returns at once)
-/// coordinator.trigger_cooldown("ibkr", "market_data", Duration::from_secs(600))?;
+/// // Trigger cooldown on pacing errors (returns at once; the provider's 600 s)
+/// coordinator.trigger_cooldown("ibkr", "market_data")?;
 /// assert!(coordinator.acquire_in("ibkr", "market_data").is_err());
 /// # Ok(()) }
 /// ```
@@ -77,7 +79,7 @@ type Registry = HashMap<Arc<str>, ProviderHandle>;
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// // Setup rate coordination
 /// let coordinator = RateCoordinator::new();
-/// coordinator.register_provider("ibkr", ProviderLimits { capacity: 60, refill_rate: 60, ..Default::default() })?;
+/// coordinator.register_provider_with("ibkr", ProviderLimits::new().capacity(60).refill_rate(60))?;
 /// // Setup circuit breaker
 /// let breaker = CircuitBreaker::new(5, Duration::from_secs(60))?;
 ///
@@ -103,13 +105,17 @@ type Registry = HashMap<Arc<str>, ProviderHandle>;
 /// The seed's gradual migration (pattern 2) registers a provider with the defaults:
 ///
 /// ```
-/// use market_data_pipeline::flow::{ProviderLimits, RateCoordinator};
+/// use market_data_pipeline::flow::RateCoordinator;
 /// let coordinator = RateCoordinator::new();
-/// coordinator.register_provider("ibkr", ProviderLimits::default()).unwrap();
+/// coordinator.register_provider("ibkr").unwrap();
 /// ```
+///
+/// All the seed's examples, line for line, are in [`crate::seed`].
 #[derive(Debug)]
 pub struct RateCoordinator {
     providers: ArcSwap<Registry>,
+    /// The pressure level last set per provider (`set_global_pressure`; control plane only).
+    pressure: std::sync::Mutex<HashMap<String, Pressure>>,
     clock: SharedClock,
     idle: IdleStrategy,
 }
@@ -130,6 +136,7 @@ impl RateCoordinator {
     pub fn with_clock(clock: SharedClock) -> RateCoordinator {
         RateCoordinator {
             providers: ArcSwap::from_pointee(HashMap::new()),
+            pressure: std::sync::Mutex::new(HashMap::new()),
             clock,
             idle: IdleStrategy::default(),
         }
@@ -146,13 +153,23 @@ impl RateCoordinator {
         &self.clock
     }
 
-    /// Register `name` with `limits`; returns its handle. Registering the same name again with
-    /// equal limits returns the existing handle.
+    /// Register `name` with the default [`ProviderLimits`] (the seed's
+    /// `register_provider("ibkr")`): 60 tokens, 60/s, 600 s cooldown, breaker 5 failures / 60 s.
+    ///
+    /// # Errors
+    /// As [`register_provider_with`](Self::register_provider_with).
+    pub fn register_provider(&self, name: &str) -> Result<ProviderHandle, CoordinatorError> {
+        self.register_provider_with(name, ProviderLimits::default())
+    }
+
+    /// Register `name` with `limits` (the seed's keyword arguments:
+    /// `ProviderLimits::new().capacity(60).refill_rate(60)…`); returns its handle. Registering
+    /// the same name again with equal limits returns the existing handle.
     ///
     /// # Errors
     /// [`CoordinatorError::Config`] for invalid limits, or for a name already registered with
     /// other limits (use [`update_limits`](Self::update_limits)).
-    pub fn register_provider(
+    pub fn register_provider_with(
         &self,
         name: &str,
         limits: ProviderLimits,
@@ -280,21 +297,35 @@ impl RateCoordinator {
         self.with(provider, ProviderHandle::record_success)
     }
 
-    /// Cool `scope` of `provider` down for `duration` (`"global"`: the whole provider). Returns
-    /// at once; never shortens a running cooldown. Returns the clock reading it ends at.
+    /// Cool `scope` of `provider` down for the provider's `cooldown_sec` (the seed's
+    /// `trigger_cooldown("ibkr", "market_data")`; `"global"`: the whole provider). Returns at
+    /// once; never shortens a running cooldown. Returns the clock reading it ends at.
     ///
     /// # Errors
     /// `UnknownProvider`, `TooManyScopes`.
-    pub fn trigger_cooldown(
+    pub fn trigger_cooldown(&self, provider: &str, scope: &str) -> Result<u64, CoordinatorError> {
+        self.with(provider, |h| h.trigger_cooldown_default(scope))?
+    }
+
+    /// Cool `scope` of `provider` down for `duration` — a [`Duration`](std::time::Duration) or seconds (`600`,
+    /// `0.5`) — as [`trigger_cooldown`](Self::trigger_cooldown) does with the configured one.
+    ///
+    /// # Errors
+    /// `UnknownProvider`, `TooManyScopes`; `Config` naming `duration` for a negative or
+    /// non-finite number of seconds.
+    pub fn trigger_cooldown_for(
         &self,
         provider: &str,
         scope: &str,
-        duration: Duration,
+        duration: impl Seconds,
     ) -> Result<u64, CoordinatorError> {
+        let duration = duration
+            .into_duration()
+            .map_err(|reason| ConfigError::new("duration", reason))?;
         self.with(provider, |h| h.trigger_cooldown(scope, duration))?
     }
 
-    /// [`trigger_cooldown`](Self::trigger_cooldown) for the provider's `cooldown_sec`.
+    /// The same as [`trigger_cooldown`](Self::trigger_cooldown) (kept for existing callers).
     ///
     /// # Errors
     /// As [`trigger_cooldown`](Self::trigger_cooldown).

@@ -191,6 +191,13 @@ impl ProviderHandle {
         self.0.cooldowns.find(scope)
     }
 
+    /// Whether a request in `scope` would be refused for a cooldown now (the scope's own or
+    /// the global one). Changes nothing.
+    pub fn is_cooling_down_in(&self, scope: ScopeId) -> bool {
+        let now = self.0.clock.now_ns();
+        self.0.cooldowns.blocking(scope, now).is_some()
+    }
+
     /// Take one token now, or say why not.
     ///
     /// # Errors

@@ -13,7 +13,7 @@ use crate::flow::bucket::TokenBucket;
 /// use market_data_pipeline::flow::{BucketLimits, ProviderLimits, RateCoordinator};
 /// use market_data_pipeline::ManualClock;
 /// let coordinator = RateCoordinator::with_clock(ManualClock::shared(0));
-/// coordinator.register_provider("ibkr", ProviderLimits::default()).unwrap();
+/// coordinator.register_provider_with("ibkr", ProviderLimits::default()).unwrap();
 /// let desk = coordinator.register_tenant("ibkr", "desk-a", BucketLimits::new(2, 1).unwrap()).unwrap();
 /// assert!(desk.try_acquire_n(2).is_ok());
 /// assert!(desk.try_acquire().is_err()); // the tenant's budget is spent, not the provider's

@@ -172,6 +172,8 @@ enum Mode {
 /// A [`TickSource`] reading the feed protocol from a TCP publisher. See the module docs.
 #[derive(Debug)]
 pub struct TcpFeedSource {
+    /// The table its symbols are interned in.
+    table: Arc<SymbolTable>,
     cfg: TcpFeedConfig,
     link: Link,
     dec: FrameDecoder,
@@ -215,6 +217,7 @@ impl TcpFeedSource {
             reason: format!("cannot create poller: {e}"),
         })?;
         Ok(TcpFeedSource {
+            table: table.clone(),
             link,
             dec: FrameDecoder::new(ids),
             rbuf: vec![0u8; cfg.read_buffer].into_boxed_slice(),
@@ -438,6 +441,10 @@ impl TickSource for TcpFeedSource {
 
     fn symbols(&self) -> &[String] {
         &self.cfg.symbols
+    }
+
+    fn symbol_table(&self) -> Option<&Arc<SymbolTable>> {
+        Some(&self.table)
     }
 
     fn capabilities(&self) -> Capabilities {
