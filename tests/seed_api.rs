@@ -280,6 +280,18 @@ fn gap_6_coordinator_seed_calls_are_one_call_each_with_fractional_seconds() {
         CircuitBreaker::new(5, 60).unwrap().limits().2,
         Duration::from_secs(60)
     );
+    // Settings files too.
+    let settings = PipelineRuntimeSettings::from_toml_str(
+        "[providers.fast]\nkind = \"synthetic\"\ncooldown_sec = 0.5\nbreaker_timeout = 2\n",
+    )
+    .unwrap();
+    let limits = settings.provider_limits("fast").unwrap();
+    assert_eq!((limits.cooldown_sec, limits.breaker_timeout), (0.5, 2.0));
+    let e = PipelineRuntimeSettings::from_toml_str(
+        "[providers.fast]\nkind = \"synthetic\"\ncooldown_sec = \"soon\"\n",
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("providers.fast.cooldown_sec"), "{e}");
     // Bad seconds are errors naming the field, never a panic.
     for bad in [-1.0, f64::NAN, f64::INFINITY] {
         assert_eq!(CircuitBreaker::new(5, bad).unwrap_err().field, "timeout");

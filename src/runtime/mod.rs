@@ -322,11 +322,14 @@ impl PipelineRuntime {
         })
     }
 
-    /// Stream the default sources' ticks for `symbols` to this thread.
+    /// Stream the default sources' quotes for `symbols` to this thread: an iterator of
+    /// [`Quote`](crate::Quote)s (symbol name, price = last trade else mid, bid/ask, sizes,
+    /// timestamps), or of the raw ticks through [`QuoteStream::ticks`].
     ///
     /// Only the source stage runs on a worker; its 64-byte ticks cross one ring
-    /// (`pipeline.stream_capacity` slots) to the caller's thread. It counts toward `max_concurrent_pipelines` and is listed as
-    /// `quotes/stream-<n>` until the stream is dropped.
+    /// (`pipeline.stream_capacity` slots) to the caller's thread, which makes the quotes. It
+    /// counts toward `max_concurrent_pipelines` and is listed as `quotes/stream-<n>` until the
+    /// stream is dropped.
     ///
     /// # Errors
     /// As [`run_pipeline`](Self::run_pipeline).
