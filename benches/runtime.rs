@@ -90,6 +90,20 @@ fn stream_next(runtime: &PipelineRuntime, n: u64) -> Duration {
     elapsed
 }
 
+/// `stream_quotes` read as `Quote`s (symbol name, last-trade-or-mid price) one at a time.
+fn stream_quote_items(runtime: &PipelineRuntime, n: u64) -> Duration {
+    let start = Instant::now();
+    let mut stream = runtime.stream_quotes(&SYMBOLS).unwrap();
+    let mut sum = 0i64;
+    for q in stream.by_ref().take(n as usize) {
+        sum = sum.wrapping_add(q.price.raw());
+    }
+    let elapsed = start.elapsed();
+    std::hint::black_box(sum);
+    drop(stream);
+    elapsed
+}
+
 /// `stream_quotes` read in chunks with `try_recv_into`.
 fn stream_batched(runtime: &PipelineRuntime, n: u64) -> Duration {
     let start = Instant::now();
@@ -152,6 +166,9 @@ fn stream_quotes(c: &mut Criterion) {
     });
     g.bench_function("stream_quotes_iter", |b| {
         b.iter_custom(|iters| (0..iters).map(|_| stream_next(&runtime, N)).sum())
+    });
+    g.bench_function("stream_quotes_quote_items", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| stream_quote_items(&runtime, N)).sum())
     });
     g.bench_function("stream_quotes_try_recv_into", |b| {
         b.iter_custom(|iters| (0..iters).map(|_| stream_batched(&runtime, N)).sum())
