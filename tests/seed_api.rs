@@ -63,6 +63,10 @@ fn gap_1_registry_sources_are_named_after_the_provider_with_unique_ids_and_share
         .unwrap();
     assert_eq!(mine.name(), "mine");
     assert!(Arc::ptr_eq(mine.symbol_table().unwrap(), &ctx.symbols));
+
+    // A runtime's pipelines and its registry's sources share one table.
+    let runtime = PipelineRuntime::start(Default::default()).unwrap();
+    assert!(Arc::ptr_eq(runtime.symbols(), runtime.registry().symbols()));
 }
 
 #[test]

@@ -214,6 +214,8 @@ impl PipelineRuntime {
                 coordinator.register_provider_with(name, limits)?;
             }
         }
+        // One table for the runtime's pipelines and the sources its registry creates.
+        let symbols = registry.symbols().clone();
         let inner = Arc::new(Inner {
             flags: Arc::new(Flags {
                 rate_coordination: AtomicBool::new(settings.enable_rate_coordination),
@@ -224,7 +226,7 @@ impl PipelineRuntime {
             }),
             registry,
             coordinator: Arc::new(coordinator),
-            symbols: Arc::new(SymbolTable::new()),
+            symbols,
             clock,
             table: Mutex::new(BTreeMap::new()),
             streams: AtomicU64::new(0),
@@ -252,7 +254,8 @@ impl PipelineRuntime {
         &self.inner.coordinator
     }
 
-    /// The symbol table every pipeline interns into.
+    /// The symbol table every pipeline interns into (the registry's: sources created from
+    /// [`registry`](Self::registry) share it).
     pub fn symbols(&self) -> &Arc<SymbolTable> {
         &self.inner.symbols
     }
