@@ -34,7 +34,7 @@ impl std::fmt::Debug for RouterStream {
 
 impl SourceRouter {
     /// The seed's `router.stream()`: a blocking iterator over the routed quotes (the same
-    /// [`Quote`](crate::Quote) items as `stream_quotes`), reading time from the router's clock.
+    /// [`Quote`] items as `stream_quotes`), reading time from the router's clock.
     pub fn stream(self) -> RouterStream {
         RouterStream::new(self)
     }
