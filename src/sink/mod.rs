@@ -5,6 +5,7 @@ pub mod consumer;
 pub mod counting;
 pub mod csv;
 pub mod null;
+pub mod recording;
 pub mod tick_file;
 
 pub use callback::CallbackSink;
@@ -12,6 +13,7 @@ pub use consumer::{consumer_sink, ConsumerSink, RecordStream};
 pub use counting::{tick_checksum, CountSnapshot, CountingSink, SinkCounts};
 pub use csv::CsvSink;
 pub use null::NullSink;
+pub use recording::{Recording, RecordingSummary};
 pub use tick_file::TickFileSink;
 
 use crate::error::SinkError;
