@@ -94,7 +94,7 @@ pub fn check_output(path: &Path, inputs: &[&Path]) -> Result<(), DataError> {
     }
     let meta = match std::fs::symlink_metadata(path) {
         Ok(meta) => meta,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return check_parent(path),
         Err(e) => return Err(DataError::io(&e).in_file(path)),
     };
     if !meta.file_type().is_file() {
@@ -112,6 +112,29 @@ pub fn check_output(path: &Path, inputs: &[&Path]) -> Result<(), DataError> {
         return Err(refused(path, reason));
     }
     Ok(())
+}
+
+/// A new output needs an existing directory: say so now rather than after the work.
+fn check_parent(path: &Path) -> Result<(), DataError> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => return Ok(()),
+    };
+    match std::fs::metadata(parent) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(meta) => {
+            let what = describe(&meta.file_type());
+            let reason = format!("{} is {what}, not a directory", parent.display());
+            Err(refused(path, reason))
+        }
+        Err(e) => {
+            let e = DataError::io(&e).in_file(path);
+            Err(with_note(
+                e,
+                &format!("checking its directory {}", parent.display()),
+            ))
+        }
+    }
 }
 
 /// Where an output will end up, for comparing two outputs that may not exist yet: the
