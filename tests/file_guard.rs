@@ -359,3 +359,50 @@ fn regression_failed_pipeline_left_a_finished_recording() {
     assert!(matches!(e.kind, DataErrorKind::Unfinished(_)), "{e}");
     assert!(!out.exists());
 }
+
+#[cfg(unix)]
+#[test]
+fn csv_import_streams_devices_and_pipes_in_bounded_memory_and_leaves_no_output() {
+    let dir = TempDir::new("guard-csv-import");
+    let out = dir.path("out.ticks");
+    let fifo = dir.path("fed.csv");
+    mkfifo(&fifo);
+    // Bytes that are never a newline: a reader that did not cap lines would grow for ever.
+    let feeder = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+            while f.write_all(&[b'7'; 1 << 16]).is_ok() {}
+        })
+    };
+    std::fs::write(dir.path("left.csv.partial"), "ts_event\n").unwrap();
+    // (case, input, what the error must say)
+    let cases: Vec<(u32, PathBuf, &str)> = vec![
+        (
+            1,
+            fifo,
+            "line 1: bad header: line is longer than 1024 bytes",
+        ),
+        (
+            2,
+            PathBuf::from("/dev/zero"),
+            "line 1: bad header: line is longer than 1024 bytes",
+        ),
+        (
+            3,
+            PathBuf::from("/dev/null"),
+            "line 1: bad header: empty input",
+        ),
+        (4, dir.path(""), "I/O error"),
+        (5, dir.path("left.csv.partial"), "unfinished recording"),
+        (6, dir.path("missing.csv"), "I/O error (NotFound)"),
+    ];
+    for (case, input, want) in cases {
+        let e = csv_to_tick_file(&input, &out, Arc::new(SymbolTable::new())).unwrap_err();
+        assert!(e.to_string().contains(want), "case {case}: {e}");
+        assert_eq!(e.path.as_deref(), Some(input.as_path()), "case {case}: {e}");
+        assert!(!out.exists() && !partial_path(&out).exists(), "case {case}");
+    }
+    feeder.join().unwrap();
+}

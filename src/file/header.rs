@@ -104,7 +104,17 @@ impl FileHeader {
     /// `Truncated` (at the offset where the data ends), `BadMagic`, `UnsupportedVersion`,
     /// `BadRecordSize` or `BadHeader`, each at the offset of the offending field.
     pub fn decode(file: &[u8]) -> Result<FileHeader, DataError> {
-        let len = file.len() as u64;
+        FileHeader::decode_head(file, file.len() as u64)
+    }
+
+    /// As [`decode`](Self::decode) from the first bytes of a file (`head`: at least
+    /// [`HEADER_LEN`] of them, or the whole file when it is shorter) and its length `len`, so
+    /// a file can be judged before it is mapped.
+    ///
+    /// # Errors
+    /// As [`decode`](Self::decode).
+    pub fn decode_head(head: &[u8], len: u64) -> Result<FileHeader, DataError> {
+        let file = head;
         let magic_seen = file.len().min(MAGIC.len());
         if file[..magic_seen] != MAGIC[..magic_seen] {
             return Err(err(

@@ -1,5 +1,6 @@
 //! Reading tick files: memory-mapped, validated up front, records decoded without allocation.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
@@ -99,12 +100,14 @@ impl TickFile {
         }
         let io = |e: std::io::Error| DataError::io(&e).in_file(path);
         let (file, len) = open_regular(path, "a tick file is memory-mapped")?;
-        let data = if len < HEADER_LEN as u64 {
-            // Too short to be valid: read it (parsing reports the truncation) rather than map a
-            // possibly empty file. Capped: the length was checked on the open file, but a
-            // file may say 0 and still produce bytes.
-            Backing::Owned(read_to_limit(file, HEADER_LEN as u64).map_err(|e| e.in_file(path))?)
-        } else {
+        // The header first, from the file itself (capped: a file may say 0 and still produce
+        // bytes): garbage is refused before anything is mapped.
+        let head = read_to_limit((&file).take(HEADER_LEN as u64), HEADER_LEN as u64)
+            .map_err(|e| e.in_file(path))?;
+        // This also refuses a file too short to hold a header, so an empty file is never
+        // mapped.
+        FileHeader::decode_head(&head, len).map_err(|e| e.in_file(path))?;
+        let data = {
             // SAFETY: `Mmap::map` is unsafe because the mapped bytes can change under us, or
             // the file can shrink (SIGBUS on access), if anyone writes or truncates the file
             // while it is mapped. Contract: a tick file is immutable once finished. Our writer

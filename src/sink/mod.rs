@@ -33,7 +33,9 @@ pub trait Sink: Send {
         Ok(())
     }
 
-    /// End of stream: flush and release. Called once.
+    /// End of stream: flush and release. Called once, whether the run succeeded or not (a
+    /// source that failed also ends the stream): a sink whose output is only valid for a
+    /// successful run leaves the verdict to its caller (see [`recording`]).
     fn close(&mut self) -> Result<(), SinkError> {
         self.flush()
     }

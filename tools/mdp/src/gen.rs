@@ -14,7 +14,8 @@ use crate::output::{self, Recorder};
 /// Options of `mdp gen`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct GenArgs {
-    /// Output file (`.csv` writes CSV, anything else a tick file).
+    /// Output file (`.csv` writes CSV, anything else a tick file). It may replace only a
+    /// regular file; it is written as `<path>.partial` and renamed when every tick is in.
     pub out: PathBuf,
     /// Number of ticks.
     #[arg(long, default_value_t = 1_000_000)]

@@ -37,10 +37,12 @@ pub struct ReplayArgs {
     /// Aggregate into bars of this many milliseconds instead of passing ticks through.
     #[arg(long)]
     pub bars_ms: Option<u64>,
-    /// Record the ticks that arrived into this tick file.
+    /// Record the ticks that arrived into this tick file (finished only when the replay
+    /// succeeds; otherwise left unfinished as `<path>.partial`). It may replace only a
+    /// regular file, never the input.
     #[arg(long, conflicts_with = "csv")]
     pub out: Option<PathBuf>,
-    /// Record what arrived into this CSV file.
+    /// Record what arrived into this CSV file (finished like `--out`).
     #[arg(long)]
     pub csv: Option<PathBuf>,
     /// Keep each record exactly as in the file (no `ts_recv` stamping, no replay flag), so

@@ -251,6 +251,13 @@ fn cases() -> Vec<Case> {
         case(155, "feed serve --accept-timeout-s 0", 2, "waiting for a subscriber"),
         case(156, "feed serve --addr notanaddr", 2, "--addr"),
         case(157, "feed serve --ticks -1", 2, "'-1'"),
+        // ---- more inputs: a socket as settings, CSV as settings, a sparse 64 GiB tick file
+        case(158, "run --config @sock --duration 0.1", 2, "sock: "),
+        case(159, "run --config @good.csv --duration 0.1", 2, "good.csv: line 1"),
+        case(160, "replay @sparse.mdt", 2, "sparse.mdt: byte offset 0: wrong magic"),
+        case(161, "run --config @replay_sparse.toml --duration 0.1", 2, "sparse.mdt: byte offset 0: wrong magic"),
+        // ---- an output that replaces a regular file (not an input) is fine, and last
+        writes(162, "replay @good.mdt --exact --out @good.csv --quiet", 0, "recorded 2000 records", &["good.csv"]),
     ]
 }
 
@@ -333,6 +340,11 @@ fn setup(env: &Env) -> std::os::unix::net::UnixListener {
         std::fs::write(p(name), text).unwrap();
     }
     std::fs::write(p("binary.toml"), b"\xff\xfe = 1\n").unwrap();
+    // Sparse: mapping it reads nothing, so its size costs nothing (and it is not hashed).
+    std::fs::File::create(p("sparse.mdt"))
+        .unwrap()
+        .set_len(64 << 30)
+        .unwrap();
     for (name, target) in [
         ("replay_zero.toml", "/dev/zero".to_string()),
         ("replay_fifo.toml", s("fifo")),
@@ -340,6 +352,7 @@ fn setup(env: &Env) -> std::os::unix::net::UnixListener {
         ("replay_missing.toml", s("missing.mdt")),
         ("replay_trunc.toml", s("trunc.mdt")),
         ("replay_partial.toml", s("left.mdt.partial")),
+        ("replay_sparse.toml", s("sparse.mdt")),
     ] {
         std::fs::write(p(name), replay_toml(&target)).unwrap();
     }

@@ -178,12 +178,19 @@ fn regression_failed_replay_left_finished_recordings() {
 #[test]
 fn regression_gen_write_error_did_not_name_the_path() {
     let env = Env::new("reg-efbig");
-    for (case, name) in [(1, "big.csv"), (2, "big.mdt")] {
+    let input = gen(&env, "in.mdt", 20_000);
+    let gen_into = |out: &Path| args(&["gen", &s(out), "--ticks", "200000", "--quiet"]);
+    let replay_into = |out: &Path| args(&["replay", &s(&input), "--out", &s(out), "--quiet"]);
+    type Cmd<'a> = &'a dyn Fn(&Path) -> Vec<String>;
+    let cases: [(u32, &str, Cmd); 3] = [
+        (1, "big.csv", &gen_into),
+        (2, "big.mdt", &gen_into),
+        // The sink fails in the middle of a pipeline: never closed, left unfinished.
+        (3, "rec.mdt", &replay_into),
+    ];
+    for (case, name, cmd) in cases {
         let out = env.p(name);
-        let o = env.run_with(
-            &args(&["gen", &s(&out), "--ticks", "200000", "--quiet"]),
-            &["ulimit -f 64", "trap '' XFSZ"],
-        );
+        let o = env.run_with(&cmd(&out), &["ulimit -f 64", "trap '' XFSZ"]);
         assert_eq!(o.code, Some(2), "case {case}: {o:?}");
         let partial = format!("{}.partial", s(&out));
         assert!(o.stderr.contains(&partial), "case {case}: {o:?}");
