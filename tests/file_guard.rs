@@ -52,6 +52,22 @@ fn special_files(dir: &TempDir) -> (std::os::unix::net::UnixListener, Vec<(PathB
     (listener, found)
 }
 
+/// A thread that opens the FIFO `path` for writing and feeds it `byte` until the reader goes
+/// away (its write then fails); gives the bytes fed.
+fn feed(path: &Path, byte: u8) -> std::thread::JoinHandle<u64> {
+    let path = path.to_path_buf();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        let chunk = vec![byte; 1 << 16];
+        let mut fed = 0u64;
+        while f.write_all(&chunk).is_ok() {
+            fed += chunk.len() as u64;
+        }
+        fed
+    })
+}
+
 fn refused(e: &DataError) -> &str {
     match &e.kind {
         DataErrorKind::Refused(reason) => reason,
@@ -96,20 +112,7 @@ fn settings_are_read_up_to_a_cap_from_endless_devices_and_fed_pipes() {
     let dir = TempDir::new("guard-settings");
     let fifo = dir.path("settings.toml");
     mkfifo(&fifo);
-    // A writer that feeds the pipe until the reader goes away (then its write fails).
-    let feeder = {
-        let fifo = fifo.clone();
-        std::thread::spawn(move || {
-            use std::io::Write;
-            let mut f = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
-            let chunk = vec![b'#'; 1 << 16];
-            let mut fed = 0u64;
-            while f.write_all(&chunk).is_ok() {
-                fed += chunk.len() as u64;
-            }
-            fed
-        })
-    };
+    let feeder = feed(&fifo, b'#');
     let e = PipelineRuntimeSettings::from_file(&fifo).unwrap_err();
     assert!(e.to_string().contains("settings.toml"), "{e}");
     assert!(e.to_string().contains("limit of"), "{e}");
@@ -368,14 +371,7 @@ fn csv_import_streams_devices_and_pipes_in_bounded_memory_and_leaves_no_output()
     let fifo = dir.path("fed.csv");
     mkfifo(&fifo);
     // Bytes that are never a newline: a reader that did not cap lines would grow for ever.
-    let feeder = {
-        let fifo = fifo.clone();
-        std::thread::spawn(move || {
-            use std::io::Write;
-            let mut f = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
-            while f.write_all(&[b'7'; 1 << 16]).is_ok() {}
-        })
-    };
+    let feeder = feed(&fifo, b'7');
     std::fs::write(dir.path("left.csv.partial"), "ts_event\n").unwrap();
     // (case, input, what the error must say)
     let cases: Vec<(u32, PathBuf, &str)> = vec![
