@@ -171,6 +171,13 @@ fn an_output_that_is_the_input_by_any_name_is_refused_before_anything_is_written
         );
         assert_eq!(std::fs::read(&input).unwrap(), before, "case {case}");
     }
+    // An input where the unfinished output would go is not removed to make room.
+    let beside = dir.path("beside.ticks");
+    std::fs::hard_link(&input, partial_path(&beside)).unwrap();
+    let e = TickFileWriter::create_excluding(&beside, Arc::new(SymbolTable::new()), &[&input])
+        .unwrap_err();
+    assert!(refused(&e).contains("one of the inputs"), "{e}");
+    assert!(partial_path(&beside).exists());
     let csv = dir.path("in.csv");
     tick_file_to_csv(&input, &csv).unwrap();
     let e = csv_to_tick_file(&csv, &csv, Arc::new(SymbolTable::new())).unwrap_err();

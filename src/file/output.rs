@@ -203,6 +203,10 @@ impl OutputFile {
         let partial = partial_path(&path);
         let io = |e: std::io::Error| DataError::io(&e).in_file(&partial);
         match std::fs::symlink_metadata(&partial) {
+            Ok(meta) if inputs.iter().any(|i| same_file(&partial, &meta, i)) => {
+                let reason = "one of the inputs is where the unfinished output would go";
+                return Err(refused(&partial, reason.to_string()));
+            }
             Ok(meta) if meta.file_type().is_file() => std::fs::remove_file(&partial).map_err(io)?,
             Ok(meta) => {
                 let what = describe(&meta.file_type());

@@ -201,12 +201,12 @@ impl TickFileWriter {
                 self.partial.display()
             );
             let e = with_note(DataError::io(&e), &note).in_file(&self.path);
-            self.mark_unfinished();
+            mark_unfinished(self.out);
             return Err(e);
         }
         // On failure the message already says where the `.partial` file is.
         if let Err(e) = self.out.get_mut().commit() {
-            self.mark_unfinished();
+            mark_unfinished(self.out);
             return Err(e);
         }
         Ok(WriteSummary {
@@ -214,16 +214,6 @@ impl TickFileWriter {
             symbols: header.symbol_count,
             bytes: header.symtab_offset + header.symtab_len,
         })
-    }
-
-    /// `finish` failed: put the "unfinished" header back on the `.partial` file (best effort:
-    /// readers refuse the `.partial` name anyway).
-    fn mark_unfinished(&mut self) {
-        let out = self.out.get_mut();
-        let _ = out
-            .seek(SeekFrom::Start(0))
-            .and_then(|_| out.write_all(&FileHeader::UNFINISHED.encode()))
-            .and_then(|()| out.flush());
     }
 
     /// The run failed or was interrupted: leave the unfinished `.partial` file (also what
@@ -241,4 +231,15 @@ impl TickFileWriter {
         let (file, _) = self.out.into_parts();
         file.discard()
     }
+}
+
+/// `finish` failed: put the "unfinished" header back on the `.partial` file (best effort:
+/// readers refuse the `.partial` name anyway). Bytes still buffered are dropped, not written
+/// where the header was.
+fn mark_unfinished(out: BufWriter<OutputFile>) {
+    let (mut file, _) = out.into_parts();
+    let _ = file
+        .seek(SeekFrom::Start(0))
+        .and_then(|_| file.write_all(&FileHeader::UNFINISHED.encode()))
+        .and_then(|()| file.flush());
 }
