@@ -116,6 +116,19 @@ pub enum DataErrorKind {
     /// A file's symbol table is malformed (bad name, duplicate, bad length).
     #[error("bad symbol table: {0}")]
     BadSymbolTable(String),
+    /// The path holds something that must not be used here: a directory, FIFO, socket,
+    /// device or link where a regular file is needed, or an output that is also an input.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// More data than the reader accepts.
+    #[error("larger than the limit of {limit} bytes")]
+    TooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// A recording that its writer never finished (the run failed or was interrupted).
+    #[error("unfinished recording: {0}")]
+    Unfinished(String),
 }
 
 /// Bad input data: what, and where (file and offset or line).

@@ -11,6 +11,7 @@ use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::output::OutputFile;
 use super::reader::TickFile;
 use super::writer::{TickFileWriter, WriteSummary};
 use crate::error::{DataError, DataErrorKind, DataLocation};
@@ -304,41 +305,177 @@ impl<W: Write> CsvWriter<W> {
     }
 }
 
+/// A CSV output file: a [`CsvWriter`] over `<path>.partial` ([`OutputFile`]), moved to `path`
+/// by [`finish`](Self::finish) once the run succeeded. CSV has no header flag, so the
+/// `.partial` name is what marks an unfinished file; dropping the writer leaves it there.
+#[derive(Debug)]
+pub struct CsvFileWriter {
+    out: CsvWriter<BufWriter<OutputFile>>,
+    partial: PathBuf,
+    rows: u64,
+}
+
+impl CsvFileWriter {
+    /// Check `path` (nothing or a regular file, none of `inputs`), create `<path>.partial`
+    /// and write the header line.
+    ///
+    /// # Errors
+    /// As [`OutputFile::create`]; `Io` naming the `.partial` path.
+    pub fn create(path: impl AsRef<Path>, inputs: &[&Path]) -> Result<CsvFileWriter, DataError> {
+        let file = OutputFile::create(path, inputs)?;
+        let partial = file.partial_path().to_path_buf();
+        let out = CsvWriter::new(BufWriter::with_capacity(64 * 1024, file))
+            .map_err(|e| DataError::io(&e).in_file(&partial))?;
+        Ok(CsvFileWriter {
+            out,
+            partial,
+            rows: 0,
+        })
+    }
+
+    fn io(&self) -> impl Fn(std::io::Error) -> DataError + '_ {
+        |e| DataError::io(&e).in_file(&self.partial)
+    }
+
+    /// Write one tick whose symbol is called `symbol`.
+    ///
+    /// # Errors
+    /// `Io` naming the `.partial` path.
+    pub fn write(&mut self, tick: &Tick, symbol: &str) -> Result<(), DataError> {
+        self.out.write(tick, symbol).map_err(self.io())?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Write one line of other text (a sink's bar rows), counted as a row.
+    ///
+    /// # Errors
+    /// `Io` naming the `.partial` path.
+    pub fn write_line(&mut self, line: std::fmt::Arguments<'_>) -> Result<(), DataError> {
+        writeln!(self.out.get_mut(), "{line}").map_err(self.io())?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Rows written (not counting the header).
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Where `finish` puts the file.
+    pub fn path(&self) -> &Path {
+        self.out.out.get_ref().path()
+    }
+
+    /// Where the file is until then.
+    pub fn partial_path(&self) -> &Path {
+        &self.partial
+    }
+
+    /// Push buffered rows to the `.partial` file.
+    ///
+    /// # Errors
+    /// `Io` naming the `.partial` path.
+    pub fn flush(&mut self) -> Result<(), DataError> {
+        self.out.get_mut().flush().map_err(self.io())
+    }
+
+    /// The run succeeded: flush, sync and rename the file to its path; gives its length.
+    ///
+    /// # Errors
+    /// `Io` or `Refused`; the `.partial` file is left and the message says where.
+    pub fn finish(mut self) -> Result<u64, DataError> {
+        if let Err(e) = self.flush() {
+            let note = format!(
+                "the unfinished output is left at {}",
+                self.partial.display()
+            );
+            return Err(super::output::with_note(e, &note));
+        }
+        let file = self.out.out.get_mut();
+        let bytes = file.written()?;
+        file.commit()?;
+        Ok(bytes)
+    }
+
+    /// The run failed or was interrupted: leave `<path>.partial` (also what dropping does) and
+    /// give its path.
+    pub fn leave_unfinished(mut self) -> PathBuf {
+        let _ = self.flush();
+        self.partial
+    }
+
+    /// Remove the `.partial` file.
+    ///
+    /// # Errors
+    /// `Io` naming it.
+    pub fn discard(self) -> Result<(), DataError> {
+        let (file, _) = self.out.out.into_parts();
+        file.discard()
+    }
+}
+
 /// Convert the CSV file `csv` into the tick file `out`, interning symbols into `table`.
 ///
+/// The CSV is streamed (lines are capped at [`MAX_LINE_LEN`]), so a pipe or device is read
+/// in bounded memory; `out` must not be `csv` ([`OutputFile`]). On failure nothing is left at
+/// `out` and its `.partial` file is removed.
+///
 /// # Errors
-/// The first bad line (line and field), or an I/O error with its path.
+/// The first bad line (line and field), `Refused` for an unfinished (`.partial`) input or an
+/// output that may not be written, or an I/O error with its path.
 pub fn csv_to_tick_file(
     csv: impl AsRef<Path>,
     out: impl AsRef<Path>,
     table: Arc<SymbolTable>,
 ) -> Result<WriteSummary, DataError> {
     let csv = csv.as_ref();
-    let input = File::open(csv).map_err(|e| DataError::io(&e).in_file(csv))?;
-    let reader = CsvReader::new(BufReader::new(input), table.clone()).with_path(csv);
-    let mut writer = TickFileWriter::create(out, table)?;
-    for tick in reader {
-        writer.write(&tick?)?;
+    refuse_partial_input(csv)?;
+    let mut writer = TickFileWriter::create_excluding(out, table.clone(), &[csv])?;
+    let copied = File::open(csv)
+        .map_err(|e| DataError::io(&e).in_file(csv))
+        .and_then(|input| {
+            let mut reader = CsvReader::new(BufReader::new(input), table).with_path(csv);
+            reader.try_for_each(|t| writer.write(&t?))
+        });
+    match copied {
+        Ok(()) => writer.finish(),
+        Err(e) => {
+            let _ = writer.discard();
+            Err(e)
+        }
     }
-    writer.finish()
 }
 
-/// Convert the tick file `input` into the CSV file `csv`; returns the number of ticks.
+fn refuse_partial_input(path: &Path) -> Result<(), DataError> {
+    if !super::output::is_partial_name(path) {
+        return Ok(());
+    }
+    let reason = "its name ends in `.partial`: the run that wrote it never finished it".into();
+    Err(DataError::new(DataLocation::Unknown, DataErrorKind::Unfinished(reason)).in_file(path))
+}
+
+/// Convert the tick file `input` into the CSV file `csv`; returns the number of ticks. On
+/// failure nothing is left at `csv` and its `.partial` file is removed.
 ///
 /// # Errors
-/// Any error of the tick file (with its offset), or an I/O error with its path.
+/// Any error of the tick file (with its offset), `Refused` for an output that may not be
+/// written (one that is `input`, a link, a FIFO…), or an I/O error with its path.
 pub fn tick_file_to_csv(input: impl AsRef<Path>, csv: impl AsRef<Path>) -> Result<u64, DataError> {
+    let input = input.as_ref();
     let file = TickFile::open(input)?;
-    let csv = csv.as_ref();
-    let io = |e: std::io::Error| DataError::io(&e).in_file(csv);
-    let out = File::create(csv).map_err(io)?;
-    let mut w = CsvWriter::new(BufWriter::new(out)).map_err(io)?;
-    for tick in file.records() {
+    let mut w = CsvFileWriter::create(csv, &[input])?;
+    let copied = file.records().try_for_each(|tick| {
         let tick = tick?;
         // Records were validated: their symbol is in the file's table.
         let name = file.symbols().name(tick.symbol).unwrap_or_default();
-        w.write(&tick, name).map_err(io)?;
+        w.write(&tick, name)
+    });
+    match copied {
+        Ok(()) => w.finish().map(|_| file.len()),
+        Err(e) => {
+            let _ = w.discard();
+            Err(e)
+        }
     }
-    w.finish().map_err(io)?;
-    Ok(file.len())
 }

@@ -14,6 +14,9 @@
 //!
 //! All integers are little-endian. A writer streams records of unknown count and patches
 //! `symbol_count`, `record_count`, `symtab_offset` and `symtab_len` when it finishes.
+//! `symtab_offset` 0 is the "unfinished" mark: every reader refuses such a file with
+//! [`DataErrorKind::Unfinished`], and a writer puts the mark back when it cannot move the
+//! finished file into place.
 
 use crate::error::{DataError, DataErrorKind, DataLocation};
 use crate::tick::TICK_BYTES;
@@ -51,6 +54,10 @@ fn le_u64(b: &[u8], at: usize) -> u64 {
     w.copy_from_slice(&b[at..at + 8]);
     u64::from_le_bytes(w)
 }
+
+/// Why an unfinished file is refused (its header's symbol-table offset is 0).
+pub const UNFINISHED_REASON: &str = "the run that wrote it did not finish it (it failed or \
+     was interrupted), so it may lack records; it is not a valid tick file";
 
 fn err(at: u64, kind: DataErrorKind) -> DataError {
     DataError::new(DataLocation::Offset(at), kind)
@@ -97,7 +104,17 @@ impl FileHeader {
     /// `Truncated` (at the offset where the data ends), `BadMagic`, `UnsupportedVersion`,
     /// `BadRecordSize` or `BadHeader`, each at the offset of the offending field.
     pub fn decode(file: &[u8]) -> Result<FileHeader, DataError> {
-        let len = file.len() as u64;
+        FileHeader::decode_head(file, file.len() as u64)
+    }
+
+    /// As [`decode`](Self::decode) from the first bytes of a file (`head`: at least
+    /// [`HEADER_LEN`] of them, or the whole file when it is shorter) and its length `len`, so
+    /// a file can be judged before it is mapped.
+    ///
+    /// # Errors
+    /// As [`decode`](Self::decode).
+    pub fn decode_head(head: &[u8], len: u64) -> Result<FileHeader, DataError> {
+        let file = head;
         let magic_seen = file.len().min(MAGIC.len());
         if file[..magic_seen] != MAGIC[..magic_seen] {
             return Err(err(
@@ -156,10 +173,9 @@ impl FileHeader {
     /// Check the declared counts and offsets against each other and the file length.
     fn check_geometry(&self, len: u64) -> Result<(), DataError> {
         if self.symtab_offset == 0 {
-            return Err(bad_header(
+            return Err(err(
                 32,
-                "unfinished file: the writer never called finish() (symbol table offset is 0)"
-                    .to_string(),
+                DataErrorKind::Unfinished(UNFINISHED_REASON.to_string()),
             ));
         }
         let records_end = self.records_end().ok_or_else(|| {
@@ -226,7 +242,8 @@ mod tests {
     fn unfinished_header_is_refused_with_its_reason() {
         let e = FileHeader::decode(&FileHeader::UNFINISHED.encode()).unwrap_err();
         assert_eq!(e.at, DataLocation::Offset(32));
-        assert!(e.to_string().contains("unfinished"), "{e}");
+        assert!(matches!(e.kind, DataErrorKind::Unfinished(_)), "{e}");
+        assert!(e.to_string().contains("unfinished recording"), "{e}");
     }
 
     #[test]

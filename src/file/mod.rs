@@ -9,15 +9,25 @@
 //!
 //! Every reader validates the header, the file length, the symbol table and each record, and
 //! reports bad input as a [`DataError`](crate::DataError) naming the file and byte offset.
+//!
+//! Inputs and outputs are guarded the same way for every entry point: only regular files are
+//! mapped, and what is read whole is read with a cap ([`input`]); an output replaces only a
+//! regular file (or nothing), never one of the inputs, and becomes a finished file at its
+//! path only when the caller says the run succeeded ([`output`]: `<path>.partial` until then).
 
 pub mod csv;
 pub mod header;
+pub mod input;
+pub mod output;
 pub mod reader;
 pub mod symbols;
 pub mod writer;
 
-pub use csv::{csv_to_tick_file, tick_file_to_csv, CsvReader, CsvWriter, CSV_HEADER};
+pub use csv::{
+    csv_to_tick_file, tick_file_to_csv, CsvFileWriter, CsvReader, CsvWriter, CSV_HEADER,
+};
 pub use header::{FileHeader, HEADER_LEN, MAGIC, VERSION};
+pub use output::{check_output, check_outputs, partial_path, OutputFile};
 pub use reader::{Records, TickFile};
 pub use symbols::FileSymbols;
 pub use writer::{TickFileWriter, WriteSummary};

@@ -1,11 +1,13 @@
 //! Reading tick files: memory-mapped, validated up front, records decoded without allocation.
 
-use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
 
-use super::header::{FileHeader, HEADER_LEN};
+use super::header::{FileHeader, HEADER_LEN, UNFINISHED_REASON};
+use super::input::{open_regular, read_to_limit};
+use super::output::{is_partial_name, PARTIAL_SUFFIX};
 use super::symbols::FileSymbols;
 use crate::error::{DataError, DataErrorKind, DataLocation};
 use crate::tick::{Tick, TICK_BYTES};
@@ -70,24 +72,42 @@ impl std::fmt::Debug for TickFile {
 impl TickFile {
     /// Open and validate the file at `path`, mapping it into memory.
     ///
+    /// Only a regular file (or a link to one) can be mapped: a directory, FIFO, socket or
+    /// device is refused before it is opened ([`open_regular`]), so `/dev/zero` or a pipe
+    /// never makes memory grow or the call wait. A name ending in `.partial` is an unfinished
+    /// recording ([`is_partial_name`]) and is refused whatever its header says.
+    ///
     /// The file must not be truncated or rewritten by anyone while it is open (see the SAFETY
     /// note inside). [`TickFileWriter`](super::TickFileWriter) never rewrites a file in place:
     /// it writes `<path>.partial` and renames it over `path` in `finish`, so a reader keeps
     /// the old file it mapped.
     ///
     /// # Errors
-    /// `Io` when it cannot be opened or mapped; otherwise any header/symbol-table error of
+    /// `Refused` naming what is at `path`; `Unfinished` for a `.partial` name; `Io` when it
+    /// cannot be opened or mapped; otherwise any header/symbol-table error of
     /// [`TickFile::from_bytes`], with the path attached.
     pub fn open(path: impl AsRef<Path>) -> Result<TickFile, DataError> {
         let path = path.as_ref();
+        if is_partial_name(path) {
+            let reason = format!(
+                "{UNFINISHED_REASON} (its name ends in `{PARTIAL_SUFFIX}`: the writer never \
+                 moved it into place)"
+            );
+            return Err(
+                DataError::new(DataLocation::Unknown, DataErrorKind::Unfinished(reason))
+                    .in_file(path),
+            );
+        }
         let io = |e: std::io::Error| DataError::io(&e).in_file(path);
-        let file = File::open(path).map_err(io)?;
-        let len = file.metadata().map_err(io)?.len();
-        let data = if len < HEADER_LEN as u64 {
-            // Too short to be valid: read it (parsing reports the truncation) rather than map a
-            // possibly empty file.
-            Backing::Owned(std::fs::read(path).map_err(io)?)
-        } else {
+        let (file, len) = open_regular(path, "a tick file is memory-mapped")?;
+        // The header first, from the file itself (capped: a file may say 0 and still produce
+        // bytes): garbage is refused before anything is mapped.
+        let head = read_to_limit((&file).take(HEADER_LEN as u64), HEADER_LEN as u64)
+            .map_err(|e| e.in_file(path))?;
+        // This also refuses a file too short to hold a header, so an empty file is never
+        // mapped.
+        FileHeader::decode_head(&head, len).map_err(|e| e.in_file(path))?;
+        let data = {
             // SAFETY: `Mmap::map` is unsafe because the mapped bytes can change under us, or
             // the file can shrink (SIGBUS on access), if anyone writes or truncates the file
             // while it is mapped. Contract: a tick file is immutable once finished. Our writer

@@ -76,6 +76,7 @@ pub use settings::{PipelineDefaults, PipelineRuntimeSettings, ProviderSettings};
 pub use snapshot::{PipelineInfo, PipelineKind, ProviderHealth, RuntimeSnapshot};
 pub use spec::{OperatorSpec, PipelineKey, PipelineSpec};
 pub use stream::{QuoteStream, RawTicks};
+pub use toml_file::MAX_SETTINGS_BYTES;
 
 use crate::clock::{MonotonicClock, SharedClock};
 use crate::flow::RateCoordinator;

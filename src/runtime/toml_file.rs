@@ -7,13 +7,18 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::error::ConfigError;
+use crate::error::{ConfigError, DataError};
+use crate::file::input::read_capped;
 use crate::pipeline::PipelineSettings;
 use crate::registry::SourceSpec;
 use crate::ring::Backpressure;
 use crate::runtime::error::SettingsError;
 use crate::runtime::settings::{PipelineRuntimeSettings, ProviderSettings};
 use crate::runtime::spec::{OperatorSpec, PipelineSpec};
+
+/// The largest settings file [`PipelineRuntimeSettings::from_file`] reads: 16 MiB (a real one
+/// is a few KiB).
+pub const MAX_SETTINGS_BYTES: u64 = 16 << 20;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -346,14 +351,23 @@ impl PipelineRuntimeSettings {
 
     /// Read, parse and validate a TOML file.
     ///
+    /// At most [`MAX_SETTINGS_BYTES`] are read: a pipe or a device (`/dev/zero`) is read up to
+    /// that cap, never without end; a directory is refused.
+    ///
     /// # Errors
-    /// [`SettingsError::Io`] naming the file, or as [`from_toml_str`](Self::from_toml_str)
-    /// (with the file named).
+    /// [`SettingsError::Io`] naming the file (unreadable, too large, not UTF-8), or as
+    /// [`from_toml_str`](Self::from_toml_str) (with the file named).
     pub fn from_file(path: impl AsRef<Path>) -> Result<PipelineRuntimeSettings, SettingsError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| SettingsError::Io {
+        let io = |message: String| SettingsError::Io {
             path: path.display().to_string(),
-            message: e.to_string(),
+            message,
+        };
+        let bytes = read_capped(path, MAX_SETTINGS_BYTES)
+            .map_err(|e| io(DataError { path: None, ..e }.to_string()))?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let at = e.utf8_error().valid_up_to();
+            io(format!("byte offset {at}: not UTF-8 text"))
         })?;
         PipelineRuntimeSettings::from_toml_str(&text).map_err(|e| SettingsError::InFile {
             path: path.display().to_string(),

@@ -5,6 +5,7 @@ pub mod consumer;
 pub mod counting;
 pub mod csv;
 pub mod null;
+pub mod recording;
 pub mod tick_file;
 
 pub use callback::CallbackSink;
@@ -12,6 +13,7 @@ pub use consumer::{consumer_sink, ConsumerSink, RecordStream};
 pub use counting::{tick_checksum, CountSnapshot, CountingSink, SinkCounts};
 pub use csv::CsvSink;
 pub use null::NullSink;
+pub use recording::{Recording, RecordingSummary};
 pub use tick_file::TickFileSink;
 
 use crate::error::SinkError;
@@ -31,7 +33,9 @@ pub trait Sink: Send {
         Ok(())
     }
 
-    /// End of stream: flush and release. Called once.
+    /// End of stream: flush and release. Called once, whether the run succeeded or not (a
+    /// source that failed also ends the stream): a sink whose output is only valid for a
+    /// successful run leaves the verdict to its caller (see [`recording`]).
     fn close(&mut self) -> Result<(), SinkError> {
         self.flush()
     }

@@ -1,3 +1,4 @@
+use std::fs::File;
 use std::sync::Arc;
 
 use super::*;
@@ -60,7 +61,9 @@ fn known_ticks_and_bars_are_written_exactly() {
     sink.write(&[Record::Tick(trade), Record::Tick(quote)])
         .unwrap();
     sink.write(&[Record::Tick(both), Record::Bar(bar)]).unwrap();
+    let recording = sink.recording();
     sink.close().unwrap();
+    assert_eq!(recording.finish().unwrap().records, 4);
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::remove_file(&path).ok();
     let want = [
@@ -78,7 +81,9 @@ fn known_ticks_and_bars_are_written_exactly() {
 fn file_with_no_records_has_the_header_only() {
     let path = temp_path("empty");
     let mut sink = CsvSink::create(&path, names()).unwrap();
+    let recording = sink.recording();
     sink.close().unwrap();
+    recording.finish().unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::remove_file(&path).ok();
     assert_eq!(text, format!("{HEADER}\n"));
@@ -98,7 +103,7 @@ fn directory_that_does_not_exist_is_an_io_error_naming_the_path() {
         } => {
             assert_eq!(*sink, "csv");
             assert_eq!(p, &path.display().to_string());
-            assert!(!message.is_empty());
+            assert!(message.contains("checking its directory"), "{message}");
         }
         other => panic!("expected Io, got {other:?}"),
     }
@@ -109,18 +114,39 @@ fn directory_that_does_not_exist_is_an_io_error_naming_the_path() {
 
 #[cfg(target_os = "linux")]
 #[test]
-fn write_failure_on_a_full_device_is_an_io_error_naming_the_path() {
+fn a_device_at_the_output_path_is_refused_not_replaced() {
     let dev_full = Path::new("/dev/full");
     if !dev_full.exists() {
         return;
     }
-    let mut sink = CsvSink::create(dev_full, names()).unwrap();
+    let err = CsvSink::create(dev_full, names()).unwrap_err();
+    let shown = err.to_string();
+    assert!(shown.contains("/dev/full"), "{shown}");
+    assert!(shown.contains("a character device"), "{shown}");
+    assert!(!Path::new("/dev/full.partial").exists());
+}
+
+#[test]
+fn a_failed_run_leaves_only_the_partial_file_and_the_path_untouched() {
+    let path = temp_path("failed_run");
+    std::fs::write(&path, "old contents\n").unwrap();
+    let mut sink = CsvSink::create(&path, names()).unwrap();
+    let recording = sink.recording();
     let t = Record::Tick(Tick::trade(SymbolId(0), 1, p("1"), 1));
-    sink.write(&[t; 4]).unwrap(); // buffered: the device is not touched yet
-    match sink.flush() {
-        Err(SinkError::Io { path, .. }) => assert_eq!(path, "/dev/full"),
-        other => panic!("expected Io, got {other:?}"),
-    }
+    sink.write(&[t; 3]).unwrap();
+    sink.close().unwrap();
+    let partial = recording.leave_unfinished().unwrap();
+    assert_eq!(partial, recording.partial_path());
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "old contents\n");
+    assert_eq!(
+        std::fs::read_to_string(&partial).unwrap().lines().count(),
+        4
+    );
+    let e = recording.finish().unwrap_err().to_string();
+    assert!(e.contains("left unfinished"), "{e}");
+    recording.discard().unwrap();
+    assert!(!partial.exists());
+    std::fs::remove_file(&path).ok();
 }
 
 #[test]
@@ -131,7 +157,8 @@ fn write_after_close_is_closed_not_silently_dropped() {
     let t = Record::Tick(Tick::trade(SymbolId(0), 1, p("1"), 1));
     assert_eq!(sink.write(&[t]), Err(SinkError::Closed { sink: "csv" }));
     assert_eq!(sink.flush(), Ok(()));
-    std::fs::remove_file(&path).ok();
+    sink.recording().discard().unwrap();
+    assert!(!path.exists());
 }
 
 #[test]
@@ -146,6 +173,7 @@ fn a_file_of_ticks_reads_back_with_the_tick_csv_reader() {
     ];
     sink.write(&ticks.map(Record::Tick)).unwrap();
     sink.close().unwrap();
+    sink.recording().finish().unwrap();
     let back = Arc::new(SymbolTable::with_symbols(&["AAPL", "MSFT"]).unwrap());
     let file = std::io::BufReader::new(File::open(&path).unwrap());
     let read: Vec<Tick> = CsvReader::new(file, back).map(|r| r.unwrap()).collect();

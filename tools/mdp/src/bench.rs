@@ -321,6 +321,10 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     if a.producer_core >= cores || a.consumer_core >= cores {
         bail!("this machine has {cores} cores; --producer-core/--consumer-core must be below that");
     }
+    if let Some(prefix) = &a.hgrm {
+        let (ring, pipeline) = hgrm_paths(prefix);
+        crate::output::check(&[&ring, &pipeline], &[])?;
+    }
     let strategy = if a.backoff {
         IdleStrategy::default()
     } else {
@@ -385,8 +389,9 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         latency: lat,
     };
     if let (Some(prefix), Some(r), Some(p)) = (&a.hgrm, last_ring_hist, last_pipeline_hist) {
-        write_hgrm(&prefix.with_extension("ring.hgrm"), &r)?;
-        write_hgrm(&prefix.with_extension("pipeline.hgrm"), &p)?;
+        let (ring, pipeline) = hgrm_paths(prefix);
+        write_hgrm(&ring, &r)?;
+        write_hgrm(&pipeline, &p)?;
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -394,6 +399,14 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     }
     print_table(&report);
     Ok(())
+}
+
+/// The two `--hgrm` outputs: `<prefix>.ring.hgrm` and `<prefix>.pipeline.hgrm`.
+fn hgrm_paths(prefix: &std::path::Path) -> (PathBuf, PathBuf) {
+    (
+        prefix.with_extension("ring.hgrm"),
+        prefix.with_extension("pipeline.hgrm"),
+    )
 }
 
 fn write_hgrm(path: &std::path::Path, h: &Histogram<u64>) -> Result<()> {
@@ -415,7 +428,7 @@ fn write_hgrm(path: &std::path::Path, h: &Histogram<u64>) -> Result<()> {
             inv
         );
     }
-    std::fs::write(path, s).with_context(|| format!("writing {}", path.display()))?;
+    crate::output::write_text(path, &s)?;
     eprintln!("wrote {} (values in µs)", path.display());
     Ok(())
 }

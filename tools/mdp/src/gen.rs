@@ -1,18 +1,21 @@
-//! `mdp gen`: write a synthetic tick file (or CSV), with a progress bar.
+//! `mdp gen`: write a synthetic tick file (or CSV), with a progress bar. The output is
+//! finished only when every tick was written ([`crate::output`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use market_data_pipeline::file::CsvWriter;
 use market_data_pipeline::source::{SyntheticConfig, SyntheticSource};
-use market_data_pipeline::{SourcePoll, SymbolTable, Tick, TickFileWriter, TickSource};
+use market_data_pipeline::{SourcePoll, SymbolTable, Tick, TickSource};
+
+use crate::output::{self, Recorder};
 
 /// Options of `mdp gen`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct GenArgs {
-    /// Output file (`.csv` writes CSV, anything else a tick file).
+    /// Output file (`.csv` writes CSV, anything else a tick file). It may replace only a
+    /// regular file; it is written as `<path>.partial` and renamed when every tick is in.
     pub out: PathBuf,
     /// Number of ticks.
     #[arg(long, default_value_t = 1_000_000)]
@@ -38,15 +41,11 @@ pub struct GenArgs {
     pub quiet: bool,
 }
 
-enum Out {
-    Ticks(TickFileWriter),
-    Csv(CsvWriter<std::io::BufWriter<std::fs::File>>),
-}
-
 pub fn run(a: &GenArgs) -> Result<()> {
     if a.ticks == 0 {
         bail!("--ticks must be greater than 0");
     }
+    output::check(&[&a.out], &[])?;
     let table = Arc::new(SymbolTable::new());
     let mut src = SyntheticSource::new(
         SyntheticConfig {
@@ -57,17 +56,24 @@ pub fn run(a: &GenArgs) -> Result<()> {
         table.clone(),
     )?;
     src.start(a.start_ns)?;
-    let is_csv = a
-        .out
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-    let mut out = if is_csv {
-        let f = std::fs::File::create(&a.out)
-            .with_context(|| format!("creating {}", a.out.display()))?;
-        Out::Csv(CsvWriter::new(std::io::BufWriter::new(f))?)
-    } else {
-        Out::Ticks(TickFileWriter::create(&a.out, table.clone())?)
-    };
+    let mut out = Recorder::create(&a.out, table)?;
+    match generate(a, &mut src, &mut out) {
+        Ok(()) => {
+            let s = out.finish()?;
+            println!(
+                "wrote {} ticks, {} bytes to {}",
+                s.records,
+                s.bytes,
+                a.out.display()
+            );
+            Ok(())
+        }
+        Err(e) => Err(out.fail(e)),
+    }
+}
+
+/// Poll the source to its end into `out`, with a progress bar.
+fn generate(a: &GenArgs, src: &mut SyntheticSource, out: &mut Recorder) -> Result<()> {
     let bar = if a.quiet {
         ProgressBar::hidden()
     } else {
@@ -79,7 +85,6 @@ pub fn run(a: &GenArgs) -> Result<()> {
     );
     let mut buf = vec![Tick::default(); 4096];
     let mut written = 0u64;
-    let mut names = market_data_pipeline::symbol::SymbolNames::new(table.clone());
     loop {
         let now = a
             .start_ns
@@ -93,34 +98,10 @@ pub fn run(a: &GenArgs) -> Result<()> {
             t.ts_event = now.saturating_add(k as u64 * a.interval_ns);
             t.ts_recv = t.ts_event;
         }
-        match &mut out {
-            Out::Ticks(w) => w.write_all(&buf[..n])?,
-            Out::Csv(w) => {
-                for t in &buf[..n] {
-                    let name = names.get(t.symbol).unwrap_or("?").to_string();
-                    w.write(t, &name)?;
-                }
-            }
-        }
+        out.write(&buf[..n])?;
         written += n as u64;
         bar.set_position(written);
     }
     bar.finish_and_clear();
-    match out {
-        Out::Ticks(w) => {
-            let s = w.finish()?;
-            println!(
-                "wrote {} ticks, {} symbols, {} bytes to {}",
-                s.records,
-                s.symbols,
-                s.bytes,
-                a.out.display()
-            );
-        }
-        Out::Csv(w) => {
-            w.finish()?;
-            println!("wrote {written} ticks as CSV to {}", a.out.display());
-        }
-    }
     Ok(())
 }

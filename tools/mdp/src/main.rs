@@ -4,6 +4,7 @@ mod bench;
 mod feed;
 mod gen;
 mod orchestrated;
+mod output;
 mod replay;
 mod run;
 

@@ -1,20 +1,24 @@
 //! `mdp replay FILE`: replay a tick file through a pipeline, with a progress bar and a summary
-//! (throughput, latency percentiles), optionally recording what arrived.
+//! (throughput, latency percentiles), optionally recording what arrived (finished only when
+//! the replay succeeded: [`crate::output`]).
 
 use std::num::NonZeroU32;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use market_data_pipeline::pipeline::StreamingPipeline;
-use market_data_pipeline::sink::{CountingSink, CsvSink, TickFileSink};
+use market_data_pipeline::sink::{CountingSink, CsvSink, Recording, TickFileSink};
+use market_data_pipeline::symbol::SymbolNames;
 use market_data_pipeline::{
     BarConfig, BarOperator, HybridBatcher, Operator, Passthrough, Repeat, ReplayConfig,
     ReplaySource, ReplaySpeed, Sink, SymbolTable, TickFile,
 };
 use serde_json::json;
+
+use crate::output;
 
 /// Options of `mdp replay`.
 #[derive(Debug, Clone, clap::Args)]
@@ -33,10 +37,12 @@ pub struct ReplayArgs {
     /// Aggregate into bars of this many milliseconds instead of passing ticks through.
     #[arg(long)]
     pub bars_ms: Option<u64>,
-    /// Record the ticks that arrived into this tick file.
+    /// Record the ticks that arrived into this tick file (finished only when the replay
+    /// succeeds; otherwise left unfinished as `<path>.partial`). It may replace only a
+    /// regular file, never the input.
     #[arg(long, conflicts_with = "csv")]
     pub out: Option<PathBuf>,
-    /// Record what arrived into this CSV file.
+    /// Record what arrived into this CSV file (finished like `--out`).
     #[arg(long)]
     pub csv: Option<PathBuf>,
     /// Keep each record exactly as in the file (no `ts_recv` stamping, no replay flag), so
@@ -97,16 +103,22 @@ pub fn run(a: &ReplayArgs) -> Result<()> {
     };
     let counting = CountingSink::new();
     let counts = counting.counts();
-    let sink: Box<dyn Sink> = match (&a.out, &a.csv) {
-        (Some(p), _) => Box::new(TickFileSink::create(p, table.clone())?),
-        (None, Some(p)) => Box::new(
-            CsvSink::create(
-                p,
-                market_data_pipeline::symbol::SymbolNames::new(table.clone()),
-            )
-            .with_context(|| format!("creating {}", p.display()))?,
-        ),
-        (None, None) => Box::new(counting),
+    // Refused before anything is opened for writing: an output that is the input (by any
+    // name), a link, FIFO, device or directory.
+    let input: &Path = &a.file;
+    let (sink, recording): (Box<dyn Sink>, Option<Recording>) = match (&a.out, &a.csv) {
+        (Some(p), _) => {
+            let sink = TickFileSink::create_excluding(p, table.clone(), &[input])?;
+            let recording = sink.recording();
+            (Box::new(sink), Some(recording))
+        }
+        (None, Some(p)) => {
+            let names = SymbolNames::new(table.clone());
+            let sink = CsvSink::create_excluding(p, names, &[input])?;
+            let recording = sink.recording();
+            (Box::new(sink), Some(recording))
+        }
+        (None, None) => (Box::new(counting), None),
     };
     let handle = StreamingPipeline::builder()
         .source(source)
@@ -163,12 +175,17 @@ pub fn run(a: &ReplayArgs) -> Result<()> {
         if a.out.is_none() && a.csv.is_none() {
             println!("sink checksum {:#018x}", counts.checksum());
         }
-        if let Some(p) = a.out.as_ref().or(a.csv.as_ref()) {
-            println!("recorded to {}", p.display());
-        }
     }
+    // The recording is finished only when the replay succeeded.
+    let unfinished = match &recording {
+        Some(r) => output::conclude(r, report.error.is_none(), a.json)?,
+        None => None,
+    };
     if let Some(e) = report.error {
-        bail!("replay failed: {e}");
+        match unfinished {
+            Some(note) => bail!("replay failed: {e}; {note}"),
+            None => bail!("replay failed: {e}"),
+        }
     }
     Ok(())
 }

@@ -45,7 +45,8 @@ pub struct RunArgs {
     /// The single bar pipeline (ticks → bars → batcher) instead of the failover demo.
     #[arg(long)]
     pub bars: bool,
-    /// Run a PipelineRuntime from this TOML file (see examples/config/).
+    /// Run a PipelineRuntime from this TOML file (see examples/config/; at most 16 MiB are
+    /// read, so a pipe or device is fine).
     #[arg(long)]
     pub config: Option<std::path::PathBuf>,
 }
