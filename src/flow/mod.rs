@@ -14,7 +14,7 @@ pub use breaker::{
 pub use bucket::TokenBucket;
 pub use coordinator::{
     CoordinatorError, Pressure, Priority, ProviderCounters, ProviderHandle, ProviderLimits,
-    ProviderState, RateCoordinator, Request, ScopeId, TenantHandle,
+    ProviderState, RateCoordinator, Request, ScopeId, TenantHandle, MAX_PROVIDERS,
 };
 pub use gcra::UNITS_PER_NS;
 pub use limits::BucketLimits;

@@ -249,6 +249,16 @@ impl PipelineRuntimeSettings {
                 "at least one provider is needed",
             ));
         }
+        if self.providers.len() > crate::flow::MAX_PROVIDERS {
+            return Err(ConfigError::new(
+                "providers",
+                format!(
+                    "{} providers; at most {} can be registered",
+                    self.providers.len(),
+                    crate::flow::MAX_PROVIDERS
+                ),
+            ));
+        }
         for (name, p) in &self.providers {
             if !p.source.name.is_empty() && p.source.name != *name {
                 return Err(ConfigError::new(

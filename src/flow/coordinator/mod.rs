@@ -5,8 +5,16 @@
 //! in a lock-free, copy-on-write map) or through the [`ProviderHandle`] registration returns
 //! (no lookup). Everything a request touches is atomic: cooldown deadlines, the breaker word,
 //! one GCRA word per window.
+//!
+//! # Registering many providers
+//!
+//! The name map is split into shards that registration copies on write: registering one
+//! provider copies one shard, and [`register_providers`](RateCoordinator::register_providers)
+//! copies each shard it touches once, however many providers it adds (the runtime registers its
+//! providers that way). At most [`MAX_PROVIDERS`] providers can be registered.
 
 mod cooldown;
+mod directory;
 mod error;
 mod limits;
 mod provider;
@@ -17,9 +25,9 @@ mod tenant;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
-
 pub use cooldown::{ScopeId, GLOBAL_SCOPE, MAX_SCOPES};
+pub use directory::MAX_PROVIDERS;
+use directory::{Directory, Found};
 pub use error::CoordinatorError;
 pub use limits::ProviderLimits;
 use provider::Provider;
@@ -33,8 +41,6 @@ use crate::error::ConfigError;
 use crate::flow::bucket::TokenBucket;
 use crate::flow::limits::BucketLimits;
 use crate::idle::IdleStrategy;
-
-type Registry = HashMap<Arc<str>, ProviderHandle>;
 
 /// Global rate limiting across pipelines and providers.
 ///
@@ -113,7 +119,7 @@ type Registry = HashMap<Arc<str>, ProviderHandle>;
 /// All the seed's examples, line for line, are in [`crate::seed`].
 #[derive(Debug)]
 pub struct RateCoordinator {
-    providers: ArcSwap<Registry>,
+    providers: Directory,
     /// The pressure level last set per provider (`set_global_pressure`; control plane only).
     pressure: std::sync::Mutex<HashMap<String, Pressure>>,
     clock: SharedClock,
@@ -135,7 +141,7 @@ impl RateCoordinator {
     /// A coordinator reading time from `clock`.
     pub fn with_clock(clock: SharedClock) -> RateCoordinator {
         RateCoordinator {
-            providers: ArcSwap::from_pointee(HashMap::new()),
+            providers: Directory::new(),
             pressure: std::sync::Mutex::new(HashMap::new()),
             clock,
             idle: IdleStrategy::default(),
@@ -166,32 +172,74 @@ impl RateCoordinator {
     /// `ProviderLimits::new().capacity(60).refill_rate(60)…`); returns its handle. Registering
     /// the same name again with equal limits returns the existing handle.
     ///
+    /// Copies one shard of the name map (about `n / 64` entries); register many at once with
+    /// [`register_providers`](Self::register_providers).
+    ///
     /// # Errors
-    /// [`CoordinatorError::Config`] for invalid limits, or for a name already registered with
-    /// other limits (use [`update_limits`](Self::update_limits)).
+    /// [`CoordinatorError::Config`] for invalid limits, for a name already registered with
+    /// other limits (use [`update_limits`](Self::update_limits)), or past [`MAX_PROVIDERS`].
     pub fn register_provider_with(
         &self,
         name: &str,
         limits: ProviderLimits,
     ) -> Result<ProviderHandle, CoordinatorError> {
-        let fresh = Provider::build(name, &limits, self.clock.clone(), self.idle)?;
-        let key: Arc<str> = Arc::from(name);
-        let mut existing = None;
-        self.providers.rcu(|map| {
-            existing = map.get(name).cloned();
-            let mut next = Registry::clone(map);
-            next.entry(key.clone()).or_insert_with(|| fresh.clone());
-            next
-        });
-        match existing {
-            None => Ok(fresh),
-            Some(h) if h.limits() == limits => Ok(h),
-            Some(_) => Err(ConfigError::new(
-                format!("providers.{name}"),
-                "already registered with other limits; use update_limits",
-            )
-            .into()),
+        let mut handles = self.register_providers([(name, limits)])?;
+        Ok(handles.swap_remove(0))
+    }
+
+    /// Register every `(name, limits)`, all or nothing, copying each shard of the name map at
+    /// most once (`O(n + m)` for `m` providers added to `n`). Returns the handles in order; a
+    /// name already registered (or given twice) with equal limits gets the existing handle.
+    ///
+    /// ```
+    /// use market_data_pipeline::flow::{ProviderLimits, RateCoordinator};
+    /// let coordinator = RateCoordinator::new();
+    /// let names: Vec<String> = (0..1000).map(|i| format!("venue-{i}")).collect();
+    /// let handles = coordinator
+    ///     .register_providers(names.iter().map(|n| (n.as_str(), ProviderLimits::default())))
+    ///     .unwrap();
+    /// assert_eq!(handles.len(), 1000);
+    /// assert_eq!(coordinator.providers().len(), 1000);
+    /// ```
+    ///
+    /// # Errors
+    /// As [`register_provider_with`](Self::register_provider_with), for the first offending item;
+    /// nothing is registered then.
+    pub fn register_providers<'a>(
+        &self,
+        items: impl IntoIterator<Item = (&'a str, ProviderLimits)>,
+    ) -> Result<Vec<ProviderHandle>, CoordinatorError> {
+        let items: Vec<(&str, ProviderLimits)> = items.into_iter().collect();
+        // Refuse past the limit before building anything.
+        self.providers.check_room(items.iter().map(|(n, _)| *n))?;
+        let mut built = Vec::with_capacity(items.len());
+        let mut limits = Vec::with_capacity(items.len());
+        for (name, l) in items {
+            let h = Provider::build(name, &l, self.clock.clone(), self.idle)?;
+            built.push((Arc::<str>::from(name), h));
+            limits.push(l);
         }
+        let found = self.providers.insert_all(built)?;
+        found
+            .into_iter()
+            .zip(limits)
+            .map(|(f, l)| match f {
+                Found::Fresh(h) => Ok(h),
+                Found::Existing(h) if h.limits() == l => Ok(h),
+                Found::Existing(h) => Err(ConfigError::new(
+                    format!("providers.{}", h.name()),
+                    "already registered with other limits; use update_limits",
+                )
+                .into()),
+            })
+            .collect()
+    }
+
+    /// Entries of the name map copied by registrations so far (the work registration does;
+    /// tests check its growth with it).
+    #[cfg(test)]
+    pub(crate) fn map_entries_copied(&self) -> u64 {
+        self.providers.copied()
     }
 
     /// A tenant's budget at `provider`.
@@ -223,18 +271,12 @@ impl RateCoordinator {
         name: &str,
         f: impl FnOnce(&ProviderHandle) -> T,
     ) -> Result<T, CoordinatorError> {
-        let map = self.providers.load();
-        match map.get(name) {
-            Some(h) => Ok(f(h)),
-            None => {
-                let mut registered: Vec<String> = map.keys().map(|k| k.to_string()).collect();
-                registered.sort();
-                Err(CoordinatorError::UnknownProvider {
-                    name: name.to_string(),
-                    registered,
-                })
-            }
-        }
+        self.providers
+            .with(name, f)
+            .ok_or_else(|| CoordinatorError::UnknownProvider {
+                name: name.to_string(),
+                registered: self.providers.names(),
+            })
     }
 
     /// Take one token from `provider`, waiting while rate limited.
@@ -367,13 +409,6 @@ impl RateCoordinator {
 
     /// The registered names, sorted.
     pub fn providers(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .providers
-            .load()
-            .keys()
-            .map(|k| k.to_string())
-            .collect();
-        names.sort();
-        names
+        self.providers.names()
     }
 }
