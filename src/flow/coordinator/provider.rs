@@ -9,7 +9,7 @@ use super::limits::ProviderLimits;
 use super::state::{ProviderCounters, ProviderState};
 use crate::clock::{duration_ns, SharedClock};
 use crate::error::{ConfigError, PacingError};
-use crate::flow::breaker::CircuitBreaker;
+use crate::flow::breaker::{CircuitBreaker, Permit};
 use crate::flow::bucket::TokenBucket;
 use crate::idle::{IdleStrategy, Idler};
 use crate::sync::{AtomicU64, Ordering};
@@ -229,13 +229,32 @@ impl ProviderHandle {
     /// earlier ones given back.
     ///
     /// In HALF_OPEN the breaker admits its configured probes; each stays out until
-    /// `record_success` / `record_failure` reports it.
+    /// `record_success` / `record_failure` reports it. Callers that poll on behalf of the
+    /// request should use [`try_request_permit_at`](Self::try_request_permit_at), whose probe
+    /// is resolved even when the call comes to nothing.
     ///
     /// # Errors
     /// `CoolingDown`, `CircuitOpen`, `RateLimited`, `Suspended` (not now) or `ExceedsCapacity`
     /// (never).
     #[inline(always)] // see TokenBucket::try_acquire_keeping_at
     pub fn try_request_at(&self, now_ns: u64, req: Request) -> Result<(), CoordinatorError> {
+        // The probe (if any) stays out until the bare record_success/record_failure.
+        self.request_with(now_ns, req, None).map(Permit::detach)
+    }
+
+    /// [`try_request_at`](Self::try_request_at), handing back the breaker's permit for the
+    /// call the request pays for: report it with [`Permit::success`] / [`Permit::failure`];
+    /// dropped unreported (the call found nothing to do, or ended), a HALF_OPEN probe slot is
+    /// released without counting either way, so a probe is never left out for ever.
+    ///
+    /// # Errors
+    /// As [`try_request_at`](Self::try_request_at).
+    #[inline(always)] // see TokenBucket::try_acquire_keeping_at
+    pub fn try_request_permit_at(
+        &self,
+        now_ns: u64,
+        req: Request,
+    ) -> Result<Permit<'_>, CoordinatorError> {
         self.request_with(now_ns, req, None)
     }
 
@@ -245,7 +264,7 @@ impl ProviderHandle {
         now_ns: u64,
         req: Request,
         tenant: Option<(&TokenBucket, &Arc<str>)>,
-    ) -> Result<(), CoordinatorError> {
+    ) -> Result<Permit<'_>, CoordinatorError> {
         let p = &*self.0;
         if let Some((until_ns, scope)) = p.cooldowns.blocking(req.scope, now_ns) {
             bump(&p.cooling_down);
@@ -256,16 +275,12 @@ impl ProviderHandle {
                 remaining: Duration::from_nanos(until_ns - now_ns),
             });
         }
-        // CLOSED (the hot path) needs no permit; otherwise a probe permit, given back if a
-        // budget refuses below.
-        let permit = if p.breaker.is_closed() {
-            None
-        } else {
-            Some(p.breaker.allow_at(now_ns).map_err(|e| {
-                bump(&p.circuit_open);
-                CoordinatorError::CircuitOpen(e)
-            })?)
-        };
+        // CLOSED (the hot path): one load, a permit with nothing to resolve. Otherwise a probe
+        // permit, given back (dropped) if a budget refuses below.
+        let permit = p.breaker.allow_at(now_ns).map_err(|e| {
+            bump(&p.circuit_open);
+            CoordinatorError::CircuitOpen(e)
+        })?;
         if let Some((bucket, label)) = tenant {
             if let Err(e) = bucket.try_acquire_keeping_at(now_ns, req.tokens, 0) {
                 return Err(self.refused(e, label));
@@ -282,11 +297,7 @@ impl ProviderHandle {
                 return Err(self.refused(e, &w.label)); // dropping the permit frees a probe slot
             }
         }
-        // A probe stays out until record_success/record_failure reports it.
-        if let Some(permit) = permit {
-            permit.detach();
-        }
-        Ok(())
+        Ok(permit)
     }
 
     /// Give `n` tokens back to the windows before `window` and to the tenant.

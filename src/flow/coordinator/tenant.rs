@@ -56,8 +56,10 @@ impl TenantHandle {
     #[inline]
     pub fn try_request_at(&self, now_ns: u64, req: Request) -> Result<(), CoordinatorError> {
         let t = &*self.0;
+        // As the provider's try_request_at: a probe stays out until reported bare.
         t.provider
             .request_with(now_ns, req, Some((&t.bucket, &t.label)))
+            .map(crate::flow::Permit::detach)
     }
 
     /// Take one token now.
