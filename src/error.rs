@@ -233,6 +233,15 @@ pub enum SourceError {
         /// The state it is in.
         state: &'static str,
     },
+    /// Every source behind a router failed for good (not retryable): the stream did not end,
+    /// it was lost.
+    #[error("source {source_name}: all sources failed: {}", failures.join("; "))]
+    AllFailed {
+        /// The router's name.
+        source_name: String,
+        /// Each source and its last error (`"<name>: <error>"`), in priority order.
+        failures: Vec<String>,
+    },
 }
 
 impl SourceError {

@@ -273,3 +273,127 @@ fn generated_lossy_hot_hot_feeds_are_arbitrated_exactly() {
         check_arbitrate(seed);
     }
 }
+
+/// A source (of AAPL) whose every poll fails for good (a non-retryable error).
+struct Broken {
+    name: &'static str,
+    symbols: Vec<String>,
+}
+
+fn broken(name: &'static str) -> Box<dyn TickSource> {
+    Box::new(Broken {
+        name,
+        symbols: vec!["AAPL".to_string()],
+    })
+}
+
+impl TickSource for Broken {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn start(&mut self, _now_ns: u64) -> Result<(), market_data_pipeline::SourceError> {
+        Ok(())
+    }
+    fn poll(
+        &mut self,
+        _now_ns: u64,
+        _out: &mut [Tick],
+    ) -> Result<SourcePoll, market_data_pipeline::SourceError> {
+        Err(market_data_pipeline::SourceError::Config {
+            source_name: self.name.to_string(),
+            error: market_data_pipeline::ConfigError::new(
+                "feed.url",
+                format!("{} is gone", self.name),
+            ),
+        })
+    }
+    fn close(&mut self) {}
+    fn status(&self) -> market_data_pipeline::SourceStatus {
+        market_data_pipeline::SourceStatus::Running
+    }
+    fn health(&self) -> market_data_pipeline::SourceHealth {
+        market_data_pipeline::SourceHealth::default()
+    }
+    fn symbols(&self) -> &[String] {
+        &self.symbols
+    }
+    fn capabilities(&self) -> market_data_pipeline::Capabilities {
+        market_data_pipeline::Capabilities::default()
+    }
+}
+
+#[test]
+fn regression_a_router_whose_sources_all_failed_for_good_ended_as_if_complete() {
+    // Was: `stream()` yielded nothing and no error; a pipeline over it reported Stopped.
+    for strategy in [
+        RoutingStrategy::First,
+        RoutingStrategy::RoundRobin,
+        RoutingStrategy::Fastest,
+    ] {
+        let sources: Vec<Box<dyn TickSource>> = vec![broken("alpha"), broken("beta")];
+        let clock = ManualClock::shared(T0);
+        let router =
+            SourceRouter::with_config(sources, RouterConfig::new(strategy), clock.clone()).unwrap();
+        let items: Vec<_> = router.stream(clock).take(10).collect();
+        assert_eq!(
+            items.len(),
+            1,
+            "{strategy:?}: one error, then the end: {items:?}"
+        );
+        let e = items[0]
+            .as_ref()
+            .expect_err("all sources failed is an error");
+        let text = e.to_string();
+        assert!(!e.is_retryable(), "{strategy:?}");
+        assert!(text.contains("all sources failed"), "{strategy:?}: {text}");
+        assert!(
+            text.contains("alpha: source alpha: invalid configuration: feed.url: alpha is gone"),
+            "{strategy:?}: {text}"
+        );
+        assert!(text.contains("beta: source beta"), "{strategy:?}: {text}");
+
+        // A pipeline over such a router fails with that error (it reported Stopped, no error).
+        let sources: Vec<Box<dyn TickSource>> = vec![broken("alpha"), broken("beta")];
+        let clock = ManualClock::shared(T0);
+        let router =
+            SourceRouter::with_config(sources, RouterConfig::new(strategy), clock.clone()).unwrap();
+        let report = market_data_pipeline::StreamingPipeline::builder()
+            .boxed_source(Box::new(router))
+            .clock(clock)
+            .build()
+            .unwrap()
+            .start()
+            .unwrap()
+            .join();
+        let e = report.error.expect("the pipeline failed");
+        assert!(e.to_string().contains("all sources failed"), "{e}");
+        assert_eq!(
+            report.stats.state,
+            market_data_pipeline::pipeline::PipelineState::Failed
+        );
+    }
+}
+
+#[test]
+fn a_router_where_one_source_ended_and_the_others_failed_for_good_ends_normally() {
+    let ended = synth_cfg_ended();
+    let sources: Vec<Box<dyn TickSource>> = vec![broken("alpha"), ended];
+    let clock = ManualClock::shared(T0);
+    let router =
+        SourceRouter::with_config(sources, RouterConfig::default(), clock.clone()).unwrap();
+    let items: Vec<_> = router.stream(clock).take(100).collect();
+    assert!(items.iter().all(Result::is_ok), "{items:?}");
+    assert_eq!(items.len(), 10, "the ended source's ticks, then the end");
+}
+
+/// A synthetic source that produces 10 ticks and ends.
+fn synth_cfg_ended() -> Box<dyn TickSource> {
+    use market_data_pipeline::source::{SyntheticConfig, SyntheticSource};
+    use market_data_pipeline::SymbolTable;
+    let cfg = SyntheticConfig {
+        name: "gamma".into(),
+        max_ticks: Some(10),
+        ..SyntheticConfig::new(&["AAPL"])
+    };
+    Box::new(SyntheticSource::new(cfg, std::sync::Arc::new(SymbolTable::new())).unwrap())
+}

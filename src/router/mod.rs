@@ -90,7 +90,9 @@
 //! switches at a chunk boundary of the new source: its first chunk is the one delivered, never
 //! polled twice. If no candidate yields ticks the router records a switch to none and returns
 //! `Pending`, probing again at each poll; `Ended` once every source has ended or failed for
-//! good.
+//! good, at least one of them having ended — when all of them failed for good, `poll` returns
+//! [`SourceError::AllFailed`](crate::error::SourceError::AllFailed) naming each source and its
+//! last error (the stream was lost, not completed).
 //!
 //! `First` fails back the same way: every `probe_interval`, each higher-priority source that
 //! is out of its hold-down and whose breaker admits a call (a HALF_OPEN breaker admits exactly
@@ -463,6 +465,26 @@ impl SourceRouter {
     fn all_done(&self) -> bool {
         !self.slots.is_empty() && self.slots.iter().all(|s| s.dead || s.ended)
     }
+
+    /// Every source failed for good (none ended its stream): an error naming each source and
+    /// its last error; `None` if any source ended normally or is still usable.
+    fn all_failed(&self) -> Option<SourceError> {
+        if self.slots.is_empty() || !self.slots.iter().all(|s| s.dead) {
+            return None;
+        }
+        let failures = self
+            .slots
+            .iter()
+            .map(|s| match &s.last_error {
+                Some(e) => format!("{}: {e}", s.name),
+                None => format!("{}: failed", s.name),
+            })
+            .collect();
+        Some(SourceError::AllFailed {
+            source_name: self.name.clone(),
+            failures,
+        })
+    }
 }
 
 impl TickSource for SourceRouter {
@@ -526,6 +548,12 @@ impl TickSource for SourceRouter {
         }
         if self.stats_dirty || now_ns >= self.next_publish_ns {
             self.publish(now_ns);
+        }
+        if r == SourcePoll::Ended {
+            // A stream whose every source failed did not end: it was lost.
+            if let Some(e) = self.all_failed() {
+                return Err(e);
+            }
         }
         Ok(r)
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::clock::{duration_ns, SharedClock};
 use crate::error::{ConfigError, SourceError};
-use crate::flow::{BreakerState, CircuitBreaker, CoordinatorError, ProviderHandle};
+use crate::flow::{BreakerState, CircuitBreaker, CoordinatorError, ProviderHandle, Request};
 use crate::source::{Capabilities, SourcePoll, TickSource};
 use crate::tick::Tick;
 
@@ -92,6 +92,8 @@ pub(crate) struct Slot {
     pub dead: bool,
     /// Returned `Ended`: never polled again.
     pub ended: bool,
+    /// The last error it returned (start or poll), for "all sources failed".
+    pub last_error: Option<SourceError>,
     /// `Arbitrate`: a member of the hot set.
     pub in_service: bool,
     pub started: bool,
@@ -142,6 +144,7 @@ impl Slot {
             failed_at: None,
             dead: false,
             ended: false,
+            last_error: None,
             in_service: true,
             started: false,
             probed_in_poll: u64::MAX,
@@ -167,6 +170,8 @@ impl Slot {
         if !e.is_retryable() {
             self.dead = true;
         }
+        // Kept for the report when every source has failed; errors are rare (not per tick).
+        self.last_error = Some(e.clone());
         reason_of(e)
     }
 
@@ -207,60 +212,71 @@ impl Slot {
                 SwitchReason::Error
             });
         }
-        if let Some(h) = &self.limiter {
-            match h.try_acquire_at(now_ns) {
-                Ok(()) => {}
-                Err(CoordinatorError::CircuitOpen(_)) => {
-                    return SlotPoll::Failed(SwitchReason::BreakerOpen)
+        let e = {
+            let Slot {
+                breaker,
+                source,
+                limiter,
+                ..
+            } = self;
+            // The coordinator's permit (request-based sources) and the router's own breaker permit
+            // both resolve with the poll: ticks are a success, an error a failure, and a quiet or
+            // ended source releases them (dropped), so a HALF_OPEN probe never stays out.
+            let coordinated = match limiter {
+                None => None,
+                Some(h) => match h.try_request_permit_at(now_ns, Request::cost(1)) {
+                    Ok(permit) => Some(permit),
+                    Err(CoordinatorError::CircuitOpen(_)) => {
+                        return SlotPoll::Failed(SwitchReason::BreakerOpen)
+                    }
+                    Err(e) if e.is_retryable() => return SlotPoll::NotNow,
+                    Err(e) => {
+                        self.dead = true;
+                        self.counters.errors += 1;
+                        self.last_error = Some(SourceError::Failed {
+                            source_name: self.name.to_string(),
+                            reason: e.to_string(),
+                        });
+                        return SlotPoll::Failed(SwitchReason::Error);
+                    }
+                },
+            };
+            let Ok(permit) = breaker.allow_at(now_ns) else {
+                return SlotPoll::Failed(SwitchReason::BreakerOpen);
+            };
+            match source.poll(now_ns, out) {
+                Ok(SourcePoll::Ready(n)) if n > 0 => {
+                    permit.success();
+                    if let Some(p) = coordinated {
+                        p.success();
+                    }
+                    let n = n.min(out.len());
+                    let last = &out[n - 1];
+                    self.latency.add(last.ts_recv.saturating_sub(last.ts_event));
+                    self.last_seq = Some(last.seq);
+                    self.last_data_ns = now_ns;
+                    return SlotPoll::Data(n);
                 }
-                Err(e) if e.is_retryable() => return SlotPoll::NotNow,
-                Err(_) => {
-                    self.dead = true;
-                    self.counters.errors += 1;
-                    return SlotPoll::Failed(SwitchReason::Error);
+                Ok(SourcePoll::Ready(_)) | Ok(SourcePoll::Pending) => {
+                    // Inconclusive: dropping the permits frees their probe slots.
+                    drop((permit, coordinated));
+                    return SlotPoll::Quiet;
+                }
+                Ok(SourcePoll::Ended) => {
+                    drop((permit, coordinated));
+                    self.ended = true;
+                    return SlotPoll::Failed(SwitchReason::Ended);
+                }
+                Err(e) => {
+                    permit.failure_at(now_ns);
+                    if let Some(p) = coordinated {
+                        p.failure_at(now_ns);
+                    }
+                    e
                 }
             }
-        }
-        let Slot {
-            breaker, source, ..
-        } = self;
-        let Ok(permit) = breaker.allow_at(now_ns) else {
-            return SlotPoll::Failed(SwitchReason::BreakerOpen);
         };
-        match source.poll(now_ns, out) {
-            Ok(SourcePoll::Ready(n)) if n > 0 => {
-                permit.success();
-                if let Some(h) = &self.limiter {
-                    h.record_success();
-                }
-                let n = n.min(out.len());
-                let last = &out[n - 1];
-                self.latency.add(last.ts_recv.saturating_sub(last.ts_event));
-                self.last_seq = Some(last.seq);
-                self.last_data_ns = now_ns;
-                SlotPoll::Data(n)
-            }
-            Ok(SourcePoll::Ready(_)) | Ok(SourcePoll::Pending) => {
-                // A pending probe is inconclusive: dropping the permit frees its slot.
-                drop(permit);
-                if let Some(h) = &self.limiter {
-                    h.record_success();
-                }
-                SlotPoll::Quiet
-            }
-            Ok(SourcePoll::Ended) => {
-                drop(permit);
-                self.ended = true;
-                SlotPoll::Failed(SwitchReason::Ended)
-            }
-            Err(e) => {
-                permit.failure_at(now_ns);
-                if let Some(h) = &self.limiter {
-                    h.record_failure();
-                }
-                SlotPoll::Failed(self.fail(now_ns, &e))
-            }
-        }
+        SlotPoll::Failed(self.fail(now_ns, &e))
     }
 }
 
