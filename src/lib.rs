@@ -40,7 +40,7 @@ pub use operator::{
 };
 pub use pipeline::{
     create_pipeline, create_pipeline_with, PipelineContext, PipelineHandle, PipelineReport,
-    PipelineSettings, PipelineStats, StreamingPipeline,
+    PipelineSettings, PipelineStats, StopTimeout, StreamingPipeline,
 };
 pub use price::Price;
 pub use quote::{Quote, QuoteMaker};

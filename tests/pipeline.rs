@@ -308,6 +308,8 @@ fn a_failing_sink_fails_the_pipeline_without_hanging() {
     let e = report.error.expect("the sink error is reported");
     assert!(e.to_string().contains("disk full"), "{e}");
     assert_eq!(report.stats.state, PipelineState::Failed);
+    // What the failed stage left in the edge is lost, not in flight.
+    assert_eq!(report.stats.in_flight(), 0, "{:?}", report.stats);
     assert!(report.stats.is_conserved(), "{:?}", report.stats);
 }
 

@@ -297,6 +297,15 @@ impl std::fmt::Debug for StreamingPipeline {
     }
 }
 
+/// Sends the worker's name on `Shared::exits` when dropped.
+struct ExitSignal(Arc<Shared>, String);
+
+impl Drop for ExitSignal {
+    fn drop(&mut self) {
+        let _ = self.0.exits.0.send(std::mem::take(&mut self.1));
+    }
+}
+
 fn spawn_worker<F: FnOnce() + Send + 'static>(
     name: String,
     core: CoreChoice,
@@ -309,6 +318,8 @@ fn spawn_worker<F: FnOnce() + Send + 'static>(
     let handle = thread::Builder::new()
         .name(name.clone())
         .spawn(move || {
+            // Says "exited" when the thread is done, however it ends.
+            let _exit = ExitSignal(shared.clone(), worker.clone());
             let pinned = pin_current(core);
             match (pinned, pin_failure) {
                 (Ok(()), _) => {

@@ -7,7 +7,39 @@ use std::time::{Duration, Instant};
 
 use crate::error::PipelineError;
 use crate::pipeline::stats::{lock, PipelineReport, PipelineState, PipelineStats, Shared};
+use crate::pipeline::worker::panic_message;
 use crate::pipeline::PipelineContext;
+
+/// A stop with a deadline ran out: these workers had not exited. They were left running,
+/// detached (they can no longer be joined; each exits on its own if its stage ever returns).
+#[derive(Clone, Debug, thiserror::Error)]
+#[error(
+    "pipeline {pipeline}: not stopped within {deadline:?}; still running (left detached): {}",
+    stuck.join(", ")
+)]
+pub struct StopTimeout {
+    /// `tenant/pipeline`.
+    pub pipeline: String,
+    /// The workers still running, each as `"<thread name> (<stage>)"`: `source stage`,
+    /// `process stage (operator, batcher, sink)`, or both fused.
+    pub stuck: Vec<String>,
+    /// The deadline that passed.
+    pub deadline: Duration,
+    /// The counters when the deadline passed (boxed: keeps the error small).
+    pub stats: Box<PipelineStats>,
+}
+
+/// What the worker called `name` runs (the builder names them `mdp-<id>`, `…-source`,
+/// `…-process`).
+fn stage_of(name: &str) -> &'static str {
+    if name.ends_with("-process") {
+        "process stage (operator, batcher, sink)"
+    } else if name.ends_with("-source") {
+        "source stage"
+    } else {
+        "fused stage (source, operator, batcher, sink)"
+    }
+}
 
 /// Control of a running pipeline. Dropping it stops the pipeline gracefully and waits.
 #[derive(Debug)]
@@ -53,6 +85,11 @@ impl PipelineHandle {
         self.shared.snapshot()
     }
 
+    /// The life-cycle state now (one load; `stats().state` without the counters).
+    pub fn state(&self) -> PipelineState {
+        self.shared.state()
+    }
+
     /// True once every worker has exited.
     pub fn is_finished(&self) -> bool {
         self.threads.iter().all(|t| t.is_finished())
@@ -80,19 +117,68 @@ impl PipelineHandle {
         self.stop_and_join()
     }
 
-    /// `stop` then `join`.
+    /// `stop` then `join`. Waits as long as the stages take to drain: a sink that blocks for
+    /// ever blocks this for ever (see [`stop_and_join_timeout`](Self::stop_and_join_timeout)).
     pub fn stop_and_join(self) -> PipelineReport {
         self.stop();
         self.join()
     }
 
+    /// `stop`, then wait at most `deadline` for every worker to exit, and report.
+    ///
+    /// # Errors
+    /// [`StopTimeout`] naming the workers (and their stages) still running at the deadline.
+    /// Those threads are left running, **detached**: they cannot be joined any more, and each
+    /// exits on its own once its stage returns (e.g. when a blocked sink is released). The
+    /// handle is consumed either way.
+    pub fn stop_and_join_timeout(
+        mut self,
+        deadline: Duration,
+    ) -> Result<PipelineReport, StopTimeout> {
+        self.stop();
+        let until = Instant::now().checked_add(deadline);
+        let mut exited: Vec<String> = Vec::with_capacity(self.threads.len());
+        while exited.len() < self.threads.len() {
+            let next = match until {
+                Some(t) => self.shared.exits.1.recv_deadline(t).ok(),
+                None => self.shared.exits.1.recv().ok(),
+            };
+            match next {
+                Some(name) => exited.push(name),
+                None => break,
+            }
+        }
+        if exited.len() >= self.threads.len() {
+            return Ok(self.join_inner());
+        }
+        let mut stuck = Vec::new();
+        for t in self.threads.drain(..) {
+            let name = t.thread().name().unwrap_or("worker").to_string();
+            if exited.contains(&name) {
+                // It has signalled its exit: joining returns at once.
+                let _ = t.join();
+            } else {
+                stuck.push(format!("{name} ({})", stage_of(&name)));
+                drop(t); // detached
+            }
+        }
+        Err(StopTimeout {
+            pipeline: format!("{}/{}", self.ctx.tenant_id, self.ctx.pipeline_id),
+            stuck,
+            deadline,
+            stats: Box::new(self.shared.snapshot()),
+        })
+    }
+
     fn join_inner(&mut self) -> PipelineReport {
         for t in self.threads.drain(..) {
             let name = t.thread().name().unwrap_or("worker").to_string();
-            if t.join().is_err() {
+            // The stages catch their own panics (reported with the message); this is a panic
+            // outside them.
+            if let Err(payload) = t.join() {
                 self.shared.fail(PipelineError::Worker {
                     worker: name,
-                    reason: "panicked".into(),
+                    reason: format!("panicked: {}", panic_message(&*payload)),
                 });
             }
         }
@@ -132,6 +218,11 @@ impl PipelineMonitor {
     /// Live counters.
     pub fn stats(&self) -> PipelineStats {
         self.shared.snapshot()
+    }
+
+    /// The life-cycle state now (one load).
+    pub fn state(&self) -> PipelineState {
+        self.shared.state()
     }
 
     /// Ask the pipeline to stop (as [`PipelineHandle::stop`]).

@@ -36,7 +36,7 @@ mod worker;
 
 pub use builder::{Placement, StreamingPipeline, StreamingPipelineBuilder};
 pub use create::{create_pipeline, create_pipeline_with, PipelineSettings};
-pub use handle::{PipelineHandle, PipelineMonitor};
+pub use handle::{PipelineHandle, PipelineMonitor, StopTimeout};
 pub use stats::{LatencySummary, PipelineReport, PipelineState, PipelineStats};
 pub use tick_stream::TickStream;
 

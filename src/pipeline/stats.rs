@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crossbeam::channel::{Receiver, Sender};
 use crossbeam::utils::CachePadded;
 use hdrhistogram::Histogram;
 
@@ -106,11 +107,16 @@ pub(crate) struct Shared {
     pub records_out: AtomicU64,
     pub delivered: CachePadded<AtomicU64>,
     pub batches: AtomicU64,
+    /// Ticks lost to a failed stage (see [`PipelineStats::lost`](PipelineStats#structfield.lost)).
+    pub lost: AtomicU64,
     pub edge: Option<Arc<EdgeCounters>>,
     pub latency: Mutex<Histogram<u64>>,
     pub operator: Mutex<OperatorStats>,
     pub errors: Mutex<Vec<PipelineError>>,
     pub warnings: Mutex<Vec<String>>,
+    /// Each worker sends its name here as it exits (even after a panic), so a stop can wait
+    /// for the workers with a deadline.
+    pub exits: (Sender<String>, Receiver<String>),
 }
 
 impl Shared {
@@ -124,12 +130,26 @@ impl Shared {
             records_out: AtomicU64::new(0),
             delivered: CachePadded::new(AtomicU64::new(0)),
             batches: AtomicU64::new(0),
+            lost: AtomicU64::new(0),
             edge,
             latency: Mutex::new(latency_histogram()),
             operator: Mutex::new(OperatorStats::default()),
             errors: Mutex::new(Vec::new()),
             warnings: Mutex::new(Vec::new()),
+            exits: crossbeam::channel::unbounded(),
         }
+    }
+
+    /// A fused stage panicked: the chunk it had in hand (produced, not yet taken in by the
+    /// process stage) is lost. With no edge between them, that is everything produced that is
+    /// neither taken in nor already counted lost.
+    pub fn lose_chunk_in_hand(&self) {
+        let produced = self.produced.load(Ordering::Acquire);
+        let ticks_in = self.ticks_in.load(Ordering::Acquire);
+        let lost = self.lost.load(Ordering::Acquire);
+        let in_hand = produced.saturating_sub(ticks_in + lost);
+        // Release: pairs with the Acquire in snapshot.
+        self.lost.store(lost + in_hand, Ordering::Release);
     }
 
     pub fn set_state(&self, s: PipelineState) {
@@ -139,6 +159,11 @@ impl Shared {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |cur| {
                 (cur != PipelineState::Failed as u8).then_some(s as u8)
             });
+    }
+
+    /// The life-cycle state now.
+    pub fn state(&self) -> PipelineState {
+        PipelineState::from_u8(self.state.load(Ordering::Acquire))
     }
 
     pub fn fail(&self, e: PipelineError) {
@@ -157,14 +182,16 @@ impl Shared {
         let batches = self.batches.load(Ordering::Acquire);
         let records_out = self.records_out.load(Ordering::Acquire);
         let ticks_in = self.ticks_in.load(Ordering::Acquire);
+        let lost = self.lost.load(Ordering::Acquire);
         let edge = self.edge.as_ref().map(|e| e.snapshot()).unwrap_or_default();
         let produced = self.produced.load(Ordering::Acquire);
         PipelineStats {
-            state: PipelineState::from_u8(self.state.load(Ordering::Acquire)),
+            state: self.state(),
             produced,
             source_errors: self.source_errors.load(Ordering::Relaxed),
             edge,
             ticks_in,
+            lost,
             records_out,
             delivered,
             batches,
@@ -194,6 +221,10 @@ pub struct PipelineStats {
     pub edge: EdgeStats,
     /// Ticks consumed by the operator.
     pub ticks_in: u64,
+    /// Ticks lost because a stage failed: the chunk a fused stage had in hand when it panicked,
+    /// and the ticks left in the source edge when the process stage failed (they will never
+    /// be consumed, so they are not `in_flight`).
+    pub lost: u64,
     /// Records the operator emitted.
     pub records_out: u64,
     /// Records written to the sink.
@@ -209,18 +240,21 @@ pub struct PipelineStats {
 }
 
 impl PipelineStats {
-    /// Ticks lost to backpressure on the source edge (dropped + conflated).
+    /// Every tick produced that never reached the operator and never will: dropped and
+    /// conflated on the source edge (backpressure) plus [`lost`](PipelineStats#structfield.lost)
+    /// to a failed stage.
     pub fn lost(&self) -> u64 {
-        self.edge.dropped + self.edge.conflated
+        self.edge.dropped + self.edge.conflated + self.lost
     }
 
-    /// Ticks between the source and the operator right now.
+    /// Ticks between the source and the operator right now (still to be consumed).
     pub fn in_flight(&self) -> u64 {
         self.edge.in_flight()
     }
 
-    /// `produced == ticks_in + dropped + conflated + in_flight`. Exact for a stopped pipeline
-    /// (and for a live one, up to the counters' publication lag).
+    /// `produced == ticks_in + dropped + conflated + lost + in_flight`. Exact for a finished
+    /// pipeline, failed ones included (and for a live one, up to the counters' publication
+    /// lag).
     pub fn is_conserved(&self) -> bool {
         self.produced == self.ticks_in + self.lost() + self.in_flight()
     }

@@ -4,6 +4,8 @@
 //! The clock is read once per chunk; counters are published once per chunk; nothing here
 //! allocates, locks or logs per tick.
 
+use std::any::Any;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -287,12 +289,58 @@ pub(crate) struct LoopConfig {
     pub max_consecutive_errors: u32,
 }
 
-/// Run a source stage to the end of its stream or a stop request.
+/// What a panic carried, for the report: the message of `panic!("…")` (a `&str` or a
+/// `String`), or a note that it was something else.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(a panic payload that is not a string)".to_string()
+    }
+}
+
+/// The error for a panic on the calling worker thread.
+fn panicked(payload: &(dyn Any + Send)) -> PipelineError {
+    PipelineError::Worker {
+        worker: std::thread::current()
+            .name()
+            .unwrap_or("worker")
+            .to_string(),
+        reason: format!("panicked: {}", panic_message(payload)),
+    }
+}
+
+/// Run a source stage to the end of its stream or a stop request. A panic (of the source, or
+/// of the fused process stage) is reported with its message, and the chunk in hand is
+/// counted as lost.
 pub(crate) fn run_source(
-    mut source: Box<dyn TickSource>,
-    mut down: Downstream,
+    source: Box<dyn TickSource>,
+    down: Downstream,
     cfg: LoopConfig,
     shared: Arc<Shared>,
+) {
+    let fused = matches!(down, Downstream::Fused(_));
+    // AssertUnwindSafe: after a panic nothing of the stage is used again but the shared
+    // counters, which are atomics.
+    let r = panic::catch_unwind(AssertUnwindSafe(|| {
+        source_loop(source, down, &cfg, &shared);
+    }));
+    if let Err(payload) = r {
+        shared.fail(panicked(&*payload));
+        if fused {
+            shared.lose_chunk_in_hand();
+        }
+        // Split: the edge's producer was dropped while unwinding; the process stage drains it.
+    }
+}
+
+fn source_loop(
+    mut source: Box<dyn TickSource>,
+    mut down: Downstream,
+    cfg: &LoopConfig,
+    shared: &Shared,
 ) {
     let mut buf = vec![Tick::default(); cfg.chunk];
     let mut idler = Idler::new(cfg.idle);
@@ -386,12 +434,38 @@ fn give_up(e: SourceError, consecutive: u32) -> PipelineError {
 }
 
 /// Run a process stage until its edge is finished (upstream gone and drained).
+///
+/// If the stage fails (a sink error, or a panic, reported with its message), the ticks left in
+/// the edge can never be processed: the source is asked to stop, and everything still in the
+/// edge or arriving until the source has stopped is taken out and counted as lost.
 pub(crate) fn run_process(
     mut rx: EdgeRx<Tick>,
     mut p: Process,
     cfg: LoopConfig,
     shared: Arc<Shared>,
 ) {
+    // AssertUnwindSafe: after a panic the stage is not used again; only the edge (whose
+    // unread slots are intact: a chunk is released only after its ticks were handled) is
+    // drained.
+    let r = panic::catch_unwind(AssertUnwindSafe(|| {
+        process_loop(&mut rx, &mut p, &cfg, &shared)
+    }));
+    let finished = match r {
+        Ok(finished) => finished,
+        Err(payload) => {
+            shared.fail(panicked(&*payload));
+            false
+        }
+    };
+    if finished {
+        shared.set_state(PipelineState::Stopped);
+    } else {
+        discard_stranded(&mut rx, &cfg, &shared);
+    }
+}
+
+/// True when the edge finished and the stage flushed; false when the stage failed.
+fn process_loop(rx: &mut EdgeRx<Tick>, p: &mut Process, cfg: &LoopConfig, shared: &Shared) -> bool {
     let mut idler = Idler::new(cfg.idle);
     let mut now = cfg.clock.now_ns();
     loop {
@@ -402,8 +476,7 @@ pub(crate) fn run_process(
         let caught_up = n > 0 && rx.ready() == 0;
         now = cfg.clock.now_ns();
         if !p.step(now) || (caught_up && !p.caught_up()) {
-            // Dropping the consumer tells the source stage to stop.
-            return;
+            return false;
         }
         if n > 0 {
             idler.reset();
@@ -414,5 +487,25 @@ pub(crate) fn run_process(
     if let Err(e) = p.finish(now.max(cfg.clock.now_ns())) {
         shared.fail(e.into());
     }
-    shared.set_state(PipelineState::Stopped);
+    true
+}
+
+/// The process stage failed: stop the source and count what is left in the edge as lost.
+fn discard_stranded(rx: &mut EdgeRx<Tick>, cfg: &LoopConfig, shared: &Shared) {
+    // Relaxed: as in PipelineHandle::stop.
+    shared.stop.store(true, Ordering::Relaxed);
+    let mut idler = Idler::new(cfg.idle);
+    let mut lost = shared.lost.load(Ordering::Acquire);
+    loop {
+        let n = rx.read(cfg.chunk, |ticks| lost += ticks.len() as u64);
+        if n > 0 {
+            // Release: pairs with the Acquire in Shared::snapshot.
+            shared.lost.store(lost, Ordering::Release);
+            idler.reset();
+        } else if rx.is_finished() {
+            break;
+        } else {
+            idler.idle();
+        }
+    }
 }
