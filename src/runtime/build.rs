@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use crate::batcher::HybridBatcher;
 use crate::clock::SharedClock;
-use crate::error::{ConfigError, PipelineError};
+use crate::error::{ConfigError, PipelineError, SourceError};
 use crate::flow::RateCoordinator;
 use crate::operator::{BarConfig, BarOperator, Operator, Passthrough};
 use crate::pipeline::{PipelineContext, Placement, StreamingPipeline};
-use crate::registry::{SourceContext, SourceRegistry};
+use crate::registry::{RegistryError, SourceContext, SourceRegistry, SourceSpec};
 use crate::router::{RouterConfig, RouterControl, SourceRouter};
 use crate::runtime::admit::{Admitted, Flags};
 use crate::runtime::error::RuntimeError;
@@ -56,18 +56,23 @@ pub(crate) fn source(
             .ok_or_else(|| ConfigError::new("sources", format!("unknown provider {name:?}")))?;
         if !spec.symbols.is_empty() {
             source_spec.symbols = spec.symbols.clone();
-        } else if source_spec.symbols.is_empty() {
-            return Err(ConfigError::new(
-                "symbols",
-                format!("the pipeline names no symbols and providers.{name}.symbols is empty"),
-            )
-            .into());
         }
         let ctx = SourceContext {
             symbols: parts.symbols.clone(),
             source_id: u16::try_from(i).unwrap_or(u16::MAX),
         };
-        sources.push(parts.registry.build(&source_spec, &ctx)?);
+        // No symbols on either side: the kind decides (a replay reads all of its file's).
+        let built = parts.registry.build(&source_spec, &ctx).map_err(|e| {
+            if source_spec.symbols.is_empty() && wants_symbols(&source_spec, &e) {
+                RuntimeError::from(ConfigError::new(
+                    "symbols",
+                    format!("the pipeline names no symbols and providers.{name}.symbols is empty"),
+                ))
+            } else {
+                e.into()
+            }
+        })?;
+        sources.push(built);
     }
     let request_based = |name: &String| settings.providers[name].request_based;
     if sources.len() == 1 {
@@ -117,6 +122,15 @@ pub(crate) fn source(
         shared_sequence,
     };
     Ok((Box::new(bounded), routed))
+}
+
+/// Whether `e` is `spec`'s kind refusing to build without symbols.
+pub(crate) fn wants_symbols(spec: &SourceSpec, e: &RegistryError) -> bool {
+    match e {
+        RegistryError::Config(c) => c.field == spec.key("symbols"),
+        RegistryError::Source(SourceError::NoSymbols { .. }) => true,
+        _ => false,
+    }
 }
 
 fn operator(spec: &PipelineSpec) -> Result<Box<dyn Operator>, PipelineError> {

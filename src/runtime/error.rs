@@ -54,8 +54,11 @@ impl From<ConfigError> for SettingsError {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RuntimeError {
     /// Invalid settings (at start or in `update_settings`); nothing was changed.
+    ///
+    /// The message includes the settings error's, so it is not also given as `source()`
+    /// (a caller printing the chain would print it twice).
     #[error("settings: {0}")]
-    Settings(#[from] SettingsError),
+    Settings(SettingsError),
     /// A source could not be loaded or built.
     #[error(transparent)]
     Registry(#[from] RegistryError),
@@ -91,6 +94,17 @@ pub enum RuntimeError {
         /// The key.
         key: PipelineKey,
     },
+    /// Starting the runtime from a settings file failed after the file was read: the error,
+    /// with the file and (when the key it names is found) the line.
+    #[error("{path}{}: {error}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    InFile {
+        /// The settings file.
+        path: String,
+        /// 1-based line of the key the error names, when found.
+        line: Option<usize>,
+        /// The error.
+        error: Box<RuntimeError>,
+    },
     /// The pipeline is a quote stream: stop it through its `QuoteStream`.
     #[error("pipeline {key} is a quote stream; drop or stop its QuoteStream to stop it")]
     StreamPipeline {
@@ -102,5 +116,39 @@ pub enum RuntimeError {
 impl From<ConfigError> for RuntimeError {
     fn from(e: ConfigError) -> RuntimeError {
         RuntimeError::Settings(e.into())
+    }
+}
+
+impl From<SettingsError> for RuntimeError {
+    fn from(e: SettingsError) -> RuntimeError {
+        RuntimeError::Settings(e)
+    }
+}
+
+impl RuntimeError {
+    /// The settings key the error is about, when it names one (`providers.primary.path`).
+    pub fn key(&self) -> Option<String> {
+        use crate::error::SourceError;
+        let config = match self {
+            RuntimeError::Settings(SettingsError::Invalid { error, .. }) => Some(error),
+            RuntimeError::Registry(RegistryError::Config(c)) => Some(c),
+            RuntimeError::Coordinator(CoordinatorError::Config(c)) => Some(c),
+            RuntimeError::Pipeline(PipelineError::Config(c)) => Some(c),
+            _ => None,
+        };
+        if let Some(c) = config {
+            return Some(c.field.clone());
+        }
+        // A provider's source refusing to be built names the provider.
+        match self {
+            RuntimeError::Registry(RegistryError::Source(
+                SourceError::Config { source_name, .. }
+                | SourceError::Data { source_name, .. }
+                | SourceError::Failed { source_name, .. }
+                | SourceError::Disconnected { source_name, .. }
+                | SourceError::NoSymbols { source_name },
+            )) => Some(format!("providers.{source_name}")),
+            _ => None,
+        }
     }
 }

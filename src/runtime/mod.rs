@@ -80,7 +80,7 @@ pub use toml_file::MAX_SETTINGS_BYTES;
 
 use crate::clock::{MonotonicClock, SharedClock};
 use crate::flow::RateCoordinator;
-use crate::pipeline::{PipelineHandle, PipelineMonitor, PipelineReport};
+use crate::pipeline::{PipelineHandle, PipelineMonitor, PipelineReport, PipelineState};
 use crate::registry::{SourceContext, SourceRegistry};
 use crate::router::RouterControl;
 use crate::sink::{CountingSink, Sink};
@@ -110,6 +110,16 @@ struct Entry {
 }
 
 impl Entry {
+    /// Still running: not yet `Stopped` or `Failed` (a finished pipeline stays listed until
+    /// `stop_pipeline` reaps it, but no longer counts toward `max_concurrent_pipelines`).
+    fn is_running(&self) -> bool {
+        let state = match &self.slot {
+            Slot::Owned(h) => h.state(),
+            Slot::Stream(m) => m.state(),
+        };
+        !matches!(state, PipelineState::Stopped | PipelineState::Failed)
+    }
+
     fn info(&self, key: &PipelineKey) -> PipelineInfo {
         let (kind, stats) = match &self.slot {
             Slot::Owned(h) => (PipelineKind::Pipeline, h.stats()),
@@ -167,18 +177,27 @@ pub struct PipelineRuntime {
 }
 
 /// Build each provider's source once, to check its parameters before anything runs.
+///
+/// A provider without symbols is built as it is first: kinds for which that means "all" (a
+/// replay file's symbols) build. Kinds that need symbols get them from each pipeline, so they
+/// are checked with a placeholder.
 fn check_sources(
     registry: &SourceRegistry,
     settings: &PipelineRuntimeSettings,
 ) -> Result<(), RuntimeError> {
     for name in settings.providers.keys() {
-        let Some(mut spec) = settings.provider_spec(name) else {
+        let Some(spec) = settings.provider_spec(name) else {
             continue;
         };
-        if spec.symbols.is_empty() {
-            spec.symbols = vec!["CHECK".to_string()];
+        match registry.build(&spec, &SourceContext::default()) {
+            Ok(_) => {}
+            Err(e) if spec.symbols.is_empty() && build::wants_symbols(&spec, &e) => {
+                let mut with = spec.clone();
+                with.symbols = vec!["CHECK".to_string()];
+                registry.build(&with, &SourceContext::default())?;
+            }
+            Err(e) => return Err(e.into()),
         }
-        registry.build(&spec, &SourceContext::default())?;
     }
     Ok(())
 }
@@ -196,6 +215,33 @@ impl PipelineRuntime {
         PipelineRuntime::start_with(settings, registry, MonotonicClock::shared())
     }
 
+    /// Read settings from the TOML file at `path` (see
+    /// [`PipelineRuntimeSettings::from_file`]) and [`start`](Self::start) with them. An error
+    /// raised while starting (a provider whose source cannot be built, a pipeline that cannot
+    /// start) names the file and the line of the key it is about.
+    ///
+    /// # Errors
+    /// As `from_file` (file and line already named), or [`RuntimeError::InFile`] wrapping an
+    /// error of [`start`](Self::start).
+    pub fn start_from_file(
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<PipelineRuntime, RuntimeError> {
+        let path = path.as_ref();
+        let settings = PipelineRuntimeSettings::from_file(path)?;
+        PipelineRuntime::start(settings).map_err(|e| {
+            // Read again only to locate the key (the start failed; this is the cold path).
+            let line = e.key().and_then(|key| {
+                let text = std::fs::read_to_string(path).ok()?;
+                toml_file::locate(&text, &key)
+            });
+            RuntimeError::InFile {
+                path: path.display().to_string(),
+                line,
+                error: Box::new(e),
+            }
+        })
+    }
+
     /// Start with an explicit registry and clock (tests use a `ManualClock`).
     ///
     /// # Errors
@@ -209,12 +255,13 @@ impl PipelineRuntime {
         check_sources(&registry, &settings)?;
         let coordinator = RateCoordinator::with_clock(clock.clone());
         // Every provider is registered, the built-in synthetic one included: the original's
-        // runtime dropped every quote because it was not.
-        for name in settings.providers.keys() {
-            if let Some(limits) = settings.provider_limits(name) {
-                coordinator.register_provider_with(name, limits)?;
-            }
-        }
+        // runtime dropped every quote because it was not. All at once: the name map is built
+        // once, not copied per provider.
+        coordinator.register_providers(settings.providers.keys().filter_map(|name| {
+            settings
+                .provider_limits(name)
+                .map(|limits| (name.as_str(), limits))
+        }))?;
         // One table for the runtime's pipelines and the sources its registry creates.
         let symbols = registry.symbols().clone();
         let inner = Arc::new(Inner {
@@ -274,12 +321,9 @@ impl PipelineRuntime {
         if table.contains_key(&key) {
             return Err(RuntimeError::DuplicatePipeline { key });
         }
-        if table.len() >= max {
-            return Err(RuntimeError::MaxPipelines {
-                key,
-                running: table.len(),
-                max,
-            });
+        let running = table.values().filter(|e| e.is_running()).count();
+        if running >= max {
+            return Err(RuntimeError::MaxPipelines { key, running, max });
         }
         let (slot, routed) = start()?;
         table.insert(
