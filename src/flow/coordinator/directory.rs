@@ -1,16 +1,22 @@
-//! The coordinator's providers by name: a fixed set of copy-on-write shards behind `arc-swap`.
+//! The coordinator's providers by name, for lock-free lookups and cheap registration.
 //!
-//! Readers (every by-name call) load one shard and look the name up: no lock, no allocation.
-//! Writers (registrations, rare and on the control plane) take a mutex, copy only the shards
-//! they change, and swap them in. So registering `m` providers at once copies each touched shard
-//! once (`O(n + m)`), and registering one copies one shard (`O(n / SHARDS)`), where the
-//! original copied the whole map per registration (`O(n²)` for `n` one-by-one registrations).
+//! Handles live in an append-only [`Slab`] (segments allocated once, never moved). The name
+//! index is a fixed set of shards behind `arc-swap`, each a sorted vector of
+//! `(hash of the name, slot)` pairs: plain integers, so copying a shard is a `memcpy` that
+//! touches no provider (copying a map of `Arc`s touched two reference counts per entry, one
+//! cache miss each).
+//!
+//! Readers (every by-name call) hash the name, load one shard, binary-search it and compare
+//! the name of the slot it points to: no lock, no allocation. Writers (registrations, rare and
+//! on the control plane) take a mutex, fill slab slots first, then copy and swap only the
+//! shards they change. So registering `m` providers at once copies each touched shard once
+//! (`O(n + m log m)`), and registering one copies one shard (`n / 64` pairs), where the original
+//! copied the whole map of handles per registration (`O(n²)` for `n` one-by-one registrations).
 //!
 //! At most [`MAX_PROVIDERS`] providers can be registered; past it registration is refused with
 //! an error naming the limit.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use arc_swap::ArcSwap;
 
@@ -18,27 +24,102 @@ use super::error::CoordinatorError;
 use super::provider::ProviderHandle;
 use crate::error::ConfigError;
 
-/// Most providers one coordinator holds. Each costs about a kilobyte (buckets, breaker, 16
-/// cooldown scopes) before its source; a quarter million keeps the coordinator within a few
-/// hundred megabytes and one-by-one registration well below a second per thousand.
+/// Most providers one coordinator holds. Each holds its buckets, breaker and 16 cooldown
+/// scopes (on the order of a kilobyte) besides its source; a quarter million bounds the
+/// coordinator's memory to a few hundred megabytes and keeps a one-by-one registration to
+/// copying at most `MAX_PROVIDERS / 64` pairs.
 pub const MAX_PROVIDERS: usize = 1 << 18;
 
-/// Shards of the name map (a power of two).
+/// Shards of the name index (a power of two).
 const SHARDS: usize = 64;
 
-type Shard = HashMap<Arc<str>, ProviderHandle>;
+/// `(hash of the name, slab slot)`, sorted.
+type Shard = Vec<(u64, u32)>;
 
-/// The shard `name` lives in: FNV-1a of its bytes (cheap for short names, and fixed so that
-/// every reader and writer agrees).
+/// A fixed 64-bit hash of `name` (FNV-1a, then a finalising mix so that every bit depends on
+/// every byte): every reader and writer agrees on it, and the top bits pick the shard.
 #[inline]
-fn shard_of(name: &str) -> usize {
+fn hash_of(name: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in name.bytes() {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
-    // The high bits are the best mixed; SHARDS is a power of two.
-    ((h ^ (h >> 32)) as usize) & (SHARDS - 1)
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h
+}
+
+#[inline]
+fn shard_of(hash: u64) -> usize {
+    // SHARDS is a power of two: the top bits.
+    (hash >> (64 - SHARDS.trailing_zeros())) as usize
+}
+
+/// Segments of the slab: segment `k` holds `BASE << k` slots.
+const BASE: usize = 64;
+const SEGMENTS: usize = 16;
+const _: () = assert!(BASE * ((1 << SEGMENTS) - 1) >= MAX_PROVIDERS);
+
+/// Append-only slots of handles: a slot is written once (under the writer's mutex) before any
+/// index points to it, and never moves.
+#[derive(Debug)]
+struct Slab {
+    segments: [OnceLock<Box<[OnceLock<ProviderHandle>]>>; SEGMENTS],
+}
+
+/// Segment and offset of slot `i`.
+#[inline]
+fn locate(i: usize) -> (usize, usize) {
+    let k = (i / BASE + 1).ilog2() as usize;
+    (k, i - BASE * ((1 << k) - 1))
+}
+
+impl Slab {
+    fn new() -> Slab {
+        Slab {
+            segments: std::array::from_fn(|_| OnceLock::new()),
+        }
+    }
+
+    #[inline]
+    fn get(&self, i: u32) -> Option<&ProviderHandle> {
+        let (k, off) = locate(i as usize);
+        self.segments.get(k)?.get()?.get(off)?.get()
+    }
+
+    /// Fill slot `i` (callers hold the writer's mutex and fill slots in order).
+    fn put(&self, i: usize, h: ProviderHandle) {
+        let (k, off) = locate(i);
+        let seg =
+            self.segments[k].get_or_init(|| (0..BASE << k).map(|_| OnceLock::new()).collect());
+        // A fresh slot: set cannot find it taken.
+        let _ = seg[off].set(h);
+    }
+}
+
+/// What a registration found for one name.
+pub(crate) enum Found {
+    /// Newly registered.
+    Fresh(ProviderHandle),
+    /// Already registered (the caller compares limits).
+    Existing(ProviderHandle),
+}
+
+#[derive(Debug)]
+pub(crate) struct Directory {
+    shards: Box<[ArcSwap<Shard>]>,
+    slab: Slab,
+    /// Serialises writers; holds the number of providers.
+    writer: Mutex<Writer>,
+}
+
+#[derive(Debug, Default)]
+struct Writer {
+    len: usize,
+    /// Index pairs copied by shard rebuilds since creation (the work registration does).
+    copied: u64,
 }
 
 /// `Ok` if `fresh` more providers fit beside `len`.
@@ -56,26 +137,22 @@ fn room(len: usize, fresh: usize) -> Result<(), CoordinatorError> {
     Ok(())
 }
 
-/// What a registration found for one name.
-pub(crate) enum Found {
-    /// Newly registered.
-    Fresh(ProviderHandle),
-    /// Already registered (the caller compares limits).
-    Existing(ProviderHandle),
-}
-
-#[derive(Debug)]
-pub(crate) struct Directory {
-    shards: Box<[ArcSwap<Shard>]>,
-    /// Serialises writers; holds the number of providers.
-    writer: Mutex<Writer>,
-}
-
-#[derive(Debug, Default)]
-struct Writer {
-    len: usize,
-    /// Entries copied by shard rebuilds since creation (the work registration does).
-    copied: u64,
+/// The sorted union of two sorted shards (one linear pass).
+fn merge(a: &[(u64, u32)], b: &[(u64, u32)]) -> Shard {
+    let mut out = Shard::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if a[i] <= b[j] {
+            out.push(a[i]);
+            i += 1;
+        } else {
+            out.push(b[j]);
+            j += 1;
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
 }
 
 impl Directory {
@@ -84,14 +161,33 @@ impl Directory {
             shards: (0..SHARDS)
                 .map(|_| ArcSwap::from_pointee(Shard::new()))
                 .collect(),
+            slab: Slab::new(),
             writer: Mutex::new(Writer::default()),
         }
     }
 
-    /// Call `f` with the provider named `name`, if registered (one load, one lookup).
+    /// The handle named `name` in `shard` (whose name hashes to `hash`).
+    #[inline]
+    fn find<'a>(
+        &'a self,
+        shard: &[(u64, u32)],
+        hash: u64,
+        name: &str,
+    ) -> Option<&'a ProviderHandle> {
+        let start = shard.partition_point(|&(h, _)| h < hash);
+        shard[start..]
+            .iter()
+            .take_while(|&&(h, _)| h == hash)
+            .filter_map(|&(_, i)| self.slab.get(i))
+            .find(|p| p.name() == name)
+    }
+
+    /// Call `f` with the provider named `name`, if registered (one load, one binary search).
     #[inline]
     pub fn with<T>(&self, name: &str, f: impl FnOnce(&ProviderHandle) -> T) -> Option<T> {
-        self.shards[shard_of(name)].load().get(name).map(f)
+        let hash = hash_of(name);
+        let shard = self.shards[shard_of(hash)].load();
+        self.find(&shard, hash, name).map(f)
     }
 
     /// Every registered name, sorted.
@@ -99,13 +195,19 @@ impl Directory {
         let mut names: Vec<String> = self
             .shards
             .iter()
-            .flat_map(|s| s.load().keys().map(|k| k.to_string()).collect::<Vec<_>>())
+            .flat_map(|s| {
+                let shard = s.load();
+                shard
+                    .iter()
+                    .filter_map(|&(_, i)| self.slab.get(i).map(|p| p.name().to_string()))
+                    .collect::<Vec<_>>()
+            })
             .collect();
         names.sort();
         names
     }
 
-    /// Entries copied by registrations so far (each shard rebuild copies the shard).
+    /// Index pairs copied by registrations so far (each shard rebuild copies the shard).
     #[cfg(test)]
     pub fn copied(&self) -> u64 {
         self.writer.lock().unwrap_or_else(|e| e.into_inner()).copied
@@ -129,9 +231,10 @@ impl Directory {
         room(w.len, fresh.len())
     }
 
-    /// Register every `(name, handle)` not yet registered, all or nothing: each touched shard
-    /// is copied and swapped once. Returns, per item, the fresh handle or the one already
-    /// registered under that name (the first of the batch for a name given twice).
+    /// Register every `(name, handle)` not yet registered, all or nothing: slots are filled
+    /// first, then each touched shard is copied and swapped once. Returns, per item, the fresh
+    /// handle or the one already registered under that name (the first of the batch for a
+    /// name given twice).
     ///
     /// # Errors
     /// `Config` (key `providers`) when the total would pass [`MAX_PROVIDERS`]; nothing is
@@ -141,40 +244,41 @@ impl Directory {
         items: Vec<(Arc<str>, ProviderHandle)>,
     ) -> Result<Vec<Found>, CoordinatorError> {
         let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let mut by_shard: Vec<Vec<usize>> = vec![Vec::new(); SHARDS];
         let mut found = Vec::with_capacity(items.len());
-        let mut batch: HashMap<&str, usize> = HashMap::new();
-        let mut fresh = 0usize;
+        let mut batch: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        let mut fresh: Vec<(u64, usize)> = Vec::new();
         for (i, (name, handle)) in items.iter().enumerate() {
-            let shard = shard_of(name);
-            if let Some(h) = self.shards[shard].load().get(&**name) {
-                found.push(Found::Existing(h.clone()));
+            if let Some(h) = self.with(name, Clone::clone) {
+                found.push(Found::Existing(h));
             } else if let Some(&first) = batch.get(&**name) {
                 found.push(Found::Existing(items[first].1.clone()));
             } else {
                 batch.insert(name, i);
-                by_shard[shard].push(i);
+                fresh.push((hash_of(name), i));
                 found.push(Found::Fresh(handle.clone()));
-                fresh += 1;
             }
         }
-        room(w.len, fresh)?;
-        for (shard, members) in by_shard.iter().enumerate() {
-            if members.is_empty() {
+        room(w.len, fresh.len())?;
+        // Slots before indexes: a reader that finds a pair finds its slot filled.
+        let mut pairs: Vec<Vec<(u64, u32)>> = vec![Vec::new(); SHARDS];
+        for (k, &(hash, i)) in fresh.iter().enumerate() {
+            let slot = w.len + k;
+            self.slab.put(slot, items[i].1.clone());
+            // slot < MAX_PROVIDERS < 2^32 (checked by `room`).
+            pairs[shard_of(hash)].push((hash, slot as u32));
+        }
+        for (shard, mut added) in pairs.into_iter().enumerate() {
+            if added.is_empty() {
                 continue;
             }
             let old = self.shards[shard].load_full();
-            let mut next = Shard::with_capacity(old.len() + members.len());
-            next.extend(old.iter().map(|(k, v)| (k.clone(), v.clone())));
+            added.sort_unstable();
+            let next = merge(&old, &added);
             w.copied += old.len() as u64;
-            for &i in members {
-                let (name, handle) = &items[i];
-                next.insert(name.clone(), handle.clone());
-            }
             // Writers are serialised by the mutex, so a plain store cannot lose an update.
             self.shards[shard].store(Arc::new(next));
         }
-        w.len += fresh;
+        w.len += fresh.len();
         Ok(found)
     }
 }
@@ -290,11 +394,34 @@ mod tests {
 
     #[test]
     fn shard_of_spreads_names_over_every_shard() {
-        let mut hit = [false; SHARDS];
-        for i in 0..10_000 {
-            hit[shard_of(&format!("p{i}"))] = true;
+        let mut hits = [0u32; SHARDS];
+        for i in 0..64_000 {
+            hits[shard_of(hash_of(&format!("p{i:06}")))] += 1;
         }
-        assert!(hit.iter().all(|&h| h));
-        assert_eq!(shard_of("ibkr"), shard_of("ibkr"));
+        // 1000 expected per shard.
+        assert!(hits.iter().all(|&h| (800..1200).contains(&h)), "{hits:?}");
+        assert_eq!(hash_of("ibkr"), hash_of("ibkr"));
+    }
+
+    #[test]
+    fn merge_keeps_both_sides_sorted() {
+        let a = [(1, 0), (3, 1), (3, 4), (9, 2)];
+        let b = [(0, 7), (3, 2), (10, 3)];
+        let m = merge(&a, &b);
+        assert_eq!(m, [(0, 7), (1, 0), (3, 1), (3, 2), (3, 4), (9, 2), (10, 3)]);
+        assert_eq!(merge(&[], &b), b);
+    }
+
+    #[test]
+    fn slab_slots_map_to_segments_without_gaps() {
+        let mut expect = (0, 0);
+        for i in 0..BASE * 7 {
+            assert_eq!(locate(i), expect, "slot {i}");
+            expect.1 += 1;
+            if expect.1 == BASE << expect.0 {
+                expect = (expect.0 + 1, 0);
+            }
+        }
+        assert!(locate(MAX_PROVIDERS - 1).0 < SEGMENTS);
     }
 }
