@@ -91,7 +91,7 @@
 //! polled twice. If no candidate yields ticks the router records a switch to none and returns
 //! `Pending`, probing again at each poll; `Ended` once every source has ended or failed for
 //! good, at least one of them having ended — when all of them failed for good, `poll` returns
-//! [`SourceError::AllFailed`](crate::error::SourceError::AllFailed) naming each source and its
+//! [`SourceError::AllFailed`] naming each source and its
 //! last error (the stream was lost, not completed).
 //!
 //! `First` fails back the same way: every `probe_interval`, each higher-priority source that
