@@ -91,8 +91,8 @@
 //! polled twice. If no candidate yields ticks the router records a switch to none and returns
 //! `Pending`, probing again at each poll; `Ended` once every source has ended or failed for
 //! good, at least one of them having ended — when all of them failed for good, `poll` returns
-//! [`SourceError::AllFailed`] naming each source and its
-//! last error (the stream was lost, not completed).
+//! [`SourceError::AllFailed`] naming each source and its last error (the stream was lost, not
+//! completed).
 //!
 //! `First` fails back the same way: every `probe_interval`, each higher-priority source that
 //! is out of its hold-down and whose breaker admits a call (a HALF_OPEN breaker admits exactly
