@@ -1,5 +1,6 @@
-//! Provider registration at scale: starting a runtime with many providers builds the
-//! coordinator's map once, and a count past the limit is a clear error.
+//! Provider registration at scale: a runtime starts with many providers, and settings with
+//! more than the coordinator's limit are a clear error. (How much of the name index is copied
+//! is counted by the coordinator's unit tests, not timed.)
 //!
 //! `registration_time_table` (ignored) prints how long `PipelineRuntime::start` and bare
 //! `RateCoordinator` registration take for 10^3, 10^4 and 10^5 providers; run it in release
@@ -7,7 +8,7 @@
 
 use std::time::Instant;
 
-use market_data_pipeline::flow::{ProviderLimits, RateCoordinator};
+use market_data_pipeline::flow::{ProviderLimits, RateCoordinator, MAX_PROVIDERS};
 use market_data_pipeline::registry::SourceSpec;
 use market_data_pipeline::runtime::{PipelineRuntime, PipelineRuntimeSettings, ProviderSettings};
 
@@ -24,6 +25,27 @@ fn settings_with_providers(n: usize) -> PipelineRuntimeSettings {
         providers,
         ..Default::default()
     }
+}
+
+#[test]
+fn a_runtime_starts_with_thousands_of_providers_all_registered() {
+    let runtime = PipelineRuntime::start(settings_with_providers(3_000)).unwrap();
+    let names = runtime.coordinator().providers();
+    assert_eq!(names.len(), 3_000);
+    assert_eq!(names[2_999], "p002999");
+    assert!(runtime.coordinator().handle("p001234").is_ok());
+}
+
+#[test]
+fn settings_with_more_providers_than_the_limit_are_refused_naming_it() {
+    let e = settings_with_providers(MAX_PROVIDERS + 1)
+        .validate()
+        .unwrap_err();
+    assert_eq!(e.field, "providers");
+    assert!(
+        e.reason.contains(&format!("at most {MAX_PROVIDERS}")),
+        "{e}"
+    );
 }
 
 #[test]
