@@ -318,7 +318,12 @@ impl PipelineRuntimeSettings {
     pub(crate) fn check_sources(&self, field: &str, names: &[String]) -> Result<(), ConfigError> {
         for (i, n) in names.iter().enumerate() {
             if !self.providers.contains_key(n) {
-                let known: Vec<&str> = self.providers.keys().map(String::as_str).collect();
+                // At most 16 names in the message: there may be a quarter million.
+                let mut known: Vec<&str> =
+                    self.providers.keys().take(16).map(String::as_str).collect();
+                if self.providers.len() > 16 {
+                    known.push("…");
+                }
                 return Err(ConfigError::new(
                     format!("{field}[{i}]"),
                     format!("unknown provider {n:?} (configured: {})", known.join(", ")),

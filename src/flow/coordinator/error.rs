@@ -13,8 +13,8 @@ use crate::flow::breaker::CircuitBreakerOpen;
 /// [`is_retryable`](Self::is_retryable).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CoordinatorError {
-    /// No provider of that name is registered.
-    #[error("unknown provider {name:?} (registered: {registered:?})")]
+    /// No provider of that name is registered (the message lists at most 16 names).
+    #[error("unknown provider {name:?} (registered: {})", listed(registered))]
     UnknownProvider {
         /// The name asked for.
         name: String,
@@ -78,6 +78,21 @@ pub enum CoordinatorError {
     /// Invalid limits.
     #[error(transparent)]
     Config(#[from] ConfigError),
+}
+
+/// Names shown in a message: all of them up to 16, else the first 16 and how many more (a
+/// coordinator may hold a quarter million).
+fn listed(names: &[String]) -> String {
+    const SHOWN: usize = 16;
+    if names.len() <= SHOWN {
+        return format!("{names:?}");
+    }
+    let first = format!("{:?}", &names[..SHOWN]);
+    format!(
+        "{}, … and {} more]",
+        first.trim_end_matches(']'),
+        names.len() - SHOWN
+    )
 }
 
 impl CoordinatorError {
