@@ -15,9 +15,10 @@ use market_data_pipeline::pipeline::{PipelineState, Placement, StreamingPipeline
 use market_data_pipeline::source::{SyntheticConfig, SyntheticSource};
 use market_data_pipeline::{
     CallbackSink, CountingSink, ManualClock, PipelineError, PipelineHandle, Record, Sink,
-    SinkError, SymbolTable,
+    SymbolTable,
 };
 
+use common::held_sink::HeldSink;
 use common::wait_for;
 
 fn synthetic(n: Option<u64>) -> SyntheticSource {
@@ -148,30 +149,6 @@ fn regression_ticks_stranded_by_a_failed_process_stage_were_reported_in_flight()
     assert!(s.is_conserved(), "{s:?}");
 }
 
-/// A sink whose every write and close waits on `gate` (until the test drops its sender), and
-/// that says "closed" on `done`.
-struct HeldSink {
-    gate: channel::Receiver<()>,
-    done: channel::Sender<()>,
-}
-
-impl Sink for HeldSink {
-    fn name(&self) -> &'static str {
-        "held"
-    }
-
-    fn write(&mut self, _batch: &[Record]) -> Result<(), SinkError> {
-        let _ = self.gate.recv();
-        Ok(())
-    }
-
-    fn close(&mut self) -> Result<(), SinkError> {
-        let _ = self.gate.recv();
-        let _ = self.done.send(());
-        Ok(())
-    }
-}
-
 #[test]
 fn a_stop_with_a_deadline_names_the_stuck_stage_and_leaves_it_detached() {
     // (case, placement, the stage that must be named)
@@ -180,12 +157,7 @@ fn a_stop_with_a_deadline_names_the_stuck_stage_and_leaves_it_detached() {
         (2, split(), "process stage (operator, batcher, sink)"),
     ];
     for (case, placement, stage) in cases {
-        let (release, gate) = channel::unbounded::<()>();
-        let (done_tx, done) = channel::unbounded::<()>();
-        let sink = HeldSink {
-            gate,
-            done: done_tx,
-        };
+        let (sink, held) = HeldSink::new();
         let handle = start_endless(sink, placement);
         // The sink blocks until released, whatever the deadline: the stage is stuck.
         let e = handle
@@ -198,9 +170,9 @@ fn a_stop_with_a_deadline_names_the_stuck_stage_and_leaves_it_detached() {
         );
         assert!(e.to_string().contains("left detached"), "case {case}: {e}");
         // Released, the detached stage finishes on its own (bounded wait).
-        drop(release);
+        drop(held.release);
         assert!(
-            done.recv_timeout(Duration::from_secs(60)).is_ok(),
+            held.closed.recv_timeout(Duration::from_secs(60)).is_ok(),
             "case {case}: the released stage closed its sink"
         );
     }

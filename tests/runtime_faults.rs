@@ -7,6 +7,7 @@ mod common;
 use std::error::Error;
 use std::sync::Arc;
 
+use common::held_sink::HeldSink;
 use common::{sample_ticks, wait_for, TempDir};
 use market_data_pipeline::pipeline::PipelineState;
 use market_data_pipeline::registry::SourceSpec;
@@ -201,4 +202,30 @@ fn regression_errors_starting_the_runtime_from_a_file_lost_file_and_line() {
         text.starts_with(&format!("{}:", config.display())) && text.contains("providers.s.rate"),
         "{text}"
     );
+}
+
+#[test]
+fn stopping_a_pipeline_with_a_deadline_names_the_stuck_stage_instead_of_waiting_for_ever() {
+    let runtime = PipelineRuntime::start(settings_with(vec![synthetic("s")], 2)).unwrap();
+    let (sink, held) = HeldSink::new();
+    let key = runtime
+        .run_pipeline_with_sink(PipelineSpec::new("t", "stuck"), Box::new(sink))
+        .unwrap();
+    // The sink blocks until released, whatever the deadline.
+    let e = runtime
+        .stop_pipeline_timeout(&key, std::time::Duration::from_millis(20))
+        .unwrap_err();
+    let RuntimeError::NotStopped(t) = &e else {
+        panic!("expected NotStopped, got {e:?}");
+    };
+    assert_eq!(t.pipeline, "t/stuck");
+    assert!(
+        t.stuck.iter().any(|w| w.contains("process stage")),
+        "{:?}",
+        t.stuck
+    );
+    assert!(runtime.list_pipelines().is_empty(), "no longer listed");
+    drop(held.release);
+    let closed = held.closed.recv_timeout(std::time::Duration::from_secs(60));
+    assert!(closed.is_ok(), "the released stage closed its sink");
 }

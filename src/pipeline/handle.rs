@@ -12,7 +12,7 @@ use crate::pipeline::PipelineContext;
 
 /// A stop with a deadline ran out: these workers had not exited. They were left running,
 /// detached (they can no longer be joined; each exits on its own if its stage ever returns).
-#[derive(Clone, Debug, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
     "pipeline {pipeline}: not stopped within {deadline:?}; still running (left detached): {}",
     stuck.join(", ")

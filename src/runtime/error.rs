@@ -105,6 +105,9 @@ pub enum RuntimeError {
         /// The error.
         error: Box<RuntimeError>,
     },
+    /// A stop with a deadline ran out: the stages named are still running, detached.
+    #[error(transparent)]
+    NotStopped(Box<crate::pipeline::StopTimeout>),
     /// The pipeline is a quote stream: stop it through its `QuoteStream`.
     #[error("pipeline {key} is a quote stream; drop or stop its QuoteStream to stop it")]
     StreamPipeline {

@@ -419,33 +419,49 @@ impl PipelineRuntime {
     }
 
     /// Stop pipeline `key`: its source stops, every stage drains, and the final counts are
-    /// reported (`produced == ticks_in + dropped`, exactly).
+    /// reported (`produced == ticks_in + dropped`, exactly). Waits as long as the stages take
+    /// (see [`stop_pipeline_timeout`](Self::stop_pipeline_timeout)).
     ///
     /// # Errors
     /// [`RuntimeError::UnknownPipeline`] listing the running keys;
     /// [`RuntimeError::StreamPipeline`] for a quote stream (stop it through its stream).
     pub fn stop_pipeline(&self, key: &PipelineKey) -> Result<PipelineReport, RuntimeError> {
-        let entry = {
-            let mut table = self.inner.table();
-            match table.get(key).map(|e| &e.slot) {
-                None => {
-                    return Err(RuntimeError::UnknownPipeline {
-                        key: key.clone(),
-                        running: table.keys().map(|k| k.to_string()).collect(),
-                    })
-                }
-                Some(Slot::Stream(_)) => {
-                    return Err(RuntimeError::StreamPipeline { key: key.clone() })
-                }
-                Some(Slot::Owned(_)) => table.remove(key),
-            }
-        };
-        match entry.map(|e| e.slot) {
-            Some(Slot::Owned(h)) => Ok(h.stop_and_join()),
-            _ => Err(RuntimeError::UnknownPipeline {
+        Ok(self.take_owned(key)?.stop_and_join())
+    }
+
+    /// [`stop_pipeline`](Self::stop_pipeline), waiting at most `deadline` for its workers.
+    ///
+    /// # Errors
+    /// As [`stop_pipeline`](Self::stop_pipeline), or [`RuntimeError::NotStopped`] naming the
+    /// stages still running at the deadline; the pipeline is then no longer listed and its
+    /// stuck workers are left running, detached (see
+    /// [`PipelineHandle::stop_and_join_timeout`]).
+    pub fn stop_pipeline_timeout(
+        &self,
+        key: &PipelineKey,
+        deadline: std::time::Duration,
+    ) -> Result<PipelineReport, RuntimeError> {
+        self.take_owned(key)?
+            .stop_and_join_timeout(deadline)
+            .map_err(|e| RuntimeError::NotStopped(Box::new(e)))
+    }
+
+    /// Remove pipeline `key` from the table and hand back its handle.
+    fn take_owned(&self, key: &PipelineKey) -> Result<PipelineHandle, RuntimeError> {
+        let mut table = self.inner.table();
+        match table.get(key).map(|e| &e.slot) {
+            None => Err(RuntimeError::UnknownPipeline {
                 key: key.clone(),
-                running: Vec::new(),
+                running: table.keys().map(|k| k.to_string()).collect(),
             }),
+            Some(Slot::Stream(_)) => Err(RuntimeError::StreamPipeline { key: key.clone() }),
+            Some(Slot::Owned(_)) => match table.remove(key).map(|e| e.slot) {
+                Some(Slot::Owned(h)) => Ok(h),
+                _ => Err(RuntimeError::UnknownPipeline {
+                    key: key.clone(),
+                    running: Vec::new(),
+                }),
+            },
         }
     }
 }

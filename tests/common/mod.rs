@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod counting_alloc;
+pub mod held_sink;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
