@@ -334,7 +334,8 @@ fn regression_a_router_whose_sources_all_failed_for_good_ended_as_if_complete() 
         let clock = ManualClock::shared(T0);
         let router =
             SourceRouter::with_config(sources, RouterConfig::new(strategy), clock.clone()).unwrap();
-        let items: Vec<_> = router.stream(clock).take(10).collect();
+        // The raw ticks: one error, then the end.
+        let items: Vec<_> = router.tick_stream(clock).take(10).collect();
         assert_eq!(
             items.len(),
             1,
@@ -351,6 +352,19 @@ fn regression_a_router_whose_sources_all_failed_for_good_ended_as_if_complete() 
             "{strategy:?}: {text}"
         );
         assert!(text.contains("beta: source beta"), "{strategy:?}: {text}");
+
+        // The seed's `router.stream()` of quotes ends holding that error.
+        let sources: Vec<Box<dyn TickSource>> = vec![broken("alpha"), broken("beta")];
+        let router = SourceRouter::with_config(
+            sources,
+            RouterConfig::new(strategy),
+            ManualClock::shared(T0),
+        )
+        .unwrap();
+        let mut quotes = router.stream();
+        assert_eq!(quotes.by_ref().take(10).count(), 0, "{strategy:?}");
+        let e = quotes.error().expect("the quote stream holds the error");
+        assert!(e.to_string().contains("all sources failed"), "{e}");
 
         // A pipeline over such a router fails with that error (it reported Stopped, no error).
         let sources: Vec<Box<dyn TickSource>> = vec![broken("alpha"), broken("beta")];
@@ -381,7 +395,7 @@ fn a_router_where_one_source_ended_and_the_others_failed_for_good_ends_normally(
     let clock = ManualClock::shared(T0);
     let router =
         SourceRouter::with_config(sources, RouterConfig::default(), clock.clone()).unwrap();
-    let items: Vec<_> = router.stream(clock).take(100).collect();
+    let items: Vec<_> = router.tick_stream(clock).take(100).collect();
     assert!(items.iter().all(Result::is_ok), "{items:?}");
     assert_eq!(items.len(), 10, "the ended source's ticks, then the end");
 }

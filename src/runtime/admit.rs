@@ -211,7 +211,7 @@ mod tests {
                 breaker_timeout: 1.0,
                 ..ProviderLimits::default()
             };
-            let p = coordinator.register_provider("p", limits).unwrap();
+            let p = coordinator.register_provider_with("p", limits).unwrap();
             let fail = SourceError::Failed {
                 source_name: "scripted".into(),
                 reason: "down".into(),

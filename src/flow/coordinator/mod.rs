@@ -3,8 +3,8 @@
 //!
 //! Providers are registered by name and used either by name (the seed's API; a lock-free
 //! lookup: one hash, one binary search in a copy-on-write shard) or through the
-//! [`ProviderHandle`] registration returns (no lookup). Everything a request touches is atomic: cooldown deadlines, the breaker word,
-//! one GCRA word per window.
+//! [`ProviderHandle`] registration returns (no lookup). Everything a request touches is
+//! atomic: cooldown deadlines, the breaker word, one GCRA word per window.
 //!
 //! # Registering many providers
 //!
