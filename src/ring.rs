@@ -137,20 +137,48 @@ pub struct Disconnected {
     pub unsent: usize,
 }
 
+/// Most bytes one edge's ring may take (1 GiB): a larger ring is refused, never allocated.
+pub const MAX_RING_BYTES: usize = 1 << 30;
+
+/// The most slots an edge of `T` may have: [`MAX_RING_BYTES`] of them (2^24 ticks).
+pub const fn max_capacity<T>() -> usize {
+    match MAX_RING_BYTES.checked_div(std::mem::size_of::<T>()) {
+        Some(n) => n,
+        None => MAX_RING_BYTES,
+    }
+}
+
+/// Check an edge capacity of `T` slots: 1 to [`max_capacity`].
+///
+/// # Errors
+/// A [`ConfigError`] on `ring_capacity` naming the bound.
+pub fn check_capacity<T>(capacity: usize) -> Result<(), ConfigError> {
+    if capacity == 0 {
+        return Err(ConfigError::new("ring_capacity", "must be greater than 0"));
+    }
+    let max = max_capacity::<T>();
+    if capacity > max {
+        return Err(ConfigError::new(
+            "ring_capacity",
+            format!(
+                "{capacity} slots: at most {max} ({MAX_RING_BYTES} bytes of {}-byte items)",
+                std::mem::size_of::<T>()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Make an edge of `capacity` slots.
+///
+/// # Errors
+/// A capacity of 0 or above [`max_capacity`] (a [`ConfigError`] on `ring_capacity`): the ring
+/// is not allocated.
 pub fn edge<T: Conflatable + Send>(
     capacity: usize,
     policy: Backpressure,
 ) -> Result<(EdgeTx<T>, EdgeRx<T>), ConfigError> {
-    if capacity == 0 {
-        return Err(ConfigError::new("ring_capacity", "must be greater than 0"));
-    }
-    if capacity > (1 << 28) {
-        return Err(ConfigError::new(
-            "ring_capacity",
-            "must be at most 2^28 slots",
-        ));
-    }
+    check_capacity::<T>(capacity)?;
     let (tx, rx) = RingBuffer::new(capacity);
     let counters = Arc::new(EdgeCounters::default());
     Ok((
@@ -489,6 +517,27 @@ mod tests {
     fn zero_capacity_is_a_config_error() {
         let e = edge::<Tick>(0, Backpressure::Block).unwrap_err();
         assert_eq!(e.field, "ring_capacity");
+    }
+
+    /// `mdp bench --ring 8589934592` aborted on allocation and `--ring u64::MAX` panicked in
+    /// rtrb: every capacity past the bound is an error, before anything is allocated.
+    #[test]
+    fn ring_capacities_rtrb_cannot_allocate_are_errors_not_aborts() {
+        assert_eq!(max_capacity::<Tick>(), 1 << 24);
+        for cap in [
+            max_capacity::<Tick>() + 1,
+            1 << 28,
+            8_589_934_592,
+            usize::MAX / 64 + 1,
+            usize::MAX,
+        ] {
+            let e = edge::<Tick>(cap, Backpressure::Block).unwrap_err();
+            assert_eq!(e.field, "ring_capacity", "{cap}");
+            assert!(e.to_string().contains("at most 16777216"), "{cap}: {e}");
+            let e = edge::<Record>(cap, Backpressure::Block).unwrap_err();
+            assert_eq!(e.field, "ring_capacity", "{cap}");
+        }
+        assert!(edge::<Tick>(max_capacity::<Tick>(), Backpressure::Block).is_ok());
     }
 
     #[test]

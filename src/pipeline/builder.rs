@@ -159,7 +159,8 @@ impl StreamingPipelineBuilder {
         self
     }
 
-    /// Slots of the source edge (default 16384).
+    /// Slots of the source edge (default 16384; at most
+    /// [`max_capacity`](crate::ring::max_capacity), checked by `build`).
     pub fn ring_capacity(mut self, n: usize) -> Self {
         self.ring_capacity = n;
         self
@@ -215,8 +216,8 @@ impl StreamingPipelineBuilder {
     /// Validate and build.
     ///
     /// # Errors
-    /// A [`ConfigError`] naming the field: missing source, zero chunk size or ring capacity,
-    /// a ring smaller than a chunk.
+    /// A [`ConfigError`] naming the field: missing source, zero chunk size, a ring capacity of
+    /// zero or above [`max_capacity`](crate::ring::max_capacity), a ring smaller than a chunk.
     pub fn build(self) -> Result<StreamingPipeline, PipelineError> {
         let source = self
             .source
@@ -224,9 +225,7 @@ impl StreamingPipelineBuilder {
         if self.chunk == 0 {
             return Err(ConfigError::new("chunk_size", "must be greater than 0").into());
         }
-        if self.ring_capacity == 0 {
-            return Err(ConfigError::new("ring_capacity", "must be greater than 0").into());
-        }
+        crate::ring::check_capacity::<crate::tick::Tick>(self.ring_capacity)?;
         if matches!(self.placement, Placement::Split { .. }) && self.ring_capacity < self.chunk {
             return Err(ConfigError::new(
                 "ring_capacity",

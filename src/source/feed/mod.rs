@@ -27,7 +27,9 @@
 //!   The source then drops the connection and stays [`SourceStatus::Failed`] (later polls
 //!   return `NotRunning`).
 //! - End of stream, a reset or a failed connect is a retryable [`SourceError::Disconnected`]
-//!   (status `Disconnected`). Later polls return `Pending` until the reconnect back-off has
+//!   (status `Disconnected`); [`TcpFeedSource::last_end`] then tells a clean end (in order,
+//!   between frames) from a truncated stream (reset, or cut inside a frame), with the stream
+//!   offset. Later polls return `Pending` until the reconnect back-off has
 //!   passed (measured with `now_ns`, never slept), then connect again; each successful
 //!   reconnect counts in [`SourceHealth::reconnects`]. A new connection is a new stream (header
 //!   again, offsets from 0); ticks that were in flight on the old one are lost.
@@ -99,6 +101,33 @@ pub const MAX_READ_BUFFER: usize = 64 << 20;
 
 /// Reads per `poll` at most (each up to the read buffer), so one poll stays short.
 const MAX_READS_PER_POLL: usize = 8;
+
+/// How a connection's stream ended (see [`TcpFeedSource::last_end`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamEnd {
+    /// Bytes received on the connection, header included: the stream offset of the end.
+    pub offset: u64,
+    /// Bytes of an incomplete header or frame at the end (0: the stream ended between frames).
+    pub partial: usize,
+    /// Whether the whole hello header had arrived.
+    pub header: bool,
+    /// `None` when the peer closed in order (end of stream); the error when the connection
+    /// failed (reset, aborted…).
+    pub failure: Option<String>,
+}
+
+impl StreamEnd {
+    /// True unless the peer closed in order after the header, on a frame boundary: a reset, a
+    /// stream cut inside a frame or inside the header is truncated.
+    pub fn is_truncated(&self) -> bool {
+        self.failure.is_some() || self.partial > 0 || !self.header
+    }
+
+    /// Stream offset of the first byte of the incomplete frame (or header) at the end.
+    pub fn frame_offset(&self) -> u64 {
+        self.offset - self.partial as u64
+    }
+}
 
 /// Configuration of a [`TcpFeedSource`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -183,6 +212,8 @@ pub struct TcpFeedSource {
     mode: Mode,
     /// A disconnect to report on the next poll (after the ticks read before it).
     pending: Option<String>,
+    /// How the last connection ended (cleared by the next connect).
+    last_end: Option<StreamEnd>,
     ever_connected: bool,
     health: SourceHealth,
 }
@@ -225,6 +256,7 @@ impl TcpFeedSource {
             rlen: 0,
             mode: Mode::Idle,
             pending: None,
+            last_end: None,
             ever_connected: false,
             health: SourceHealth::default(),
             cfg,
@@ -236,7 +268,25 @@ impl TcpFeedSource {
         &self.cfg
     }
 
+    /// How the last connection ended, once a poll has read its end (end of stream or a failed
+    /// read) and until the next connect: tells a clean end (between frames) from a truncated
+    /// stream, with the stream offsets. `None` while connected, and when a connect failed.
+    pub fn last_end(&self) -> Option<&StreamEnd> {
+        self.last_end.as_ref()
+    }
+
+    fn record_end(&mut self, failure: Option<String>) {
+        let unread = self.rlen - self.rpos;
+        self.last_end = Some(StreamEnd {
+            offset: self.dec.offset() + unread as u64,
+            partial: self.dec.partial() + unread,
+            header: self.dec.header_done(),
+            failure,
+        });
+    }
+
     fn begin_connect(&mut self, now_ns: u64) {
+        self.last_end = None;
         self.rpos = 0;
         self.rlen = 0;
         self.dec.reset();
@@ -321,10 +371,12 @@ impl TcpFeedSource {
                 }
                 ReadOutcome::WouldBlock => break,
                 ReadOutcome::Eof => {
+                    self.record_end(None);
                     self.pending = Some(self.end_reason("end of stream"));
                     break;
                 }
                 ReadOutcome::Failed(e) => {
+                    self.record_end(Some(e.to_string()));
                     self.pending = Some(self.end_reason(&format!("connection failed ({e})")));
                     break;
                 }

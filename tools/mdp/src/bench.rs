@@ -18,13 +18,15 @@ use market_data_pipeline::{
 };
 use serde::Serialize;
 
+use crate::{limits, signal};
+
 /// Options of `mdp bench`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
-    /// Ticks per throughput run.
+    /// Ticks per throughput run (1 to 10^10).
     #[arg(long, default_value_t = 20_000_000)]
     pub ticks: u64,
-    /// Repetitions (medians are reported).
+    /// Repetitions (medians are reported; 1 to 1000).
     #[arg(long, default_value_t = 5)]
     pub runs: usize,
     /// Core of the producing thread.
@@ -33,17 +35,17 @@ pub struct BenchArgs {
     /// Core of the consuming thread.
     #[arg(long, default_value_t = 1)]
     pub consumer_core: usize,
-    /// Ticks per chunk (and batch).
+    /// Ticks per chunk (and batch; 1 to 65536).
     #[arg(long, default_value_t = 256)]
     pub chunk: usize,
-    /// Ring slots.
+    /// Ring slots (--chunk to 2^24 = 16777216).
     #[arg(long, default_value_t = 16_384)]
     pub ring: usize,
-    /// Paced rate (ticks/s) of the latency runs.
+    /// Paced rate (ticks/s) of the latency runs (1 to 10^9).
     #[arg(long, default_value_t = 1_000_000)]
     pub latency_rate: u64,
-    /// Duration (s) of each latency run.
-    #[arg(long, default_value_t = 1.0)]
+    /// Duration (s) of each latency run (positive; rate × duration at most 10^10 ticks).
+    #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
     pub latency_secs: f64,
     /// Wait with spin → yield → park instead of busy-spinning.
     #[arg(long)]
@@ -249,14 +251,14 @@ fn crossbeam_channel(a: &BenchArgs, n: u64) -> RunResult {
 }
 
 /// The engine: unpaced (or paced) synthetic → passthrough → counting sink, split across the
-/// two pinned cores.
+/// two pinned cores. `None` when a signal stopped it.
 fn pipeline(
     a: &BenchArgs,
     n: u64,
     rate: Option<u64>,
     strategy: IdleStrategy,
     routed: bool,
-) -> Result<(RunResult, Histogram<u64>)> {
+) -> Result<Option<(RunResult, Histogram<u64>)>> {
     let table = Arc::new(SymbolTable::new());
     let synthetic = |name: &str| {
         SyntheticSource::new(
@@ -282,7 +284,7 @@ fn pipeline(
     };
     let sink = CountingSink::new();
     let counts = sink.counts();
-    let report = StreamingPipeline::builder()
+    let handle = StreamingPipeline::builder()
         .boxed_source(source)
         .operator(Passthrough::new())
         .batcher(HybridBatcher::new(a.chunk, Duration::from_millis(1))?)
@@ -292,14 +294,78 @@ fn pipeline(
         .ring_capacity(a.ring)
         .idle(strategy)
         .build()?
-        .run()?;
+        .start()?;
+    let mut stopped = false;
+    while !handle.is_finished() {
+        if !stopped && signal::requested().is_some() {
+            handle.stop();
+            stopped = true;
+        }
+        thread::sleep(POLL);
+    }
+    let report = handle.join().into_result()?;
+    if stopped {
+        return Ok(None);
+    }
     if report.stats.delivered != n || counts.records() != n || !report.stats.is_conserved() {
         bail!("pipeline lost ticks: {:?}", report.stats);
     }
-    Ok((
+    Ok(Some((
         RunResult::new(n, report.elapsed, report.stats.latency),
         report.latency_histogram,
-    ))
+    )))
+}
+
+/// How often a waiting main thread looks at the signal flag.
+const POLL: Duration = Duration::from_millis(10);
+
+/// One repetition: every contender, throughput then latency. `None` when a signal stopped it
+/// (between contenders, or inside a pipeline run); its rows are then not reported.
+struct OneRun {
+    thr: [RunResult; 4],
+    lat: [RunResult; 2],
+    ring_hist: Histogram<u64>,
+    pipeline_hist: Histogram<u64>,
+}
+
+fn one_run(a: &BenchArgs, lat_ticks: u64, strategy: IdleStrategy) -> Result<Option<OneRun>> {
+    let stop = || signal::requested().is_some();
+    // Interleave the contenders inside each run so drift on the host hits all alike.
+    let ring = bare_ring(a, a.ticks, None, strategy).0;
+    if stop() {
+        return Ok(None);
+    }
+    let channel = crossbeam_channel(a, a.ticks);
+    if stop() {
+        return Ok(None);
+    }
+    let Some((plain, _)) = pipeline(a, a.ticks, None, strategy, false).context("pipeline run")?
+    else {
+        return Ok(None);
+    };
+    let Some((routed, _)) =
+        pipeline(a, a.ticks, None, strategy, true).context("routed pipeline run")?
+    else {
+        return Ok(None);
+    };
+    if stop() {
+        return Ok(None);
+    }
+    let (ring_lat, ring_hist) = bare_ring(a, lat_ticks, Some(a.latency_rate), strategy);
+    if stop() {
+        return Ok(None);
+    }
+    let Some((pipe_lat, pipeline_hist)) =
+        pipeline(a, lat_ticks, Some(a.latency_rate), strategy, false)?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(OneRun {
+        thr: [ring, channel, plain, routed],
+        lat: [ring_lat, pipe_lat],
+        ring_hist,
+        pipeline_hist,
+    }))
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -312,11 +378,37 @@ fn median(v: &[f64]) -> f64 {
     }
 }
 
+/// Check the flags (bounds in `--help`); returns the tick count of a latency run.
+fn check_args(a: &BenchArgs) -> Result<u64> {
+    limits::ticks("--ticks", a.ticks)?;
+    limits::within("--runs", a.runs, 1, limits::MAX_RUNS)?;
+    limits::within("--chunk", a.chunk, 1, limits::MAX_CHUNK)?;
+    if a.ring < a.chunk || a.ring > limits::MAX_RING {
+        bail!(
+            "--ring {}: must be --chunk ({}) to {} slots",
+            a.ring,
+            a.chunk,
+            limits::MAX_RING
+        );
+    }
+    limits::within("--latency-rate", a.latency_rate, 1, limits::MAX_RATE)?;
+    let secs = limits::seconds("--latency-secs", a.latency_secs, limits::MAX_SECONDS)?;
+    let lat_ticks = ((a.latency_rate as f64) * secs.as_secs_f64()).max(1.0);
+    if lat_ticks > limits::MAX_TICKS as f64 {
+        bail!(
+            "--latency-rate {} × --latency-secs {} is {lat_ticks:.0} ticks per latency run; at \
+             most {} are allowed",
+            a.latency_rate,
+            a.latency_secs,
+            limits::MAX_TICKS
+        );
+    }
+    Ok(lat_ticks as u64)
+}
+
 /// Run the benchmark.
 pub fn run(a: &BenchArgs) -> Result<()> {
-    if a.ticks == 0 || a.runs == 0 || a.chunk == 0 || a.ring < a.chunk || a.latency_rate == 0 {
-        bail!("--ticks, --runs, --chunk and --latency-rate must be > 0, and --ring >= --chunk");
-    }
+    let lat_ticks = check_args(a)?;
     let cores = core_affinity::get_core_ids().map_or(1, |v| v.len());
     if a.producer_core >= cores || a.consumer_core >= cores {
         bail!("this machine has {cores} cores; --producer-core/--consumer-core must be below that");
@@ -330,34 +422,45 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     } else {
         IdleStrategy::BusySpin
     };
-    let lat_ticks = ((a.latency_rate as f64) * a.latency_secs).max(1.0) as u64;
     let mut thr = Rows::default();
     let mut lat = Rows::default();
     let mut last_ring_hist = None;
     let mut last_pipeline_hist = None;
+    let mut done = 0;
+    let mut interrupted = None;
     for run in 0..a.runs {
         if !a.json {
             eprintln!("run {}/{} …", run + 1, a.runs);
         }
-        // Interleave the contenders inside each run so drift on the host hits all alike.
-        thr.bare_ring.push(bare_ring(a, a.ticks, None, strategy).0);
-        thr.crossbeam.push(crossbeam_channel(a, a.ticks));
-        thr.pipeline.push(
-            pipeline(a, a.ticks, None, strategy, false)
-                .context("pipeline run")?
-                .0,
-        );
-        thr.pipeline_router.push(
-            pipeline(a, a.ticks, None, strategy, true)
-                .context("routed pipeline run")?
-                .0,
-        );
-        let (r, h) = bare_ring(a, lat_ticks, Some(a.latency_rate), strategy);
-        lat.bare_ring.push(r);
-        last_ring_hist = Some(h);
-        let (r, h) = pipeline(a, lat_ticks, Some(a.latency_rate), strategy, false)?;
-        lat.pipeline.push(r);
-        last_pipeline_hist = Some(h);
+        if let Some(one) = one_run(a, lat_ticks, strategy)? {
+            let [ring, channel, plain, routed] = one.thr;
+            thr.bare_ring.push(ring);
+            thr.crossbeam.push(channel);
+            thr.pipeline.push(plain);
+            thr.pipeline_router.push(routed);
+            let [ring_lat, pipe_lat] = one.lat;
+            lat.bare_ring.push(ring_lat);
+            lat.pipeline.push(pipe_lat);
+            last_ring_hist = Some(one.ring_hist);
+            last_pipeline_hist = Some(one.pipeline_hist);
+            done += 1;
+        }
+        if let Some(sig) = signal::requested() {
+            signal::announce(
+                sig,
+                "a run in progress is dropped; completed runs are reported",
+            );
+            interrupted = Some(sig);
+            break;
+        }
+    }
+    if done == 0 {
+        if let Some(signal) = interrupted {
+            return Err(signal::interrupted(
+                signal,
+                "no run completed; nothing to report".into(),
+            ));
+        }
     }
     let med = |rows: &[RunResult], f: fn(&RunResult) -> f64| {
         median(&rows.iter().map(f).collect::<Vec<_>>())
@@ -371,7 +474,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         .collect();
     let report = Report {
         ticks: a.ticks,
-        runs: a.runs,
+        runs: done,
         cores: (a.producer_core, a.consumer_core),
         chunk: a.chunk,
         ring: a.ring,
@@ -395,9 +498,15 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
-        return Ok(());
+    } else {
+        print_table(&report);
     }
-    print_table(&report);
+    if let Some(signal) = interrupted {
+        return Err(signal::interrupted(
+            signal,
+            format!("{done} of {} runs completed and reported", a.runs),
+        ));
+    }
     Ok(())
 }
 

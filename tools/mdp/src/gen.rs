@@ -10,6 +10,7 @@ use market_data_pipeline::source::{SyntheticConfig, SyntheticSource};
 use market_data_pipeline::{SourcePoll, SymbolTable, Tick, TickSource};
 
 use crate::output::{self, Recorder};
+use crate::{limits, signal};
 
 /// Options of `mdp gen`.
 #[derive(Debug, Clone, clap::Args)]
@@ -17,7 +18,7 @@ pub struct GenArgs {
     /// Output file (`.csv` writes CSV, anything else a tick file). It may replace only a
     /// regular file; it is written as `<path>.partial` and renamed when every tick is in.
     pub out: PathBuf,
-    /// Number of ticks.
+    /// Number of ticks (1 to 10^10).
     #[arg(long, default_value_t = 1_000_000)]
     pub ticks: u64,
     /// Symbols (comma-separated).
@@ -30,10 +31,11 @@ pub struct GenArgs {
     /// RNG seed.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Event-time spacing between ticks, ns.
+    /// Event-time spacing between ticks, ns (the last tick's time, start + interval × (ticks −
+    /// 1), must fit in u64).
     #[arg(long, default_value_t = 1_000)]
     pub interval_ns: u64,
-    /// Event time of the first tick, ns.
+    /// Event time of the first tick, ns (see --interval-ns).
     #[arg(long, default_value_t = 1_700_000_000_000_000_000)]
     pub start_ns: u64,
     /// No progress bar.
@@ -41,10 +43,28 @@ pub struct GenArgs {
     pub quiet: bool,
 }
 
-pub fn run(a: &GenArgs) -> Result<()> {
-    if a.ticks == 0 {
-        bail!("--ticks must be greater than 0");
+/// The event time of the last tick, or an error naming the flags when it does not fit in u64
+/// (every later timestamp would otherwise saturate).
+fn last_timestamp(a: &GenArgs) -> Result<u64> {
+    let last = (a.ticks - 1)
+        .checked_mul(a.interval_ns)
+        .and_then(|span| a.start_ns.checked_add(span));
+    match last {
+        Some(t) => Ok(t),
+        None => bail!(
+            "--start-ns {} + --interval-ns {} × (--ticks {} − 1) overflows the u64 nanosecond \
+             clock (max {}): lower --start-ns, --interval-ns or --ticks",
+            a.start_ns,
+            a.interval_ns,
+            a.ticks,
+            u64::MAX
+        ),
     }
+}
+
+pub fn run(a: &GenArgs) -> Result<()> {
+    limits::ticks("--ticks", a.ticks)?;
+    last_timestamp(a)?;
     output::check(&[&a.out], &[])?;
     let table = Arc::new(SymbolTable::new());
     let mut src = SyntheticSource::new(
@@ -72,7 +92,8 @@ pub fn run(a: &GenArgs) -> Result<()> {
     }
 }
 
-/// Poll the source to its end into `out`, with a progress bar.
+/// Poll the source to its end into `out`, with a progress bar; a signal stops it between
+/// chunks (the caller then leaves the output unfinished).
 fn generate(a: &GenArgs, src: &mut SyntheticSource, out: &mut Recorder) -> Result<()> {
     let bar = if a.quiet {
         ProgressBar::hidden()
@@ -86,6 +107,14 @@ fn generate(a: &GenArgs, src: &mut SyntheticSource, out: &mut Recorder) -> Resul
     let mut buf = vec![Tick::default(); 4096];
     let mut written = 0u64;
     loop {
+        if let Some(sig) = signal::requested() {
+            signal::announce(sig, "leaving the output unfinished");
+            bar.finish_and_clear();
+            return Err(signal::interrupted(
+                sig,
+                format!("wrote {written} of {} ticks", a.ticks),
+            ));
+        }
         let now = a
             .start_ns
             .saturating_add(written.saturating_mul(a.interval_ns));

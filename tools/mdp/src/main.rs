@@ -3,17 +3,19 @@
 mod bench;
 mod feed;
 mod gen;
+mod limits;
 mod orchestrated;
 mod output;
 mod replay;
 mod run;
+mod signal;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 /// Market-data pipeline tool.
 #[derive(Debug, Parser)]
-#[command(name = "mdp", version, about)]
+#[command(name = "mdp", version, about, after_help = STOPPING)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -34,9 +36,26 @@ enum Cmd {
     Bench(bench::BenchArgs),
 }
 
+/// How runs stop (shown by `mdp --help`; the README says the same).
+const STOPPING: &str = "\
+Stopping: the first SIGINT (Ctrl-C) or SIGTERM stops a run gracefully: the pipeline or runtime
+is stopped and drained, the summary is printed, and mdp exits with status 130. A second signal
+ends mdp at once, also with status 130. An interrupted run never finishes its recording: a
+recording (gen, replay --out/--csv) is renamed from <path>.partial to <path> only when its run
+succeeded; an interrupted one stays at <path>.partial, marked unfinished (readers refuse it).
+Exit status: 0 success, 2 error (bad input, failed run), 130 interrupted.";
+
 fn main() {
     let cli = Cli::parse();
+    if let Err(e) = signal::install() {
+        eprintln!("error: {e:#}");
+        std::process::exit(2);
+    }
     if let Err(e) = dispatch(cli) {
+        if e.downcast_ref::<signal::Interrupted>().is_some() {
+            eprintln!("mdp: {e:#}");
+            std::process::exit(signal::EXIT_INTERRUPTED);
+        }
         eprintln!("error: {e:#}");
         std::process::exit(2);
     }

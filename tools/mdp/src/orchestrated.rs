@@ -12,24 +12,45 @@ use market_data_pipeline::runtime::{
 use market_data_pipeline::{PipelineReport, RouterStats};
 use serde_json::{json, Value};
 
-/// Run `settings` for `duration`, printing a live line (unless `json`) and a summary.
-pub fn run_settings(settings: PipelineRuntimeSettings, duration: f64, json: bool) -> Result<()> {
-    if !(duration > 0.0 && duration.is_finite()) {
-        bail!("--duration must be a positive number of seconds");
-    }
+use crate::signal;
+
+/// How often the main loop looks at the signal flag while it waits.
+const POLL: Duration = Duration::from_millis(10);
+/// How often the live line is redrawn.
+const LIVE_LINE: Duration = Duration::from_millis(250);
+
+/// Run `settings` for `duration` (or until SIGINT/SIGTERM), printing a live line (unless
+/// `json`) and a summary.
+pub fn run_settings(
+    settings: PipelineRuntimeSettings,
+    duration: Duration,
+    json: bool,
+) -> Result<()> {
     let no_pipelines = settings.pipelines.is_empty();
     let runtime = PipelineRuntime::start(settings).context("starting the runtime")?;
     if no_pipelines {
         runtime.run_pipeline(PipelineSpec::new("cli", "run"))?;
     }
     let started = Instant::now();
-    let deadline = started + Duration::from_secs_f64(duration);
-    while Instant::now() < deadline {
-        if !json {
+    let deadline = started + duration;
+    let mut next_line = started;
+    let mut interrupted = None;
+    loop {
+        let now = Instant::now();
+        if let Some(sig) = signal::requested() {
+            signal::announce(sig, "stopping and draining every pipeline");
+            interrupted = Some(sig);
+            break;
+        }
+        if now >= deadline {
+            break;
+        }
+        if !json && now >= next_line {
             eprint!("\r{}   ", live_line(&runtime.snapshot(), started.elapsed()));
             let _ = std::io::stderr().flush();
+            next_line = now + LIVE_LINE;
         }
-        std::thread::sleep(Duration::from_millis(250).min(deadline - Instant::now().min(deadline)));
+        std::thread::sleep(POLL.min(deadline - now));
     }
     if !json {
         eprintln!();
@@ -53,6 +74,15 @@ pub fn run_settings(settings: PipelineRuntimeSettings, duration: f64, json: bool
             r.error.as_ref().map(|e| e.to_string()).unwrap_or_default()
         );
     }
+    if let Some(signal) = interrupted {
+        return Err(signal::interrupted(
+            signal,
+            format!(
+                "stopped after {:.2}s; every pipeline was drained and the summary covers the run",
+                started.elapsed().as_secs_f64()
+            ),
+        ));
+    }
     Ok(())
 }
 
@@ -61,13 +91,13 @@ pub fn run_settings(settings: PipelineRuntimeSettings, duration: f64, json: bool
 pub const DEMO: &str = include_str!("../../../examples/config/failover.toml");
 
 /// Plain `mdp run`.
-pub fn run_demo(duration: f64, json: bool) -> Result<()> {
+pub fn run_demo(duration: Duration, json: bool) -> Result<()> {
     let settings = PipelineRuntimeSettings::from_toml_str(DEMO).context("the built-in demo")?;
     run_settings(settings, duration, json)
 }
 
 /// `mdp run --config FILE`.
-pub fn run_file(path: &Path, duration: f64, json: bool) -> Result<()> {
+pub fn run_file(path: &Path, duration: Duration, json: bool) -> Result<()> {
     let settings = PipelineRuntimeSettings::from_file(path)?;
     run_settings(settings, duration, json)
 }

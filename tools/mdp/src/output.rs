@@ -6,12 +6,13 @@
 //! may not be one file), so a refused output costs no work. Then:
 //! - `gen` writes through a [`Recorder`]; `replay --out/--csv` through a sink whose
 //!   [`Recording`] it keeps.
-//! - When the command succeeded (for an interrupted command: when it drained and stopped
-//!   cleanly) the caller calls [`Recorder::finish`] / [`conclude`] with `succeeded = true`;
-//!   the file is completed, synced and renamed, and only then "recorded to X" is printed.
+//! - When the command succeeded the caller calls [`Recorder::finish`] / [`conclude`] with
+//!   `succeeded = true`; the file is completed, synced and renamed, and only then "recorded to
+//!   X" is printed.
 //! - Otherwise the output is left unfinished at `<path>.partial` (the tick-file header says
-//!   so; every reader refuses it) and the error names that path. An interrupted command that
-//!   does not drain does the same.
+//!   so; every reader refuses it) and the error names that path. An interrupted command (SIGINT
+//!   or SIGTERM, see [`crate::signal`]) is not a success, even when it drained cleanly: its
+//!   output is left unfinished too.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

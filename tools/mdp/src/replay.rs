@@ -18,7 +18,10 @@ use market_data_pipeline::{
 };
 use serde_json::json;
 
-use crate::output;
+use crate::{limits, output, signal};
+
+/// How often the main loop looks at the pipeline and the signal flag.
+const POLL: Duration = Duration::from_millis(10);
 
 /// Options of `mdp replay`.
 #[derive(Debug, Clone, clap::Args)]
@@ -26,16 +29,17 @@ pub struct ReplayArgs {
     /// The tick file.
     pub file: PathBuf,
     /// `max` (as fast as possible), `1x` (real time by event timestamps) or `Nx`.
-    #[arg(long, default_value = "max")]
+    #[arg(long, default_value = "max", allow_hyphen_values = true)]
     pub speed: String,
     /// Only these symbols (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub symbols: Vec<String>,
-    /// Play the file this many times.
+    /// Play the file this many times (at least 1).
     #[arg(long, default_value_t = 1)]
     pub loops: u32,
-    /// Aggregate into bars of this many milliseconds instead of passing ticks through.
-    #[arg(long)]
+    /// Aggregate into bars of this many milliseconds instead of passing ticks through (1 ms to
+    /// 31 days; `--bar-ms` is the same flag).
+    #[arg(long, alias = "bar-ms")]
     pub bars_ms: Option<u64>,
     /// Record the ticks that arrived into this tick file (finished only when the replay
     /// succeeds; otherwise left unfinished as `<path>.partial`). It may replace only a
@@ -74,10 +78,14 @@ fn parse_speed(s: &str) -> Result<ReplaySpeed> {
 pub fn run(a: &ReplayArgs) -> Result<()> {
     let speed = parse_speed(&a.speed)?;
     let Some(loops) = NonZeroU32::new(a.loops) else {
-        bail!("--loops must be at least 1");
+        bail!("--loops 0: must be at least 1");
     };
+    let window = a
+        .bars_ms
+        .map(|ms| limits::bar_window("--bars-ms", ms))
+        .transpose()?;
     let file = TickFile::open(&a.file)?;
-    let total = file.len() * a.loops as u64;
+    let total = file.len().saturating_mul(a.loops as u64);
     let table = Arc::new(SymbolTable::new());
     let source = ReplaySource::new(
         file,
@@ -94,11 +102,8 @@ pub fn run(a: &ReplayArgs) -> Result<()> {
             ..ReplayConfig::default()
         },
     )?;
-    let op: Box<dyn Operator> = match a.bars_ms {
-        Some(ms) => Box::new(BarOperator::new(BarConfig::new(
-            Duration::from_millis(ms.max(1)),
-            Duration::ZERO,
-        ))?),
+    let op: Box<dyn Operator> = match window {
+        Some(w) => Box::new(BarOperator::new(BarConfig::new(w, Duration::ZERO))?),
         None => Box::new(Passthrough::new()),
     };
     let counting = CountingSink::new();
@@ -136,9 +141,17 @@ pub fn run(a: &ReplayArgs) -> Result<()> {
         ProgressStyle::with_template("{bar:40} {pos}/{len} ticks  {per_sec}  eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    let mut interrupted = None;
     while !handle.is_finished() {
+        if interrupted.is_none() {
+            if let Some(sig) = signal::requested() {
+                signal::announce(sig, "draining the pipeline; the output stays unfinished");
+                handle.stop();
+                interrupted = Some(sig);
+            }
+        }
         bar.set_position(handle.stats().produced);
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(POLL);
     }
     bar.finish_and_clear();
     let report = handle.join();
@@ -176,16 +189,25 @@ pub fn run(a: &ReplayArgs) -> Result<()> {
             println!("sink checksum {:#018x}", counts.checksum());
         }
     }
-    // The recording is finished only when the replay succeeded.
+    // The recording is finished only when the replay succeeded: an interrupted replay never
+    // finishes it, drained or not.
+    let succeeded = report.error.is_none() && interrupted.is_none();
     let unfinished = match &recording {
-        Some(r) => output::conclude(r, report.error.is_none(), a.json)?,
+        Some(r) => output::conclude(r, succeeded, a.json)?,
         None => None,
     };
+    let note = unfinished.map(|n| format!("; {n}")).unwrap_or_default();
     if let Some(e) = report.error {
-        match unfinished {
-            Some(note) => bail!("replay failed: {e}; {note}"),
-            None => bail!("replay failed: {e}"),
-        }
+        bail!("replay failed: {e}{note}");
+    }
+    if let Some(sig) = interrupted {
+        return Err(signal::interrupted(
+            sig,
+            format!(
+                "replayed {} ticks before stopping; the pipeline was drained{note}",
+                s.produced
+            ),
+        ));
     }
     Ok(())
 }

@@ -17,6 +17,8 @@ use market_data_pipeline::source::{SyntheticConfig, SyntheticSource};
 use market_data_pipeline::{Bar, HybridBatcher, Record, SymbolTable};
 use serde_json::json;
 
+use crate::{limits, signal};
+
 /// Options of `mdp run`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
@@ -27,14 +29,14 @@ pub struct RunArgs {
         value_delimiter = ','
     )]
     pub symbols: Vec<String>,
-    /// Synthetic ticks per second (0 = unpaced).
+    /// Synthetic ticks per second (0 = unpaced; at most 10^9).
     #[arg(long, default_value_t = 1_000_000)]
     pub rate: u64,
-    /// How long to run, seconds.
-    #[arg(long, default_value_t = 3.0)]
+    /// How long to run, seconds (positive, at most one year).
+    #[arg(long, default_value_t = 3.0, allow_hyphen_values = true)]
     pub duration: f64,
-    /// Bar window, milliseconds.
-    #[arg(long, default_value_t = 1000)]
+    /// Bar window, milliseconds (1 ms to 31 days; `--bars-ms` is the same flag).
+    #[arg(long, alias = "bars-ms", default_value_t = 1000)]
     pub bar_ms: u64,
     /// RNG seed.
     #[arg(long, default_value_t = 42)]
@@ -52,15 +54,15 @@ pub struct RunArgs {
 }
 
 pub fn run(a: &RunArgs) -> Result<()> {
+    let duration = limits::seconds("--duration", a.duration, limits::MAX_SECONDS)?;
     if let Some(path) = &a.config {
-        return crate::orchestrated::run_file(path, a.duration, a.json);
+        return crate::orchestrated::run_file(path, duration, a.json);
     }
     if !a.bars {
-        return crate::orchestrated::run_demo(a.duration, a.json);
+        return crate::orchestrated::run_demo(duration, a.json);
     }
-    if !(a.duration > 0.0 && a.duration.is_finite()) {
-        bail!("--duration must be a positive number of seconds");
-    }
+    let window = limits::bar_window("--bar-ms", a.bar_ms)?;
+    limits::within("--rate", a.rate, 0, limits::MAX_RATE)?;
     let table = Arc::new(SymbolTable::new());
     let source = SyntheticSource::new(
         SyntheticConfig {
@@ -71,10 +73,7 @@ pub fn run(a: &RunArgs) -> Result<()> {
         },
         table.clone(),
     )?;
-    let bars = BarOperator::new(BarConfig::new(
-        Duration::from_millis(a.bar_ms),
-        Duration::ZERO,
-    ))?;
+    let bars = BarOperator::new(BarConfig::new(window, Duration::ZERO))?;
     let (sink, mut stream) = consumer_sink(1 << 12, Backpressure::Block)?;
     let handle = StreamingPipeline::builder()
         .source(source)
@@ -85,11 +84,12 @@ pub fn run(a: &RunArgs) -> Result<()> {
         .build()?
         .start()?;
     let started = Instant::now();
-    let deadline = started + Duration::from_secs_f64(a.duration);
+    let deadline = started + duration;
     let mut last: BTreeMap<u32, Bar> = BTreeMap::new();
     let mut bars_seen = 0u64;
     let mut next_line = started;
     let mut stopped = false;
+    let mut interrupted = None;
     let mut buf = Vec::with_capacity(1024);
     loop {
         buf.clear();
@@ -101,9 +101,15 @@ pub fn run(a: &RunArgs) -> Result<()> {
             }
         }
         let now = Instant::now();
-        if !stopped && now >= deadline {
-            handle.stop();
-            stopped = true;
+        if !stopped {
+            if let Some(sig) = signal::requested() {
+                signal::announce(sig, "draining the pipeline, open bars included");
+                interrupted = Some(sig);
+            }
+            if interrupted.is_some() || now >= deadline {
+                handle.stop();
+                stopped = true;
+            }
         }
         if !a.json && now >= next_line {
             let s = handle.stats();
@@ -183,6 +189,15 @@ pub fn run(a: &RunArgs) -> Result<()> {
     }
     if let Some(e) = report.error {
         bail!("pipeline failed: {e}");
+    }
+    if let Some(signal) = interrupted {
+        return Err(signal::interrupted(
+            signal,
+            format!(
+                "stopped after {:.2}s; the pipeline was drained and the summary covers the run",
+                report.elapsed.as_secs_f64()
+            ),
+        ));
     }
     Ok(())
 }
