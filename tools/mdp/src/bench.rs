@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use hdrhistogram::Histogram;
@@ -13,12 +13,15 @@ use market_data_pipeline::pipeline::{LatencySummary, Placement, StreamingPipelin
 use market_data_pipeline::router::{RoutingStrategy, SourceRouter};
 use market_data_pipeline::source::{SyntheticConfig, SyntheticSource};
 use market_data_pipeline::{
-    Clock, CountingSink, HybridBatcher, IdleStrategy, MonotonicClock, Pacer, Passthrough,
-    SymbolTable, Tick, TickKind, TickSource,
+    CountingSink, HybridBatcher, IdleStrategy, Passthrough, SymbolTable, TickSource,
 };
 use serde::Serialize;
 
 use crate::{limits, signal};
+
+mod baseline;
+
+use baseline::{bare_ring, crossbeam_channel, stopping};
 
 /// Options of `mdp bench`.
 #[derive(Debug, Clone, clap::Args)]
@@ -114,142 +117,6 @@ struct Rows {
     pipeline_router: Vec<RunResult>,
 }
 
-fn pin(core: usize) {
-    if let Some(id) = core_affinity::get_core_ids().and_then(|v| v.get(core).copied()) {
-        core_affinity::set_for_current(id);
-    }
-}
-
-fn idle(strategy: IdleStrategy, rounds: &mut u32) {
-    match strategy {
-        IdleStrategy::BusySpin => std::hint::spin_loop(),
-        _ => {
-            *rounds += 1;
-            if *rounds < 64 {
-                std::hint::spin_loop()
-            } else if *rounds < 96 {
-                thread::yield_now()
-            } else {
-                thread::park_timeout(Duration::from_micros(50))
-            }
-        }
-    }
-}
-
-fn template() -> Tick {
-    Tick {
-        kind: TickKind::Quote,
-        bid: market_data_pipeline::Price::from_units(100),
-        ask: market_data_pipeline::Price::from_units(101),
-        bid_size: 100,
-        ask_size: 100,
-        ..Tick::default()
-    }
-}
-
-/// The baseline: a bare rtrb ring moved in chunks, stamping `ts_recv` once per chunk and
-/// measuring `now − ts_recv` per tick at the consumer, once per chunk read.
-fn bare_ring(
-    a: &BenchArgs,
-    n: u64,
-    rate: Option<u64>,
-    strategy: IdleStrategy,
-) -> (RunResult, Histogram<u64>) {
-    let (mut tx, mut rx) = rtrb::RingBuffer::<Tick>::new(a.ring);
-    let clock = MonotonicClock;
-    let (chunk, pc, cc) = (a.chunk, a.producer_core, a.consumer_core);
-    let start = Instant::now();
-    let producer = thread::spawn(move || {
-        pin(pc);
-        let mut pacer = rate.map(|r| Pacer::new(r, chunk as u64).expect("rate > 0"));
-        let tmpl = template();
-        let (mut sent, mut rounds) = (0u64, 0u32);
-        while sent < n {
-            let now = clock.now_ns();
-            let mut k = (n - sent).min(chunk as u64);
-            if let Some(p) = pacer.as_mut() {
-                k = p.take_up_to(now, k);
-            }
-            let k = (k as usize).min(tx.slots());
-            if k == 0 {
-                idle(strategy, &mut rounds);
-                continue;
-            }
-            rounds = 0;
-            let Ok(wc) = tx.write_chunk_uninit(k) else {
-                continue;
-            };
-            let base = sent as u32;
-            wc.fill_from_iter((0..k as u32).map(|i| Tick {
-                seq: base.wrapping_add(i),
-                ts_recv: now,
-                ts_event: now,
-                ..tmpl
-            }));
-            sent += k as u64;
-        }
-    });
-    let consumer = thread::spawn(move || {
-        pin(cc);
-        let mut hist = market_data_pipeline::pipeline::stats::latency_histogram();
-        let (mut got, mut rounds, mut check) = (0u64, 0u32, 0u64);
-        while got < n {
-            let k = rx.slots().min(chunk);
-            if k == 0 {
-                idle(strategy, &mut rounds);
-                continue;
-            }
-            rounds = 0;
-            let Ok(rc) = rx.read_chunk(k) else { continue };
-            let now = clock.now_ns();
-            let (x, y) = rc.as_slices();
-            for t in x.iter().chain(y) {
-                hist.saturating_record(now.saturating_sub(t.ts_recv).max(1));
-                check = check.wrapping_add(t.seq as u64);
-            }
-            rc.commit_all();
-            got += k as u64;
-        }
-        (hist, check)
-    });
-    producer.join().expect("producer");
-    let (hist, check) = consumer.join().expect("consumer");
-    let elapsed = start.elapsed();
-    // Correctness before timing: every sequence number arrived once.
-    let expect = (0..n).fold(0u64, |s, i| s.wrapping_add(i as u32 as u64));
-    assert_eq!(check, expect, "bare ring lost or duplicated ticks");
-    (RunResult::new(n, elapsed, LatencySummary::of(&hist)), hist)
-}
-
-/// A bounded crossbeam channel, one tick per send (how channels are normally used).
-fn crossbeam_channel(a: &BenchArgs, n: u64) -> RunResult {
-    let (tx, rx) = crossbeam::channel::bounded::<Tick>(a.ring);
-    let (pc, cc) = (a.producer_core, a.consumer_core);
-    let start = Instant::now();
-    let producer = thread::spawn(move || {
-        pin(pc);
-        let tmpl = template();
-        for i in 0..n {
-            let _ = tx.send(Tick {
-                seq: i as u32,
-                ..tmpl
-            });
-        }
-    });
-    let consumer = thread::spawn(move || {
-        pin(cc);
-        let mut got = 0u64;
-        while rx.recv().is_ok() {
-            got += 1;
-        }
-        got
-    });
-    producer.join().expect("producer");
-    let got = consumer.join().expect("consumer");
-    assert_eq!(got, n, "crossbeam channel lost ticks");
-    RunResult::new(n, start.elapsed(), LatencySummary::default())
-}
-
 /// The engine: unpaced (or paced) synthetic → passthrough → counting sink, split across the
 /// two pinned cores. `None` when a signal stopped it.
 fn pipeline(
@@ -297,7 +164,7 @@ fn pipeline(
         .start()?;
     let mut stopped = false;
     while !handle.is_finished() {
-        if !stopped && signal::requested().is_some() {
+        if !stopped && stopping() {
             handle.stop();
             stopped = true;
         }
@@ -329,16 +196,13 @@ struct OneRun {
 }
 
 fn one_run(a: &BenchArgs, lat_ticks: u64, strategy: IdleStrategy) -> Result<Option<OneRun>> {
-    let stop = || signal::requested().is_some();
     // Interleave the contenders inside each run so drift on the host hits all alike.
-    let ring = bare_ring(a, a.ticks, None, strategy).0;
-    if stop() {
+    let Some((ring, _)) = bare_ring(a, a.ticks, None, strategy) else {
         return Ok(None);
-    }
-    let channel = crossbeam_channel(a, a.ticks);
-    if stop() {
+    };
+    let Some(channel) = crossbeam_channel(a, a.ticks) else {
         return Ok(None);
-    }
+    };
     let Some((plain, _)) = pipeline(a, a.ticks, None, strategy, false).context("pipeline run")?
     else {
         return Ok(None);
@@ -348,13 +212,10 @@ fn one_run(a: &BenchArgs, lat_ticks: u64, strategy: IdleStrategy) -> Result<Opti
     else {
         return Ok(None);
     };
-    if stop() {
+    let Some((ring_lat, ring_hist)) = bare_ring(a, lat_ticks, Some(a.latency_rate), strategy)
+    else {
         return Ok(None);
-    }
-    let (ring_lat, ring_hist) = bare_ring(a, lat_ticks, Some(a.latency_rate), strategy);
-    if stop() {
-        return Ok(None);
-    }
+    };
     let Some((pipe_lat, pipeline_hist)) =
         pipeline(a, lat_ticks, Some(a.latency_rate), strategy, false)?
     else {

@@ -264,6 +264,20 @@ fn sigint_during_bench_reports_the_completed_runs() {
 }
 
 #[test]
+fn sigint_inside_a_long_bench_measurement_stops_it_without_a_report() {
+    let dir = fresh_dir("sig-bench-long");
+    let mut c = Mdp::spawn(
+        &["bench", "--ticks", "10000000000", "--runs", "1", "--backoff"],
+        &dir,
+    );
+    assert!(c.wait_until(|c| c.stderr().contains("run 1/1")));
+    c.signal(libc::SIGINT);
+    let e = c.wait();
+    assert_interrupted(&e, "bench (inside a measurement)");
+    assert!(e.stderr.contains("no run completed"), "{}", e.stderr);
+}
+
+#[test]
 fn a_second_signal_ends_at_once_and_nothing_looks_finished() {
     let dir = fresh_dir("sig-twice");
     gen_input(&dir, "in.mdt", "100000");

@@ -150,6 +150,15 @@ impl Mdp {
     }
 }
 
+impl Drop for Mdp {
+    /// A child left behind by a failed assertion is killed, never orphaned. (After `wait` the
+    /// child is reaped: std then sends nothing.)
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Run `mdp args` in `dir` to the end (bounded).
 pub fn run(args: &[&str], dir: &Path) -> Ended {
     Mdp::spawn(args, dir).wait()
