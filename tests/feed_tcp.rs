@@ -174,6 +174,10 @@ fn scenario_2_publisher_hangs_up_then_a_new_one_on_the_same_port_continues_the_s
     );
     assert_eq!(src.status(), SourceStatus::Disconnected);
     assert_eq!(seqs(&got), (1..=5_000).collect::<Vec<_>>());
+    // A hang-up between frames is a clean end, at the end of the last frame.
+    let end = src.last_end().expect("the end is known");
+    assert!(!end.is_truncated(), "{end:?}");
+    assert_eq!(end.offset, 8 + 5_000 * 64);
     assert!(sender.join().unwrap().is_none()); // listener dropped: the port is free
 
     // Within the back-off the source does not even try.
@@ -340,6 +344,11 @@ fn scenario_7_a_hang_up_mid_frame_is_a_disconnect_naming_the_offset() {
         "{err}"
     );
     assert_eq!(seqs(&got), vec![1]);
+    // Issue 7, failure 12: a stream cut inside a frame is truncated, and says where.
+    let end = src.last_end().expect("the end is known");
+    assert!(end.is_truncated(), "{end:?}");
+    assert_eq!((end.frame_offset(), end.partial, end.offset), (72, 30, 102));
+    assert!(end.header && end.failure.is_none(), "{end:?}");
 }
 
 #[test]

@@ -267,7 +267,14 @@ fn sigint_during_bench_reports_the_completed_runs() {
 fn sigint_inside_a_long_bench_measurement_stops_it_without_a_report() {
     let dir = fresh_dir("sig-bench-long");
     let mut c = Mdp::spawn(
-        &["bench", "--ticks", "10000000000", "--runs", "1", "--backoff"],
+        &[
+            "bench",
+            "--ticks",
+            "10000000000",
+            "--runs",
+            "1",
+            "--backoff",
+        ],
         &dir,
     );
     assert!(c.wait_until(|c| c.stderr().contains("run 1/1")));
