@@ -93,6 +93,9 @@ fn bad_files_name_the_line_and_key() {
         (13, "[[pipelines]]\ntenant_id = \"t\"\npipeline_id = \"a\"\noperator = \"vwap\"\n", 4, "pipelines[0].operator"),
         (14, "circuit_breaker_timeout_sec = -1.0\n", 1, "circuit_breaker_timeout_sec"),
         (15, "[pipeline]\nring_capacity = 16\nchunk_size = 64\n", 2, "pipeline.ring_capacity"),
+        // Issue 7, failure 8: rings the machine cannot allocate are refused, not aborted on.
+        (16, "[pipeline]\nring_capacity = 8589934592\n", 2, "pipeline.ring_capacity: 8589934592 slots: at most 16777216"),
+        (17, "[pipeline]\nstream_capacity = 9223372036854775807\n", 2, "pipeline.stream_capacity"),
     ];
     for &(n, text, line, words) in cases {
         let e = PipelineRuntimeSettings::from_toml_str(text).unwrap_err();

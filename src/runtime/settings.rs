@@ -339,6 +339,13 @@ impl PipelineRuntimeSettings {
         positive("pipeline.ring_capacity", d.ring_capacity)?;
         positive("pipeline.batch_rows", d.batch_rows)?;
         positive("pipeline.stream_capacity", d.stream_capacity)?;
+        for (field, slots) in [
+            ("pipeline.ring_capacity", d.ring_capacity),
+            ("pipeline.stream_capacity", d.stream_capacity),
+        ] {
+            crate::ring::check_capacity::<crate::tick::Tick>(slots)
+                .map_err(|e| ConfigError::new(field, e.reason))?;
+        }
         if d.ring_capacity < d.chunk_size {
             return Err(ConfigError::new(
                 "pipeline.ring_capacity",

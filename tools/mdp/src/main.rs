@@ -42,7 +42,8 @@ Stopping: the first SIGINT (Ctrl-C) or SIGTERM stops a run gracefully: the pipel
 is stopped and drained, the summary is printed, and mdp exits with status 130. A second signal
 ends mdp at once, also with status 130. An interrupted run never finishes its recording: a
 recording (gen, replay --out/--csv) is renamed from <path>.partial to <path> only when its run
-succeeded; an interrupted one stays at <path>.partial, marked unfinished (readers refuse it).
+succeeded; an interrupted one stays at <path>.partial (a tick file's header says unfinished,
+and every tick-file reader refuses it).
 Exit status: 0 success, 2 error (bad input, failed run), 130 interrupted.";
 
 fn main() {
