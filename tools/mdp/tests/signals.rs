@@ -60,7 +60,7 @@ fn sigint_during_gen_stops_gracefully_and_leaves_the_recording_unfinished() {
     let e = c.wait();
     assert_interrupted(&e, "gen");
     assert!(
-        e.stderr.contains("stays unfinished at big.mdt.partial"),
+        e.stderr.contains("left unfinished at big.mdt.partial"),
         "{}",
         e.stderr
     );
@@ -97,7 +97,7 @@ fn sigint_during_replay_out_drains_reports_and_leaves_the_recording_unfinished()
     assert!(e.stdout.contains("replayed "), "no summary: {}", e.stdout);
     assert!(!e.stdout.contains("recorded to"), "{}", e.stdout);
     assert!(
-        e.stderr.contains("stays unfinished at rec.mdt.partial"),
+        e.stderr.contains("left unfinished at rec.mdt.partial"),
         "{}",
         e.stderr
     );
