@@ -11,7 +11,8 @@ pub struct Bar {
     pub symbol: SymbolId,
     /// Window start (event time, ns, inclusive).
     pub start_ns: u64,
-    /// Window end (event time, ns, exclusive).
+    /// Window end (event time, ns, exclusive). The last window, the one holding `u64::MAX`,
+    /// ends past `u64::MAX` and reports `u64::MAX` here.
     pub end_ns: u64,
     /// First trade price.
     pub open: Price,

@@ -3,7 +3,11 @@
 //! # Windows and the watermark
 //!
 //! Windows are aligned to multiples of the window length from event time 0:
-//! `[k·w, (k+1)·w)`. The watermark is `max ts_event seen − allowed_lateness` over the whole
+//! `[k·w, (k+1)·w)`. The arithmetic is exact over the whole `u64` range: the last window (the
+//! one holding `u64::MAX`) ends past `u64::MAX`, so window ends and the watermark are kept as
+//! `u128` inside the operator. That window is never final by watermark (a trade at `u64::MAX`
+//! can always still come); it closes on the idle close or at end of stream, and its bar
+//! reports `end_ns = u64::MAX`. The watermark is `max ts_event seen − allowed_lateness` over the whole
 //! stream (all symbols). A window is final once the watermark reaches its end, and it is
 //! emitted at once, right after the trade that moved the watermark. A trade whose window is
 //! already final when it arrives is counted as `late` and dropped, never merged into a bar
@@ -36,6 +40,8 @@
 mod accum;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_extreme;
 
 use std::time::Duration;
 
@@ -47,6 +53,22 @@ use crate::record::Record;
 use crate::symbol::SymbolId;
 use crate::tick::Tick;
 
+/// `next_close` when no window is open: above any watermark, so the close loop stops.
+const NONE_OPEN: u128 = u128::MAX;
+
+/// The exclusive end of the window `[start, start + window)`: past `u64::MAX` for the last
+/// window, hence `u128` (exact, never saturated).
+#[inline]
+fn window_end(start: u64, window_ns: u64) -> u128 {
+    u128::from(start) + u128::from(window_ns)
+}
+
+/// A window end as a bar reports it: the last window's end (past `u64::MAX`) as `u64::MAX`.
+#[inline]
+fn bar_end_ns(end: u128) -> u64 {
+    u64::try_from(end).unwrap_or(u64::MAX)
+}
+
 /// Most open windows per symbol reserved up front (more are allocated only if the lateness
 /// spans more windows than this).
 const MAX_RESERVED_WINDOWS: u64 = 64;
@@ -54,12 +76,14 @@ const MAX_RESERVED_WINDOWS: u64 = 64;
 /// Configuration of a [`BarOperator`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BarConfig {
-    /// Window length (event time). Must be non-zero.
+    /// Window length (event time). Must be non-zero and at most `u64::MAX` ns (about 584
+    /// years: event times are `u64` ns).
     pub window: Duration,
-    /// How far behind the newest event a trade may be and still count.
+    /// How far behind the newest event a trade may be and still count. Anything from
+    /// `u64::MAX` ns up means the same (no trade is ever late by watermark).
     pub allowed_lateness: Duration,
     /// Wall-clock quiet time after which open windows are closed; `None` disables it. Must be
-    /// non-zero when set.
+    /// non-zero when set; beyond `u64::MAX` ns it never fires.
     pub idle_close: Option<Duration>,
     /// Symbols to reserve state for up front.
     pub expected_symbols: usize,
@@ -93,11 +117,22 @@ impl BarConfig {
     ///
     /// # Errors
     ///
-    /// A [`ConfigError`] naming `bar.window` (zero), `bar.idle_close` (zero) or
-    /// `bar.expected_symbols` (above [`MAX_DENSE_SYMBOLS`]).
+    /// A [`ConfigError`] naming `bar.window` (zero, or longer than `u64::MAX` ns, which no
+    /// event time can span), `bar.idle_close` (zero) or `bar.expected_symbols` (above
+    /// [`MAX_DENSE_SYMBOLS`]).
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.window.is_zero() {
             return Err(ConfigError::new("bar.window", "must be greater than 0"));
+        }
+        if self.window.as_nanos() > u128::from(u64::MAX) {
+            return Err(ConfigError::new(
+                "bar.window",
+                format!(
+                    "{:?} is longer than event time can span (at most {} ns, about 584 years)",
+                    self.window,
+                    u64::MAX
+                ),
+            ));
         }
         if self.idle_close.is_some_and(|d| d.is_zero()) {
             return Err(ConfigError::new(
@@ -159,10 +194,11 @@ pub struct BarOperator {
     /// Open windows per symbol, sorted by start.
     open: Vec<Vec<Accum>>,
     open_count: usize,
-    /// Windows ending at or before this are final.
-    watermark: u64,
-    /// Smallest end among open windows (`u64::MAX` when none is open).
-    next_close: u64,
+    /// Windows ending at or before this are final. At most `2^64 + window` (after a close of
+    /// every window), so never [`NONE_OPEN`].
+    watermark: u128,
+    /// Smallest end among open windows ([`NONE_OPEN`] when none is open).
+    next_close: u128,
     /// Data arrived since the last `on_idle`.
     saw_data: bool,
     /// Wall-clock time of the last `on_idle` that followed data.
@@ -197,12 +233,15 @@ impl BarOperator {
             window_ns,
             last_start: 0,
             lateness_ns,
-            idle_close_ns: config.idle_close.map(duration_ns),
+            // A quiet time longer than u64 ns can never elapse on the clock: never.
+            idle_close_ns: config
+                .idle_close
+                .and_then(|d| u64::try_from(d.as_nanos()).ok()),
             reserve,
             open,
             open_count: 0,
             watermark: 0,
-            next_close: u64::MAX,
+            next_close: NONE_OPEN,
             saw_data: false,
             last_data_ns: 0,
             idle_closes: 0,
@@ -211,8 +250,10 @@ impl BarOperator {
     }
 
     /// The current watermark (event-time ns): windows ending at or before it are final.
+    /// After every window up to the last one (the one holding `u64::MAX`) was closed, it is
+    /// past `u64::MAX` and reads as `u64::MAX`.
     pub fn watermark_ns(&self) -> u64 {
-        self.watermark
+        bar_end_ns(self.watermark)
     }
 
     /// Windows currently open, over all symbols.
@@ -228,20 +269,22 @@ impl BarOperator {
     #[inline]
     fn add_trade(&mut self, t: &Tick) {
         let ts = t.ts_event;
-        let start = if ts.wrapping_sub(self.last_start) < self.window_ns {
-            self.last_start
-        } else {
-            ts - ts % self.window_ns
+        // Same window as the last trade only if not before its start (a wrapping difference
+        // would take an earlier trade for one in a window of more than half of u64).
+        let start = match ts.checked_sub(self.last_start) {
+            Some(d) if d < self.window_ns => self.last_start,
+            _ => ts - ts % self.window_ns,
         };
         self.last_start = start;
-        let end = start.saturating_add(self.window_ns);
+        let end = window_end(start, self.window_ns);
         if end <= self.watermark {
             self.stats.late += 1;
             return;
         }
+        // Below 0 nothing is final yet: every window ends after 0.
         self.watermark = self
             .watermark
-            .max(t.ts_event.saturating_sub(self.lateness_ns));
+            .max(u128::from(ts.saturating_sub(self.lateness_ns)));
         let sym = t.symbol.0 as usize;
         if sym >= self.open.len() {
             self.open.resize_with(sym + 1, Vec::new);
@@ -261,20 +304,25 @@ impl BarOperator {
     }
 
     /// Emit every window the watermark has made final, in order of end time, then symbol id.
+    ///
+    /// Terminates: `next_close` is the smallest end among open windows, so each round closes
+    /// at least one window (or finds none open and stops at [`NONE_OPEN`], which no watermark
+    /// reaches).
     fn close_final(&mut self, out: &mut Vec<Record>) {
         while self.next_close <= self.watermark {
             let end = self.next_close;
-            let mut next = u64::MAX;
+            let mut next = NONE_OPEN;
             for (sym, bars) in self.open.iter_mut().enumerate() {
                 let Some(first) = bars.first() else { continue };
-                if first.start.saturating_add(self.window_ns) <= end {
-                    out.push(Record::Bar(first.finish(SymbolId(sym as u32), end)));
+                if window_end(first.start, self.window_ns) <= end {
+                    let bar = first.finish(SymbolId(sym as u32), bar_end_ns(end));
+                    out.push(Record::Bar(bar));
                     bars.remove(0);
                     self.open_count -= 1;
                     self.stats.records_out += 1;
                 }
                 if let Some(first) = bars.first() {
-                    next = next.min(first.start.saturating_add(self.window_ns));
+                    next = next.min(window_end(first.start, self.window_ns));
                 }
             }
             self.next_close = next;
@@ -288,7 +336,7 @@ impl BarOperator {
             .open
             .iter()
             .filter_map(|bars| bars.last())
-            .map(|a| a.start.saturating_add(self.window_ns))
+            .map(|a| window_end(a.start, self.window_ns))
             .max();
         if let Some(end) = newest_end {
             self.watermark = self.watermark.max(end);

@@ -273,6 +273,18 @@ fn invalid_configurations_are_config_errors_naming_the_field() {
             BarConfig::new(w, w).expected_symbols(usize::MAX),
             "bar.expected_symbols",
         ),
+        // A window no event time can span (`bar_window_ms = u64::MAX`, `--bars-ms`).
+        (
+            4,
+            BarConfig::new(Duration::from_millis(u64::MAX), Duration::ZERO),
+            "bar.window",
+        ),
+        (
+            5,
+            BarConfig::new(Duration::from_nanos(u64::MAX) + Duration::from_nanos(1), w),
+            "bar.window",
+        ),
+        (6, BarConfig::new(Duration::MAX, w), "bar.window"),
     ];
     for (case, config, field) in cases {
         match BarOperator::new(config) {
