@@ -7,9 +7,104 @@ use std::time::Duration;
 
 use crate::tick::TickDecodeError;
 
+/// Text up to this many bytes appears whole in an error message.
+pub const SHOWN_WHOLE: usize = 96;
+/// Longer text shows this many characters, then `… (N bytes)`.
+pub const SHOWN_PREFIX: usize = 64;
+
+/// User-provided text (a symbol name, a key, a path) as an error message shows it: whole up
+/// to [`SHOWN_WHOLE`] bytes, otherwise its first [`SHOWN_PREFIX`] characters then
+/// `… (N bytes)`, so a 50 MB name does not become a 50 MB message. `{}` shows the text, `{:?}`
+/// quotes and escapes it (the shown part only). Every error of the library that carries such
+/// text formats it through this.
+///
+/// ```
+/// use market_data_pipeline::error::bounded;
+/// assert_eq!(bounded("AAPL").to_string(), "AAPL");
+/// assert_eq!(format!("{:?}", bounded("AAPL")), "\"AAPL\"");
+/// let huge = "X".repeat(1_000);
+/// assert_eq!(bounded(&huge).to_string(), format!("{}… (1000 bytes)", "X".repeat(64)));
+/// ```
+pub fn bounded(text: &str) -> Bounded<'_> {
+    Bounded(text)
+}
+
+/// See [`bounded`].
+#[derive(Clone, Copy)]
+pub struct Bounded<'a>(&'a str);
+
+impl<'a> Bounded<'a> {
+    /// The part shown, and whether it is all of it.
+    fn shown(&self) -> (&'a str, bool) {
+        if self.0.len() <= SHOWN_WHOLE {
+            return (self.0, true);
+        }
+        let end = self
+            .0
+            .char_indices()
+            .nth(SHOWN_PREFIX)
+            .map_or(self.0.len(), |(i, _)| i);
+        (&self.0[..end], end == self.0.len())
+    }
+}
+
+impl fmt::Display for Bounded<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.shown() {
+            (all, true) => f.write_str(all),
+            (head, false) => write!(f, "{head}… ({} bytes)", self.0.len()),
+        }
+    }
+}
+
+impl fmt::Debug for Bounded<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.shown() {
+            (all, true) => write!(f, "{all:?}"),
+            (head, false) => write!(f, "{head:?}… ({} bytes)", self.0.len()),
+        }
+    }
+}
+
+/// A list of user-provided names as an error message shows it: the first
+/// [`SHOWN_ITEMS`] (each [`bounded`]), then `… (N in all)`.
+///
+/// ```
+/// use market_data_pipeline::error::bounded_list;
+/// let names: Vec<String> = (0..100).map(|i| format!("p{i}")).collect();
+/// assert_eq!(
+///     bounded_list(&names).to_string(),
+///     "p0, p1, p2, p3, p4, p5, p6, p7, … (100 in all)"
+/// );
+/// ```
+pub fn bounded_list<S: AsRef<str>>(items: &[S]) -> BoundedList<'_, S> {
+    BoundedList(items)
+}
+
+/// Names of a list shown before `… (N in all)`.
+pub const SHOWN_ITEMS: usize = 8;
+
+/// See [`bounded_list`].
+pub struct BoundedList<'a, S>(&'a [S]);
+
+impl<S: AsRef<str>> fmt::Display for BoundedList<'_, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, item) in self.0.iter().take(SHOWN_ITEMS).enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{}", bounded(item.as_ref()))?;
+        }
+        if self.0.len() > SHOWN_ITEMS {
+            write!(f, ", … ({} in all)", self.0.len())?;
+        }
+        Ok(())
+    }
+}
+
 /// A configuration value that cannot be used. Names the field and the reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid configuration: {field}: {reason}")]
+#[error("invalid configuration: {}: {reason}", bounded(.field))]
 pub struct ConfigError {
     /// Dotted path of the field (`pipeline.batcher.max_rows`, `providers.ibkr.capacity`).
     pub field: String,
@@ -103,7 +198,7 @@ pub enum DataErrorKind {
     #[error("bad record: {0}")]
     BadRecord(TickDecodeError),
     /// A field that does not parse or is out of range.
-    #[error("bad field {field}: {reason}")]
+    #[error("bad field {}: {reason}", bounded(.field))]
     BadField {
         /// Field name.
         field: String,
@@ -173,7 +268,7 @@ impl DataError {
 impl fmt::Display for DataError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(p) = &self.path {
-            write!(f, "{}: ", p.display())?;
+            write!(f, "{}: ", bounded(&p.to_string_lossy()))?;
         }
         if self.at != DataLocation::Unknown {
             write!(f, "{}: ", self.at)?;
@@ -188,13 +283,13 @@ impl std::error::Error for DataError {}
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SourceError {
     /// No symbols to produce.
-    #[error("source {source_name}: no symbols configured")]
+    #[error("source {}: no symbols configured", bounded(.source_name))]
     NoSymbols {
         /// Source name.
         source_name: String,
     },
     /// The connection dropped; the source may reconnect.
-    #[error("source {source_name}: disconnected: {reason}")]
+    #[error("source {}: disconnected: {reason}", bounded(.source_name))]
     Disconnected {
         /// Source name.
         source_name: String,
@@ -202,7 +297,7 @@ pub enum SourceError {
         reason: String,
     },
     /// The source failed; it may recover.
-    #[error("source {source_name}: failed: {reason}")]
+    #[error("source {}: failed: {reason}", bounded(.source_name))]
     Failed {
         /// Source name.
         source_name: String,
@@ -210,7 +305,7 @@ pub enum SourceError {
         reason: String,
     },
     /// Bad data read by the source (not retryable).
-    #[error("source {source_name}: {error}")]
+    #[error("source {}: {error}", bounded(.source_name))]
     Data {
         /// Source name.
         source_name: String,
@@ -218,7 +313,7 @@ pub enum SourceError {
         error: DataError,
     },
     /// The source's configuration is invalid.
-    #[error("source {source_name}: {error}")]
+    #[error("source {}: {error}", bounded(.source_name))]
     Config {
         /// Source name.
         source_name: String,
@@ -226,7 +321,7 @@ pub enum SourceError {
         error: ConfigError,
     },
     /// `poll` before `start`, or after `close`.
-    #[error("source {source_name}: not running ({state})")]
+    #[error("source {}: not running ({state})", bounded(.source_name))]
     NotRunning {
         /// Source name.
         source_name: String,
@@ -279,7 +374,7 @@ pub enum BatcherError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SinkError {
     /// An I/O failure writing `path`.
-    #[error("sink {sink}: {path}: {message}")]
+    #[error("sink {sink}: {}: {message}", bounded(.path))]
     Io {
         /// Sink name.
         sink: &'static str,
@@ -348,7 +443,7 @@ pub enum PipelineError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// A worker thread could not be started or panicked.
-    #[error("worker {worker}: {reason}")]
+    #[error("worker {}: {reason}", bounded(.worker))]
     Worker {
         /// Worker name.
         worker: String,

@@ -4,6 +4,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, RwLock};
 
+use crate::error::bounded;
+
 /// A dense symbol id issued by a [`SymbolTable`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(transparent)]
@@ -25,10 +27,10 @@ pub enum SymbolError {
     #[error("empty symbol name")]
     Empty,
     /// Longer than [`MAX_SYMBOL_LEN`].
-    #[error("symbol {0:?} is longer than 32 bytes")]
+    #[error("symbol {:?} is longer than 32 bytes", bounded(.0))]
     TooLong(String),
     /// Contains whitespace, a comma, a quote or a control/non-ASCII character.
-    #[error("symbol {name:?} has invalid character {ch:?}")]
+    #[error("symbol {:?} has invalid character {ch:?}", bounded(.name))]
     InvalidChar {
         /// The name.
         name: String,

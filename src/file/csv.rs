@@ -188,7 +188,11 @@ fn parse_line(line: &str, table: &SymbolTable) -> Result<Tick, FieldError> {
         let c = col as u32;
         match fields.next() {
             None => Err((c, name, "missing (the line has too few fields)".into())),
-            Some(f) if f.trim() != f => Err((c, name, format!("{f:?} has surrounding spaces"))),
+            Some(f) if f.trim() != f => Err((
+                c,
+                name,
+                format!("{:?} has surrounding spaces", crate::error::bounded(f)),
+            )),
             Some(f) => Ok((c, name, f)),
         }
     };
@@ -196,8 +200,16 @@ fn parse_line(line: &str, table: &SymbolTable) -> Result<Tick, FieldError> {
     where
         T::Err: std::fmt::Display,
     {
-        f.parse::<T>()
-            .map_err(|e| (c, name, format!("{f:?} is not a valid integer ({e})")))
+        f.parse::<T>().map_err(|e| {
+            (
+                c,
+                name,
+                format!(
+                    "{:?} is not a valid integer ({e})",
+                    crate::error::bounded(f)
+                ),
+            )
+        })
     }
     let ts_event = int(next()?)?;
     let ts_recv = int(next()?)?;
@@ -208,7 +220,13 @@ fn parse_line(line: &str, table: &SymbolTable) -> Result<Tick, FieldError> {
         "trade" => TickKind::Trade,
         "quote" => TickKind::Quote,
         "both" => TickKind::Both,
-        _ => return Err((c, name, format!("{k:?} is not trade, quote or both"))),
+        _ => {
+            return Err((
+                c,
+                name,
+                format!("{:?} is not trade, quote or both", crate::error::bounded(k)),
+            ))
+        }
     };
     let price = price_field(next()?)?;
     let size = int(next()?)?;

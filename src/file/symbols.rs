@@ -130,7 +130,13 @@ impl FileSymbols {
                 }
             }
             if !seen.insert(name) {
-                return Err(bad(at, format!("entry {n}: duplicate symbol {name:?}")));
+                return Err(bad(
+                    at,
+                    format!(
+                        "entry {n}: duplicate symbol {:?}",
+                        crate::error::bounded(name)
+                    ),
+                ));
             }
             ids.push(id);
             names.push(Arc::from(name));

@@ -193,6 +193,10 @@ pub struct BarOperator {
     reserve: usize,
     /// Open windows per symbol, sorted by start.
     open: Vec<Vec<Accum>>,
+    /// Ids of the symbols with an open window, ascending: closing scans these, not every id
+    /// up to the highest one seen (one trade of id 2^20 − 1 must not make each close cost a
+    /// million steps).
+    active: Vec<u32>,
     open_count: usize,
     /// Windows ending at or before this are final. At most `2^64 + window` (after a close of
     /// every window), so never [`NONE_OPEN`].
@@ -239,6 +243,7 @@ impl BarOperator {
                 .and_then(|d| u64::try_from(d.as_nanos()).ok()),
             reserve,
             open,
+            active: Vec::with_capacity(config.expected_symbols),
             open_count: 0,
             watermark: 0,
             next_close: NONE_OPEN,
@@ -293,6 +298,11 @@ impl BarOperator {
         match bars.binary_search_by_key(&start, |a| a.start) {
             Ok(i) => bars[i].add(t),
             Err(i) => {
+                if bars.is_empty() {
+                    if let Err(at) = self.active.binary_search(&t.symbol.0) {
+                        self.active.insert(at, t.symbol.0);
+                    }
+                }
                 if bars.capacity() == 0 {
                     bars.reserve_exact(self.reserve);
                 }
@@ -312,19 +322,25 @@ impl BarOperator {
         while self.next_close <= self.watermark {
             let end = self.next_close;
             let mut next = NONE_OPEN;
-            for (sym, bars) in self.open.iter_mut().enumerate() {
-                let Some(first) = bars.first() else { continue };
-                if window_end(first.start, self.window_ns) <= end {
-                    let bar = first.finish(SymbolId(sym as u32), bar_end_ns(end));
-                    out.push(Record::Bar(bar));
-                    bars.remove(0);
-                    self.open_count -= 1;
-                    self.stats.records_out += 1;
-                }
+            let mut closed = 0;
+            let (open, window_ns) = (&mut self.open, self.window_ns);
+            self.active.retain(|&sym| {
+                let bars = &mut open[sym as usize];
                 if let Some(first) = bars.first() {
-                    next = next.min(window_end(first.start, self.window_ns));
+                    if window_end(first.start, window_ns) <= end {
+                        out.push(Record::Bar(first.finish(SymbolId(sym), bar_end_ns(end))));
+                        bars.remove(0);
+                        closed += 1;
+                    }
                 }
-            }
+                let first = bars.first();
+                if let Some(first) = first {
+                    next = next.min(window_end(first.start, window_ns));
+                }
+                first.is_some()
+            });
+            self.open_count -= closed;
+            self.stats.records_out += closed as u64;
             self.next_close = next;
         }
     }
@@ -333,9 +349,9 @@ impl BarOperator {
     /// a trade arriving later for any of them is `late` (no second bar for the same window).
     fn close_all(&mut self, out: &mut Vec<Record>) {
         let newest_end = self
-            .open
+            .active
             .iter()
-            .filter_map(|bars| bars.last())
+            .filter_map(|&sym| self.open[sym as usize].last())
             .map(|a| window_end(a.start, self.window_ns))
             .max();
         if let Some(end) = newest_end {

@@ -254,7 +254,10 @@ pub fn tcp(spec: &SourceSpec, ctx: &SourceContext) -> Result<Box<dyn TickSource>
     let addr = addr.parse().map_err(|e| {
         ConfigError::new(
             spec.key("addr"),
-            format!("{addr:?} is not an \"ip:port\" address ({e})"),
+            format!(
+                "{:?} is not an \"ip:port\" address ({e})",
+                crate::error::bounded(addr)
+            ),
         )
     })?;
     if spec.symbols.is_empty() {

@@ -1,12 +1,12 @@
 //! `RegistryError`: why a source could not be loaded or built.
 
-use crate::error::{ConfigError, SourceError};
+use crate::error::{bounded, bounded_list, ConfigError, SourceError};
 
 /// A refusal of the [`SourceRegistry`](super::SourceRegistry) or one of its factories.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RegistryError {
     /// No factory is registered under that name.
-    #[error("unknown source {name:?} (known: {})", known.join(", "))]
+    #[error("unknown source {:?} (known: {})", bounded(.name), bounded_list(.known))]
     UnknownSource {
         /// The name asked for.
         name: String,

@@ -248,7 +248,11 @@ impl SourceRegistry {
             RegistryError::UnknownSource { name, known } => {
                 RegistryError::Config(ConfigError::new(
                     spec.key("kind"),
-                    format!("unknown source kind {name:?} (known: {})", known.join(", ")),
+                    format!(
+                        "unknown source kind {:?} (known: {})",
+                        crate::error::bounded(&name),
+                        crate::error::bounded_list(&known)
+                    ),
                 ))
             }
             other => other,

@@ -90,7 +90,7 @@ pub enum ControlError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// No source of that name is routed.
-    #[error("router: no source named {0:?}")]
+    #[error("router: no source named {:?}", crate::error::bounded(.0))]
     UnknownSource(String),
     /// The router has been dropped; nothing will apply the request.
     #[error("router: dropped")]

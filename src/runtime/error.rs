@@ -1,6 +1,6 @@
 //! Errors of the runtime and of its settings.
 
-use crate::error::{ConfigError, PipelineError};
+use crate::error::{bounded, bounded_list, ConfigError, PipelineError};
 use crate::flow::CoordinatorError;
 use crate::registry::RegistryError;
 use crate::runtime::spec::PipelineKey;
@@ -27,7 +27,7 @@ pub enum SettingsError {
         line: Option<usize>,
     },
     /// The file could not be read.
-    #[error("{path}: {message}")]
+    #[error("{}: {message}", bounded(.path))]
     Io {
         /// The file.
         path: String,
@@ -35,7 +35,7 @@ pub enum SettingsError {
         message: String,
     },
     /// An error in a named file.
-    #[error("{path}: {error}")]
+    #[error("{}: {error}", bounded(.path))]
     InFile {
         /// The file.
         path: String,
@@ -70,7 +70,8 @@ pub enum RuntimeError {
     Pipeline(#[from] PipelineError),
     /// `max_concurrent_pipelines` are already running.
     #[error(
-        "cannot start {key}: {running} pipelines are running and max_concurrent_pipelines = {max}"
+        "cannot start {}: {running} pipelines are running and max_concurrent_pipelines = {max}",
+        bounded(.key.as_str())
     )]
     MaxPipelines {
         /// The pipeline refused.
@@ -81,7 +82,11 @@ pub enum RuntimeError {
         max: usize,
     },
     /// No running pipeline has that key.
-    #[error("unknown pipeline {key} (running: {})", running.join(", "))]
+    #[error(
+        "unknown pipeline {} (running: {})",
+        bounded(.key.as_str()),
+        bounded_list(.running)
+    )]
     UnknownPipeline {
         /// The key asked for.
         key: PipelineKey,
@@ -89,7 +94,7 @@ pub enum RuntimeError {
         running: Vec<String>,
     },
     /// A pipeline with that key is already running.
-    #[error("pipeline {key} is already running")]
+    #[error("pipeline {} is already running", bounded(.key.as_str()))]
     DuplicatePipeline {
         /// The key.
         key: PipelineKey,
@@ -109,7 +114,10 @@ pub enum RuntimeError {
     #[error(transparent)]
     NotStopped(Box<crate::pipeline::StopTimeout>),
     /// The pipeline is a quote stream: stop it through its `QuoteStream`.
-    #[error("pipeline {key} is a quote stream; drop or stop its QuoteStream to stop it")]
+    #[error(
+        "pipeline {} is a quote stream; drop or stop its QuoteStream to stop it",
+        bounded(.key.as_str())
+    )]
     StreamPipeline {
         /// The key.
         key: PipelineKey,

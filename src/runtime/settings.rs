@@ -263,7 +263,11 @@ impl PipelineRuntimeSettings {
             if !p.source.name.is_empty() && p.source.name != *name {
                 return Err(ConfigError::new(
                     format!("providers.{name}"),
-                    format!("source is named {:?}, not {name:?}", p.source.name),
+                    format!(
+                        "source is named {:?}, not {:?}",
+                        crate::error::bounded(&p.source.name),
+                        crate::error::bounded(name)
+                    ),
                 ));
             }
             if p.source.kind.is_empty() {
@@ -326,7 +330,11 @@ impl PipelineRuntimeSettings {
                 }
                 return Err(ConfigError::new(
                     format!("{field}[{i}]"),
-                    format!("unknown provider {n:?} (configured: {})", known.join(", ")),
+                    format!(
+                        "unknown provider {:?} (configured: {})",
+                        crate::error::bounded(n),
+                        crate::error::bounded_list(&known)
+                    ),
                 ));
             }
         }

@@ -237,7 +237,11 @@ impl ReplaySource {
         let names: Vec<&str> = file.symbols().iter().map(|(_, name)| name).collect();
         for want in &config.symbols {
             if !names.contains(&want.as_str()) {
-                let reason = format!("{want:?} is not in the file (it has {names:?})");
+                let reason = format!(
+                    "{:?} is not in the file (it has {})",
+                    crate::error::bounded(want),
+                    crate::error::bounded_list(&names)
+                );
                 return Err(cfg_err("symbols", reason));
             }
         }

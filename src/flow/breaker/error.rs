@@ -33,7 +33,11 @@ impl CircuitBreakerOpen {
 
 impl fmt::Display for CircuitBreakerOpen {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "circuit breaker {} is open", self.breaker)?;
+        write!(
+            f,
+            "circuit breaker {} is open",
+            crate::error::bounded(&self.breaker)
+        )?;
         match self.retry_after {
             Some(d) => write!(f, " (probing in {d:?})"),
             None => Ok(()),

@@ -372,17 +372,17 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_name_lists_at_most_16_registered_ones() {
+    fn an_unknown_name_lists_a_bounded_number_of_registered_ones() {
         let c = RateCoordinator::new();
         let many = names(0..1_000);
         c.register_providers(many.iter().map(|n| (n.as_str(), ProviderLimits::default())))
             .unwrap();
         let text = c.handle("nope").unwrap_err().to_string();
         assert!(
-            text.starts_with(r#"unknown provider "nope" (registered: ["p0", "p1", "#),
+            text.starts_with(r#"unknown provider "nope" (registered: p0, p1, "#),
             "{text}"
         );
-        assert!(text.ends_with(", … and 984 more])"), "{text}");
+        assert!(text.ends_with(", … (1000 in all))"), "{text}");
         assert!(text.len() < 300, "{text}");
     }
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::ConfigError;
+use crate::error::{bounded, bounded_list, ConfigError};
 use crate::flow::breaker::CircuitBreakerOpen;
 
 /// A refusal of the [`RateCoordinator`](super::RateCoordinator).
@@ -13,8 +13,9 @@ use crate::flow::breaker::CircuitBreakerOpen;
 /// [`is_retryable`](Self::is_retryable).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CoordinatorError {
-    /// No provider of that name is registered (the message lists at most 16 names).
-    #[error("unknown provider {name:?} (registered: {})", listed(registered))]
+    /// No provider of that name is registered (the message lists a bounded number of names:
+    /// a coordinator may hold a quarter million).
+    #[error("unknown provider {:?} (registered: {})", bounded(.name), bounded_list(.registered))]
     UnknownProvider {
         /// The name asked for.
         name: String,
@@ -22,10 +23,14 @@ pub enum CoordinatorError {
         registered: Vec<String>,
     },
     /// The provider's circuit breaker is open.
-    #[error("provider {name}: {0}", name = .0.breaker)]
+    #[error("provider {}: {err}", bounded(&.0.breaker), err = .0)]
     CircuitOpen(CircuitBreakerOpen),
     /// A cooldown of the provider (its `global` scope or the scope asked for) is running.
-    #[error("provider {provider}: scope {scope} cooling down for {remaining:?} more")]
+    #[error(
+        "provider {}: scope {} cooling down for {remaining:?} more",
+        bounded(.provider),
+        bounded(.scope)
+    )]
     CoolingDown {
         /// Provider name.
         provider: Arc<str>,
@@ -37,7 +42,11 @@ pub enum CoordinatorError {
         remaining: Duration,
     },
     /// A budget window (or the tenant's budget) has no room now.
-    #[error("provider {provider}: rate limited by {window}; retry after {retry_after:?}")]
+    #[error(
+        "provider {}: rate limited by {}; retry after {retry_after:?}",
+        bounded(.provider),
+        bounded(.window)
+    )]
     RateLimited {
         /// Provider name.
         provider: Arc<str>,
@@ -49,7 +58,9 @@ pub enum CoordinatorError {
     },
     /// The request costs more than a budget can ever hold.
     #[error(
-        "provider {provider}: request of {requested} exceeds the capacity {capacity} of {window}"
+        "provider {}: request of {requested} exceeds the capacity {capacity} of {}",
+        bounded(.provider),
+        bounded(.window)
     )]
     ExceedsCapacity {
         /// Provider name.
@@ -62,13 +73,13 @@ pub enum CoordinatorError {
         capacity: u64,
     },
     /// The provider's budget is scaled to zero.
-    #[error("provider {provider}: admission suspended (scale 0)")]
+    #[error("provider {}: admission suspended (scale 0)", bounded(.provider))]
     Suspended {
         /// Provider name.
         provider: Arc<str>,
     },
     /// No room for another cooldown scope.
-    #[error("provider {provider}: more than {max} cooldown scopes")]
+    #[error("provider {}: more than {max} cooldown scopes", bounded(.provider))]
     TooManyScopes {
         /// Provider name.
         provider: Arc<str>,
@@ -78,21 +89,6 @@ pub enum CoordinatorError {
     /// Invalid limits.
     #[error(transparent)]
     Config(#[from] ConfigError),
-}
-
-/// Names shown in a message: all of them up to 16, else the first 16 and how many more (a
-/// coordinator may hold a quarter million).
-fn listed(names: &[String]) -> String {
-    const SHOWN: usize = 16;
-    if names.len() <= SHOWN {
-        return format!("{names:?}");
-    }
-    let first = format!("{:?}", &names[..SHOWN]);
-    format!(
-        "{}, … and {} more]",
-        first.trim_end_matches(']'),
-        names.len() - SHOWN
-    )
 }
 
 impl CoordinatorError {
