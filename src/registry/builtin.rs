@@ -143,6 +143,7 @@ pub fn synthetic(
         source_id,
         faults: faults(spec, p)?,
         staleness_bound: p.u64("staleness_ms")?.map(Duration::from_millis),
+        event_time: None,
     };
     if spec.symbols.is_empty() {
         return Err(ConfigError::new(spec.key("symbols"), "no symbols configured").into());

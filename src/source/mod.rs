@@ -20,7 +20,7 @@ use crate::tick::Tick;
 pub mod synthetic;
 pub mod vec;
 
-pub use synthetic::{Fault, FaultKind, SyntheticConfig, SyntheticSource};
+pub use synthetic::{EventTime, Fault, FaultKind, SyntheticConfig, SyntheticSource};
 pub use vec::VecSource;
 
 /// What one `poll` produced.

@@ -3,12 +3,17 @@
 //! Pacing is computed against the start, never accumulated: at `now_ns` the records due are
 //! those with `ts_event ≤ first_event + (now_ns − start_ns) × speed`, so polling often or rarely
 //! gives the same stream and no drift builds up. Records come out in file order.
+//!
+//! Time arithmetic is total: pacing targets beyond `u64::MAX` mean "everything is due", event
+//! times that go backwards are due at once, and a further loop whose shifted times would pass
+//! `u64::MAX` is not played: the replay fails with a data error saying which loop, instead of
+//! saturating every later timestamp.
 
 use std::num::NonZeroU32;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::error::{ConfigError, SourceError};
+use crate::error::{ConfigError, DataError, DataErrorKind, DataLocation, SourceError};
 use crate::file::TickFile;
 use crate::source::{Capabilities, SourceHealth, SourcePoll, SourceStatus, TickSource};
 use crate::symbol::{SymbolId, SymbolTable};
@@ -93,7 +98,8 @@ pub struct ReplayConfig {
     /// Only records with `ts_event < until_ns` (file event time).
     pub until_ns: Option<u64>,
     /// Looping. Each further loop shifts event times by the loop's span plus `loop_gap_ns`, and
-    /// sequence numbers by the loop's sequence span, so both keep increasing.
+    /// sequence numbers by the loop's sequence span, so both keep increasing. A loop whose
+    /// shifted times would pass `u64::MAX` ends the replay with an error.
     pub repeat: Repeat,
     /// Event-time gap between the last record of a loop and the first of the next.
     pub loop_gap_ns: u64,
@@ -120,11 +126,13 @@ impl Default for ReplayConfig {
 /// Records skipped by the filters in one poll before it returns (keeps `poll` short).
 const SKIP_BUDGET: u32 = 64 * 1024;
 
-/// Range of event times and sequence numbers seen in one loop.
+/// Range of event times and sequence numbers seen in one loop (file values, unshifted), and
+/// the latest receive time.
 #[derive(Clone, Copy, Debug)]
 struct LoopSpan {
     ts: (u64, u64),
     seq: (u32, u32),
+    recv_max: u64,
 }
 
 impl LoopSpan {
@@ -132,11 +140,13 @@ impl LoopSpan {
         LoopSpan {
             ts: (t.ts_event, t.ts_event),
             seq: (t.seq, t.seq),
+            recv_max: t.ts_recv,
         }
     }
     fn add(&mut self, t: &Tick) {
         self.ts = (self.ts.0.min(t.ts_event), self.ts.1.max(t.ts_event));
         self.seq = (self.seq.0.min(t.seq), self.seq.1.max(t.seq));
+        self.recv_max = self.recv_max.max(t.ts_recv);
     }
 }
 
@@ -294,8 +304,13 @@ impl ReplaySource {
             && self.config.until_ns.is_none_or(|u| tick.ts_event < u)
     }
 
-    /// At the end of the file: start another loop (true) or end.
-    fn next_loop(&mut self) -> bool {
+    /// At the end of the file: start another loop (`Ok(true)`) or end.
+    ///
+    /// # Errors
+    ///
+    /// A data error when the next loop's shifted event (or kept receive) times would pass
+    /// `u64::MAX`.
+    fn next_loop(&mut self) -> Result<bool, DataError> {
         self.loops_done += 1;
         let more = match self.config.repeat {
             Repeat::Once => false,
@@ -304,18 +319,50 @@ impl ReplaySource {
         };
         // A loop that produced nothing would produce nothing again: end instead of spinning.
         let Some(span) = self.span.take().filter(|_| more) else {
-            return false;
+            return Ok(false);
         };
-        let ts_step = (span.ts.1 - span.ts.0).saturating_add(self.config.loop_gap_ns);
-        self.ts_shift = self.ts_shift.saturating_add(ts_step);
+        // Every time of the next loop is a file time plus the new shift: the largest must fit.
+        let latest = if self.config.stamp_recv {
+            span.ts.1
+        } else {
+            span.ts.1.max(span.recv_max)
+        };
+        let shift = (span.ts.1 - span.ts.0)
+            .checked_add(self.config.loop_gap_ns)
+            .and_then(|step| step.checked_add(self.ts_shift))
+            .filter(|&shift| latest.checked_add(shift).is_some());
+        let Some(shift) = shift else {
+            let reason = format!(
+                "loop {} would shift event times past u64::MAX (the file spans {}..={} ns, \
+                 loop_gap_ns {}, shift so far {} ns); replayed {} loops",
+                self.loops_done + 1,
+                span.ts.0,
+                latest,
+                self.config.loop_gap_ns,
+                self.ts_shift,
+                self.loops_done
+            );
+            let kind = DataErrorKind::BadField {
+                field: "ts_event".into(),
+                reason,
+            };
+            let error = DataError::new(DataLocation::Unknown, kind);
+            return Err(match self.file.path() {
+                Some(path) => error.in_file(path),
+                None => error,
+            });
+        };
+        self.ts_shift = shift;
         let seq_step = span.seq.1.wrapping_sub(span.seq.0).wrapping_add(1);
         self.seq_shift = self.seq_shift.wrapping_add(seq_step);
         self.next = 0;
-        true
+        Ok(true)
     }
 
     fn stamp(&self, mut tick: Tick, symbol_index: usize, now_ns: u64) -> Tick {
         tick.symbol = self.remap[symbol_index];
+        // `next_loop` checked that the shift fits every time of this loop (the first loop is
+        // unshifted).
         tick.ts_event = tick.ts_event.saturating_add(self.ts_shift);
         tick.seq = tick.seq.wrapping_add(self.seq_shift);
         if self.config.stamp_recv {
@@ -335,12 +382,16 @@ impl ReplaySource {
         let mut n = 0;
         let mut skipped = 0;
         while n < out.len() && skipped < SKIP_BUDGET {
-            let Some(read) = self.file.record_with_symbol(self.next) else {
-                if self.next_loop() {
-                    continue;
-                }
-                self.status = SourceStatus::Ended;
-                break;
+            let read = match self.file.record_with_symbol(self.next) {
+                Some(read) => read,
+                None => match self.next_loop() {
+                    Ok(true) => continue,
+                    Ok(false) => {
+                        self.status = SourceStatus::Ended;
+                        break;
+                    }
+                    Err(error) => Err(error),
+                },
             };
             let (tick, si) = match read {
                 Ok(r) => r,

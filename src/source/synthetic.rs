@@ -2,6 +2,11 @@
 //!
 //! Same seed, same symbols, same poll sizes → the same ticks. Unpaced it produces as fast as the
 //! core goes (a few ns a tick); paced, a [`Pacer`] admits ticks at the configured rate.
+//!
+//! Ticks carry the poll's `now_ns` as event and receive time, or, with an [`EventTime`]
+//! schedule, evenly spaced event times independent of the clock (a generated recording). A
+//! schedule whose timestamps would pass `u64::MAX` is refused when the source is built, with
+//! the field named: no timestamp is ever saturated.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +42,16 @@ pub enum FaultKind {
     Disconnect(Duration),
 }
 
+/// Evenly spaced event times: tick `i` of the stream (from 0) has
+/// `ts_event = ts_recv = start_ns + i × interval_ns`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EventTime {
+    /// Event time of the first tick, ns.
+    pub start_ns: u64,
+    /// Spacing between ticks, ns (0: every tick at `start_ns`).
+    pub interval_ns: u64,
+}
+
 /// Configuration of a [`SyntheticSource`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct SyntheticConfig {
@@ -64,6 +79,8 @@ pub struct SyntheticConfig {
     pub faults: Vec<Fault>,
     /// Declared staleness bound for routers.
     pub staleness_bound: Option<Duration>,
+    /// Event times on a schedule instead of the clock; `None` stamps the poll's `now_ns`.
+    pub event_time: Option<EventTime>,
 }
 
 impl Default for SyntheticConfig {
@@ -81,6 +98,7 @@ impl Default for SyntheticConfig {
             source_id: 0,
             faults: Vec::new(),
             staleness_bound: None,
+            event_time: None,
         }
     }
 }
@@ -95,6 +113,16 @@ impl SyntheticConfig {
     }
 
     /// Check the configuration (field names in errors).
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the field: `synthetic.symbols` (empty), `synthetic.rate` (0),
+    /// `synthetic.burst` (0 when paced), `synthetic.trade_per_mille` (above 1000),
+    /// `synthetic.tick_size`, `synthetic.start_price`, `synthetic.faults` (out of order), and,
+    /// for an [`EventTime`] schedule whose last tick would be stamped past `u64::MAX`,
+    /// `synthetic.event_time.interval_ns` (the spacing alone overflows) or
+    /// `synthetic.event_time.start_ns`, or `synthetic.max_ticks` (an endless stream with a
+    /// non-zero interval).
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.symbols.is_empty() {
             return Err(ConfigError::new(
@@ -130,6 +158,56 @@ impl SyntheticConfig {
             return Err(ConfigError::new(
                 "synthetic.faults",
                 "must be ordered by at_tick",
+            ));
+        }
+        match self.event_time {
+            Some(et) => et.check(self.max_ticks),
+            None => Ok(()),
+        }
+    }
+}
+
+impl EventTime {
+    /// The event time of the last of `ticks` ticks (`None` for an endless stream).
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the field when a timestamp would pass `u64::MAX`.
+    fn check(self, ticks: Option<u64>) -> Result<(), ConfigError> {
+        let Some(ticks) = ticks else {
+            if self.interval_ns == 0 {
+                return Ok(());
+            }
+            return Err(ConfigError::new(
+                "synthetic.max_ticks",
+                format!(
+                    "an endless stream with event_time.interval_ns {} would be stamped past \
+                     u64::MAX; set max_ticks",
+                    self.interval_ns
+                ),
+            ));
+        };
+        let steps = ticks.saturating_sub(1);
+        let Some(span) = steps.checked_mul(self.interval_ns) else {
+            return Err(ConfigError::new(
+                "synthetic.event_time.interval_ns",
+                format!(
+                    "{} ticks {} ns apart span more than u64::MAX ns",
+                    ticks, self.interval_ns
+                ),
+            ));
+        };
+        if self.start_ns.checked_add(span).is_none() {
+            return Err(ConfigError::new(
+                "synthetic.event_time.start_ns",
+                format!(
+                    "{} + {steps} × {} ns passes u64::MAX ({}): tick {ticks} would have no \
+                     event time; at most {} here",
+                    self.start_ns,
+                    self.interval_ns,
+                    u64::MAX,
+                    u64::MAX - span
+                ),
             ));
         }
         Ok(())
@@ -197,6 +275,8 @@ pub struct SyntheticSource {
     hi: i64,
     /// `trade_per_mille` scaled to 16 random bits.
     trade_threshold: u64,
+    /// Event time of the next tick on the [`EventTime`] schedule.
+    next_event_ns: u64,
 }
 
 impl SyntheticSource {
@@ -251,6 +331,7 @@ impl SyntheticSource {
             lo,
             hi,
             trade_threshold: cfg.trade_per_mille as u64 * 65_536 / 1_000,
+            next_event_ns: cfg.event_time.map_or(0, |et| et.start_ns),
             cfg,
         })
     }
@@ -415,6 +496,15 @@ impl TickSource for SyntheticSource {
         for slot in &mut out[..n as usize] {
             *slot = self.gen(now_ns);
         }
+        if let Some(et) = self.cfg.event_time {
+            // `validate` made sure every tick's time fits; only the time after the last tick
+            // (never used) could pass u64::MAX.
+            for t in &mut out[..n as usize] {
+                t.ts_event = self.next_event_ns;
+                t.ts_recv = self.next_event_ns;
+                self.next_event_ns = self.next_event_ns.saturating_add(et.interval_ns);
+            }
+        }
         self.health.produced += n;
         self.health.last_tick_ns = Some(now_ns);
         Ok(SourcePoll::Ready(n as usize))
@@ -462,173 +552,4 @@ impl TickSource for SyntheticSource {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn src(cfg: SyntheticConfig) -> SyntheticSource {
-        let mut s = SyntheticSource::new(cfg, Arc::new(SymbolTable::new())).unwrap();
-        s.start(0).unwrap();
-        s
-    }
-
-    fn drain(s: &mut SyntheticSource, now: u64, n: usize) -> Vec<Tick> {
-        let mut buf = vec![Tick::default(); n];
-        match s.poll(now, &mut buf).unwrap() {
-            SourcePoll::Ready(k) => buf[..k].to_vec(),
-            _ => Vec::new(),
-        }
-    }
-
-    #[test]
-    fn same_seed_same_ticks_different_seed_different_ticks() {
-        let a = drain(&mut src(SyntheticConfig::new(&["AAPL", "MSFT"])), 7, 500);
-        let b = drain(&mut src(SyntheticConfig::new(&["AAPL", "MSFT"])), 7, 500);
-        assert_eq!(a, b);
-        let c = drain(
-            &mut src(SyntheticConfig {
-                seed: 43,
-                ..SyntheticConfig::new(&["AAPL", "MSFT"])
-            }),
-            7,
-            500,
-        );
-        assert_ne!(a, c);
-    }
-
-    #[test]
-    fn ticks_are_sane_quotes_and_trades() {
-        let ticks = drain(&mut src(SyntheticConfig::new(&["A", "B", "C"])), 1, 3000);
-        assert_eq!(ticks.len(), 3000);
-        let trades = ticks.iter().filter(|t| t.kind.has_trade()).count();
-        assert!((600..1200).contains(&trades), "trades {trades}");
-        for (i, t) in ticks.iter().enumerate() {
-            assert!(t.bid < t.ask, "tick {i}: crossed");
-            assert!(t.bid.raw() > 0);
-            assert_eq!(t.seq as usize, i + 1);
-            assert_eq!(t.symbol.0 as usize, i % 3);
-            if t.kind.has_trade() {
-                assert!(t.price == t.bid || t.price == t.ask);
-                assert!(t.size > 0);
-            }
-        }
-    }
-
-    #[test]
-    fn no_symbols_and_invalid_config_are_clear_errors() {
-        let t = Arc::new(SymbolTable::new());
-        let e = SyntheticSource::new(SyntheticConfig::default(), t.clone()).unwrap_err();
-        assert!(matches!(e, SourceError::NoSymbols { .. }));
-        let e = SyntheticSource::new(
-            SyntheticConfig {
-                rate: Some(0),
-                ..SyntheticConfig::new(&["A"])
-            },
-            t.clone(),
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("synthetic.rate"), "{e}");
-        let e = SyntheticSource::new(SyntheticConfig::new(&["BAD SYM"]), t).unwrap_err();
-        assert!(e.to_string().contains("synthetic.symbols[0]"), "{e}");
-    }
-
-    #[test]
-    fn paced_source_follows_its_rate_on_the_manual_clock() {
-        let mut s = src(SyntheticConfig {
-            rate: Some(1000),
-            burst: 10,
-            ..SyntheticConfig::new(&["A"])
-        });
-        assert_eq!(drain(&mut s, 0, 100).len(), 10);
-        assert!(drain(&mut s, 0, 100).is_empty());
-        assert_eq!(drain(&mut s, 5_000_000, 100).len(), 5);
-        // One simulated second: at most burst + rate.
-        let mut total = 15;
-        for ms in 6..=1000u64 {
-            total += drain(&mut s, ms * 1_000_000, 100).len();
-        }
-        assert!(total <= 1010, "total {total}");
-        assert!(total >= 1000, "total {total}");
-    }
-
-    #[test]
-    fn regression_original_synthetic_could_not_exceed_1000_ticks_per_second() {
-        // One poll at one instant: unpaced, the source fills the whole buffer.
-        let mut s = src(SyntheticConfig::new(&["A"]));
-        let n = if cfg!(miri) { 5_000 } else { 100_000 };
-        assert_eq!(drain(&mut s, 0, n).len(), n);
-    }
-
-    #[test]
-    fn max_ticks_ends_the_stream() {
-        let mut s = src(SyntheticConfig {
-            max_ticks: Some(250),
-            ..SyntheticConfig::new(&["A"])
-        });
-        assert_eq!(drain(&mut s, 0, 200).len(), 200);
-        assert_eq!(drain(&mut s, 0, 200).len(), 50);
-        let mut buf = [Tick::default(); 4];
-        assert_eq!(s.poll(0, &mut buf).unwrap(), SourcePoll::Ended);
-        assert_eq!(s.status(), SourceStatus::Ended);
-    }
-
-    #[test]
-    fn injected_faults_fire_at_exact_tick_counts() {
-        let ms = Duration::from_millis(1);
-        let mut s = src(SyntheticConfig {
-            faults: vec![
-                Fault {
-                    at_tick: 10,
-                    kind: FaultKind::Error,
-                },
-                Fault {
-                    at_tick: 20,
-                    kind: FaultKind::Stall(ms),
-                },
-                Fault {
-                    at_tick: 30,
-                    kind: FaultKind::Disconnect(ms),
-                },
-                Fault {
-                    at_tick: 40,
-                    kind: FaultKind::Fail,
-                },
-            ],
-            ..SyntheticConfig::new(&["A"])
-        });
-        let mut buf = [Tick::default(); 100];
-        // 1. error after 10 ticks, then continues.
-        assert_eq!(s.poll(0, &mut buf).unwrap(), SourcePoll::Ready(10));
-        assert!(s.poll(0, &mut buf).unwrap_err().is_retryable());
-        assert_eq!(s.poll(0, &mut buf).unwrap(), SourcePoll::Ready(10));
-        // 2. stall for 1 ms.
-        assert_eq!(s.poll(0, &mut buf).unwrap(), SourcePoll::Pending);
-        assert_eq!(s.status(), SourceStatus::Stalled);
-        assert_eq!(s.poll(999_999, &mut buf).unwrap(), SourcePoll::Pending);
-        assert_eq!(s.poll(1_000_000, &mut buf).unwrap(), SourcePoll::Ready(10));
-        // 3. disconnect, down for 1 ms, then reconnects and continues the sequence.
-        let e = s.poll(1_000_000, &mut buf).unwrap_err();
-        assert!(matches!(e, SourceError::Disconnected { .. }));
-        assert_eq!(s.status(), SourceStatus::Disconnected);
-        assert_eq!(s.poll(1_500_000, &mut buf).unwrap(), SourcePoll::Pending);
-        assert_eq!(s.poll(2_000_000, &mut buf).unwrap(), SourcePoll::Ready(10));
-        assert_eq!(buf[0].seq, 31);
-        assert_eq!(s.health().reconnects, 1);
-        // 4. permanent failure.
-        assert!(s.poll(2_000_000, &mut buf).is_err());
-        assert!(s.poll(9_000_000, &mut buf).is_err());
-        assert_eq!(s.status(), SourceStatus::Failed);
-        assert_eq!(s.health().errors, 4);
-    }
-
-    #[test]
-    fn poll_before_start_is_an_error_not_a_panic() {
-        let mut s =
-            SyntheticSource::new(SyntheticConfig::new(&["A"]), Arc::new(SymbolTable::new()))
-                .unwrap();
-        let mut buf = [Tick::default(); 4];
-        assert!(matches!(
-            s.poll(0, &mut buf),
-            Err(SourceError::NotRunning { .. })
-        ));
-    }
-}
+mod tests;
