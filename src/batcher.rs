@@ -16,7 +16,6 @@
 
 use std::time::Duration;
 
-use crate::clock::duration_ns;
 use crate::error::{BatcherError, ConfigError, SinkError};
 use crate::record::Record;
 use crate::sink::Sink;
@@ -78,7 +77,9 @@ enum Cause {
 pub struct HybridBatcher {
     buf: Vec<Record>,
     max_rows: usize,
-    max_age_ns: u64,
+    max_age: Duration,
+    /// `max_age` in ns, exact (an age beyond `u64::MAX` ns is never reached).
+    max_age_ns: u128,
     /// `now_ns` when the oldest buffered record arrived (meaningful when `buf` is not empty).
     oldest_ns: u64,
     stats: BatcherStats,
@@ -122,7 +123,8 @@ impl HybridBatcher {
         HybridBatcher {
             buf: Vec::with_capacity(max_rows),
             max_rows,
-            max_age_ns: duration_ns(max_age),
+            max_age,
+            max_age_ns: max_age.as_nanos(),
             oldest_ns: 0,
             stats: BatcherStats::default(),
         }
@@ -135,7 +137,7 @@ impl HybridBatcher {
 
     /// Age at which a partial batch is written.
     pub fn max_age(&self) -> Duration {
-        Duration::from_nanos(self.max_age_ns)
+        self.max_age
     }
 
     /// Records buffered, not yet written.
@@ -149,14 +151,22 @@ impl HybridBatcher {
     }
 
     /// When the buffered records will be due by age (`None` when nothing is buffered): the
-    /// stage loop may sleep until then.
+    /// stage loop may sleep until then. A deadline past the clock's range reads as
+    /// `u64::MAX`; the records are then due by size or at the end, never early by age.
     pub fn deadline_ns(&self) -> Option<u64> {
-        (!self.buf.is_empty()).then(|| self.oldest_ns.saturating_add(self.max_age_ns))
+        let age = u64::try_from(self.max_age_ns).unwrap_or(u64::MAX);
+        (!self.buf.is_empty()).then(|| self.oldest_ns.saturating_add(age))
     }
 
+    /// Whether the buffer is `max_age` old at `now_ns`: its age compared exactly, so a buffer
+    /// started near the end of the clock's range is not written early, and a `now_ns` before
+    /// the buffer started (a clock that went back) is age 0.
     #[inline]
     fn is_due(&self, now_ns: u64) -> bool {
-        self.deadline_ns().is_some_and(|d| now_ns >= d)
+        !self.buf.is_empty()
+            && now_ns
+                .checked_sub(self.oldest_ns)
+                .is_some_and(|age| u128::from(age) >= self.max_age_ns)
     }
 
     fn emit(&mut self, sink: &mut dyn Sink, cause: Cause) -> Result<(), SinkError> {

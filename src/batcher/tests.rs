@@ -2,7 +2,7 @@ use super::*;
 use crate::clock::{Clock, ManualClock};
 use crate::price::Price;
 use crate::record::Bar;
-use crate::sink::{CallbackSink, CountingSink};
+use crate::sink::{CallbackSink, CountingSink, NullSink};
 use crate::symbol::SymbolId;
 use crate::tick::Tick;
 
@@ -303,4 +303,44 @@ fn counting_sink_counts_ticks_the_same_either_way() {
         (sa.ticks, sa.records, sa.checksum),
         (sb.ticks, sb.records, sb.checksum)
     );
+}
+
+#[test]
+fn regression_age_near_the_end_of_the_clock_was_due_early() {
+    // The deadline saturated at u64::MAX: a buffer started at MAX − 1 with a 5 ns max_age was
+    // written by age at MAX, when it was 1 ns old.
+    let mut b = HybridBatcher::new(10, Duration::from_nanos(5)).unwrap();
+    let mut sink = NullSink::new();
+    b.push(&recs(1), u64::MAX - 1, &mut sink).unwrap();
+    assert!(!b.poll_age(u64::MAX, &mut sink).unwrap(), "1 ns old");
+    assert_eq!(b.deadline_ns(), Some(u64::MAX));
+    b.push(&recs(1), u64::MAX, &mut sink).unwrap();
+    assert_eq!((b.stats().flushes_age, b.buffered()), (0, 2));
+    // Exactly max_age old at the end of the range is due.
+    let mut b = HybridBatcher::new(10, Duration::from_nanos(5)).unwrap();
+    b.push(&recs(1), u64::MAX - 5, &mut sink).unwrap();
+    assert!(b.poll_age(u64::MAX, &mut sink).unwrap());
+    assert!(conserved(&b));
+}
+
+#[test]
+fn ages_are_exact_across_the_whole_clock_range_table() {
+    const MAX: u64 = u64::MAX;
+    // (case, max_age ns, buffered at, polled at, due)
+    let cases: &[(u32, Duration, u64, u64, bool)] = &[
+        (1, Duration::from_nanos(1), 0, 0, false),
+        (2, Duration::from_nanos(1), 0, 1, true),
+        (3, Duration::from_nanos(MAX), 0, MAX - 1, false),
+        (4, Duration::from_nanos(MAX), 0, MAX, true),
+        (5, Duration::MAX, 0, MAX, false), // beyond the clock's range: never by age
+        (6, Duration::from_nanos(10), 100, 50, false), // a clock that went back: age 0
+        (7, Duration::from_nanos(1), MAX, MAX, false),
+    ];
+    for &(case, age, at, poll, due) in cases {
+        let mut b = HybridBatcher::new(10, age).unwrap();
+        let mut sink = NullSink::new();
+        b.push(&recs(1), at, &mut sink).unwrap();
+        assert_eq!(b.poll_age(poll, &mut sink).unwrap(), due, "case {case}");
+        assert!(conserved(&b), "case {case}");
+    }
 }
