@@ -81,7 +81,7 @@ fn operators(c: &mut Criterion) {
     let mut out = Vec::new();
     bars.on_ticks(&chunk(0), &mut out);
     bars.flush(&mut out);
-    let trades: u32 = out
+    let trades: u64 = out
         .iter()
         .map(|r| match r {
             Record::Bar(b) => b.trades,

@@ -26,8 +26,8 @@ pub struct Bar {
     pub volume: u64,
     /// Volume-weighted average price (rounded to the nearest 1e-9).
     pub vwap: Price,
-    /// Number of trades.
-    pub trades: u32,
+    /// Number of trades (`u64`: a long window at full rate holds more than `u32::MAX`).
+    pub trades: u64,
     /// Latest `ts_recv` of the trades in the bar (for latency accounting).
     pub last_recv_ns: u64,
 }

@@ -328,7 +328,7 @@ fn check_conservation(op: &dyn Operator, batcher: &HybridBatcher, ledger: &Ledge
             Record::Tick(_) => passed += 1,
             Record::Bar(b) => {
                 assert!(b.start_ns <= b.end_ns && b.low <= b.high, "{b:?}");
-                passed += u64::from(b.trades);
+                passed += b.trades;
             }
         }
     }

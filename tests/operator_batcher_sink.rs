@@ -41,7 +41,7 @@ fn quiet_tail_is_delivered_by_idle_close_and_batch_age_before_any_shutdown() {
         for r in batch {
             if let Record::Bar(b) = r {
                 bars += 1;
-                trades_in_bars += b.trades as u64;
+                trades_in_bars += b.trades;
             }
         }
         Ok(())

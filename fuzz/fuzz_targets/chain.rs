@@ -206,7 +206,7 @@ impl BarTally {
             assert!(b.start_ns <= b.end_ns, "{b:?}");
             assert!(b.low <= b.high && b.trades > 0, "{b:?}");
             self.bars += 1;
-            self.trades += u64::from(b.trades);
+            self.trades += b.trades;
         }
     }
 }

@@ -20,7 +20,7 @@ pub(super) struct Accum {
     /// Σ price·size in raw price steps; i128 holds any realistic bar exactly (saturates only
     /// beyond ~4·10^9 trades of maximal price and size).
     pv: i128,
-    trades: u32,
+    trades: u64,
     last_recv: u64,
 }
 
@@ -59,7 +59,8 @@ impl Accum {
         self.low = self.low.min(t.price);
         self.volume = self.volume.saturating_add(t.size as u64);
         self.pv = self.pv.saturating_add(t.price.0 as i128 * t.size as i128);
-        self.trades = self.trades.saturating_add(1);
+        // Cannot overflow: 2^64 trades never reach one window.
+        self.trades += 1;
         self.last_recv = self.last_recv.max(t.ts_recv);
     }
 
@@ -127,6 +128,17 @@ mod tests {
         for &(case, pv, vol, want) in cases {
             assert_eq!(vwap(pv, vol).map(|p| p.0), want, "case {case}");
         }
+    }
+
+    #[test]
+    fn regression_bar_trade_count_saturated_at_u32_max() {
+        // A long window at full rate holds more than 4.3·10^9 trades; the count stuck there.
+        let t = Tick::trade(SymbolId(0), 1, Price::from_units(1), 1);
+        let mut a = Accum::new(0, &t);
+        a.trades = u64::from(u32::MAX);
+        a.add(&t);
+        a.add(&t);
+        assert_eq!(a.finish(SymbolId(0), 2).trades, u64::from(u32::MAX) + 2);
     }
 
     #[test]

@@ -249,7 +249,7 @@ fn bars_do_not_depend_on_how_ticks_are_chunked() {
         assert_eq!(b, w, "chunk {chunk}: same bars");
     }
     // Conservation: every trade is in a bar or counted late.
-    let in_bars: u64 = whole.iter().map(|b| b.trades as u64).sum();
+    let in_bars: u64 = whole.iter().map(|b| b.trades).sum();
     assert_eq!(in_bars + whole_stats.late, 400);
 }
 

@@ -27,7 +27,7 @@ fn op(window: Duration, lateness: Duration) -> BarOperator {
 }
 
 /// (start, end, trades) of each bar.
-fn spans(out: &[Record]) -> Vec<(u64, u64, u32)> {
+fn spans(out: &[Record]) -> Vec<(u64, u64, u64)> {
     bars(out)
         .iter()
         .map(|b| (b.start_ns, b.end_ns, b.trades))
