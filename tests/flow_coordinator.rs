@@ -45,7 +45,7 @@ fn regression_unknown_provider_is_an_error_listing_the_registered_ones() {
     );
     assert_eq!(
         e.to_string(),
-        r#"unknown provider "iex" (registered: ["ibkr", "polygon"])"#
+        r#"unknown provider "iex" (registered: ibkr, polygon)"#
     );
 }
 
