@@ -1,16 +1,20 @@
 //! `ReplaySource` time arithmetic at the edges of event time: timestamps 0 and `u64::MAX`,
 //! times going backwards, and loops whose shifted times would pass `u64::MAX` (they once
-//! saturated: every later loop replayed with all its ticks at `u64::MAX`).
+//! saturated: every later loop replayed with all its ticks at `u64::MAX`); and a replay of
+//! ticks at `u64::MAX` into bars, end to end.
 
 mod common;
 
 use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use common::TempDir;
+use market_data_pipeline::pipeline::StreamingPipeline;
 use market_data_pipeline::{
-    Price, Repeat, ReplayConfig, ReplaySource, ReplaySpeed, SourceError, SourcePoll, SourceStatus,
-    SymbolTable, Tick, TickFileWriter, TickSource,
+    BarConfig, BarOperator, CallbackSink, ManualClock, Price, Record, Repeat, ReplayConfig,
+    ReplaySource, ReplaySpeed, SourceError, SourcePoll, SourceStatus, SymbolTable, Tick,
+    TickFileWriter, TickSource,
 };
 
 const MAX: u64 = u64::MAX;
@@ -118,8 +122,58 @@ fn paced_replay_from_zero_to_max_and_backwards_never_overflows() {
     let mut src = replay(&dir, &[0, MAX, 5, 0], 0, config);
     // At clock 0 only the first is due; MAX is due once elapsed × u32::MAX reaches it.
     assert_eq!(drain(&mut src, 0).0, vec![0]);
-    assert_eq!(drain(&mut src, MAX / u64::from(u32::MAX) - 1).0, vec![]);
+    assert_eq!(
+        drain(&mut src, MAX / u64::from(u32::MAX) - 1).0,
+        Vec::<u64>::new()
+    );
     let (got, end) = drain(&mut src, MAX);
     assert_eq!(got, vec![MAX, 5, 0], "earlier times are due at once");
     assert_eq!(end.unwrap(), SourcePoll::Ended);
+}
+
+#[test]
+fn regression_failure_1_replaying_ticks_at_u64_max_into_bars_hung_the_pipeline() {
+    // `mdp gen --start-ns 18446744073709551615 f`, then `mdp replay f --bars-ms 1000`: the bar
+    // stage spun for ever and the run never returned.
+    let dir = TempDir::new("replay-extremes-bars");
+    let table = Arc::new(SymbolTable::new());
+    let s = table.intern("ES").unwrap();
+    let path = dir.path("max.ticks");
+    let mut w = TickFileWriter::create(&path, table.clone()).unwrap();
+    for ts in [MAX - 1_000_000_000, MAX - 1, MAX, MAX] {
+        w.write(&Tick::trade(s, ts, Price::from_units(1), 1))
+            .unwrap();
+    }
+    w.finish().unwrap();
+    let source = ReplaySource::open(&path, table, ReplayConfig::default()).unwrap();
+    let bars = Arc::new(Mutex::new(Vec::new()));
+    let seen = bars.clone();
+    let report = StreamingPipeline::builder()
+        .source(source)
+        .operator(BarOperator::new(BarConfig::new(Duration::from_secs(1), Duration::ZERO)).unwrap())
+        .sink(CallbackSink::new(move |batch: &[Record]| {
+            seen.lock().unwrap().extend_from_slice(batch);
+            Ok(())
+        }))
+        .clock(ManualClock::shared(0))
+        .build()
+        .unwrap()
+        .run()
+        .unwrap();
+    assert_eq!(report.stats.ticks_in, 4);
+    let bars: Vec<(u64, u64, u64)> = bars
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| match r {
+            Record::Bar(b) => (b.start_ns, b.end_ns, b.trades),
+            Record::Tick(t) => panic!("a tick from the bar stage: {t:?}"),
+        })
+        .collect();
+    let last = MAX - MAX % 1_000_000_000;
+    assert_eq!(
+        bars,
+        vec![(last - 1_000_000_000, last, 1), (last, MAX, 3)],
+        "the last window, the one holding u64::MAX, is emitted at end of stream"
+    );
 }
