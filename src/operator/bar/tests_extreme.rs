@@ -151,3 +151,23 @@ fn one_nanosecond_windows_at_the_end_of_event_time() {
     op.flush(&mut out);
     assert_eq!(spans(&out)[2], (MAX, MAX, 1));
 }
+
+#[test]
+fn closing_scans_only_the_symbols_with_open_windows() {
+    // One trade of the highest dense id must not make every later close walk a million ids.
+    let top = MAX_DENSE_SYMBOLS - 1;
+    let mut op = op(Duration::from_nanos(1), Duration::ZERO);
+    let mut out = Vec::new();
+    op.on_ticks(&[trade(top, 0, 1), trade(0, 0, 1)], &mut out);
+    assert_eq!(op.active, vec![0, top]);
+    for ts in 1..100 {
+        op.on_ticks(&[trade(0, ts, 1)], &mut out);
+        assert_eq!(op.active, vec![0], "ts {ts}");
+    }
+    // Bars come out by window end, then symbol id.
+    let first: Vec<u32> = bars(&out[..2]).iter().map(|b| b.symbol.0).collect();
+    assert_eq!(first, vec![0, top]);
+    op.flush(&mut out);
+    assert!(op.active.is_empty());
+    assert_eq!(bars(&out).len(), 101);
+}
