@@ -3,17 +3,21 @@
 //! # Windows and the watermark
 //!
 //! Windows are aligned to multiples of the window length from event time 0:
-//! `[k·w, (k+1)·w)`. The arithmetic is exact over the whole `u64` range: the last window (the
-//! one holding `u64::MAX`) ends past `u64::MAX`, so window ends and the watermark are kept as
-//! `u128` inside the operator. That window is never final by watermark (a trade at `u64::MAX`
-//! can always still come); it closes on the idle close or at end of stream, and its bar
-//! reports `end_ns = u64::MAX`. The watermark is `max ts_event seen − allowed_lateness` over the whole
+//! `[k·w, (k+1)·w)`. The watermark is `max ts_event seen − allowed_lateness` over the whole
 //! stream (all symbols). A window is final once the watermark reaches its end, and it is
 //! emitted at once, right after the trade that moved the watermark. A trade whose window is
 //! already final when it arrives is counted as `late` and dropped, never merged into a bar
 //! that may already be out. Which trades are late, and the bars, depend only on the order of
 //! the ticks, not on how they were cut into chunks. Bars come out in order of window end, then
 //! symbol id.
+//!
+//! # The end of event time
+//!
+//! The arithmetic is exact over the whole `u64` range: the last window (the one holding
+//! `u64::MAX`) ends past `u64::MAX`, so window ends and the watermark are kept as `u128` inside
+//! the operator. That window is never final by watermark (a trade at `u64::MAX` can always
+//! still come); it closes on the idle close or at end of stream, and its bar reports
+//! `end_ns = u64::MAX`. A window longer than `u64::MAX` ns is a configuration error.
 //!
 //! # A quiet stream
 //!
