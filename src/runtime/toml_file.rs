@@ -147,12 +147,21 @@ fn provider(name: &str, mut t: toml::Table) -> Result<ProviderSettings, ConfigEr
 fn operator(i: usize, p: &RawPipeline) -> Result<OperatorSpec, ConfigError> {
     match p.operator.as_deref() {
         None | Some("passthrough") => Ok(OperatorSpec::Passthrough),
-        Some("bars") => Ok(OperatorSpec::Bars {
-            window: Duration::from_millis(p.bar_window_ms.unwrap_or(1_000)),
-        }),
+        Some("bars") => {
+            let window = Duration::from_millis(p.bar_window_ms.unwrap_or(1_000));
+            // Checked here so the error names the key in the file (a window of u64::MAX ms
+            // once hung the bar stage).
+            crate::operator::BarConfig::new(window, Duration::ZERO)
+                .validate()
+                .map_err(|e| ConfigError::new(format!("pipelines[{i}].bar_window_ms"), e.reason))?;
+            Ok(OperatorSpec::Bars { window })
+        }
         Some(other) => Err(ConfigError::new(
             format!("pipelines[{i}].operator"),
-            format!("unknown operator {other:?} (known: passthrough, bars)"),
+            format!(
+                "unknown operator {:?} (known: passthrough, bars)",
+                crate::error::bounded(other)
+            ),
         )),
     }
 }
