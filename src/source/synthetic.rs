@@ -1,7 +1,8 @@
 //! `SyntheticSource`: a seeded, deterministic random-walk tick generator with fault injection.
 //!
 //! Same seed, same symbols, same poll sizes → the same ticks. Unpaced it produces as fast as the
-//! core goes (a few ns a tick); paced, a [`Pacer`] admits ticks at the configured rate.
+//! core goes (a few ns a tick); paced, a [`Pacer`] admits ticks at the configured rate,
+//! counted from the `now_ns` given to `start` (so any clock works, epoch nanoseconds too).
 //!
 //! Ticks carry the poll's `now_ns` as event and receive time, or, with an [`EventTime`]
 //! schedule, evenly spaced event times independent of the clock (a generated recording). A
@@ -277,6 +278,8 @@ pub struct SyntheticSource {
     trade_threshold: u64,
     /// Event time of the next tick on the [`EventTime`] schedule.
     next_event_ns: u64,
+    /// `now_ns` at `start`: pacing counts from here.
+    started_ns: u64,
 }
 
 impl SyntheticSource {
@@ -332,6 +335,7 @@ impl SyntheticSource {
             hi,
             trade_threshold: cfg.trade_per_mille as u64 * 65_536 / 1_000,
             next_event_ns: cfg.event_time.map_or(0, |et| et.start_ns),
+            started_ns: 0,
             cfg,
         })
     }
@@ -443,6 +447,7 @@ impl TickSource for SyntheticSource {
         if self.mode == Mode::Idle {
             self.mode = Mode::Running;
             self.health.last_tick_ns = Some(now_ns);
+            self.started_ns = now_ns;
         }
         Ok(())
     }
@@ -488,7 +493,9 @@ impl TickSource for SyntheticSource {
             n = n.min(left);
         }
         if let Some(p) = self.pacer.as_mut() {
-            n = p.take_up_to(now_ns, n);
+            // The pacer's time counts from the start: its fixed-point clock spans ~9 years, so
+            // absolute readings (epoch ns) would saturate it. Before the start is time 0.
+            n = p.take_up_to(now_ns.saturating_sub(self.started_ns), n);
         }
         if n == 0 {
             return Ok(SourcePoll::Pending);

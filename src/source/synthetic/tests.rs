@@ -236,3 +236,32 @@ fn scheduled_event_times_run_exactly_up_to_u64_max_then_the_stream_ends() {
     let mut buf = [Tick::default(); 4];
     assert_eq!(s.poll(10, &mut buf).unwrap(), SourcePoll::Ended);
 }
+
+#[test]
+fn regression_paced_source_on_an_epoch_clock_stopped_after_its_first_burst() {
+    // The pacer counts time in 1/64 ns from 0 and saturates after 2^58 ns (~9 years): driven
+    // with epoch nanoseconds, it never refilled after the first burst. Pacing now counts from
+    // `start`.
+    for start in [1_700_000_000_000_000_000u64, u64::MAX - 2_000_000_000] {
+        let mut s = SyntheticSource::new(
+            SyntheticConfig {
+                rate: Some(1000),
+                burst: 10,
+                ..SyntheticConfig::new(&["A"])
+            },
+            Arc::new(SymbolTable::new()),
+        )
+        .unwrap();
+        s.start(start).unwrap();
+        assert_eq!(drain(&mut s, start, 100).len(), 10, "start {start}");
+        assert!(drain(&mut s, start, 100).is_empty());
+        assert_eq!(
+            drain(&mut s, start + 5_000_000, 100).len(),
+            5,
+            "start {start}"
+        );
+        // A clock reading before the start (a caller that went back) admits nothing new.
+        assert!(drain(&mut s, start - 1, 100).is_empty());
+        assert_eq!(drain(&mut s, start + 1_000_000_000, 100).len(), 10);
+    }
+}
