@@ -238,10 +238,10 @@ fn scheduled_event_times_run_exactly_up_to_u64_max_then_the_stream_ends() {
 }
 
 #[test]
-fn regression_paced_source_on_an_epoch_clock_stopped_after_its_first_burst() {
+fn regression_paced_source_on_an_epoch_clock_was_not_paced() {
     // The pacer counts time in 1/64 ns from 0 and saturates after 2^58 ns (~9 years): driven
-    // with epoch nanoseconds, it never refilled after the first burst. Pacing now counts from
-    // `start`.
+    // with epoch nanoseconds, its saturated clock admitted every tick after the first burst.
+    // Pacing now counts from `start`.
     for start in [1_700_000_000_000_000_000u64, u64::MAX - 2_000_000_000] {
         let mut s = SyntheticSource::new(
             SyntheticConfig {
