@@ -450,8 +450,10 @@ proptest! {
         let mut batcher = batcher_for(rows, Duration::from_nanos(MAX));
         let path = dir.path("out.csv");
         let mut sink = CsvSink::create(&path, SymbolNames::new(table.clone())).unwrap();
+        let recording = sink.recording();
         let ledger = drive(&steps, op.as_mut(), &mut batcher, &mut sink, || {});
         check_conservation(op.as_ref(), &batcher, &ledger);
+        recording.finish().unwrap(); // the run succeeded
         let text = std::fs::read_to_string(&path).unwrap();
         prop_assert_eq!(text.lines().count(), ledger.records.len() + 1, "header + a row each");
 
@@ -462,8 +464,10 @@ proptest! {
         let mut batcher = batcher_for(rows, Duration::from_nanos(1));
         let path = dir.path("out.ticks");
         let mut sink = TickFileSink::create(&path, table.clone()).unwrap();
+        let recording = sink.recording();
         let ledger = drive(&steps, op.as_mut(), &mut batcher, &mut sink, || {});
         check_conservation(op.as_ref(), &batcher, &ledger);
+        recording.finish().unwrap();
         let file = TickFile::open(&path).unwrap();
         let back: Vec<Tick> = file.records().collect::<Result<_, _>>().unwrap();
         let sent: Vec<Tick> = ledger.records.iter().map(|r| match r {

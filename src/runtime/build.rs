@@ -51,9 +51,10 @@ pub(crate) fn source(
     let used = if orchestrated { names } else { &names[..1] };
     let mut sources: Vec<Box<dyn TickSource>> = Vec::with_capacity(used.len());
     for (i, name) in used.iter().enumerate() {
-        let mut source_spec = settings
-            .provider_spec(name)
-            .ok_or_else(|| ConfigError::new("sources", format!("unknown provider {name:?}")))?;
+        let mut source_spec = settings.provider_spec(name).ok_or_else(|| {
+            let reason = format!("unknown provider {:?}", crate::error::bounded(name));
+            ConfigError::new("sources", reason)
+        })?;
         if !spec.symbols.is_empty() {
             source_spec.symbols = spec.symbols.clone();
         }

@@ -101,7 +101,11 @@ pub enum RuntimeError {
     },
     /// Starting the runtime from a settings file failed after the file was read: the error,
     /// with the file and (when the key it names is found) the line.
-    #[error("{path}{}: {error}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    #[error(
+        "{}{}: {error}",
+        bounded(.path),
+        line.map(|l| format!(":{l}")).unwrap_or_default()
+    )]
     InFile {
         /// The settings file.
         path: String,
