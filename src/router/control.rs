@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use arc_swap::ArcSwap;
 use crossbeam::channel::{Receiver, Sender};
 
+use crate::admission::CoordinationSwitch;
 use crate::clock::SharedClock;
 use crate::error::ConfigError;
 use crate::flow::RateCoordinator;
@@ -31,12 +32,21 @@ pub(crate) enum Command {
     Remove(Arc<str>),
 }
 
+/// Where a router's sources get their gates.
+#[derive(Clone)]
+pub(crate) struct Gating {
+    pub coordinator: Arc<RateCoordinator>,
+    pub switch: Option<Arc<CoordinationSwitch>>,
+}
+
 /// State shared by the router and its controls.
 pub(crate) struct Shared {
     config: ArcSwap<RouterConfig>,
     /// The names of the sources (added and not removed), kept by the control plane only.
     names: Mutex<Vec<Arc<str>>>,
-    coordinator: Mutex<Option<Arc<RateCoordinator>>>,
+    /// The rate coordinator whose providers guard the sources, and the coordination switch
+    /// their gates read (`None`: always on), for sources added later.
+    coordinator: Mutex<Option<Gating>>,
     pub(crate) stats: Mutex<RouterStats>,
 }
 
@@ -62,11 +72,11 @@ impl Shared {
         (!Arc::ptr_eq(&cur, seen)).then(|| Arc::clone(&cur))
     }
 
-    pub fn set_coordinator(&self, c: Arc<RateCoordinator>) {
-        *lock(&self.coordinator) = Some(c);
+    pub fn set_gating(&self, g: Gating) {
+        *lock(&self.coordinator) = Some(g);
     }
 
-    pub fn coordinator(&self) -> Option<Arc<RateCoordinator>> {
+    pub fn gating(&self) -> Option<Gating> {
         lock(&self.coordinator).clone()
     }
 }
@@ -161,6 +171,8 @@ impl RouterControl {
     }
 
     /// Route `source` too (lowest priority for `First`). It is started by the poll thread.
+    /// With a rate coordinator, it is gated like the sources given at construction (see
+    /// [`SourceRouter::with_coordinator`](super::SourceRouter::with_coordinator)).
     ///
     /// # Errors
     /// [`ControlError::Config`] naming `sources.name` for a duplicate name, or when the source
@@ -169,8 +181,8 @@ impl RouterControl {
     pub fn add_source(&self, source: Box<dyn TickSource>) -> Result<(), ControlError> {
         let cfg = self.shared.config.load_full();
         let mut slot = Slot::new(source, &cfg, &self.clock)?;
-        if let Some(c) = self.shared.coordinator() {
-            slot.attach(&c, "sources.name")?;
+        if let Some(g) = self.shared.gating() {
+            slot.attach(&g.coordinator, g.switch.as_ref(), "sources.name")?;
         }
         let mut names = lock(&self.shared.names);
         if names.contains(&slot.name) {

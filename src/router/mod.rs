@@ -76,9 +76,9 @@
 //! # Failover, fail-back and standbys
 //!
 //! A source is failed over when its `poll` (or `start`) errors (`SwitchReason::Error`, or
-//! `Disconnected` for `SourceError::Disconnected`), when it ends (`Ended`), when its breaker —
-//! the router's per-source [`CircuitBreaker`](crate::flow::CircuitBreaker), or its rate
-//! coordinator's — refuses it (`BreakerOpen`), and when it goes stale: the first poll at which
+//! `Disconnected` for `SourceError::Disconnected`), when it ends (`Ended`), when its one breaker
+//! — a [`CircuitBreaker`](crate::flow::CircuitBreaker) of the router's, or its provider's (see
+//! below) — refuses it (`BreakerOpen`), and when it goes stale: the first poll at which
 //! it has produced nothing for its `capabilities().staleness_bound` (or
 //! `RouterConfig::default_staleness`) since it last delivered or was made active (`Stale`).
 //! Errors and stale periods count as breaker failures; `breaker_threshold` consecutive ones
@@ -112,13 +112,18 @@
 //! The router does not rewrite `Tick::source`: ticks keep their source's own id, and
 //! [`RouterStats`] has the per-source counts.
 //!
-//! # Rate-coordinated sources
+//! # Gates: one breaker per source, and rate-coordinated sources
 //!
-//! With [`SourceRouter::with_coordinator`], every poll of a request-based source
-//! (`capabilities().request_based`) first takes a token from its provider (registered under the
-//! source's name). "Rate limited", "cooling down" or "suspended" mean "not now": the source is
-//! not polled, not failed and not judged stale in that poll. An open provider breaker fails it
-//! over.
+//! Every poll of a routed source goes through its [`AdmissionGate`](crate::admission) — the
+//! same gate type the runtime's pipelines poll their provider through, so refusals, HALF_OPEN
+//! probes and live changes mean the same on both paths. A source has one breaker: by default
+//! one of the router's (`RouterConfig::breaker_threshold` / `breaker_timeout`); with
+//! [`SourceRouter::with_coordinator`], a source whose name is a registered provider uses that
+//! provider's breaker instead, and a request-based source (`capabilities().request_based`) also
+//! takes a token of the provider's budget per poll. "Rate limited", "cooling down" or
+//! "suspended" mean "not now": the source is not polled, not failed and not judged stale in
+//! that poll. An open breaker fails it over. [`RouterStats`] says whose breaker each source has
+//! ([`SourceStats::breaker_owner`]).
 //!
 //! # Control plane and threading
 //!
@@ -153,6 +158,7 @@ use std::sync::Arc;
 
 use crossbeam::channel::{Receiver, Sender};
 
+use crate::admission::{AdmissionGate, CoordinationSwitch};
 use crate::clock::{MonotonicClock, SharedClock};
 use crate::error::{ConfigError, SourceError};
 use crate::flow::RateCoordinator;
@@ -162,11 +168,11 @@ use crate::tick::{flags, Tick};
 use arbitrate::SeqWindow;
 pub use config::RouterConfig;
 use config::Tuning;
-use control::{Command, Shared};
+use control::{Command, Gating, Shared};
 pub use control::{ControlError, RouterControl};
 pub use quotes::RouterStream;
 use slot::Slot;
-pub use stats::{RouterStats, SourceStats};
+pub use stats::{BreakerOwner, RouterStats, SourceStats};
 pub use strategy::{IntoStrategy, RoutingStrategy};
 use switch::SwitchLog;
 pub use switch::{SwitchReason, SwitchRecord};
@@ -323,11 +329,14 @@ impl SourceRouter {
         self
     }
 
-    /// Consult `coordinator` before every poll of a request-based source
-    /// (`capabilities().request_based`), with the provider registered under the source's name.
-    /// A refusal ("rate limited", "cooling down") means "not now": the source is not polled
-    /// and not counted as failing. A refusal by the provider's breaker fails the source over
-    /// (`SwitchReason::BreakerOpen`).
+    /// Guard the sources with `coordinator`'s providers: a source whose name is a registered
+    /// provider polls through that provider's [`AdmissionGate`] — the provider's breaker is
+    /// then its one breaker (the router's breaker settings do not apply to it), and a
+    /// request-based source (`capabilities().request_based`) takes one token of its budget per
+    /// poll. A refusal by the budget or a cooldown means "not now": the source is not polled,
+    /// not failed and not judged stale in that poll. A refusal by the provider's breaker fails
+    /// the source over (`SwitchReason::BreakerOpen`). Sources with no provider keep a breaker
+    /// of the router's.
     ///
     /// # Errors
     /// [`ConfigError`] naming `sources[i]` for a request-based source whose name is not a
@@ -337,10 +346,32 @@ impl SourceRouter {
         coordinator: Arc<RateCoordinator>,
     ) -> Result<SourceRouter, ConfigError> {
         for (i, s) in self.slots.iter_mut().enumerate() {
-            s.attach(&coordinator, &format!("sources[{i}]"))?;
+            s.attach(&coordinator, None, &format!("sources[{i}]"))?;
         }
-        self.shared.set_coordinator(coordinator);
+        self.shared.set_gating(Gating {
+            coordinator,
+            switch: None,
+        });
         Ok(self)
+    }
+
+    /// The runtime's form of [`with_coordinator`](Self::with_coordinator): source `i` polls
+    /// through `gates[i]` (its provider's), every gate reading `switch`.
+    pub(crate) fn with_provider_gates(
+        mut self,
+        coordinator: Arc<RateCoordinator>,
+        gates: Vec<AdmissionGate>,
+        switch: Arc<CoordinationSwitch>,
+    ) -> SourceRouter {
+        debug_assert_eq!(gates.len(), self.slots.len());
+        for (s, g) in self.slots.iter_mut().zip(gates) {
+            s.gate = g;
+        }
+        self.shared.set_gating(Gating {
+            coordinator,
+            switch: Some(switch),
+        });
+        self
     }
 
     /// The control plane (clone it to other threads).
@@ -363,12 +394,13 @@ impl SourceRouter {
         self.active.map(|a| &*self.slots[a].name)
     }
 
-    /// The breaker guarding the source `name` (e.g. to trip it from a health check).
+    /// The one breaker guarding the source `name` (e.g. to trip it from a health check): its
+    /// provider's when it polls through a provider's gate, otherwise the router's own.
     pub fn breaker(&self, name: &str) -> Option<Arc<crate::flow::CircuitBreaker>> {
         self.slots
             .iter()
             .find(|s| &*s.name == name)
-            .map(|s| s.breaker.clone())
+            .map(|s| s.gate.shared_breaker())
     }
 
     fn refresh_symbols(&mut self) {
@@ -423,9 +455,7 @@ impl SourceRouter {
         self.tuning = self.cfg.tuning();
         if old.breakers_differ(&self.cfg) {
             for s in &mut self.slots {
-                if let Ok(b) = slot::make_breaker(&s.name, &self.cfg, &self.clock) {
-                    s.breaker = b;
-                }
+                s.renew_breaker(&self.cfg, &self.clock);
             }
         }
         self.log.set_cap(self.cfg.switch_history);

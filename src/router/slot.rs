@@ -1,11 +1,12 @@
-//! One routed source: the source itself, its breaker, its optional rate-coordinator handle,
-//! and what the router knows about its health.
+//! One routed source: the source itself, its admission gate (its one breaker, and its
+//! provider's budget when it has a provider), and what the router knows about its health.
 
 use std::sync::Arc;
 
+use crate::admission::{AdmissionGate, CoordinationSwitch, Refusal};
 use crate::clock::{duration_ns, SharedClock};
 use crate::error::{ConfigError, SourceError};
-use crate::flow::{BreakerState, CircuitBreaker, CoordinatorError, ProviderHandle, Request};
+use crate::flow::{BreakerState, CircuitBreaker, RateCoordinator};
 use crate::source::{Capabilities, SourcePoll, TickSource};
 use crate::tick::Tick;
 
@@ -18,9 +19,10 @@ pub(crate) enum SlotPoll {
     Data(usize),
     /// The source had nothing (it may be going stale).
     Quiet,
-    /// The rate coordinator said "not now"; the source was not polled.
+    /// The gate said "not now" (budget, cooldown); the source was not polled.
     NotNow,
-    /// The source failed for this reason (the breaker has been told).
+    /// The source failed for this reason (the breaker has been told), or its gate's breaker
+    /// refused it (`BreakerOpen`).
     Failed(SwitchReason),
 }
 
@@ -80,8 +82,8 @@ pub(crate) struct Slot {
     pub source: Box<dyn TickSource>,
     pub name: Arc<str>,
     pub caps: Capabilities,
-    pub breaker: Arc<CircuitBreaker>,
-    pub limiter: Option<ProviderHandle>,
+    /// Its one breaker, and its provider's budget when it has a provider.
+    pub gate: AdmissionGate,
     /// Declared staleness bound in ns, if the source declares one.
     pub staleness_ns: Option<u64>,
     /// When the source last produced ticks (or was started / made active).
@@ -105,7 +107,7 @@ pub(crate) struct Slot {
     pub counters: SlotCounters,
 }
 
-pub(crate) fn make_breaker(
+fn make_breaker(
     name: &Arc<str>,
     cfg: &RouterConfig,
     clock: &SharedClock,
@@ -134,12 +136,11 @@ impl Slot {
         let name: Arc<str> = Arc::from(source.name());
         let caps = source.capabilities();
         Ok(Slot {
-            breaker: make_breaker(&name, cfg, clock)?,
+            gate: AdmissionGate::for_breaker(make_breaker(&name, cfg, clock)?),
             staleness_ns: caps.staleness_bound.map(duration_ns),
             name,
             caps,
             source,
-            limiter: None,
             last_data_ns: 0,
             failed_at: None,
             dead: false,
@@ -179,7 +180,7 @@ impl Slot {
     pub fn usable(&self, now_ns: u64, hold_down_ns: u64, respect_hold: bool) -> bool {
         let out = self.dead
             || self.ended
-            || self.breaker.state_at(now_ns) == BreakerState::Open
+            || self.gate.breaker().state_at(now_ns) == BreakerState::Open
             || (respect_hold && self.held(now_ns, hold_down_ns));
         !out
     }
@@ -198,11 +199,12 @@ impl Slot {
 
     /// Mark it stale: a failure for the breaker and the hold-down.
     pub fn mark_stale(&mut self, now_ns: u64) {
-        self.breaker.record_failure_at(now_ns);
+        self.gate.record_failure_at(now_ns);
         self.failed_at = Some(now_ns);
     }
 
-    /// Poll through the rate coordinator (if any) and the breaker into `out`.
+    /// Poll through the gate into `out` (see [`crate::admission`] for what the gate decides
+    /// and how each outcome resolves its grant).
     #[inline]
     pub fn poll(&mut self, now_ns: u64, out: &mut [Tick]) -> SlotPoll {
         if self.dead || self.ended {
@@ -212,91 +214,77 @@ impl Slot {
                 SwitchReason::Error
             });
         }
-        let e = {
-            let Slot {
-                breaker,
-                source,
-                limiter,
-                ..
-            } = self;
-            // The coordinator's permit (request-based sources) and the router's own breaker permit
-            // both resolve with the poll: ticks are a success, an error a failure, and a quiet or
-            // ended source releases them (dropped), so a HALF_OPEN probe never stays out.
-            let coordinated = match limiter {
-                None => None,
-                Some(h) => match h.try_request_permit_at(now_ns, Request::cost(1)) {
-                    Ok(permit) => Some(permit),
-                    Err(CoordinatorError::CircuitOpen(_)) => {
-                        return SlotPoll::Failed(SwitchReason::BreakerOpen)
-                    }
-                    Err(e) if e.is_retryable() => return SlotPoll::NotNow,
-                    Err(e) => {
-                        self.dead = true;
-                        self.counters.errors += 1;
-                        self.last_error = Some(SourceError::Failed {
-                            source_name: self.name.to_string(),
-                            reason: e.to_string(),
-                        });
-                        return SlotPoll::Failed(SwitchReason::Error);
-                    }
-                },
-            };
-            let Ok(permit) = breaker.allow_at(now_ns) else {
-                return SlotPoll::Failed(SwitchReason::BreakerOpen);
-            };
-            match source.poll(now_ns, out) {
-                Ok(SourcePoll::Ready(n)) if n > 0 => {
-                    permit.success();
-                    if let Some(p) = coordinated {
-                        p.success();
-                    }
-                    let n = n.min(out.len());
-                    let last = &out[n - 1];
-                    self.latency.add(last.ts_recv.saturating_sub(last.ts_event));
-                    self.last_seq = Some(last.seq);
-                    self.last_data_ns = now_ns;
-                    return SlotPoll::Data(n);
-                }
-                Ok(SourcePoll::Ready(_)) | Ok(SourcePoll::Pending) => {
-                    // Inconclusive: dropping the permits frees their probe slots.
-                    drop((permit, coordinated));
-                    return SlotPoll::Quiet;
-                }
-                Ok(SourcePoll::Ended) => {
-                    drop((permit, coordinated));
-                    self.ended = true;
-                    return SlotPoll::Failed(SwitchReason::Ended);
-                }
-                Err(e) => {
-                    permit.failure_at(now_ns);
-                    if let Some(p) = coordinated {
-                        p.failure_at(now_ns);
-                    }
-                    e
-                }
+        let source = &mut self.source;
+        let polled = match self.gate.poll(now_ns, || source.poll(now_ns, out)) {
+            Ok(r) => r,
+            Err(Refusal::NotNow(_)) => return SlotPoll::NotNow,
+            Err(Refusal::BreakerOpen(_)) => return SlotPoll::Failed(SwitchReason::BreakerOpen),
+            Err(Refusal::Never(e)) => {
+                self.dead = true;
+                self.counters.errors += 1;
+                self.last_error = Some(SourceError::Failed {
+                    source_name: self.name.to_string(),
+                    reason: e.to_string(),
+                });
+                return SlotPoll::Failed(SwitchReason::Error);
             }
         };
-        SlotPoll::Failed(self.fail(now_ns, &e))
+        match polled {
+            Ok(SourcePoll::Ready(n)) if n > 0 => {
+                let n = n.min(out.len());
+                let last = &out[n - 1];
+                self.latency.add(last.ts_recv.saturating_sub(last.ts_event));
+                self.last_seq = Some(last.seq);
+                self.last_data_ns = now_ns;
+                SlotPoll::Data(n)
+            }
+            Ok(SourcePoll::Ready(_)) | Ok(SourcePoll::Pending) => SlotPoll::Quiet,
+            Ok(SourcePoll::Ended) => {
+                self.ended = true;
+                SlotPoll::Failed(SwitchReason::Ended)
+            }
+            Err(e) => SlotPoll::Failed(self.fail(now_ns, &e)),
+        }
     }
 }
 
 impl Slot {
-    /// Take the rate-coordinator handle of a request-based source (others are not limited).
+    /// Guard the source with its provider's gate when `coordinator` has a provider of its name
+    /// (its budget spent when it is request-based and `switch`, if any, is on); a
+    /// request-based source must have one. Others keep their own breaker.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming `field` for a request-based source with no provider.
     pub fn attach(
         &mut self,
-        coordinator: &crate::flow::RateCoordinator,
+        coordinator: &RateCoordinator,
+        switch: Option<&Arc<CoordinationSwitch>>,
         field: &str,
     ) -> Result<(), ConfigError> {
-        if !self.caps.request_based {
-            return Ok(());
-        }
-        let h = coordinator.handle(&self.name).map_err(|e| {
-            ConfigError::new(
+        match coordinator.handle(&self.name) {
+            Ok(h) => {
+                let gate = AdmissionGate::for_provider(h, self.caps.request_based);
+                self.gate = match switch {
+                    Some(s) => gate.with_switch(s.clone()),
+                    None => gate,
+                };
+                Ok(())
+            }
+            Err(e) if self.caps.request_based => Err(ConfigError::new(
                 field,
                 format!("request-based source {:?}: {e}", &*self.name),
-            )
-        })?;
-        self.limiter = Some(h);
-        Ok(())
+            )),
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// A new own breaker after a config change (a provider's breaker is the provider's).
+    pub fn renew_breaker(&mut self, cfg: &RouterConfig, clock: &SharedClock) {
+        if self.gate.provider().is_some() {
+            return;
+        }
+        if let Ok(b) = make_breaker(&self.name, cfg, clock) {
+            self.gate = AdmissionGate::for_breaker(b);
+        }
     }
 }

@@ -7,6 +7,16 @@ use crate::source::SourceStatus;
 
 use super::{RoutingStrategy, SourceRouter, SwitchRecord};
 
+/// Whose breaker guards a routed source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BreakerOwner {
+    /// A breaker of the router's, for this source alone (`RouterConfig::breaker_threshold`).
+    Router,
+    /// The source's provider's breaker in the rate coordinator
+    /// ([`ProviderState::breaker`](crate::flow::ProviderState::breaker)).
+    Provider,
+}
+
 /// Counters of one routed source.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SourceStats {
@@ -23,8 +33,11 @@ pub struct SourceStats {
     pub produced: u64,
     /// Errors it returned to the router (start and poll).
     pub errors: u64,
-    /// Its breaker's state.
+    /// The state of its one breaker (see `breaker_owner`).
     pub breaker: BreakerState,
+    /// Whose breaker that is: the router's own, or its provider's (then the same breaker the
+    /// provider's state reports, not a second one).
+    pub breaker_owner: BreakerOwner,
     /// EWMA (weight 1/8) of `ts_recv − ts_event` of the newest tick of each chunk polled from
     /// it, in ns; `None` before its first tick.
     pub latency_ns: Option<u64>,
@@ -85,7 +98,12 @@ impl SourceRouter {
                 discarded: slot.counters.discarded,
                 produced: h.produced,
                 errors: slot.counters.errors,
-                breaker: slot.breaker.state_at(now_ns),
+                breaker: slot.gate.breaker().state_at(now_ns),
+                breaker_owner: if slot.gate.provider().is_some() {
+                    BreakerOwner::Provider
+                } else {
+                    BreakerOwner::Router
+                },
                 latency_ns: slot.latency.get(),
                 status: slot.source.status(),
                 usable: slot.usable(now_ns, self.tuning.hold_down_ns, true),

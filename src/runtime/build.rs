@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::admission::{AdmissionGate, CoordinationSwitch};
 use crate::batcher::HybridBatcher;
 use crate::clock::SharedClock;
 use crate::error::{ConfigError, PipelineError, SourceError};
@@ -11,7 +12,7 @@ use crate::operator::{BarConfig, BarOperator, Operator, Passthrough};
 use crate::pipeline::{PipelineContext, Placement, StreamingPipeline};
 use crate::registry::{RegistryError, SourceContext, SourceRegistry, SourceSpec};
 use crate::router::{RouterConfig, RouterControl, SourceRouter};
-use crate::runtime::admit::{Admitted, Flags};
+use crate::runtime::admit::GatedSource;
 use crate::runtime::error::RuntimeError;
 use crate::runtime::settings::PipelineRuntimeSettings;
 use crate::runtime::spec::{OperatorSpec, PipelineSpec};
@@ -24,7 +25,7 @@ pub(crate) struct Parts<'a> {
     pub registry: &'a SourceRegistry,
     pub coordinator: &'a Arc<RateCoordinator>,
     pub symbols: &'a Arc<SymbolTable>,
-    pub flags: &'a Arc<Flags>,
+    pub switch: &'a Arc<CoordinationSwitch>,
     pub clock: &'a SharedClock,
 }
 
@@ -36,11 +37,22 @@ pub(crate) struct Routed {
     pub shared_sequence: bool,
 }
 
+impl Routed {
+    /// A pipeline reading one source (no router).
+    fn single() -> Routed {
+        Routed {
+            router: None,
+            shared_sequence: false,
+        }
+    }
+}
+
 /// The source of a pipeline reading `names` (already checked against the settings).
 ///
-/// One provider: its source behind the provider's budget and breaker. Several (with
-/// orchestration): a [`SourceRouter`] over them in priority order, consulting the coordinator
-/// for request-based ones. Without orchestration: the first source, directly.
+/// With orchestration every source polls through its provider's [`AdmissionGate`] (the
+/// provider's breaker, its budget when request-based and coordination is on): one provider
+/// directly, several through a [`SourceRouter`] in priority order that polls each through its
+/// gate. Without orchestration: the first source, directly.
 pub(crate) fn source(
     parts: &Parts<'_>,
     settings: &PipelineRuntimeSettings,
@@ -75,54 +87,42 @@ pub(crate) fn source(
         })?;
         sources.push(built);
     }
-    let request_based = |name: &String| settings.providers[name].request_based;
-    if sources.len() == 1 {
-        let provider = if orchestrated {
-            Some(parts.coordinator.handle(&used[0])?)
-        } else {
-            None
-        };
-        let single = Admitted::new(
-            sources.swap_remove(0),
-            provider,
-            parts.flags.clone(),
-            request_based(&used[0]),
-            spec.max_ticks,
-        );
-        let routed = Routed {
-            router: None,
-            shared_sequence: false,
-        };
-        return Ok((Box::new(single), routed));
+    if !orchestrated {
+        let plain = GatedSource::new(sources.swap_remove(0), None, spec.max_ticks);
+        return Ok((Box::new(plain), Routed::single()));
     }
-    // Routed: the router runs each source's breaker and asks the coordinator for the
-    // request-based ones; the children only declare whether they are request-based.
-    let children: Vec<Box<dyn TickSource>> = sources
-        .into_iter()
-        .zip(used)
-        .map(|(s, name)| {
-            let rb = request_based(name) && settings.enable_rate_coordination;
-            Box::new(Admitted::new(s, None, parts.flags.clone(), rb, None)) as Box<dyn TickSource>
-        })
-        .collect();
-    let shared_sequence = children.iter().all(|c| c.capabilities().shared_sequence);
+    let mut gates = used
+        .iter()
+        .map(|name| provider_gate(parts, settings, name))
+        .collect::<Result<Vec<_>, _>>()?;
+    if sources.len() == 1 {
+        let single = GatedSource::new(sources.swap_remove(0), gates.pop(), spec.max_ticks);
+        return Ok((Box::new(single), Routed::single()));
+    }
+    let shared_sequence = sources.iter().all(|c| c.capabilities().shared_sequence);
     let config = settings.router_config(RouterConfig::default());
-    let router = SourceRouter::with_config(children, config, parts.clock.clone())?
+    let router = SourceRouter::with_config(sources, config, parts.clock.clone())?
         .with_name(format!("{}/{}", spec.tenant_id, spec.pipeline_id))
-        .with_coordinator(parts.coordinator.clone())?;
+        .with_provider_gates(parts.coordinator.clone(), gates, parts.switch.clone());
     let control = router.control();
-    let bounded = Admitted::new(
-        Box::new(router),
-        None,
-        parts.flags.clone(),
-        false,
-        spec.max_ticks,
-    );
+    let bounded = GatedSource::new(Box::new(router), None, spec.max_ticks);
     let routed = Routed {
         router: Some(control),
         shared_sequence,
     };
     Ok((Box::new(bounded), routed))
+}
+
+/// The gate of provider `name`'s source: the provider's breaker, and its budget when it is
+/// request-based and the runtime's coordination switch is on.
+fn provider_gate(
+    parts: &Parts<'_>,
+    settings: &PipelineRuntimeSettings,
+    name: &str,
+) -> Result<AdmissionGate, RuntimeError> {
+    let handle = parts.coordinator.handle(name)?;
+    let request_based = settings.providers[name].request_based;
+    Ok(AdmissionGate::for_provider(handle, request_based).with_switch(parts.switch.clone()))
 }
 
 /// Whether `e` is `spec`'s kind refusing to build without symbols.

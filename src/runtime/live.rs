@@ -1,6 +1,5 @@
 //! Live changes and monitoring: `update_settings` and `snapshot`.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::error::ConfigError;
@@ -13,15 +12,16 @@ use crate::runtime::{check_sources, PipelineRuntime, Versioned};
 impl PipelineRuntime {
     /// Validate `new`, then apply it while pipelines run, without restarting them: provider
     /// budgets and breaker settings change in place (tokens held and breaker states are
-    /// kept), the routers of multi-source pipelines take the new strategy, hold-down,
-    /// staleness and breaker settings (a router gives its sources new CLOSED breakers when
-    /// the breaker settings change), new providers are registered, rate
-    /// coordination is switched, and the settings object is swapped (readers see the old or
-    /// the new one, never a mix). Running pipelines see a new budget from their next chunk.
+    /// kept; every source of a pipeline, routed or not, polls through its provider's
+    /// [`AdmissionGate`](crate::admission::AdmissionGate), so its one breaker is its
+    /// provider's), the routers of multi-source pipelines take the new strategy, hold-down and
+    /// staleness, new providers are registered, rate coordination is switched (every gate of
+    /// every pipeline, routed or not, reads the switch at its next admission), and the settings
+    /// object is swapped (readers see the old or the new one, never a mix). Running pipelines
+    /// see a new budget from their next chunk.
     ///
     /// Source parameters, pipeline defaults and `max_concurrent_pipelines` apply to pipelines
-    /// started afterwards; so does `enable_rate_coordination` for routed pipelines (whose
-    /// routers decide at construction which sources ask the coordinator).
+    /// started afterwards.
     ///
     /// # Errors
     /// Invalid settings, by field path. Nothing is changed when an error is returned.
@@ -74,11 +74,7 @@ impl PipelineRuntime {
             control.set_config(next)?;
         }
         drop(table);
-        // Relaxed: an independent switch read once per chunk.
-        self.inner
-            .flags
-            .rate_coordination
-            .store(new.enable_rate_coordination, Ordering::Relaxed);
+        self.inner.switch.set(new.enable_rate_coordination);
         let mut version = 0;
         let new = Arc::new(new);
         self.inner.settings.rcu(|cur| {

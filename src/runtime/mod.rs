@@ -55,6 +55,8 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(test)]
+mod admission_paths;
 mod admit;
 mod build;
 mod error;
@@ -65,7 +67,7 @@ mod stream;
 mod toml_file;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use arc_swap::ArcSwap;
@@ -78,6 +80,7 @@ pub use spec::{OperatorSpec, PipelineKey, PipelineSpec};
 pub use stream::{QuoteStream, RawTicks};
 pub use toml_file::MAX_SETTINGS_BYTES;
 
+use crate::admission::CoordinationSwitch;
 use crate::clock::{MonotonicClock, SharedClock};
 use crate::flow::RateCoordinator;
 use crate::pipeline::{PipelineHandle, PipelineMonitor, PipelineReport, PipelineState};
@@ -85,7 +88,6 @@ use crate::registry::{SourceContext, SourceRegistry};
 use crate::router::RouterControl;
 use crate::sink::{CountingSink, Sink};
 use crate::symbol::SymbolTable;
-use admit::Flags;
 use build::{Parts, Routed};
 
 /// Settings with the version `update_settings` gave them.
@@ -143,7 +145,8 @@ pub(crate) struct Inner {
     registry: SourceRegistry,
     coordinator: Arc<RateCoordinator>,
     symbols: Arc<SymbolTable>,
-    flags: Arc<Flags>,
+    /// `enable_rate_coordination`, read by every gate of every pipeline at each admission.
+    switch: Arc<CoordinationSwitch>,
     clock: SharedClock,
     table: Mutex<BTreeMap<PipelineKey, Entry>>,
     streams: AtomicU64,
@@ -164,7 +167,7 @@ impl Inner {
             registry: &self.registry,
             coordinator: &self.coordinator,
             symbols: &self.symbols,
-            flags: &self.flags,
+            switch: &self.switch,
             clock: &self.clock,
         }
     }
@@ -265,9 +268,7 @@ impl PipelineRuntime {
         // One table for the runtime's pipelines and the sources its registry creates.
         let symbols = registry.symbols().clone();
         let inner = Arc::new(Inner {
-            flags: Arc::new(Flags {
-                rate_coordination: AtomicBool::new(settings.enable_rate_coordination),
-            }),
+            switch: Arc::new(CoordinationSwitch::new(settings.enable_rate_coordination)),
             settings: ArcSwap::from_pointee(Versioned {
                 version: 0,
                 settings: Arc::new(settings.clone()),

@@ -192,8 +192,9 @@ impl PipelineRuntimeSettings {
         })
     }
 
-    /// `base` with the fields these settings own: strategy, hold-down, staleness and the
-    /// breaker threshold and timeout of every routed source.
+    /// `base` with the fields these settings own: strategy, hold-down, staleness, and the
+    /// router's breaker threshold and timeout (which guard only routed sources without a
+    /// provider: a runtime's routed sources poll through their provider's gate and breaker).
     pub fn router_config(&self, base: RouterConfig) -> RouterConfig {
         RouterConfig {
             strategy: self.routing_strategy,

@@ -84,7 +84,8 @@ struct Window {
 pub(crate) struct Provider {
     name: Arc<str>,
     windows: Box<[Window]>,
-    breaker: CircuitBreaker,
+    /// Shared (not inline) so that a router can hand the one breaker of a routed source out.
+    breaker: Arc<CircuitBreaker>,
     cooldowns: Cooldowns,
     limits: std::sync::Mutex<ProviderLimits>,
     default_cooldown_ns: AtomicU64,
@@ -129,7 +130,7 @@ impl Provider {
         Ok(ProviderHandle(Arc::new(Provider {
             name,
             windows,
-            breaker,
+            breaker: Arc::new(breaker),
             cooldowns: Cooldowns::new(),
             limits: std::sync::Mutex::new(limits.clone()),
             default_cooldown_ns: AtomicU64::new(duration_ns(checked.cooldown)),
@@ -165,6 +166,11 @@ impl ProviderHandle {
     /// The provider's circuit breaker.
     pub fn breaker(&self) -> &CircuitBreaker {
         &self.0.breaker
+    }
+
+    /// The provider's circuit breaker, shared (the router hands it out as a routed source's).
+    pub(crate) fn shared_breaker(&self) -> Arc<CircuitBreaker> {
+        self.0.breaker.clone()
     }
 
     /// The clock the provider reads.
@@ -256,6 +262,20 @@ impl ProviderHandle {
         req: Request,
     ) -> Result<Permit<'_>, CoordinatorError> {
         self.request_with(now_ns, req, None)
+    }
+
+    /// The breaker alone (no cooldown, no budget): the admission of a poll that spends no
+    /// tokens. A refusal is counted like a request's (`circuit_open`).
+    ///
+    /// # Errors
+    /// `CircuitOpen`.
+    #[inline]
+    pub(crate) fn breaker_permit_at(&self, now_ns: u64) -> Result<Permit<'_>, CoordinatorError> {
+        let p = &*self.0;
+        p.breaker.allow_at(now_ns).map_err(|e| {
+            bump(&p.circuit_open);
+            CoordinatorError::CircuitOpen(e)
+        })
     }
 
     #[inline(always)] // see TokenBucket::try_acquire_keeping_at
