@@ -10,8 +10,10 @@
 mod common;
 mod router_support;
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use market_data_pipeline::flow::{ProviderLimits, RateCoordinator};
 use market_data_pipeline::router::{RouterConfig, RoutingStrategy};
 use market_data_pipeline::TickSource;
 use router_support::*;
@@ -28,7 +30,24 @@ fn allocations_while_polled(
     warm: usize,
     polls: usize,
 ) -> u64 {
-    let mut run = Run::new(sources, cfg, 64);
+    allocations_of(Run::new(sources, cfg, 64), warm, polls)
+}
+
+/// `run`'s router with its sources gated by a coordinator's provider `a` of `capacity` tokens
+/// refilled at `refill_rate` per second.
+fn gated(run: Run, capacity: u64, refill_rate: u64) -> Run {
+    let c = Arc::new(RateCoordinator::with_clock(run.clock.clone()));
+    let limits = ProviderLimits::new()
+        .capacity(capacity)
+        .refill_rate(refill_rate);
+    c.register_provider_with("a", limits).unwrap();
+    Run {
+        router: run.router.with_coordinator(c).unwrap(),
+        ..run
+    }
+}
+
+fn allocations_of(mut run: Run, warm: usize, polls: usize) -> u64 {
     let step = |run: &mut Run| {
         run.advance_ns(MS);
         let now = run.now();
@@ -81,4 +100,24 @@ fn steady_state_polling_allocates_nothing() {
         0,
         "case 3: round robin"
     );
+
+    // 4. A request-based source behind its provider's gate, admitted at every poll: one token
+    //    per poll (a budget that never runs out), then one per second (most polls refused
+    //    "not now", which builds a refusal value but allocates nothing).
+    for (case, capacity, rate) in [("4a", 1_000_000, 1_000_000), ("4b", 1, 1)] {
+        let sources: Vec<Box<dyn TickSource>> = vec![
+            Box::new(SeqFeed::all("a", 1, 1_000_000, 32).request_based()),
+            synth("b", 2, vec![]),
+        ];
+        let run = gated(
+            Run::new(sources, RouterConfig::default(), 64),
+            capacity,
+            rate,
+        );
+        assert_eq!(
+            allocations_of(run, 10, 10_000),
+            0,
+            "case {case}: a gated source"
+        );
+    }
 }
