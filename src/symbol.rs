@@ -63,7 +63,7 @@ pub fn validate_symbol(name: &str) -> Result<(), SymbolError> {
 }
 
 #[derive(Default)]
-struct Inner {
+struct SymbolMaps {
     names: Vec<Arc<str>>,
     ids: HashMap<Arc<str>, u32>,
 }
@@ -82,7 +82,7 @@ struct Inner {
 /// ```
 #[derive(Default)]
 pub struct SymbolTable {
-    inner: RwLock<Inner>,
+    inner: RwLock<SymbolMaps>,
 }
 
 impl fmt::Debug for SymbolTable {
@@ -108,10 +108,10 @@ impl SymbolTable {
         Ok(t)
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, SymbolMaps> {
         // A poisoned lock only means a panic elsewhere while holding it; the map stays valid
         // because every write below completes before it can panic.
-        self.inner.read().unwrap_or_else(|e| e.into_inner())
+        crate::sync::read_lock(&self.inner)
     }
 
     /// The id of `name`, interning it if new.
@@ -120,7 +120,7 @@ impl SymbolTable {
             return Ok(SymbolId(id));
         }
         validate_symbol(name)?;
-        let mut w = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        let mut w = crate::sync::write_lock(&self.inner);
         if let Some(&id) = w.ids.get(name) {
             return Ok(SymbolId(id));
         }

@@ -11,7 +11,7 @@ use crate::idle::IdleStrategy;
 use crate::operator::{Operator, Passthrough};
 use crate::pin::{pin_current, CoreChoice, PinFailure};
 use crate::pipeline::handle::PipelineHandle;
-use crate::pipeline::stats::{PipelineReport, Shared};
+use crate::pipeline::stats::{PipelineReport, PipelineShared};
 use crate::pipeline::tick_stream::TickStream;
 use crate::pipeline::worker::{run_process, run_source, Downstream, LoopConfig, Process};
 use crate::pipeline::PipelineContext;
@@ -296,8 +296,8 @@ impl std::fmt::Debug for StreamingPipeline {
     }
 }
 
-/// Sends the worker's name on `Shared::exits` when dropped.
-struct ExitSignal(Arc<Shared>, String);
+/// Sends the worker's name on `PipelineShared::exits` when dropped.
+struct ExitSignal(Arc<PipelineShared>, String);
 
 impl Drop for ExitSignal {
     fn drop(&mut self) {
@@ -309,7 +309,7 @@ fn spawn_worker<F: FnOnce() + Send + 'static>(
     name: String,
     core: CoreChoice,
     pin_failure: PinFailure,
-    shared: Arc<Shared>,
+    shared: Arc<PipelineShared>,
     body: F,
 ) -> Result<thread::JoinHandle<()>, PipelineError> {
     let worker = name.clone();
@@ -385,7 +385,7 @@ impl StreamingPipeline {
         let tag = format!("mdp-{}", self.ctx.pipeline_id);
         match self.placement {
             Placement::Fused { core } => {
-                let shared = Arc::new(Shared::new(None));
+                let shared = Arc::new(PipelineShared::new(None));
                 let process = Process::new(
                     self.operator,
                     self.batcher,
@@ -406,7 +406,7 @@ impl StreamingPipeline {
                 process_core,
             } => {
                 let (tx, rx) = edge(self.ring_capacity, self.backpressure)?;
-                let shared = Arc::new(Shared::new(Some(tx.counters())));
+                let shared = Arc::new(PipelineShared::new(Some(tx.counters())));
                 let process = Process::new(
                     self.operator,
                     self.batcher,
@@ -489,7 +489,7 @@ impl StreamingPipeline {
             Placement::Split { source_core, .. } => source_core,
         };
         let (tx, rx) = edge(self.ring_capacity.max(self.chunk), self.backpressure)?;
-        let shared = Arc::new(Shared::new(Some(tx.counters())));
+        let shared = Arc::new(PipelineShared::new(Some(tx.counters())));
         let stream = TickStream::new(rx, shared.clone(), self.chunk, self.idle);
         let (s, source) = (shared.clone(), self.source);
         let t = spawn_worker(

@@ -6,7 +6,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::error::PipelineError;
-use crate::pipeline::stats::{lock, PipelineReport, PipelineState, PipelineStats, Shared};
+use crate::pipeline::stats::{lock, PipelineReport, PipelineShared, PipelineState, PipelineStats};
 use crate::pipeline::worker::panic_message;
 use crate::pipeline::PipelineContext;
 
@@ -45,7 +45,7 @@ fn stage_of(name: &str) -> &'static str {
 #[derive(Debug)]
 pub struct PipelineHandle {
     ctx: PipelineContext,
-    shared: Arc<Shared>,
+    shared: Arc<PipelineShared>,
     threads: Vec<JoinHandle<()>>,
     started: Instant,
 }
@@ -53,7 +53,7 @@ pub struct PipelineHandle {
 impl PipelineHandle {
     pub(crate) fn new(
         ctx: PipelineContext,
-        shared: Arc<Shared>,
+        shared: Arc<PipelineShared>,
         threads: Vec<JoinHandle<()>>,
         started: Instant,
     ) -> PipelineHandle {
@@ -210,7 +210,7 @@ impl Drop for PipelineHandle {
 /// own it (the [`PipelineHandle`] still joins it).
 #[derive(Clone, Debug)]
 pub struct PipelineMonitor {
-    shared: Arc<Shared>,
+    shared: Arc<PipelineShared>,
     threads: Vec<std::thread::Thread>,
 }
 

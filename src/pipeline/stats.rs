@@ -98,7 +98,7 @@ pub fn latency_histogram() -> Histogram<u64> {
 
 /// State shared by a pipeline's workers and its handle.
 #[derive(Debug)]
-pub(crate) struct Shared {
+pub(crate) struct PipelineShared {
     pub stop: std::sync::atomic::AtomicBool,
     pub state: AtomicU8,
     pub produced: CachePadded<AtomicU64>,
@@ -119,9 +119,9 @@ pub(crate) struct Shared {
     pub exits: (Sender<String>, Receiver<String>),
 }
 
-impl Shared {
-    pub fn new(edge: Option<Arc<EdgeCounters>>) -> Shared {
-        Shared {
+impl PipelineShared {
+    pub fn new(edge: Option<Arc<EdgeCounters>>) -> PipelineShared {
+        PipelineShared {
             stop: std::sync::atomic::AtomicBool::new(false),
             state: AtomicU8::new(0),
             produced: CachePadded::new(AtomicU64::new(0)),
@@ -202,11 +202,7 @@ impl Shared {
     }
 }
 
-/// Lock a control-plane mutex, ignoring poisoning (the data inside stays consistent: every
-/// critical section here is a single push, add or copy).
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+pub(crate) use crate::sync::lock;
 
 /// A snapshot of a pipeline's counters.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

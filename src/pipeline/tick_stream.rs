@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::idle::{IdleStrategy, Idler};
-use crate::pipeline::stats::Shared;
+use crate::pipeline::stats::PipelineShared;
 use crate::ring::EdgeRx;
 use crate::tick::Tick;
 
@@ -18,7 +18,7 @@ use crate::tick::Tick;
 #[derive(Debug)]
 pub struct TickStream {
     rx: EdgeRx<Tick>,
-    shared: Arc<Shared>,
+    shared: Arc<PipelineShared>,
     buf: Vec<Tick>,
     pos: usize,
     read: u64,
@@ -29,7 +29,7 @@ pub struct TickStream {
 impl TickStream {
     pub(crate) fn new(
         rx: EdgeRx<Tick>,
-        shared: Arc<Shared>,
+        shared: Arc<PipelineShared>,
         chunk: usize,
         idle: IdleStrategy,
     ) -> Self {
@@ -47,7 +47,7 @@ impl TickStream {
     #[inline]
     fn publish(&mut self, n: usize) {
         self.read += n as u64;
-        // Release: pairs with the Acquire loads of Shared::snapshot.
+        // Release: pairs with the Acquire loads of PipelineShared::snapshot.
         self.shared.ticks_in.store(self.read, Ordering::Release);
         self.shared.delivered.store(self.read, Ordering::Release);
     }

@@ -16,7 +16,7 @@ use crate::clock::SharedClock;
 use crate::error::{PipelineError, SinkError, SourceError};
 use crate::idle::{IdleStrategy, Idler};
 use crate::operator::Operator;
-use crate::pipeline::stats::{latency_histogram, lock, PipelineState, Shared};
+use crate::pipeline::stats::{latency_histogram, lock, PipelineShared, PipelineState};
 use crate::record::Record;
 use crate::ring::{EdgeRx, EdgeTx};
 use crate::sink::Sink;
@@ -31,7 +31,7 @@ const PUBLISH_EVERY_NS: u64 = 20_000_000;
 struct MeasuredSink {
     inner: Box<dyn Sink>,
     clock: SharedClock,
-    shared: Arc<Shared>,
+    shared: Arc<PipelineShared>,
     hist: Histogram<u64>,
     delivered: u64,
     batches: u64,
@@ -99,7 +99,7 @@ impl MeasuredSink {
             .saturating_record_n(now.saturating_sub(run_ts).max(1), run_len);
         self.delivered += len as u64;
         self.batches += 1;
-        // Release: pairs with the Acquire in Shared::snapshot.
+        // Release: pairs with the Acquire in PipelineShared::snapshot.
         self.shared
             .delivered
             .store(self.delivered, Ordering::Release);
@@ -113,7 +113,7 @@ pub(crate) struct Process {
     out: Vec<Record>,
     batcher: HybridBatcher,
     sink: MeasuredSink,
-    shared: Arc<Shared>,
+    shared: Arc<PipelineShared>,
     ticks_in: u64,
     records_out: u64,
     last_publish_ns: u64,
@@ -130,7 +130,7 @@ impl Process {
         batcher: HybridBatcher,
         sink: Box<dyn Sink>,
         clock: SharedClock,
-        shared: Arc<Shared>,
+        shared: Arc<PipelineShared>,
         chunk: usize,
         flush_caught_up: bool,
     ) -> Process {
@@ -319,7 +319,7 @@ pub(crate) fn run_source(
     source: Box<dyn TickSource>,
     down: Downstream,
     cfg: LoopConfig,
-    shared: Arc<Shared>,
+    shared: Arc<PipelineShared>,
 ) {
     let fused = matches!(down, Downstream::Fused(_));
     // AssertUnwindSafe: after a panic nothing of the stage is used again but the shared
@@ -340,7 +340,7 @@ fn source_loop(
     mut source: Box<dyn TickSource>,
     mut down: Downstream,
     cfg: &LoopConfig,
-    shared: &Shared,
+    shared: &PipelineShared,
 ) {
     let mut buf = vec![Tick::default(); cfg.chunk];
     let mut idler = Idler::new(cfg.idle);
@@ -442,7 +442,7 @@ pub(crate) fn run_process(
     mut rx: EdgeRx<Tick>,
     mut p: Process,
     cfg: LoopConfig,
-    shared: Arc<Shared>,
+    shared: Arc<PipelineShared>,
 ) {
     // AssertUnwindSafe: after a panic the stage is not used again; only the edge (whose
     // unread slots are intact: a chunk is released only after its ticks were handled) is
@@ -465,7 +465,12 @@ pub(crate) fn run_process(
 }
 
 /// True when the edge finished and the stage flushed; false when the stage failed.
-fn process_loop(rx: &mut EdgeRx<Tick>, p: &mut Process, cfg: &LoopConfig, shared: &Shared) -> bool {
+fn process_loop(
+    rx: &mut EdgeRx<Tick>,
+    p: &mut Process,
+    cfg: &LoopConfig,
+    shared: &PipelineShared,
+) -> bool {
     let mut idler = Idler::new(cfg.idle);
     let mut now = cfg.clock.now_ns();
     loop {
@@ -491,7 +496,7 @@ fn process_loop(rx: &mut EdgeRx<Tick>, p: &mut Process, cfg: &LoopConfig, shared
 }
 
 /// The process stage failed: stop the source and count what is left in the edge as lost.
-fn discard_stranded(rx: &mut EdgeRx<Tick>, cfg: &LoopConfig, shared: &Shared) {
+fn discard_stranded(rx: &mut EdgeRx<Tick>, cfg: &LoopConfig, shared: &PipelineShared) {
     // Relaxed: as in PipelineHandle::stop.
     shared.stop.store(true, Ordering::Relaxed);
     let mut idler = Idler::new(cfg.idle);
@@ -499,7 +504,7 @@ fn discard_stranded(rx: &mut EdgeRx<Tick>, cfg: &LoopConfig, shared: &Shared) {
     loop {
         let n = rx.read(cfg.chunk, |ticks| lost += ticks.len() as u64);
         if n > 0 {
-            // Release: pairs with the Acquire in Shared::snapshot.
+            // Release: pairs with the Acquire in PipelineShared::snapshot.
             shared.lost.store(lost, Ordering::Release);
             idler.reset();
         } else if rx.is_finished() {

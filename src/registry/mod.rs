@@ -61,7 +61,7 @@ type FactoryFn =
 #[derive(Clone)]
 pub struct SourceFactory {
     f: Arc<FactoryFn>,
-    bound: Option<(String, Arc<Shared>)>,
+    bound: Option<(String, Arc<RegistryShared>)>,
 }
 
 impl fmt::Debug for SourceFactory {
@@ -129,7 +129,7 @@ impl SourceFactory {
         }
     }
 
-    fn bind(mut self, name: &str, shared: &Arc<Shared>) -> SourceFactory {
+    fn bind(mut self, name: &str, shared: &Arc<RegistryShared>) -> SourceFactory {
         self.bound = Some((name.to_string(), shared.clone()));
         self
     }
@@ -137,13 +137,13 @@ impl SourceFactory {
 
 /// What the sources a registry creates share.
 #[derive(Debug)]
-struct Shared {
+struct RegistryShared {
     symbols: Arc<SymbolTable>,
     /// The last source id handed out.
     last_id: AtomicU32,
 }
 
-impl Shared {
+impl RegistryShared {
     fn next_source_id(&self) -> Result<u16, ConfigError> {
         // Relaxed: a counter; uniqueness comes from the atomic increment itself.
         let id = self
@@ -165,7 +165,7 @@ impl Shared {
 #[derive(Debug)]
 pub struct SourceRegistry {
     factories: RwLock<BTreeMap<String, SourceFactory>>,
-    shared: Arc<Shared>,
+    shared: Arc<RegistryShared>,
 }
 
 impl Default for SourceRegistry {
@@ -197,7 +197,7 @@ impl SourceRegistry {
     pub fn empty_with_symbols(symbols: Arc<SymbolTable>) -> SourceRegistry {
         SourceRegistry {
             factories: RwLock::new(BTreeMap::new()),
-            shared: Arc::new(Shared {
+            shared: Arc::new(RegistryShared {
                 symbols,
                 last_id: AtomicU32::new(0),
             }),
@@ -212,10 +212,7 @@ impl SourceRegistry {
 
     /// Register `factory` under `name`; returns the factory it replaces, if any.
     pub fn register(&self, name: &str, factory: SourceFactory) -> Option<SourceFactory> {
-        self.factories
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name.to_string(), factory)
+        crate::sync::write_lock(&self.factories).insert(name.to_string(), factory)
     }
 
     /// The factory registered under `name`, bound to this registry (its
@@ -225,7 +222,7 @@ impl SourceRegistry {
     /// # Errors
     /// [`RegistryError::UnknownSource`] listing the known names.
     pub fn load(&self, name: &str) -> Result<SourceFactory, RegistryError> {
-        let map = self.factories.read().unwrap_or_else(|e| e.into_inner());
+        let map = crate::sync::read_lock(&self.factories);
         map.get(name)
             .map(|f| f.clone().bind(name, &self.shared))
             .ok_or_else(|| RegistryError::UnknownSource {
@@ -262,9 +259,7 @@ impl SourceRegistry {
 
     /// The registered names, sorted.
     pub fn list_sources(&self) -> Vec<String> {
-        self.factories
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
+        crate::sync::read_lock(&self.factories)
             .keys()
             .cloned()
             .collect()
@@ -272,17 +267,14 @@ impl SourceRegistry {
 
     /// Whether `name` is registered.
     pub fn contains(&self, name: &str) -> bool {
-        self.factories
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains_key(name)
+        crate::sync::read_lock(&self.factories).contains_key(name)
     }
 
     /// Register every provider linked into this binary with [`register_source_provider!`](crate::register_source_provider)
     /// (names registered explicitly keep their factory). Returns the names found, sorted.
     pub fn discover_entrypoints(&self) -> Vec<String> {
         let mut found = Vec::new();
-        let mut map = self.factories.write().unwrap_or_else(|e| e.into_inner());
+        let mut map = crate::sync::write_lock(&self.factories);
         for entry in linked_providers() {
             let f = entry.factory;
             map.entry(entry.name.to_string())

@@ -2,7 +2,7 @@
 //! [`RouterControl`](super::RouterControl) (add and remove sources) at the start of a poll.
 
 use super::control::{self, Command};
-use super::slot::Slot;
+use super::slot::RoutedSource;
 use super::{SourceRouter, SwitchReason};
 
 impl SourceRouter {
@@ -17,7 +17,7 @@ impl SourceRouter {
         }
     }
 
-    fn add(&mut self, now_ns: u64, mut slot: Slot) {
+    fn add(&mut self, now_ns: u64, mut slot: RoutedSource) {
         if self.started {
             let _ = slot.start(now_ns);
         }

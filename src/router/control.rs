@@ -7,7 +7,7 @@
 //! published by the poll thread into a mutex it only ever `try_lock`s.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use crossbeam::channel::{Receiver, Sender};
@@ -17,8 +17,9 @@ use crate::clock::SharedClock;
 use crate::error::ConfigError;
 use crate::flow::RateCoordinator;
 use crate::source::TickSource;
+use crate::sync::lock;
 
-use super::slot::Slot;
+use super::slot::RoutedSource;
 use super::{RouterConfig, RouterStats, RoutingStrategy};
 
 /// Most commands the poll thread applies in one poll (the rest wait for the next).
@@ -27,7 +28,7 @@ pub(crate) const COMMANDS_PER_POLL: usize = 16;
 /// A request to the poll thread.
 pub(crate) enum Command {
     /// Add a (prepared, not yet started) source.
-    Add(Box<Slot>),
+    Add(Box<RoutedSource>),
     /// Remove the source of this name.
     Remove(Arc<str>),
 }
@@ -40,7 +41,7 @@ pub(crate) struct Gating {
 }
 
 /// State shared by the router and its controls.
-pub(crate) struct Shared {
+pub(crate) struct RouterShared {
     config: ArcSwap<RouterConfig>,
     /// The names of the sources (added and not removed), kept by the control plane only.
     names: Mutex<Vec<Arc<str>>>,
@@ -50,14 +51,13 @@ pub(crate) struct Shared {
     pub(crate) stats: Mutex<RouterStats>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding one of these locks leaves plain data behind; carry on with it.
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-impl Shared {
-    pub fn new(config: Arc<RouterConfig>, names: Vec<Arc<str>>, stats: RouterStats) -> Shared {
-        Shared {
+impl RouterShared {
+    pub fn new(
+        config: Arc<RouterConfig>,
+        names: Vec<Arc<str>>,
+        stats: RouterStats,
+    ) -> RouterShared {
+        RouterShared {
             config: ArcSwap::new(config),
             names: Mutex::new(names),
             coordinator: Mutex::new(None),
@@ -114,7 +114,7 @@ pub enum ControlError {
 /// published (at most `stats_interval` old, and refreshed on every switch).
 #[derive(Clone)]
 pub struct RouterControl {
-    shared: Arc<Shared>,
+    shared: Arc<RouterShared>,
     tx: Sender<Command>,
     clock: SharedClock,
 }
@@ -128,7 +128,7 @@ impl fmt::Debug for RouterControl {
 }
 
 impl RouterControl {
-    pub(crate) fn new(shared: Arc<Shared>, tx: Sender<Command>, clock: SharedClock) -> Self {
+    pub(crate) fn new(shared: Arc<RouterShared>, tx: Sender<Command>, clock: SharedClock) -> Self {
         RouterControl { shared, tx, clock }
     }
 
@@ -180,7 +180,7 @@ impl RouterControl {
     /// [`ControlError::RouterDropped`].
     pub fn add_source(&self, source: Box<dyn TickSource>) -> Result<(), ControlError> {
         let cfg = self.shared.config.load_full();
-        let mut slot = Slot::new(source, &cfg, &self.clock)?;
+        let mut slot = RoutedSource::new(source, &cfg, &self.clock)?;
         if let Some(g) = self.shared.gating() {
             slot.attach(&g.coordinator, g.switch.as_ref(), "sources.name")?;
         }

@@ -168,10 +168,10 @@ use crate::tick::{flags, Tick};
 use arbitrate::SeqWindow;
 pub use config::RouterConfig;
 use config::Tuning;
-use control::{Command, Gating, Shared};
+use control::{Command, Gating, RouterShared};
 pub use control::{ControlError, RouterControl};
 pub use quotes::RouterStream;
-use slot::Slot;
+use slot::RoutedSource;
 pub use stats::{BreakerOwner, RouterStats, SourceStats};
 pub use strategy::{IntoStrategy, RoutingStrategy};
 use switch::SwitchLog;
@@ -180,13 +180,13 @@ pub use switch::{SwitchReason, SwitchRecord};
 /// A source that routes among several sources. See the [module docs](self).
 pub struct SourceRouter {
     name: String,
-    slots: Vec<Slot>,
+    slots: Vec<RoutedSource>,
     /// The delivered source (single-active strategies).
     active: Option<usize>,
     cfg: Arc<RouterConfig>,
     tuning: Tuning,
     clock: SharedClock,
-    shared: Arc<Shared>,
+    shared: Arc<RouterShared>,
     commands: Receiver<Command>,
     tx: Sender<Command>,
     /// Probe and arbitration buffer, allocated once (resized only by a config change).
@@ -266,7 +266,7 @@ impl SourceRouter {
         if sources.is_empty() {
             return Err(ConfigError::new("sources", "no sources to route"));
         }
-        let mut slots: Vec<Slot> = Vec::with_capacity(sources.len());
+        let mut slots: Vec<RoutedSource> = Vec::with_capacity(sources.len());
         for (i, s) in sources.into_iter().enumerate() {
             if slots.iter().any(|o| &*o.name == s.name()) {
                 return Err(ConfigError::new(
@@ -284,11 +284,15 @@ impl SourceRouter {
                     ),
                 ));
             }
-            slots.push(Slot::new(s, &config, &clock)?);
+            slots.push(RoutedSource::new(s, &config, &clock)?);
         }
         let cfg = Arc::new(config);
         let names = slots.iter().map(|s| s.name.clone()).collect();
-        let shared = Arc::new(Shared::new(cfg.clone(), names, RouterStats::default()));
+        let shared = Arc::new(RouterShared::new(
+            cfg.clone(),
+            names,
+            RouterStats::default(),
+        ));
         let (tx, commands) = control::channel();
         let mut r = SourceRouter {
             name: "router".to_string(),

@@ -78,7 +78,7 @@ pub(crate) struct SlotCounters {
     pub discarded: u64,
 }
 
-pub(crate) struct Slot {
+pub(crate) struct RoutedSource {
     pub source: Box<dyn TickSource>,
     pub name: Arc<str>,
     pub caps: Capabilities,
@@ -127,15 +127,15 @@ fn reason_of(e: &SourceError) -> SwitchReason {
     }
 }
 
-impl Slot {
+impl RoutedSource {
     pub fn new(
         source: Box<dyn TickSource>,
         cfg: &RouterConfig,
         clock: &SharedClock,
-    ) -> Result<Slot, ConfigError> {
+    ) -> Result<RoutedSource, ConfigError> {
         let name: Arc<str> = Arc::from(source.name());
         let caps = source.capabilities();
-        Ok(Slot {
+        Ok(RoutedSource {
             gate: AdmissionGate::for_breaker(make_breaker(&name, cfg, clock)?),
             staleness_ns: caps.staleness_bound.map(duration_ns),
             name,
@@ -248,7 +248,7 @@ impl Slot {
     }
 }
 
-impl Slot {
+impl RoutedSource {
     /// Guard the source with its provider's gate when `coordinator` has a provider of its name
     /// (its budget spent when it is request-based and `switch`, if any, is on); a
     /// request-based source must have one. Others keep their own breaker.

@@ -99,14 +99,14 @@ struct Versioned {
 
 /// A running pipeline in the table.
 #[derive(Debug)]
-enum Slot {
+enum RunningPipeline {
     Owned(PipelineHandle),
     Stream(PipelineMonitor),
 }
 
 #[derive(Debug)]
 struct Entry {
-    slot: Slot,
+    running: RunningPipeline,
     sources: Vec<String>,
     routed: Routed,
 }
@@ -115,17 +115,17 @@ impl Entry {
     /// Still running: not yet `Stopped` or `Failed` (a finished pipeline stays listed until
     /// `stop_pipeline` reaps it, but no longer counts toward `max_concurrent_pipelines`).
     fn is_running(&self) -> bool {
-        let state = match &self.slot {
-            Slot::Owned(h) => h.state(),
-            Slot::Stream(m) => m.state(),
+        let state = match &self.running {
+            RunningPipeline::Owned(h) => h.state(),
+            RunningPipeline::Stream(m) => m.state(),
         };
         !matches!(state, PipelineState::Stopped | PipelineState::Failed)
     }
 
     fn info(&self, key: &PipelineKey) -> PipelineInfo {
-        let (kind, stats) = match &self.slot {
-            Slot::Owned(h) => (PipelineKind::Pipeline, h.stats()),
-            Slot::Stream(m) => (PipelineKind::QuoteStream, m.stats()),
+        let (kind, stats) = match &self.running {
+            RunningPipeline::Owned(h) => (PipelineKind::Pipeline, h.stats()),
+            RunningPipeline::Stream(m) => (PipelineKind::QuoteStream, m.stats()),
         };
         PipelineInfo {
             key: key.clone(),
@@ -140,7 +140,7 @@ impl Entry {
 
 /// State shared by the runtime and its quote streams.
 #[derive(Debug)]
-pub(crate) struct Inner {
+pub(crate) struct RuntimeShared {
     settings: ArcSwap<Versioned>,
     registry: SourceRegistry,
     coordinator: Arc<RateCoordinator>,
@@ -152,9 +152,9 @@ pub(crate) struct Inner {
     streams: AtomicU64,
 }
 
-impl Inner {
+impl RuntimeShared {
     fn table(&self) -> MutexGuard<'_, BTreeMap<PipelineKey, Entry>> {
-        self.table.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.table)
     }
 
     /// A quote stream has finished: free its slot.
@@ -176,7 +176,7 @@ impl Inner {
 /// The runtime. See the [module docs](self).
 #[derive(Debug)]
 pub struct PipelineRuntime {
-    inner: Arc<Inner>,
+    inner: Arc<RuntimeShared>,
 }
 
 /// Build each provider's source once, to check its parameters before anything runs.
@@ -267,7 +267,7 @@ impl PipelineRuntime {
         }))?;
         // One table for the runtime's pipelines and the sources its registry creates.
         let symbols = registry.symbols().clone();
-        let inner = Arc::new(Inner {
+        let inner = Arc::new(RuntimeShared {
             switch: Arc::new(CoordinationSwitch::new(settings.enable_rate_coordination)),
             settings: ArcSwap::from_pointee(Versioned {
                 version: 0,
@@ -315,7 +315,7 @@ impl PipelineRuntime {
         &self,
         key: PipelineKey,
         sources: Vec<String>,
-        start: impl FnOnce() -> Result<(Slot, Routed), RuntimeError>,
+        start: impl FnOnce() -> Result<(RunningPipeline, Routed), RuntimeError>,
     ) -> Result<PipelineKey, RuntimeError> {
         let max = self.settings().max_concurrent_pipelines;
         let mut table = self.inner.table();
@@ -326,11 +326,11 @@ impl PipelineRuntime {
         if running >= max {
             return Err(RuntimeError::MaxPipelines { key, running, max });
         }
-        let (slot, routed) = start()?;
+        let (pipeline, routed) = start()?;
         table.insert(
             key.clone(),
             Entry {
-                slot,
+                running: pipeline,
                 sources,
                 routed,
             },
@@ -367,7 +367,7 @@ impl PipelineRuntime {
                 Some(sink),
                 settings.pipeline.ring_capacity,
             )?;
-            Ok((Slot::Owned(p.start()?), routed))
+            Ok((RunningPipeline::Owned(p.start()?), routed))
         })
     }
 
@@ -400,7 +400,7 @@ impl PipelineRuntime {
             let (handle, ticks) = p.start_tick_stream()?;
             let monitor = handle.monitor();
             stream = Some((ticks, handle));
-            Ok((Slot::Stream(monitor), routed))
+            Ok((RunningPipeline::Stream(monitor), routed))
         })?;
         let (ticks, handle) = stream.ok_or_else(|| {
             RuntimeError::from(crate::error::ConfigError::new("stream", "not started"))
@@ -450,14 +450,16 @@ impl PipelineRuntime {
     /// Remove pipeline `key` from the table and hand back its handle.
     fn take_owned(&self, key: &PipelineKey) -> Result<PipelineHandle, RuntimeError> {
         let mut table = self.inner.table();
-        match table.get(key).map(|e| &e.slot) {
+        match table.get(key).map(|e| &e.running) {
             None => Err(RuntimeError::UnknownPipeline {
                 key: key.clone(),
                 running: table.keys().map(|k| k.to_string()).collect(),
             }),
-            Some(Slot::Stream(_)) => Err(RuntimeError::StreamPipeline { key: key.clone() }),
-            Some(Slot::Owned(_)) => match table.remove(key).map(|e| e.slot) {
-                Some(Slot::Owned(h)) => Ok(h),
+            Some(RunningPipeline::Stream(_)) => {
+                Err(RuntimeError::StreamPipeline { key: key.clone() })
+            }
+            Some(RunningPipeline::Owned(_)) => match table.remove(key).map(|e| e.running) {
+                Some(RunningPipeline::Owned(h)) => Ok(h),
                 _ => Err(RuntimeError::UnknownPipeline {
                     key: key.clone(),
                     running: Vec::new(),
@@ -489,16 +491,16 @@ impl PipelineRuntime {
     fn stop_all(&self) -> BTreeMap<PipelineKey, PipelineReport> {
         let entries = std::mem::take(&mut *self.inner.table());
         for e in entries.values() {
-            match &e.slot {
-                Slot::Owned(h) => h.stop(),
-                Slot::Stream(m) => m.stop(),
+            match &e.running {
+                RunningPipeline::Owned(h) => h.stop(),
+                RunningPipeline::Stream(m) => m.stop(),
             }
         }
         entries
             .into_iter()
-            .filter_map(|(key, e)| match e.slot {
-                Slot::Owned(h) => Some((key, h.join())),
-                Slot::Stream(_) => None,
+            .filter_map(|(key, e)| match e.running {
+                RunningPipeline::Owned(h) => Some((key, h.join())),
+                RunningPipeline::Stream(_) => None,
             })
             .collect()
     }

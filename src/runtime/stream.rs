@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::pipeline::{PipelineHandle, PipelineReport, PipelineStats, TickStream};
 use crate::quote::{Quote, QuoteMaker};
 use crate::runtime::spec::PipelineKey;
-use crate::runtime::Inner;
+use crate::runtime::RuntimeShared;
 use crate::symbol::SymbolTable;
 use crate::tick::Tick;
 
@@ -23,7 +23,7 @@ pub struct QuoteStream {
     ticks: TickStream,
     handle: Option<PipelineHandle>,
     key: PipelineKey,
-    runtime: Arc<Inner>,
+    runtime: Arc<RuntimeShared>,
     symbols: Arc<SymbolTable>,
     quotes: QuoteMaker,
 }
@@ -48,7 +48,7 @@ impl QuoteStream {
         ticks: TickStream,
         handle: PipelineHandle,
         key: PipelineKey,
-        runtime: Arc<Inner>,
+        runtime: Arc<RuntimeShared>,
         symbols: Arc<SymbolTable>,
     ) -> QuoteStream {
         QuoteStream {

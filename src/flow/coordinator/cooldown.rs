@@ -22,7 +22,7 @@ impl ScopeId {
 }
 
 #[derive(Debug, Default)]
-struct Slot {
+struct ScopeCooldown {
     name: OnceLock<Arc<str>>,
     /// Clock reading (ns) the cooldown ends at; 0: none.
     until: AtomicU64,
@@ -32,7 +32,7 @@ struct Slot {
 pub(crate) struct Cooldowns {
     global: AtomicU64,
     global_name: Arc<str>,
-    slots: Box<[Slot]>,
+    slots: Box<[ScopeCooldown]>,
 }
 
 impl Cooldowns {
@@ -40,7 +40,7 @@ impl Cooldowns {
         Cooldowns {
             global: AtomicU64::new(0),
             global_name: Arc::from(GLOBAL_SCOPE),
-            slots: (0..MAX_SCOPES).map(|_| Slot::default()).collect(),
+            slots: (0..MAX_SCOPES).map(|_| ScopeCooldown::default()).collect(),
         }
     }
 

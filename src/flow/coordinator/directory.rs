@@ -210,7 +210,7 @@ impl Directory {
     /// Index pairs copied by registrations so far (each shard rebuild copies the shard).
     #[cfg(test)]
     pub fn copied(&self) -> u64 {
-        self.writer.lock().unwrap_or_else(|e| e.into_inner()).copied
+        crate::sync::lock(&self.writer).copied
     }
 
     /// Whether registering `names` would stay within [`MAX_PROVIDERS`].
@@ -221,7 +221,7 @@ impl Directory {
         &self,
         names: impl Iterator<Item = &'a str>,
     ) -> Result<(), CoordinatorError> {
-        let w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let w = crate::sync::lock(&self.writer);
         let mut fresh = std::collections::HashSet::new();
         for name in names {
             if self.with(name, |_| ()).is_none() {
@@ -243,7 +243,7 @@ impl Directory {
         &self,
         items: Vec<(Arc<str>, ProviderHandle)>,
     ) -> Result<Vec<Found>, CoordinatorError> {
-        let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut w = crate::sync::lock(&self.writer);
         let mut found = Vec::with_capacity(items.len());
         let mut batch: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
         let mut fresh: Vec<(u64, usize)> = Vec::new();

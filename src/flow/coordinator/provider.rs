@@ -156,11 +156,7 @@ impl ProviderHandle {
 
     /// The limits it was registered (or last updated) with.
     pub fn limits(&self) -> ProviderLimits {
-        self.0
-            .limits
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        crate::sync::lock(&self.0.limits).clone()
     }
 
     /// The provider's circuit breaker.
@@ -458,7 +454,7 @@ impl ProviderHandle {
     /// [`ConfigError`] for invalid limits or a change of window count; nothing is changed.
     pub fn update_limits(&self, limits: &ProviderLimits) -> Result<(), ConfigError> {
         let checked = limits.check(&self.0.name)?;
-        let mut current = self.0.limits.lock().unwrap_or_else(|e| e.into_inner());
+        let mut current = crate::sync::lock(&self.0.limits);
         let at = |f: &str| format!("providers.{}.{f}", self.0.name);
         if checked.windows.len() != self.0.windows.len() {
             return Err(ConfigError::new(

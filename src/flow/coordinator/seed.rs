@@ -105,10 +105,7 @@ impl RateCoordinator {
     pub fn set_global_pressure(&self, provider: &str, level: &str) -> Result<(), CoordinatorError> {
         let level: Pressure = level.parse()?;
         self.with(provider, |_| ())?;
-        self.pressure
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(provider.to_string(), level);
+        crate::sync::lock(&self.pressure).insert(provider.to_string(), level);
         Ok(())
     }
 
@@ -118,7 +115,7 @@ impl RateCoordinator {
     /// `UnknownProvider`.
     pub fn pressure(&self, provider: &str) -> Result<Pressure, CoordinatorError> {
         self.with(provider, |_| ())?;
-        let map = self.pressure.lock().unwrap_or_else(|e| e.into_inner());
+        let map = crate::sync::lock(&self.pressure);
         Ok(map.get(provider).copied().unwrap_or_default())
     }
 
