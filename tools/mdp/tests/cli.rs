@@ -120,3 +120,34 @@ fn feed_serve_then_read_over_loopback_delivers_every_tick_without_gaps() {
     assert!(stdout.contains("sequence gaps: 0"), "{stdout}");
     assert!(server.wait().unwrap().success());
 }
+
+#[test]
+fn run_config_start_errors_name_the_config_file_and_line() {
+    // The provider's table is on line 5: the error names the config file and that line, then
+    // the provider and the file it could not open.
+    let config = tmp("missing_replay.toml");
+    let missing = tmp("missing_replay.mdt");
+    let text = format!(
+        "max_concurrent_pipelines = 4\n\
+         \n\
+         # a replay provider over a file that is not there\n\
+         \n\
+         [providers.r]\n\
+         kind = \"replay\"\n\
+         path = {:?}\n\
+         \n\
+         [[pipelines]]\n\
+         tenant_id = \"t\"\n\
+         pipeline_id = \"p\"\n\
+         sources = [\"r\"]\n\
+         symbols = [\"AAPL\"]\n",
+        s(&missing)
+    );
+    std::fs::write(&config, text).unwrap();
+    let out = mdp(&["run", "--config", s(&config), "--duration", "5"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let at = format!("error: {}:5: source r: {}: ", s(&config), s(&missing));
+    assert!(err.starts_with(&at), "wanted {at:?}, got {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -198,7 +198,7 @@ fn cases() -> Vec<Case> {
         case(105, "run --config @replay_zero.toml --duration 0.1", 2, "/dev/zero: refused: a character device"),
         case(106, "run --config @replay_fifo.toml --duration 0.1", 2, "fifo: refused: a FIFO"),
         case(107, "run --config @replay_dir.toml --duration 0.1", 2, "sub: refused: a directory"),
-        case(108, "run --config @replay_missing.toml --duration 0.1", 2, "missing.mdt"),
+        case(108, "run --config @replay_missing.toml --duration 0.1", 2, "replay_missing.toml:1: source r: "),
         case(109, "run --config @replay_trunc.toml --duration 0.1", 2, "trunc.mdt: byte offset 1000: truncated"),
         case(110, "run --config @replay_partial.toml --duration 0.1", 2, UNFINISHED),
         case(111, "run --config @kind.toml --duration 0.1", 2, "nope"),
