@@ -1,8 +1,12 @@
 //! The feed's poll path allocates nothing per tick.
 //!
-//! A counting global allocator counts every allocation in the process. Two loopback runs that
-//! differ only in length (N and 10·N ticks) must allocate the same up to a handful; a per-tick
-//! allocation would add tens of thousands. Loops are bounded, sleeps are 1 ms at most.
+//! A counting global allocator counts the allocations of the polling thread (the test's own:
+//! the source reads its socket there; the sender thread is not measured). Two loopback runs
+//! that differ only in length (N and 10·N ticks) must allocate the same up to a handful; a
+//! per-tick allocation would add tens of thousands. Loops are bounded, sleeps are 1 ms at most.
+//!
+//! The process-wide count made this test load-sensitive, as `tests/router_alloc.rs` was:
+//! libtest's main thread (and the sender) may allocate while the test measures.
 
 mod common;
 
@@ -13,12 +17,13 @@ use std::time::Duration;
 use market_data_pipeline::source::feed::{TcpFeedConfig, TcpFeedPublisher, TcpFeedSource};
 use market_data_pipeline::{Price, SourcePoll, SymbolTable, Tick, TickSource};
 
-use common::counting_alloc::{allocations, Counting};
+use common::counting_alloc::{thread_allocations, Counting};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-/// Allocations made while `n` ticks are received (from the first delivered tick on).
+/// Allocations of this (the polling) thread while `n` ticks are received (from the first
+/// delivered tick on).
 fn allocations_receiving(n: u32) -> u64 {
     let table = Arc::new(SymbolTable::new());
     let mut publisher = TcpFeedPublisher::bind("127.0.0.1:0").unwrap();
@@ -44,7 +49,7 @@ fn allocations_receiving(n: u32) -> u64 {
     for now in 2..60_000u64 {
         match src.poll(now, &mut buf).unwrap() {
             SourcePoll::Ready(k) => {
-                before.get_or_insert_with(allocations);
+                before.get_or_insert_with(thread_allocations);
                 for t in &buf[..k] {
                     received += 1;
                     assert_eq!(t.seq, received);
@@ -56,7 +61,7 @@ fn allocations_receiving(n: u32) -> u64 {
             break;
         }
     }
-    let after = allocations();
+    let after = thread_allocations();
     assert_eq!(received, n);
     drop(sender.join().unwrap());
     after - before.unwrap_or(after)

@@ -96,6 +96,34 @@ pub fn latency_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 100_000_000_000, 3).unwrap_or_else(|_| unreachable!())
 }
 
+/// Record the latency `now_ns − ts_recv` of a delivered batch whose `ts_recv` stamps are
+/// `stamps`, the way a pipeline's sink stage does: sources stamp `ts_recv` once per chunk, so
+/// records come in runs of equal stamps, and each run is recorded once with its count (exact,
+/// and one histogram update per run). Latencies are at least 1 ns.
+///
+/// Public so that a baseline measured beside the pipeline (`mdp bench`) records latency
+/// exactly the same way.
+#[inline]
+pub fn record_latency_runs(
+    hist: &mut Histogram<u64>,
+    now_ns: u64,
+    mut stamps: impl Iterator<Item = u64>,
+) {
+    let Some(mut run_ts) = stamps.next() else {
+        return;
+    };
+    let mut run_len = 1u64;
+    for ts in stamps {
+        if ts != run_ts {
+            hist.saturating_record_n(now_ns.saturating_sub(run_ts).max(1), run_len);
+            run_ts = ts;
+            run_len = 0;
+        }
+        run_len += 1;
+    }
+    hist.saturating_record_n(now_ns.saturating_sub(run_ts).max(1), run_len);
+}
+
 /// State shared by a pipeline's workers and its handle.
 #[derive(Debug)]
 pub(crate) struct PipelineShared {
@@ -286,5 +314,25 @@ impl PipelineReport {
         } else {
             0.0
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_is_recorded_once_per_run_of_equal_stamps_with_its_count() {
+        let mut h = latency_histogram();
+        // Runs: 3 × 100, 1 × 400, 2 × 100 (a stamp seen again later is a new run); at 1000.
+        record_latency_runs(&mut h, 1000, [900, 900, 900, 600, 900, 900].into_iter());
+        assert_eq!(h.len(), 6);
+        assert_eq!(h.count_at(100), 5);
+        assert_eq!(h.count_at(400), 1);
+        // A stamp in the future counts as 1 ns; nothing at all records nothing.
+        record_latency_runs(&mut h, 1000, [2000].into_iter());
+        assert_eq!(h.count_at(1), 1);
+        record_latency_runs(&mut h, 1000, std::iter::empty());
+        assert_eq!(h.len(), 7);
     }
 }

@@ -16,7 +16,9 @@ use crate::clock::SharedClock;
 use crate::error::{PipelineError, SinkError, SourceError};
 use crate::idle::{IdleStrategy, Idler};
 use crate::operator::Operator;
-use crate::pipeline::stats::{latency_histogram, lock, PipelineShared, PipelineState};
+use crate::pipeline::stats::{
+    latency_histogram, lock, record_latency_runs, PipelineShared, PipelineState,
+};
 use crate::record::Record;
 use crate::ring::{EdgeRx, EdgeTx};
 use crate::sink::Sink;
@@ -78,25 +80,12 @@ impl Sink for MeasuredSink {
 impl MeasuredSink {
     /// Account for a delivered batch: latency of each record (`now − ts_recv`), counters.
     #[inline]
-    fn delivered_batch(&mut self, mut stamps: impl Iterator<Item = u64>, len: usize) {
-        let now = self.clock.now_ns();
-        // Sources stamp `ts_recv` once per chunk, so records come in runs of equal stamps:
-        // record each run once with its count (exact, and one histogram update per run).
-        let Some(mut run_ts) = stamps.next() else {
+    fn delivered_batch(&mut self, stamps: impl Iterator<Item = u64>, len: usize) {
+        if len == 0 {
             return;
-        };
-        let mut run_len = 1u64;
-        for ts in stamps {
-            if ts != run_ts {
-                self.hist
-                    .saturating_record_n(now.saturating_sub(run_ts).max(1), run_len);
-                run_ts = ts;
-                run_len = 0;
-            }
-            run_len += 1;
         }
-        self.hist
-            .saturating_record_n(now.saturating_sub(run_ts).max(1), run_len);
+        let now = self.clock.now_ns();
+        record_latency_runs(&mut self.hist, now, stamps);
         self.delivered += len as u64;
         self.batches += 1;
         // Release: pairs with the Acquire in PipelineShared::snapshot.

@@ -1,6 +1,8 @@
 //! `mdp bench`: end-to-end throughput and latency of the pipeline beside a bare rtrb chunk ring
 //! and a crossbeam channel carrying the same 64-byte ticks between the same two pinned threads,
-//! in one run, repeated; medians and ratios.
+//! with the same per-tick work at both ends (see `baseline`), in one run, repeated. Each run is
+//! probed for the cross-core hop before and after (see `probe`) and reported in its group
+//! (near, far, moved); ratios within each run, medians per group.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,8 +22,12 @@ use serde::Serialize;
 use crate::{limits, signal};
 
 mod baseline;
+mod probe;
+mod report;
 
 use baseline::{bare_ring, crossbeam_channel, stopping};
+use probe::{hop_ns, Regime};
+use report::{print_table, Group, PerRun};
 
 /// Options of `mdp bench`.
 #[derive(Debug, Clone, clap::Args)]
@@ -53,6 +59,9 @@ pub struct BenchArgs {
     /// Wait with spin → yield → park instead of busy-spinning.
     #[arg(long)]
     pub backoff: bool,
+    /// One-way cross-core hop (ns) from which a run counts as far (see the hop probe).
+    #[arg(long, default_value_t = probe::FAR_HOP_NS)]
+    pub far_hop_ns: u64,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -97,15 +106,14 @@ struct Report {
     ring: usize,
     idle: &'static str,
     latency_rate: u64,
+    /// One-way hop (ns) from which a run counts as far.
+    far_hop_ns: u64,
     throughput: Rows,
     latency: Rows,
-    throughput_ratio_pipeline_vs_ring: f64,
-    throughput_ratio_crossbeam_vs_ring: f64,
-    /// Pipeline ÷ ring within each run (both measured back to back), then the median.
-    per_run_ratio_pipeline_vs_ring: Vec<f64>,
-    median_per_run_ratio_pipeline_vs_ring: f64,
-    p50_ratio_pipeline_vs_ring: f64,
-    p99_ratio_pipeline_vs_ring: f64,
+    /// Each run: its hop probes, placement and ratios (within the run).
+    per_run: Vec<PerRun>,
+    /// Medians per placement (near, far, moved; only those seen).
+    groups: Vec<Group>,
 }
 
 #[derive(Debug, Serialize, Default)]
@@ -115,6 +123,32 @@ struct Rows {
     pipeline: Vec<RunResult>,
     /// The same pipeline with its source behind a `SourceRouter` (`First`, healthy sources).
     pipeline_router: Vec<RunResult>,
+}
+
+/// The payload of every contender: the seeded synthetic random walk over four symbols,
+/// `n` ticks, paced at `rate` (bursts of a chunk) or unpaced.
+fn synthetic(
+    a: &BenchArgs,
+    name: &str,
+    n: u64,
+    rate: Option<u64>,
+    table: &Arc<SymbolTable>,
+) -> Result<SyntheticSource> {
+    Ok(SyntheticSource::new(
+        SyntheticConfig {
+            name: name.to_string(),
+            rate,
+            burst: a.chunk as u64,
+            max_ticks: Some(n),
+            ..SyntheticConfig::new(&["AAPL", "MSFT", "GOOG", "AMZN"])
+        },
+        Arc::clone(table),
+    )?)
+}
+
+/// A fresh payload source for a baseline.
+fn payload(a: &BenchArgs, n: u64, rate: Option<u64>) -> Result<SyntheticSource> {
+    synthetic(a, "synthetic", n, rate, &Arc::new(SymbolTable::new()))
 }
 
 /// The engine: unpaced (or paced) synthetic → passthrough → counting sink, split across the
@@ -127,18 +161,7 @@ fn pipeline(
     routed: bool,
 ) -> Result<Option<(RunResult, Histogram<u64>)>> {
     let table = Arc::new(SymbolTable::new());
-    let synthetic = |name: &str| {
-        SyntheticSource::new(
-            SyntheticConfig {
-                name: name.to_string(),
-                rate,
-                burst: a.chunk as u64,
-                max_ticks: Some(n),
-                ..SyntheticConfig::new(&["AAPL", "MSFT", "GOOG", "AMZN"])
-            },
-            table.clone(),
-        )
-    };
+    let synthetic = |name: &str| synthetic(a, name, n, rate, &table);
     let source: Box<dyn TickSource> = if routed {
         // One healthy source behind the router: its per-poll cost on the happy path (a
         // finite standby would be switched to when the primary ends and add ticks).
@@ -189,6 +212,8 @@ const POLL: Duration = Duration::from_millis(10);
 /// One repetition: every contender, throughput then latency. `None` when a signal stopped it
 /// (between contenders, or inside a pipeline run); its rows are then not reported.
 struct OneRun {
+    /// One-way hop (ns) probed before and after the run.
+    hop: (u64, u64),
     thr: [RunResult; 4],
     lat: [RunResult; 2],
     ring_hist: Histogram<u64>,
@@ -196,11 +221,15 @@ struct OneRun {
 }
 
 fn one_run(a: &BenchArgs, lat_ticks: u64, strategy: IdleStrategy) -> Result<Option<OneRun>> {
-    // Interleave the contenders inside each run so drift on the host hits all alike.
-    let Some((ring, _)) = bare_ring(a, a.ticks, None, strategy) else {
+    let Some(before) = hop_ns(a.producer_core, a.consumer_core) else {
         return Ok(None);
     };
-    let Some(channel) = crossbeam_channel(a, a.ticks) else {
+    // Interleave the contenders inside each run so drift on the host hits all alike.
+    let Some((ring, _)) = bare_ring(a, payload(a, a.ticks, None)?, a.ticks, strategy)? else {
+        return Ok(None);
+    };
+    let Some((channel, _)) = crossbeam_channel(a, payload(a, a.ticks, None)?, a.ticks, strategy)?
+    else {
         return Ok(None);
     };
     let Some((plain, _)) = pipeline(a, a.ticks, None, strategy, false).context("pipeline run")?
@@ -212,16 +241,20 @@ fn one_run(a: &BenchArgs, lat_ticks: u64, strategy: IdleStrategy) -> Result<Opti
     else {
         return Ok(None);
     };
-    let Some((ring_lat, ring_hist)) = bare_ring(a, lat_ticks, Some(a.latency_rate), strategy)
+    let rate = Some(a.latency_rate);
+    let Some((ring_lat, ring_hist)) =
+        bare_ring(a, payload(a, lat_ticks, rate)?, lat_ticks, strategy)?
     else {
         return Ok(None);
     };
-    let Some((pipe_lat, pipeline_hist)) =
-        pipeline(a, lat_ticks, Some(a.latency_rate), strategy, false)?
-    else {
+    let Some((pipe_lat, pipeline_hist)) = pipeline(a, lat_ticks, rate, strategy, false)? else {
+        return Ok(None);
+    };
+    let Some(after) = hop_ns(a.producer_core, a.consumer_core) else {
         return Ok(None);
     };
     Ok(Some(OneRun {
+        hop: (before, after),
         thr: [ring, channel, plain, routed],
         lat: [ring_lat, pipe_lat],
         ring_hist,
@@ -229,7 +262,7 @@ fn one_run(a: &BenchArgs, lat_ticks: u64, strategy: IdleStrategy) -> Result<Opti
     }))
 }
 
-fn median(v: &[f64]) -> f64 {
+pub(crate) fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
     s.sort_by(|a, b| a.total_cmp(b));
     if s.is_empty() {
@@ -287,6 +320,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     let mut lat = Rows::default();
     let mut last_ring_hist = None;
     let mut last_pipeline_hist = None;
+    let mut hops = Vec::new();
     let mut done = 0;
     let mut interrupted = None;
     for run in 0..a.runs {
@@ -294,6 +328,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
             eprintln!("run {}/{} …", run + 1, a.runs);
         }
         if let Some(one) = one_run(a, lat_ticks, strategy)? {
+            hops.push(one.hop);
             let [ring, channel, plain, routed] = one.thr;
             thr.bare_ring.push(ring);
             thr.crossbeam.push(channel);
@@ -323,16 +358,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
             ));
         }
     }
-    let med = |rows: &[RunResult], f: fn(&RunResult) -> f64| {
-        median(&rows.iter().map(f).collect::<Vec<_>>())
-    };
-    let ring_rate = med(&thr.bare_ring, |r| r.rate);
-    let per_run: Vec<f64> = thr
-        .pipeline
-        .iter()
-        .zip(&thr.bare_ring)
-        .map(|(p, r)| p.rate / r.rate)
-        .collect();
+    let per_run = report::per_run(&thr, &lat, &hops, a.far_hop_ns);
     let report = Report {
         ticks: a.ticks,
         runs: done,
@@ -341,14 +367,9 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         ring: a.ring,
         idle: if a.backoff { "backoff" } else { "busy-spin" },
         latency_rate: a.latency_rate,
-        throughput_ratio_pipeline_vs_ring: med(&thr.pipeline, |r| r.rate) / ring_rate,
-        throughput_ratio_crossbeam_vs_ring: med(&thr.crossbeam, |r| r.rate) / ring_rate,
-        median_per_run_ratio_pipeline_vs_ring: median(&per_run),
-        per_run_ratio_pipeline_vs_ring: per_run,
-        p50_ratio_pipeline_vs_ring: med(&lat.pipeline, |r| r.p50_ns as f64)
-            / med(&lat.bare_ring, |r| r.p50_ns as f64).max(1.0),
-        p99_ratio_pipeline_vs_ring: med(&lat.pipeline, |r| r.p99_ns as f64)
-            / med(&lat.bare_ring, |r| r.p99_ns as f64).max(1.0),
+        far_hop_ns: a.far_hop_ns,
+        groups: report::groups(&per_run),
+        per_run,
         throughput: thr,
         latency: lat,
     };
@@ -401,76 +422,4 @@ fn write_hgrm(path: &std::path::Path, h: &Histogram<u64>) -> Result<()> {
     crate::output::write_text(path, &s)?;
     eprintln!("wrote {} (values in µs)", path.display());
     Ok(())
-}
-
-fn print_table(r: &Report) {
-    let med = |rows: &[RunResult], f: fn(&RunResult) -> f64| {
-        median(&rows.iter().map(f).collect::<Vec<_>>())
-    };
-    println!(
-        "mdp bench — {} ticks × {} runs, cores {}→{}, chunk {}, ring {}, {}",
-        r.ticks, r.runs, r.cores.0, r.cores.1, r.chunk, r.ring, r.idle
-    );
-    println!("\nthroughput (median of {} runs, Mticks/s):", r.runs);
-    for (name, rows) in [
-        ("bare rtrb ring", &r.throughput.bare_ring),
-        ("crossbeam channel", &r.throughput.crossbeam),
-        ("pipeline", &r.throughput.pipeline),
-        ("pipeline + router", &r.throughput.pipeline_router),
-    ] {
-        let all: Vec<String> = rows
-            .iter()
-            .map(|x| format!("{:.1}", x.rate / 1e6))
-            .collect();
-        println!(
-            "  {name:<18} {:>8.1}   runs: {}",
-            med(rows, |x| x.rate) / 1e6,
-            all.join(" ")
-        );
-    }
-    println!(
-        "  ratio of medians: pipeline/ring {:.2}, crossbeam/ring {:.2}",
-        r.throughput_ratio_pipeline_vs_ring, r.throughput_ratio_crossbeam_vs_ring
-    );
-    let routed: Vec<f64> = r
-        .throughput
-        .pipeline_router
-        .iter()
-        .zip(&r.throughput.pipeline)
-        .map(|(x, p)| x.rate / p.rate)
-        .collect();
-    println!(
-        "  (pipeline + router)/pipeline within each run: median {:.2}",
-        median(&routed)
-    );
-    let each: Vec<String> = r
-        .per_run_ratio_pipeline_vs_ring
-        .iter()
-        .map(|x| format!("{x:.2}"))
-        .collect();
-    println!(
-        "  pipeline/ring within each run: {}  (median {:.2})",
-        each.join(" "),
-        r.median_per_run_ratio_pipeline_vs_ring
-    );
-    println!(
-        "\nlatency ts_recv → consumer at {} ticks/s (median of runs, ns):",
-        r.latency_rate
-    );
-    for (name, rows) in [
-        ("bare rtrb ring", &r.latency.bare_ring),
-        ("pipeline", &r.latency.pipeline),
-    ] {
-        println!(
-            "  {name:<18} p50 {:>7.0}  p99 {:>8.0}  p99.9 {:>8.0}  max {:>9.0}",
-            med(rows, |x| x.p50_ns as f64),
-            med(rows, |x| x.p99_ns as f64),
-            med(rows, |x| x.p999_ns as f64),
-            med(rows, |x| x.max_ns as f64)
-        );
-    }
-    println!(
-        "  ratio pipeline/ring p50 {:.2}, p99 {:.2}",
-        r.p50_ratio_pipeline_vs_ring, r.p99_ratio_pipeline_vs_ring
-    );
 }

@@ -26,9 +26,14 @@ pub fn run_settings(
     duration: Duration,
     json: bool,
 ) -> Result<()> {
-    let no_pipelines = settings.pipelines.is_empty();
     let runtime = PipelineRuntime::start(settings).context("starting the runtime")?;
-    if no_pipelines {
+    run_runtime(runtime, duration, json)
+}
+
+/// Run a started `runtime` (with one default pipeline if its settings listed none) for
+/// `duration` (or until SIGINT/SIGTERM), printing a live line (unless `json`) and a summary.
+fn run_runtime(runtime: PipelineRuntime, duration: Duration, json: bool) -> Result<()> {
+    if runtime.list_pipelines().is_empty() {
         runtime.run_pipeline(PipelineSpec::new("cli", "run"))?;
     }
     let started = Instant::now();
@@ -96,10 +101,11 @@ pub fn run_demo(duration: Duration, json: bool) -> Result<()> {
     run_settings(settings, duration, json)
 }
 
-/// `mdp run --config FILE`.
+/// `mdp run --config FILE`. An error raised while starting names the file and the line of the
+/// key it is about.
 pub fn run_file(path: &Path, duration: Duration, json: bool) -> Result<()> {
-    let settings = PipelineRuntimeSettings::from_file(path)?;
-    run_settings(settings, duration, json)
+    let runtime = PipelineRuntime::start_from_file(path)?;
+    run_runtime(runtime, duration, json)
 }
 
 fn live_line(s: &RuntimeSnapshot, elapsed: Duration) -> String {

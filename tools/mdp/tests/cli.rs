@@ -120,3 +120,94 @@ fn feed_serve_then_read_over_loopback_delivers_every_tick_without_gaps() {
     assert!(stdout.contains("sequence gaps: 0"), "{stdout}");
     assert!(server.wait().unwrap().success());
 }
+
+#[test]
+fn run_config_start_errors_name_the_config_file_and_line() {
+    // The provider's table is on line 5: the error names the config file and that line, then
+    // the provider and the file it could not open.
+    let config = tmp("missing_replay.toml");
+    let missing = tmp("missing_replay.mdt");
+    let text = format!(
+        "max_concurrent_pipelines = 4\n\
+         \n\
+         # a replay provider over a file that is not there\n\
+         \n\
+         [providers.r]\n\
+         kind = \"replay\"\n\
+         path = {:?}\n\
+         \n\
+         [[pipelines]]\n\
+         tenant_id = \"t\"\n\
+         pipeline_id = \"p\"\n\
+         sources = [\"r\"]\n\
+         symbols = [\"AAPL\"]\n",
+        s(&missing)
+    );
+    std::fs::write(&config, text).unwrap();
+    let out = mdp(&["run", "--config", s(&config), "--duration", "5"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let at = format!("error: {}:5: source r: {}: ", s(&config), s(&missing));
+    assert!(err.starts_with(&at), "wanted {at:?}, got {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn bench_reports_each_run_with_its_hop_probes_and_medians_per_placement() {
+    let out = mdp(&[
+        "bench",
+        "--ticks",
+        "4096",
+        "--runs",
+        "3",
+        "--chunk",
+        "64",
+        "--ring",
+        "1024",
+        "--latency-secs",
+        "0.01",
+        "--latency-rate",
+        "100000",
+        "--json",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let runs = v["per_run"].as_array().expect("per_run");
+    assert_eq!(runs.len(), 3);
+    let far = v["far_hop_ns"].as_u64().unwrap();
+    let mut grouped = Vec::new();
+    for g in v["groups"].as_array().expect("groups") {
+        let placement = g["placement"].as_str().unwrap();
+        for n in g["runs"].as_array().unwrap() {
+            grouped.push((n.as_u64().unwrap(), placement.to_string()));
+        }
+        assert!(g["pipeline_vs_ring"].as_f64().unwrap() > 0.0, "{g}");
+    }
+    grouped.sort();
+    for (i, r) in runs.iter().enumerate() {
+        let (before, after) = (
+            r["hop_before_ns"].as_u64().unwrap(),
+            r["hop_after_ns"].as_u64().unwrap(),
+        );
+        let want = match (before >= far, after >= far) {
+            (false, false) => "near",
+            (true, true) => "far",
+            _ => "moved",
+        };
+        assert_eq!(r["placement"], want, "{r}");
+        assert_eq!(
+            grouped[i],
+            (i as u64 + 1, want.to_string()),
+            "each run in its group once"
+        );
+        for k in [
+            "pipeline_vs_ring",
+            "crossbeam_vs_ring",
+            "router_vs_pipeline",
+        ] {
+            let x = r[k].as_f64().unwrap();
+            assert!(x.is_finite() && x > 0.0, "{k}: {r}");
+        }
+    }
+}

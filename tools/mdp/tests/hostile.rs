@@ -5,15 +5,15 @@
 //!
 //! Each numbered case asserts: the exit code (2 for usage and input errors), a fragment of
 //! the message naming what and where, no panic, a bounded run time (past
-//! [`support::BOUND`] the child is killed and the case fails), and that nothing in the work
+//! [`common::BOUND`] the child is killed and the case fails), and that nothing in the work
 //! directory changed except the case's named outputs (names, types, sizes, mtimes and the
 //! bytes of every regular file; inputs included).
 
-mod support;
+mod common;
 
 use std::path::Path;
 
-use support::{changes, mkfifo, snapshot, Env, Feeder};
+use common::{changes, mkfifo, snapshot, Env, Feeder};
 
 /// One row: number, arguments (`@name`: in the work directory; `{n}`: the case number),
 /// expected exit code, a fragment the message must hold (stderr for failures, stdout for
@@ -198,7 +198,7 @@ fn cases() -> Vec<Case> {
         case(105, "run --config @replay_zero.toml --duration 0.1", 2, "/dev/zero: refused: a character device"),
         case(106, "run --config @replay_fifo.toml --duration 0.1", 2, "fifo: refused: a FIFO"),
         case(107, "run --config @replay_dir.toml --duration 0.1", 2, "sub: refused: a directory"),
-        case(108, "run --config @replay_missing.toml --duration 0.1", 2, "missing.mdt"),
+        case(108, "run --config @replay_missing.toml --duration 0.1", 2, "replay_missing.toml:1: source r: "),
         case(109, "run --config @replay_trunc.toml --duration 0.1", 2, "trunc.mdt: byte offset 1000: truncated"),
         case(110, "run --config @replay_partial.toml --duration 0.1", 2, UNFINISHED),
         case(111, "run --config @kind.toml --duration 0.1", 2, "nope"),
@@ -304,7 +304,7 @@ fn setup(env: &Env) -> std::os::unix::net::UnixListener {
             ticks.into(),
             "--quiet".into(),
         ]);
-        assert_eq!(out.code, Some(0), "{out:?}");
+        assert_eq!(out.code(), Some(0), "{out:?}");
     }
     let good = std::fs::read(p("good.mdt")).unwrap();
     for &(name, at, byte) in CORRUPTIONS {
@@ -369,14 +369,18 @@ fn check(env: &Env, c: &Case) -> Result<(), String> {
     drop(feeder);
     let after = snapshot(&env.dir);
     let shown = format!("case {} `mdp {}`: {out:?}", c.n, c.args);
-    if out.hung {
-        return Err(format!("hung (killed after {:?}): {shown}", support::BOUND));
+    if out.hung() {
+        return Err(format!("hung (killed after {:?}): {shown}", common::BOUND));
     }
     if out.stderr.contains("panicked") {
         return Err(format!("panicked: {shown}"));
     }
-    if out.code != Some(c.code) {
-        return Err(format!("exit {:?}, expected {}: {shown}", out.code, c.code));
+    if out.code() != Some(c.code) {
+        return Err(format!(
+            "exit {:?}, expected {}: {shown}",
+            out.code(),
+            c.code
+        ));
     }
     let text = if c.code == 0 {
         &out.stdout

@@ -3,11 +3,11 @@
 //! FIFOs, failed runs that left finished recordings, and a write error that did not name its
 //! file. Each child runs with a memory limit and a time bound ([`support`]).
 
-mod support;
+mod common;
 
 use std::path::Path;
 
-use support::{mkfifo, Env, Feeder};
+use common::{mkfifo, Env, Feeder};
 
 fn s(p: &Path) -> String {
     p.display().to_string()
@@ -26,7 +26,7 @@ fn gen(env: &Env, name: &str, ticks: u32) -> std::path::PathBuf {
         &ticks.to_string(),
         "--quiet",
     ]));
-    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.code(), Some(0), "{out:?}");
     path
 }
 
@@ -49,8 +49,8 @@ fn regression_unbounded_reads_from_devices_and_fed_fifos() {
     ];
     for (case, a, want) in cases {
         let out = env.run(&a);
-        assert!(!out.hung, "case {case}: {out:?}");
-        assert_eq!(out.code, Some(2), "case {case}: {out:?}");
+        assert!(!out.hung(), "case {case}: {out:?}");
+        assert_eq!(out.code(), Some(2), "case {case}: {out:?}");
         assert!(out.stderr.contains(want), "case {case}: {out:?}");
     }
     drop(feeder);
@@ -73,7 +73,7 @@ fn regression_replay_onto_its_own_input_destroyed_it() {
         (4, "--out", &link),
     ] {
         let o = env.run(&args(&["replay", &s(&input), flag, &s(out), "--quiet"]));
-        assert_eq!(o.code, Some(2), "case {case}: {o:?}");
+        assert_eq!(o.code(), Some(2), "case {case}: {o:?}");
         assert!(o.stderr.contains("refused"), "case {case}: {o:?}");
         assert_eq!(
             std::fs::read(&input).unwrap(),
@@ -114,7 +114,7 @@ fn regression_outputs_replaced_links_and_fifos() {
         (6, args(&["gen", &s(&fifo), "--ticks", "10", "--quiet"])),
     ] {
         let o = env.run(&cmd);
-        assert_eq!(o.code, Some(2), "case {case}: {o:?}");
+        assert_eq!(o.code(), Some(2), "case {case}: {o:?}");
         assert!(
             o.stderr.contains("is at the output path"),
             "case {case}: {o:?}"
@@ -142,7 +142,7 @@ fn regression_failed_replay_left_finished_recordings() {
     for (case, flag, name) in [(1, "--out", "out.mdt"), (2, "--csv", "out.csv")] {
         let out = env.p(name);
         let o = env.run(&args(&["replay", &s(&input), flag, &s(&out), "--quiet"]));
-        assert_eq!(o.code, Some(2), "case {case}: {o:?}");
+        assert_eq!(o.code(), Some(2), "case {case}: {o:?}");
         assert!(
             o.stderr.contains("byte offset 3200064"),
             "case {case}: {o:?}"
@@ -155,21 +155,21 @@ fn regression_failed_replay_left_finished_recordings() {
     // The unfinished tick file is refused under its own name and under any other.
     let partial = env.p("out.mdt.partial");
     let o = env.run(&args(&["replay", &s(&partial)]));
-    assert_eq!(o.code, Some(2), "{o:?}");
+    assert_eq!(o.code(), Some(2), "{o:?}");
     assert!(o.stderr.contains("unfinished recording"), "{o:?}");
     let renamed = env.p("renamed.mdt");
     std::fs::copy(&partial, &renamed).unwrap();
     let o = env.run(&args(&["replay", &s(&renamed)]));
-    assert_eq!(o.code, Some(2), "{o:?}");
+    assert_eq!(o.code(), Some(2), "{o:?}");
     assert!(o.stderr.contains("unfinished recording"), "{o:?}");
     // A replay that succeeds finishes its recording, and says so.
     let good = gen(&env, "good.mdt", 1_000);
     let out = env.p("ok.mdt");
     let o = env.run(&args(&["replay", &s(&good), "--out", &s(&out), "--quiet"]));
-    assert_eq!(o.code, Some(0), "{o:?}");
+    assert_eq!(o.code(), Some(0), "{o:?}");
     assert!(o.stdout.contains("recorded 1000 records"), "{o:?}");
     let o = env.run(&args(&["replay", &s(&out), "--quiet"]));
-    assert_eq!(o.code, Some(0), "{o:?}");
+    assert_eq!(o.code(), Some(0), "{o:?}");
 }
 
 /// Smaller item: `mdp gen x.csv` on a full disk failed without naming the file. A file-size
@@ -191,7 +191,7 @@ fn regression_gen_write_error_did_not_name_the_path() {
     for (case, name, cmd) in cases {
         let out = env.p(name);
         let o = env.run_with(&cmd(&out), &["ulimit -f 64", "trap '' XFSZ"]);
-        assert_eq!(o.code, Some(2), "case {case}: {o:?}");
+        assert_eq!(o.code(), Some(2), "case {case}: {o:?}");
         let partial = format!("{}.partial", s(&out));
         assert!(o.stderr.contains(&partial), "case {case}: {o:?}");
         assert!(o.stderr.contains("left unfinished"), "case {case}: {o:?}");

@@ -1,23 +1,39 @@
 //! The baselines of `mdp bench`: a bare rtrb chunk ring and a crossbeam channel carrying the
 //! same 64-byte ticks between the same two pinned threads as the pipeline, with the same
-//! per-tick work at the consumer.
+//! per-tick work at both ends.
+//!
+//! Fair by construction (DESIGN.md §6): the producer polls the same `SyntheticSource` (same
+//! configuration, so the same generator and pacing) that the pipeline runs, into a chunk
+//! buffer; the consumer hands each chunk to a `CountingSink` (the pipeline's sink: a checksum
+//! of every tick and counters published per batch), records latency with the pipeline's own
+//! [`record_latency_runs`] (one clock read per chunk, one histogram update per run of equal
+//! `ts_recv`) and publishes its delivered and batch counters per batch as the pipeline's sink
+//! stage does. What is left between the two is the engine: its stages, operator, batcher and
+//! bookkeeping.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use anyhow::{bail, Result};
 use hdrhistogram::Histogram;
+use market_data_pipeline::pipeline::stats::{latency_histogram, record_latency_runs};
 use market_data_pipeline::pipeline::LatencySummary;
-use market_data_pipeline::{Clock, IdleStrategy, MonotonicClock, Pacer, Tick, TickKind};
+use market_data_pipeline::source::SyntheticSource;
+use market_data_pipeline::{
+    Clock, CountingSink, IdleStrategy, MonotonicClock, Sink, SourcePoll, Tick, TickSource,
+};
 
 use super::{BenchArgs, RunResult};
 use crate::signal;
 
-fn pin(core: usize) {
+/// Pin the calling thread to `core` (best effort, as the pipeline's default).
+pub(super) fn pin(core: usize) {
     if let Some(id) = core_affinity::get_core_ids().and_then(|v| v.get(core).copied()) {
         core_affinity::set_for_current(id);
     }
 }
-
 fn idle(strategy: IdleStrategy, rounds: &mut u32) {
     match strategy {
         IdleStrategy::BusySpin => std::hint::spin_loop(),
@@ -34,74 +50,157 @@ fn idle(strategy: IdleStrategy, rounds: &mut u32) {
     }
 }
 
-fn template() -> Tick {
-    Tick {
-        kind: TickKind::Quote,
-        bid: market_data_pipeline::Price::from_units(100),
-        ask: market_data_pipeline::Price::from_units(101),
-        bid_size: 100,
-        ask_size: 100,
-        ..Tick::default()
-    }
-}
-
 /// Whether a signal asked the benchmark to stop (one relaxed load; the baselines check it once
 /// per chunk, as the pipeline's source checks its stop flag).
 pub(super) fn stopping() -> bool {
     signal::requested().is_some()
 }
 
-/// The baseline: a bare rtrb ring moved in chunks, stamping `ts_recv` once per chunk and
-/// measuring `now − ts_recv` per tick at the consumer, once per chunk read. `None` when a
-/// signal stopped it.
+/// The consumer's sink-side work, the same as the pipeline's sink stage: the counting sink,
+/// latency per run of equal `ts_recv`, delivered and batch counters published per batch.
+struct SinkWork {
+    sink: CountingSink,
+    hist: Histogram<u64>,
+    published: Arc<[AtomicU64; 2]>,
+    delivered: u64,
+    batches: u64,
+}
+
+impl SinkWork {
+    fn new() -> SinkWork {
+        SinkWork {
+            sink: CountingSink::new(),
+            hist: latency_histogram(),
+            published: Arc::default(),
+            delivered: 0,
+            batches: 0,
+        }
+    }
+
+    /// One delivered batch (non-empty), read at `now`.
+    #[inline]
+    fn deliver(&mut self, now: u64, ticks: &[Tick]) {
+        // The counting sink cannot fail.
+        let _ = self.sink.write_ticks(ticks);
+        record_latency_runs(&mut self.hist, now, ticks.iter().map(|t| t.ts_recv));
+        self.delivered += ticks.len() as u64;
+        self.batches += 1;
+        self.published[0].store(self.delivered, Ordering::Release);
+        self.published[1].store(self.batches, Ordering::Release);
+    }
+}
+
+/// Where a baseline's producer puts its chunks.
+trait Outlet {
+    /// Ticks it takes now without waiting.
+    fn room(&self) -> usize;
+    /// Take `ticks` (at most `room()` of them).
+    fn push(&mut self, ticks: &[Tick]);
+}
+
+impl Outlet for rtrb::Producer<Tick> {
+    fn room(&self) -> usize {
+        self.slots()
+    }
+
+    fn push(&mut self, ticks: &[Tick]) {
+        if let Ok(wc) = self.write_chunk_uninit(ticks.len()) {
+            wc.fill_from_iter(ticks.iter().copied());
+        }
+    }
+}
+
+impl Outlet for crossbeam::channel::Sender<Tick> {
+    /// A full channel blocks the sender instead: always room for a chunk.
+    fn room(&self) -> usize {
+        usize::MAX
+    }
+
+    fn push(&mut self, ticks: &[Tick]) {
+        for t in ticks {
+            let _ = self.send(*t);
+        }
+    }
+}
+
+/// The producer's work, the same as the pipeline's source stage: poll `source` into a chunk
+/// buffer, then hand the chunk to `out`. Stops at `n` ticks, when the source ends or when a
+/// signal asks; returns the ticks sent.
+fn produce(
+    mut source: SyntheticSource,
+    n: u64,
+    chunk: usize,
+    strategy: IdleStrategy,
+    out: &mut impl Outlet,
+) -> Result<u64> {
+    let clock = MonotonicClock;
+    source.start(clock.now_ns())?;
+    let mut buf = vec![Tick::default(); chunk];
+    let (mut sent, mut rounds) = (0u64, 0u32);
+    while sent < n && !stopping() {
+        let free = out.room().min(chunk);
+        if free == 0 {
+            idle(strategy, &mut rounds);
+            continue;
+        }
+        match source.poll(clock.now_ns(), &mut buf[..free])? {
+            SourcePoll::Ready(k) => {
+                rounds = 0;
+                out.push(&buf[..k]);
+                sent += k as u64;
+            }
+            SourcePoll::Pending => idle(strategy, &mut rounds),
+            SourcePoll::Ended => break,
+        }
+    }
+    Ok(sent)
+}
+
+/// What a baseline run measured, or `None` when a signal stopped it.
+type Measured = Option<(RunResult, Histogram<u64>)>;
+
+/// Check a baseline's counts, then summarise it.
+fn finish(name: &str, n: u64, sent: u64, work: SinkWork, elapsed: Duration) -> Result<Measured> {
+    let got = work.sink.snapshot();
+    if sent < n && stopping() {
+        return Ok(None);
+    }
+    if sent != n || got.ticks != n || work.delivered != n {
+        bail!(
+            "{name}: {n} ticks asked, {sent} sent, {} counted, {} delivered",
+            got.ticks,
+            work.delivered
+        );
+    }
+    let lat = LatencySummary::of(&work.hist);
+    Ok(Some((RunResult::new(n, elapsed, lat), work.hist)))
+}
+
+/// The baseline: `source` through a bare rtrb ring moved in chunks (`write_chunk_uninit` from
+/// the poll buffer, `read_chunk` at the consumer), with the pipeline's per-tick work at both
+/// ends (see the module docs). `None` when a signal stopped it.
 pub(super) fn bare_ring(
     a: &BenchArgs,
+    source: SyntheticSource,
     n: u64,
-    rate: Option<u64>,
     strategy: IdleStrategy,
-) -> Option<(RunResult, Histogram<u64>)> {
+) -> Result<Measured> {
     let (mut tx, mut rx) = rtrb::RingBuffer::<Tick>::new(a.ring);
-    let clock = MonotonicClock;
     let (chunk, pc, cc) = (a.chunk, a.producer_core, a.consumer_core);
     let start = Instant::now();
     let producer = thread::spawn(move || {
         pin(pc);
-        let mut pacer = rate.map(|r| Pacer::new(r, chunk as u64).expect("rate > 0"));
-        let tmpl = template();
-        let (mut sent, mut rounds) = (0u64, 0u32);
-        while sent < n && !stopping() {
-            let now = clock.now_ns();
-            let mut k = (n - sent).min(chunk as u64);
-            if let Some(p) = pacer.as_mut() {
-                k = p.take_up_to(now, k);
-            }
-            let k = (k as usize).min(tx.slots());
-            if k == 0 {
-                idle(strategy, &mut rounds);
-                continue;
-            }
-            rounds = 0;
-            let Ok(wc) = tx.write_chunk_uninit(k) else {
-                continue;
-            };
-            let base = sent as u32;
-            wc.fill_from_iter((0..k as u32).map(|i| Tick {
-                seq: base.wrapping_add(i),
-                ts_recv: now,
-                ts_event: now,
-                ..tmpl
-            }));
-            sent += k as u64;
-        }
+        produce(source, n, chunk, strategy, &mut tx)
     });
     let consumer = thread::spawn(move || {
         pin(cc);
-        let mut hist = market_data_pipeline::pipeline::stats::latency_histogram();
-        let (mut got, mut rounds, mut check) = (0u64, 0u32, 0u64);
-        while got < n {
+        let clock = MonotonicClock;
+        let mut work = SinkWork::new();
+        let mut rounds = 0u32;
+        loop {
             let k = rx.slots().min(chunk);
             if k == 0 {
-                // A producer stopped by a signal is gone; what it sent was read.
+                // The producer is gone (done, stopped or failed) and all it sent was read.
                 if rx.is_abandoned() && rx.slots() == 0 {
                     break;
                 }
@@ -112,65 +211,55 @@ pub(super) fn bare_ring(
             let Ok(rc) = rx.read_chunk(k) else { continue };
             let now = clock.now_ns();
             let (x, y) = rc.as_slices();
-            for t in x.iter().chain(y) {
-                hist.saturating_record(now.saturating_sub(t.ts_recv).max(1));
-                check = check.wrapping_add(t.seq as u64);
+            for part in [x, y] {
+                if !part.is_empty() {
+                    work.deliver(now, part);
+                }
             }
             rc.commit_all();
-            got += k as u64;
         }
-        (hist, check, got)
+        work
     });
-    producer.join().expect("producer");
-    let (hist, check, got) = consumer.join().expect("consumer");
-    let elapsed = start.elapsed();
-    if got < n {
-        return None;
-    }
-    // Correctness before timing: every sequence number arrived once.
-    let expect = (0..n).fold(0u64, |s, i| s.wrapping_add(i as u32 as u64));
-    assert_eq!(check, expect, "bare ring lost or duplicated ticks");
-    Some((RunResult::new(n, elapsed, LatencySummary::of(&hist)), hist))
+    let sent = producer.join().expect("producer")?;
+    let work = consumer.join().expect("consumer");
+    finish("bare ring", n, sent, work, start.elapsed())
 }
 
-/// A bounded crossbeam channel, one tick per send (how channels are normally used). `None`
-/// when a signal stopped it.
-pub(super) fn crossbeam_channel(a: &BenchArgs, n: u64) -> Option<RunResult> {
-    let (tx, rx) = crossbeam::channel::bounded::<Tick>(a.ring);
-    let (pc, cc) = (a.producer_core, a.consumer_core);
+/// A bounded crossbeam channel of ticks, one `send` per tick (how channels are normally
+/// used); the consumer takes what is there (up to a chunk) and does the same sink work per
+/// chunk as the ring's. `None` when a signal stopped it.
+pub(super) fn crossbeam_channel(
+    a: &BenchArgs,
+    source: SyntheticSource,
+    n: u64,
+    strategy: IdleStrategy,
+) -> Result<Measured> {
+    let (mut tx, rx) = crossbeam::channel::bounded::<Tick>(a.ring);
+    let (chunk, pc, cc) = (a.chunk, a.producer_core, a.consumer_core);
     let start = Instant::now();
     let producer = thread::spawn(move || {
         pin(pc);
-        let tmpl = template();
-        for base in (0..n).step_by(256) {
-            if stopping() {
-                break;
-            }
-            for i in base..(base + 256).min(n) {
-                let _ = tx.send(Tick {
-                    seq: i as u32,
-                    ..tmpl
-                });
-            }
-        }
+        produce(source, n, chunk, strategy, &mut tx)
     });
     let consumer = thread::spawn(move || {
         pin(cc);
-        let mut got = 0u64;
-        while rx.recv().is_ok() {
-            got += 1;
+        let clock = MonotonicClock;
+        let mut work = SinkWork::new();
+        let mut buf = Vec::with_capacity(chunk);
+        while let Ok(first) = rx.recv() {
+            buf.push(first);
+            while buf.len() < chunk {
+                match rx.try_recv() {
+                    Ok(t) => buf.push(t),
+                    Err(_) => break,
+                }
+            }
+            work.deliver(clock.now_ns(), &buf);
+            buf.clear();
         }
-        got
+        work
     });
-    producer.join().expect("producer");
-    let got = consumer.join().expect("consumer");
-    if got < n && stopping() {
-        return None;
-    }
-    assert_eq!(got, n, "crossbeam channel lost ticks");
-    Some(RunResult::new(
-        n,
-        start.elapsed(),
-        LatencySummary::default(),
-    ))
+    let sent = producer.join().expect("producer")?;
+    let work = consumer.join().expect("consumer");
+    finish("crossbeam channel", n, sent, work, start.elapsed())
 }
