@@ -18,6 +18,7 @@ pub mod ring;
 pub mod router;
 pub mod runtime;
 pub mod seed;
+pub(crate) mod seq_window;
 pub mod sink;
 pub mod source;
 pub mod symbol;

@@ -1,8 +1,8 @@
 //! `Dedupe`: forward each (source, seq) once.
 //!
-//! Per source, a high-water mark (the highest sequence seen, compared with serial-number
-//! arithmetic so that `u32` wrap-around is just "ahead") and a bitmap of the last
-//! [`DEDUPE_WINDOW`] sequence numbers below it. A tick is:
+//! Per source, a sequence window (the crate's `SeqWindow`): a high-water mark (the highest
+//! sequence seen, compared with serial-number arithmetic so that `u32` wrap-around is just
+//! "ahead") and a bitmap of the last [`DEDUPE_WINDOW`] sequence numbers below it. A tick is:
 //!
 //! - new, and forwarded, if its seq is ahead of the mark, or inside the window and not yet seen
 //!   (out-of-order arrival, e.g. from a second redundant feed);
@@ -15,100 +15,11 @@
 
 use super::{Operator, OperatorStats};
 use crate::record::Record;
+use crate::seq_window::{Arrival, SeqWindow};
 use crate::tick::Tick;
 
 /// How many sequence numbers below the high-water mark are remembered per source.
 pub const DEDUPE_WINDOW: u32 = 1024;
-const WORDS: usize = (DEDUPE_WINDOW / 64) as usize;
-
-/// What a sequence number is, relative to what a source has delivered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Verdict {
-    New,
-    Duplicate,
-    TooOld,
-}
-
-/// Seen-set of one source: high-water mark plus a ring bitmap indexed by `seq % WINDOW`.
-#[derive(Clone, Debug)]
-struct SeqWindow {
-    started: bool,
-    hwm: u32,
-    seen: [u64; WORDS],
-}
-
-impl SeqWindow {
-    const EMPTY: SeqWindow = SeqWindow {
-        started: false,
-        hwm: 0,
-        seen: [0; WORDS],
-    };
-
-    #[inline]
-    fn slot(seq: u32) -> (usize, u64) {
-        let bit = seq % DEDUPE_WINDOW;
-        ((bit / 64) as usize, 1 << (bit % 64))
-    }
-
-    /// Mark `seq` seen; true if it already was.
-    #[inline]
-    fn test_and_set(&mut self, seq: u32) -> bool {
-        let (w, m) = Self::slot(seq);
-        let was = self.seen[w] & m != 0;
-        self.seen[w] |= m;
-        was
-    }
-
-    /// Clear the slots of `count` (< WINDOW) consecutive numbers from `first`, a word at a
-    /// time (at most WINDOW / 64 + 1 steps).
-    fn clear_slots(&mut self, first: u32, count: u32) {
-        let mut bit = first % DEDUPE_WINDOW;
-        let mut left = count;
-        while left > 0 {
-            let off = bit % 64;
-            let n = (64 - off).min(left);
-            let mask = if n == 64 {
-                !0
-            } else {
-                ((1u64 << n) - 1) << off
-            };
-            self.seen[(bit / 64) as usize] &= !mask;
-            bit = (bit + n) % DEDUPE_WINDOW;
-            left -= n;
-        }
-    }
-
-    #[inline]
-    fn check(&mut self, seq: u32) -> Verdict {
-        if !self.started {
-            *self = SeqWindow::EMPTY;
-            self.started = true;
-            self.hwm = seq;
-            self.test_and_set(seq);
-            return Verdict::New;
-        }
-        // Serial-number arithmetic: positive means ahead, even across u32 wrap-around.
-        let ahead = seq.wrapping_sub(self.hwm) as i32;
-        if ahead > 0 {
-            let d = ahead as u32;
-            if d >= DEDUPE_WINDOW {
-                self.seen = [0; WORDS];
-            } else {
-                // The slots of hwm+1 ..= seq held numbers that now leave the window.
-                self.clear_slots(self.hwm.wrapping_add(1), d);
-            }
-            self.hwm = seq;
-            self.test_and_set(seq);
-            Verdict::New
-        } else if ahead.unsigned_abs() >= DEDUPE_WINDOW {
-            Verdict::TooOld
-        } else if self.test_and_set(seq) {
-            Verdict::Duplicate
-        } else {
-            Verdict::New
-        }
-    }
-}
 
 /// Drops ticks whose (source, seq) was already forwarded. See the [module docs](self).
 ///
@@ -142,7 +53,9 @@ impl Dedupe {
     /// A deduplicator with state reserved for sources `0..sources`.
     pub fn with_sources(sources: u16) -> Dedupe {
         Dedupe {
-            windows: vec![SeqWindow::EMPTY; sources as usize],
+            windows: (0..sources)
+                .map(|_| SeqWindow::new(DEDUPE_WINDOW))
+                .collect(),
             stats: OperatorStats::default(),
         }
     }
@@ -150,17 +63,18 @@ impl Dedupe {
     /// Forget what `source` delivered (it restarted its sequence numbers).
     pub fn reset_source(&mut self, source: u16) {
         if let Some(w) = self.windows.get_mut(source as usize) {
-            *w = SeqWindow::EMPTY;
+            w.reset();
         }
     }
 
     #[inline]
-    fn check(&mut self, t: &Tick) -> Verdict {
+    fn check(&mut self, t: &Tick) -> Arrival {
         let src = t.source as usize;
         if src >= self.windows.len() {
-            self.windows.resize(src + 1, SeqWindow::EMPTY);
+            self.windows
+                .resize_with(src + 1, || SeqWindow::new(DEDUPE_WINDOW));
         }
-        self.windows[src].check(t.seq)
+        self.windows[src].arrive(t.seq)
     }
 }
 
@@ -173,12 +87,12 @@ impl Operator for Dedupe {
         self.stats.ticks_in += ticks.len() as u64;
         for t in ticks {
             match self.check(t) {
-                Verdict::New => {
+                Arrival::New { .. } => {
                     out.push(Record::Tick(*t));
                     self.stats.records_out += 1;
                 }
-                Verdict::Duplicate => self.stats.duplicates += 1,
-                Verdict::TooOld => self.stats.late += 1,
+                Arrival::Duplicate => self.stats.duplicates += 1,
+                Arrival::Late => self.stats.late += 1,
             }
         }
     }
@@ -275,19 +189,6 @@ mod tests {
     }
 
     #[test]
-    fn sliding_the_window_forgets_slots_that_leave_it() {
-        // Seq 1 is seen; after the mark moves to 1 + W - 1, seq 1 is still remembered; the slot
-        // it used is then reused by 1 + W, which must count as new.
-        let w = DEDUPE_WINDOW;
-        let mut op = Dedupe::new();
-        assert_eq!(kept(&mut op, &[(0, 1), (0, w)]).len(), 2);
-        assert_eq!(kept(&mut op, &[(0, 1)]), vec![], "still inside the window");
-        assert_eq!(kept(&mut op, &[(0, 1 + w)]), vec![(0, 1 + w)]);
-        assert_eq!(kept(&mut op, &[(0, 1 + w)]), vec![]);
-        assert_eq!(op.stats().duplicates, 2);
-    }
-
-    #[test]
     fn two_redundant_feeds_interleaved_deliver_each_seq_once() {
         let mut op = Dedupe::with_sources(1);
         let mut input = Vec::new();
@@ -324,47 +225,5 @@ mod tests {
             op.on_ticks(&chunk, &mut out);
         }
         assert_eq!((op.windows.as_ptr(), op.windows.len()), (ptr, 4));
-    }
-
-    #[test]
-    fn agrees_with_a_reference_model_on_a_jittery_stream() {
-        // Reference: remember every seq; ahead of the mark is new, a window or more behind is
-        // too old, otherwise new iff never seen. Seqs stay far from u32 wrap-around.
-        use std::collections::HashSet;
-        let mut model_seen = HashSet::new();
-        let mut model_hwm: Option<u32> = None;
-        let mut win = SeqWindow::EMPTY;
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut base = 10_000u32;
-        let mut counts = [0u32; 3];
-        let steps: u32 = if cfg!(miri) { 300 } else { 20_000 };
-        for step in 0..steps {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            // Mostly small steps forward, sometimes big jumps, often re-sends from behind.
-            base += match x % 10 {
-                0 => (x >> 8) as u32 % 3_000,
-                1..=5 => 1,
-                _ => 0,
-            };
-            let back = if x % 3 == 0 { 1_500 } else { 8 };
-            let seq = base - (x >> 20) as u32 % back;
-            let want = match model_hwm {
-                Some(h) if seq <= h && h - seq >= DEDUPE_WINDOW => Verdict::TooOld,
-                _ if model_seen.contains(&seq) => Verdict::Duplicate,
-                _ => Verdict::New,
-            };
-            if want == Verdict::New {
-                model_seen.insert(seq);
-                model_hwm = Some(model_hwm.map_or(seq, |h| h.max(seq)));
-            }
-            assert_eq!(win.check(seq), want, "step {step}: seq {seq}");
-            counts[want as usize] += 1;
-        }
-        assert!(
-            counts.iter().all(|&n| n > steps / 100),
-            "every verdict exercised: {counts:?}"
-        );
     }
 }

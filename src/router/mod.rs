@@ -162,10 +162,10 @@ use crate::admission::{AdmissionGate, CoordinationSwitch};
 use crate::clock::{MonotonicClock, SharedClock};
 use crate::error::{ConfigError, SourceError};
 use crate::flow::RateCoordinator;
+use crate::seq_window::SeqWindow;
 use crate::source::{Capabilities, SourceHealth, SourcePoll, SourceStatus, TickSource};
 use crate::tick::{flags, Tick};
 
-use arbitrate::SeqWindow;
 pub use config::RouterConfig;
 use config::Tuning;
 use control::{Command, Gating, RouterShared};
