@@ -185,44 +185,40 @@ pub(super) fn bare_ring(
     n: u64,
     strategy: IdleStrategy,
 ) -> Result<Measured> {
-    let (mut tx, mut rx) = rtrb::RingBuffer::<Tick>::new(a.ring);
-    let (chunk, pc, cc) = (a.chunk, a.producer_core, a.consumer_core);
-    let start = Instant::now();
-    let producer = thread::spawn(move || {
-        pin(pc);
-        produce(source, n, chunk, strategy, &mut tx)
-    });
-    let consumer = thread::spawn(move || {
-        pin(cc);
-        let clock = MonotonicClock;
-        let mut work = SinkWork::new();
-        let mut rounds = 0u32;
-        loop {
-            let k = rx.slots().min(chunk);
-            if k == 0 {
-                // The producer is gone (done, stopped or failed) and all it sent was read.
-                if rx.is_abandoned() && rx.slots() == 0 {
-                    break;
+    let (tx, mut rx) = rtrb::RingBuffer::<Tick>::new(a.ring);
+    let chunk = a.chunk;
+    measure(
+        "bare ring",
+        a,
+        source,
+        n,
+        strategy,
+        tx,
+        move |clock, work| {
+            let mut rounds = 0u32;
+            loop {
+                let k = rx.slots().min(chunk);
+                if k == 0 {
+                    // The producer is gone (done, stopped or failed) and all it sent was read.
+                    if rx.is_abandoned() && rx.slots() == 0 {
+                        break;
+                    }
+                    idle(strategy, &mut rounds);
+                    continue;
                 }
-                idle(strategy, &mut rounds);
-                continue;
-            }
-            rounds = 0;
-            let Ok(rc) = rx.read_chunk(k) else { continue };
-            let now = clock.now_ns();
-            let (x, y) = rc.as_slices();
-            for part in [x, y] {
-                if !part.is_empty() {
-                    work.deliver(now, part);
+                rounds = 0;
+                let Ok(rc) = rx.read_chunk(k) else { continue };
+                let now = clock.now_ns();
+                let (x, y) = rc.as_slices();
+                for part in [x, y] {
+                    if !part.is_empty() {
+                        work.deliver(now, part);
+                    }
                 }
+                rc.commit_all();
             }
-            rc.commit_all();
-        }
-        work
-    });
-    let sent = producer.join().expect("producer")?;
-    let work = consumer.join().expect("consumer");
-    finish("bare ring", n, sent, work, start.elapsed())
+        },
+    )
 }
 
 /// A bounded crossbeam channel of ticks, one `send` per tick (how channels are normally
@@ -234,32 +230,61 @@ pub(super) fn crossbeam_channel(
     n: u64,
     strategy: IdleStrategy,
 ) -> Result<Measured> {
-    let (mut tx, rx) = crossbeam::channel::bounded::<Tick>(a.ring);
+    let (tx, rx) = crossbeam::channel::bounded::<Tick>(a.ring);
+    let chunk = a.chunk;
+    measure(
+        "crossbeam channel",
+        a,
+        source,
+        n,
+        strategy,
+        tx,
+        move |clock, work| {
+            let mut buf = Vec::with_capacity(chunk);
+            while let Ok(first) = rx.recv() {
+                buf.push(first);
+                while buf.len() < chunk {
+                    match rx.try_recv() {
+                        Ok(t) => buf.push(t),
+                        Err(_) => break,
+                    }
+                }
+                work.deliver(clock.now_ns(), &buf);
+                buf.clear();
+            }
+        },
+    )
+}
+
+/// One baseline measurement: the producer (pinned on the producer core) polls `source` into
+/// `outlet`; `consume` (pinned on the consumer core) reads until the producer is gone and does
+/// the sink work. Both baselines share this scaffolding; only the transport differs.
+fn measure<O, C>(
+    name: &str,
+    a: &BenchArgs,
+    source: SyntheticSource,
+    n: u64,
+    strategy: IdleStrategy,
+    mut outlet: O,
+    consume: C,
+) -> Result<Measured>
+where
+    O: Outlet + Send + 'static,
+    C: FnOnce(&MonotonicClock, &mut SinkWork) + Send + 'static,
+{
     let (chunk, pc, cc) = (a.chunk, a.producer_core, a.consumer_core);
     let start = Instant::now();
     let producer = thread::spawn(move || {
         pin(pc);
-        produce(source, n, chunk, strategy, &mut tx)
+        produce(source, n, chunk, strategy, &mut outlet)
     });
     let consumer = thread::spawn(move || {
         pin(cc);
-        let clock = MonotonicClock;
         let mut work = SinkWork::new();
-        let mut buf = Vec::with_capacity(chunk);
-        while let Ok(first) = rx.recv() {
-            buf.push(first);
-            while buf.len() < chunk {
-                match rx.try_recv() {
-                    Ok(t) => buf.push(t),
-                    Err(_) => break,
-                }
-            }
-            work.deliver(clock.now_ns(), &buf);
-            buf.clear();
-        }
+        consume(&MonotonicClock, &mut work);
         work
     });
     let sent = producer.join().expect("producer")?;
     let work = consumer.join().expect("consumer");
-    finish("crossbeam channel", n, sent, work, start.elapsed())
+    finish(name, n, sent, work, start.elapsed())
 }
