@@ -4,6 +4,7 @@ pub mod admission;
 pub mod batcher;
 pub mod clock;
 pub mod error;
+pub mod exec;
 pub mod file;
 pub mod flow;
 pub mod idle;
