@@ -323,64 +323,71 @@ impl<T: Conflatable> EdgeTx<T> {
         self.stash.len() == 0
     }
 
-    /// Send a chunk under the edge's policy. `idler` paces waiting (`Block`, trades under
-    /// `ConflateLatest`).
+    /// Send a chunk under the edge's policy, waiting (paced by `idler`) where the policy
+    /// waits: for room under `Block`, and for trades under `ConflateLatest`. A dedicated
+    /// thread's loop over [`offer`](Self::offer).
     ///
     /// # Errors
     /// [`Disconnected`] when the consumer is gone; what was not delivered is counted as
     /// dropped, so conservation still holds.
     pub fn send(&mut self, items: &[T], idler: &mut Idler) -> Result<(), Disconnected> {
-        self.offered += items.len() as u64;
-        let r = match self.policy {
-            Backpressure::Block => self.send_blocking(items, idler),
+        let mut rest = items;
+        loop {
+            let taken = self.offer(rest)?;
+            rest = &rest[taken..];
+            if rest.is_empty() {
+                idler.reset();
+                return Ok(());
+            }
+            idler.idle();
+        }
+    }
+
+    /// Take as much of `items` as the policy allows right now, never waiting: returns how
+    /// many leading items were taken (pushed, dropped under `DropNewest`, or stashed or
+    /// conflated under `ConflateLatest`). The rest (from the first item that must wait for
+    /// room: any item under `Block`, a trade under `ConflateLatest`) is the caller's to offer
+    /// again; it is not counted as offered until taken. This is the cooperative stages' send.
+    ///
+    /// # Errors
+    /// [`Disconnected`] when the consumer is gone and something had to wait: everything not
+    /// delivered (the rest, and conflated quotes still stashed) is counted as offered and
+    /// dropped.
+    pub fn offer(&mut self, items: &[T]) -> Result<usize, Disconnected> {
+        let rest = match self.policy {
+            Backpressure::Block => self.push_some(items),
             Backpressure::DropNewest => {
                 let rest = self.push_some(items);
-                if !rest.is_empty() {
-                    if self.tx.is_abandoned() {
-                        let e = self.lose(rest.len());
-                        self.publish();
-                        return Err(e);
-                    }
+                if !rest.is_empty() && !self.tx.is_abandoned() {
                     self.dropped += rest.len() as u64;
+                    self.offered += items.len() as u64;
+                    self.publish();
+                    return Ok(items.len());
                 }
-                Ok(())
+                rest
             }
-            Backpressure::ConflateLatest => self.send_conflating(items, idler),
+            Backpressure::ConflateLatest => self.offer_conflating(items),
         };
-        self.publish();
-        r
-    }
-
-    fn send_blocking(&mut self, items: &[T], idler: &mut Idler) -> Result<(), Disconnected> {
-        let mut rest = self.push_some(items);
-        while !rest.is_empty() {
-            if self.tx.is_abandoned() {
-                return Err(self.lose(rest.len()));
+        let taken = items.len() - rest.len();
+        self.offered += taken as u64;
+        if !rest.is_empty() && self.tx.is_abandoned() {
+            self.offered += rest.len() as u64;
+            let stashed = self.stash.len();
+            while self.stash.len() > 0 {
+                self.stash.pop_front();
             }
-            // Publish while waiting so observers see progress of a blocked stage.
+            let e = self.lose(rest.len() + stashed);
             self.publish();
-            idler.idle();
-            rest = self.push_some(rest);
+            return Err(e);
         }
-        idler.reset();
-        Ok(())
+        self.publish();
+        Ok(taken)
     }
 
-    fn wait_stash_empty(&mut self, idler: &mut Idler) -> Result<(), Disconnected> {
-        while !self.flush_pending() {
-            if self.tx.is_abandoned() {
-                let n = self.stash.len();
-                while self.stash.len() > 0 {
-                    self.stash.pop_front();
-                }
-                return Err(self.lose(n));
-            }
-            idler.idle();
-        }
-        Ok(())
-    }
-
-    fn send_conflating(&mut self, items: &[T], idler: &mut Idler) -> Result<(), Disconnected> {
+    /// `ConflateLatest` without waiting: quotes that do not fit are stashed (the latest per
+    /// symbol); a trade goes in only once everything stashed before it has. Returns the rest,
+    /// starting at the first trade that must wait.
+    fn offer_conflating<'a>(&mut self, items: &'a [T]) -> &'a [T] {
         self.flush_pending();
         let mut rest = items;
         while !rest.is_empty() {
@@ -399,19 +406,11 @@ impl<T: Conflatable> EdgeTx<T> {
                     rest = &rest[1..];
                 }
                 None => {
-                    // A trade: everything stashed before it goes first, then it waits for room.
-                    if let Err(e) = self.wait_stash_empty(idler) {
-                        let lost = self.lose(rest.len());
-                        return Err(Disconnected {
-                            unsent: e.unsent + lost.unsent,
-                        });
+                    // A trade: everything stashed before it goes first, then it needs room.
+                    if !self.flush_pending() || self.tx.push(rest[0]).is_err() {
+                        break;
                     }
-                    if let Err(e) = self.send_blocking(&rest[..1], idler) {
-                        let lost = self.lose(rest.len() - 1);
-                        return Err(Disconnected {
-                            unsent: e.unsent + lost.unsent,
-                        });
-                    }
+                    self.pushed += 1;
                     rest = &rest[1..];
                 }
             }
@@ -419,7 +418,7 @@ impl<T: Conflatable> EdgeTx<T> {
                 self.flush_pending();
             }
         }
-        Ok(())
+        rest
     }
 
     /// Conflated items waiting at the producer.
@@ -647,5 +646,73 @@ mod tests {
         let e = tx.send(&items, &mut idler).unwrap_err();
         assert_eq!(e.unsent, 3);
         assert!(conserved(&tx.counters()));
+    }
+
+    #[test]
+    fn offer_never_waits_and_hands_back_what_must_wait_under_each_policy() {
+        // Block: what does not fit is handed back, not counted as offered.
+        let (mut tx, mut rx) = edge::<Tick>(4, Backpressure::Block).unwrap();
+        let items: Vec<Tick> = (0..6).map(|i| quote(0, i)).collect();
+        assert_eq!(tx.offer(&items).unwrap(), 4);
+        assert_eq!(tx.counters().snapshot().offered, 4);
+        assert!(conserved(&tx.counters()));
+        assert_eq!(drain(&mut rx).len(), 4);
+        assert_eq!(tx.offer(&items[4..]).unwrap(), 2);
+        assert_eq!(
+            drain(&mut rx).iter().map(|t| t.seq).collect::<Vec<_>>(),
+            [4, 5]
+        );
+
+        // DropNewest: everything is taken; what does not fit is dropped.
+        let (mut tx, _rx) = edge::<Tick>(4, Backpressure::DropNewest).unwrap();
+        assert_eq!(tx.offer(&items).unwrap(), 6);
+        assert_eq!(tx.counters().snapshot().dropped, 2);
+        assert!(conserved(&tx.counters()));
+
+        // ConflateLatest: quotes are stashed; a trade behind a stash is handed back.
+        let (mut tx, mut rx) = edge::<Tick>(2, Backpressure::ConflateLatest).unwrap();
+        let mixed = [
+            quote(0, 0),
+            quote(1, 1),
+            quote(0, 2),
+            quote(0, 3),
+            trade(1, 4),
+            quote(1, 5),
+        ];
+        assert_eq!(tx.offer(&mixed).unwrap(), 4);
+        assert_eq!(tx.pending_len(), 1);
+        assert!(conserved(&tx.counters()));
+        assert_eq!(drain(&mut rx).len(), 2);
+        // Room again: the stashed quote goes first, then the trade, then the rest.
+        assert_eq!(tx.offer(&mixed[4..]).unwrap(), 2);
+        let seqs: Vec<u32> = drain(&mut rx).iter().map(|t| t.seq).collect();
+        assert_eq!(seqs[..2], [3, 4]);
+        assert!(tx.flush_pending());
+        assert!(conserved(&tx.counters()));
+    }
+
+    #[test]
+    fn offer_to_a_gone_consumer_counts_the_rest_and_the_stash_as_dropped() {
+        for policy in [
+            Backpressure::Block,
+            Backpressure::DropNewest,
+            Backpressure::ConflateLatest,
+        ] {
+            let (mut tx, rx) = edge::<Tick>(2, policy).unwrap();
+            drop(rx);
+            let items = [
+                quote(0, 0),
+                quote(1, 1),
+                quote(2, 2),
+                trade(0, 3),
+                quote(0, 4),
+            ];
+            let e = tx.offer(&items).unwrap_err();
+            let s = tx.counters().snapshot();
+            assert_eq!(s.offered, 5, "{policy:?}");
+            assert_eq!(s.pushed + s.dropped + s.conflated, 5, "{policy:?}");
+            assert_eq!(s.pending, 0, "{policy:?}");
+            assert!(e.unsent >= 1, "{policy:?}");
+        }
     }
 }
