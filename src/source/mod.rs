@@ -181,6 +181,17 @@ pub struct SourceStream<S: TickSource> {
     done: bool,
 }
 
+impl<S: TickSource> std::fmt::Debug for SourceStream<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceStream")
+            .field("source", &self.source.name())
+            .field("buffered", &(self.len - self.pos))
+            .field("started", &self.started)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<S: TickSource> SourceStream<S> {
     /// Stream `source`, reading time from `clock`.
     pub fn new(source: S, clock: SharedClock) -> SourceStream<S> {
