@@ -14,6 +14,9 @@
 //! spread = 0.02
 //! ```
 
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+#![deny(unsafe_code)]
+
 use market_data_pipeline::error::{ConfigError, SourceError};
 use market_data_pipeline::registry::{RegistryError, SourceContext, SourceSpec};
 use market_data_pipeline::{
