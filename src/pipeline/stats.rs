@@ -5,7 +5,6 @@
 //! the sink's thread into a thread-local `hdrhistogram` and merged into the shared one every
 //! few milliseconds with a `try_lock` that never makes the data path wait.
 
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,6 +15,7 @@ use hdrhistogram::Histogram;
 use crate::error::PipelineError;
 use crate::operator::OperatorStats;
 use crate::ring::{EdgeCounters, EdgeStats};
+use crate::sync::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 
 /// Life-cycle of a pipeline.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -127,7 +127,7 @@ pub fn record_latency_runs(
 /// State shared by a pipeline's workers and its handle.
 #[derive(Debug)]
 pub(crate) struct PipelineShared {
-    pub stop: std::sync::atomic::AtomicBool,
+    pub stop: AtomicBool,
     pub state: AtomicU8,
     pub produced: CachePadded<AtomicU64>,
     pub source_errors: AtomicU64,
@@ -150,7 +150,7 @@ pub(crate) struct PipelineShared {
 impl PipelineShared {
     pub(crate) fn new(edge: Option<Arc<EdgeCounters>>) -> PipelineShared {
         PipelineShared {
-            stop: std::sync::atomic::AtomicBool::new(false),
+            stop: AtomicBool::new(false),
             state: AtomicU8::new(0),
             produced: CachePadded::new(AtomicU64::new(0)),
             source_errors: AtomicU64::new(0),

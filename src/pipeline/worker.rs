@@ -6,7 +6,6 @@
 
 use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use hdrhistogram::Histogram;
@@ -23,6 +22,7 @@ use crate::record::Record;
 use crate::ring::{EdgeRx, EdgeTx};
 use crate::sink::Sink;
 use crate::source::{SourcePoll, TickSource};
+use crate::sync::Ordering;
 use crate::tick::Tick;
 
 /// How often (ns) a worker merges its latency histogram and operator counters into the shared
