@@ -1,9 +1,10 @@
 //! The one time seam. Everything that needs "now" asks a [`Clock`]; tests use [`ManualClock`].
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+
+use crate::sync::{AtomicU64, Ordering};
 
 /// A source of monotonic nanoseconds.
 ///

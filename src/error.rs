@@ -85,6 +85,7 @@ pub fn bounded_list<S: AsRef<str>>(items: &[S]) -> BoundedList<'_, S> {
 pub const SHOWN_ITEMS: usize = 8;
 
 /// See [`bounded_list`].
+#[derive(Debug)]
 pub struct BoundedList<'a, S>(&'a [S]);
 
 impl<S: AsRef<str>> fmt::Display for BoundedList<'_, S> {

@@ -49,6 +49,12 @@ impl Idler {
     /// Wait one round (escalating the longer nothing happens).
     #[inline]
     pub fn idle(&mut self) {
+        #[cfg(loom)]
+        {
+            crate::sync::model_yield();
+            return;
+        }
+        #[cfg(not(loom))]
         match self.strategy {
             IdleStrategy::BusySpin => std::hint::spin_loop(),
             IdleStrategy::Backoff {

@@ -1,4 +1,10 @@
+// The README's link to the `seed` module points at its Markdown file (right on GitHub); in the
+// crate docs this earlier definition of the same label wins (the first definition counts) and
+// points at the module page instead.
+#![doc = "[`seed`]: crate::seed"]
 #![doc = include_str!("../README.md")]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+#![deny(unsafe_code)]
 
 pub mod admission;
 pub mod batcher;

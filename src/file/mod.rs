@@ -19,6 +19,8 @@ pub mod csv;
 pub mod header;
 pub mod input;
 pub mod output;
+// The one module allowed `unsafe`: it memory-maps tick files (see `Backing::Mapped`).
+#[allow(unsafe_code)]
 pub mod reader;
 pub mod symbols;
 pub mod writer;

@@ -41,7 +41,7 @@ pub(crate) struct Params {
 impl Params {
     /// The burst tolerance `capacity × interval`.
     #[inline]
-    pub fn tau(self) -> u64 {
+    pub(crate) fn tau(self) -> u64 {
         self.capacity.saturating_mul(self.interval)
     }
 }

@@ -76,6 +76,21 @@ pub struct StreamingPipelineBuilder {
     flush_caught_up: bool,
 }
 
+impl std::fmt::Debug for StreamingPipelineBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamingPipelineBuilder")
+            .field("ctx", &self.ctx)
+            .field("source", &self.source.as_ref().map(|s| s.name()))
+            .field("operator", &self.operator.as_ref().map(|o| o.name()))
+            .field("sink", &self.sink.as_ref().map(|s| s.name()))
+            .field("placement", &self.placement)
+            .field("backpressure", &self.backpressure)
+            .field("ring_capacity", &self.ring_capacity)
+            .field("chunk", &self.chunk)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Default for StreamingPipelineBuilder {
     fn default() -> Self {
         StreamingPipelineBuilder {

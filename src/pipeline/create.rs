@@ -86,7 +86,7 @@ impl Default for PipelineSettings {
 }
 
 /// Sources `create_pipeline` knows by name.
-pub const BUILTIN_SOURCES: &[&str] = &["synthetic"];
+pub(super) const BUILTIN_SOURCES: &[&str] = &["synthetic"];
 
 /// The original's constructor: `create_pipeline(tenant_id, pipeline_id, source, symbols)`.
 ///

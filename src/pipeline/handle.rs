@@ -1,6 +1,5 @@
 //! A running pipeline.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -9,6 +8,7 @@ use crate::error::PipelineError;
 use crate::pipeline::stats::{lock, PipelineReport, PipelineShared, PipelineState, PipelineStats};
 use crate::pipeline::worker::panic_message;
 use crate::pipeline::PipelineContext;
+use crate::sync::Ordering;
 
 /// A stop with a deadline ran out: these workers had not exited. They were left running,
 /// detached (they can no longer be joined; each exits on its own if its stage ever returns).

@@ -5,7 +5,6 @@
 //! the sink's thread into a thread-local `hdrhistogram` and merged into the shared one every
 //! few milliseconds with a `try_lock` that never makes the data path wait.
 
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,6 +15,7 @@ use hdrhistogram::Histogram;
 use crate::error::PipelineError;
 use crate::operator::OperatorStats;
 use crate::ring::{EdgeCounters, EdgeStats};
+use crate::sync::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 
 /// Life-cycle of a pipeline.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -127,7 +127,7 @@ pub fn record_latency_runs(
 /// State shared by a pipeline's workers and its handle.
 #[derive(Debug)]
 pub(crate) struct PipelineShared {
-    pub stop: std::sync::atomic::AtomicBool,
+    pub stop: AtomicBool,
     pub state: AtomicU8,
     pub produced: CachePadded<AtomicU64>,
     pub source_errors: AtomicU64,
@@ -148,9 +148,9 @@ pub(crate) struct PipelineShared {
 }
 
 impl PipelineShared {
-    pub fn new(edge: Option<Arc<EdgeCounters>>) -> PipelineShared {
+    pub(crate) fn new(edge: Option<Arc<EdgeCounters>>) -> PipelineShared {
         PipelineShared {
-            stop: std::sync::atomic::AtomicBool::new(false),
+            stop: AtomicBool::new(false),
             state: AtomicU8::new(0),
             produced: CachePadded::new(AtomicU64::new(0)),
             source_errors: AtomicU64::new(0),
@@ -171,7 +171,7 @@ impl PipelineShared {
     /// A fused stage panicked: the chunk it had in hand (produced, not yet taken in by the
     /// process stage) is lost. With no edge between them, that is everything produced that is
     /// neither taken in nor already counted lost.
-    pub fn lose_chunk_in_hand(&self) {
+    pub(crate) fn lose_chunk_in_hand(&self) {
         let produced = self.produced.load(Ordering::Acquire);
         let ticks_in = self.ticks_in.load(Ordering::Acquire);
         let lost = self.lost.load(Ordering::Acquire);
@@ -180,7 +180,7 @@ impl PipelineShared {
         self.lost.store(lost + in_hand, Ordering::Release);
     }
 
-    pub fn set_state(&self, s: PipelineState) {
+    pub(crate) fn set_state(&self, s: PipelineState) {
         // Failed is sticky: a later Stopped from another worker must not hide it.
         let _ = self
             .state
@@ -190,20 +190,20 @@ impl PipelineShared {
     }
 
     /// The life-cycle state now.
-    pub fn state(&self) -> PipelineState {
+    pub(crate) fn state(&self) -> PipelineState {
         PipelineState::from_u8(self.state.load(Ordering::Acquire))
     }
 
-    pub fn fail(&self, e: PipelineError) {
+    pub(crate) fn fail(&self, e: PipelineError) {
         lock(&self.errors).push(e);
         self.set_state(PipelineState::Failed);
     }
 
-    pub fn warn(&self, w: String) {
+    pub(crate) fn warn(&self, w: String) {
         lock(&self.warnings).push(w);
     }
 
-    pub fn snapshot(&self) -> PipelineStats {
+    pub(crate) fn snapshot(&self) -> PipelineStats {
         // Read downstream counters before upstream ones, so a snapshot of a live pipeline never
         // shows more delivered than produced.
         let delivered = self.delivered.load(Ordering::Acquire);

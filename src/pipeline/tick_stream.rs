@@ -5,12 +5,12 @@
 //! stream. Reading publishes `ticks_in` and `delivered` once per chunk, so the pipeline's
 //! counters (and conservation) hold as for any pipeline.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::idle::{IdleStrategy, Idler};
 use crate::pipeline::stats::PipelineShared;
 use crate::ring::EdgeRx;
+use crate::sync::Ordering;
 use crate::tick::Tick;
 
 /// A blocking iterator over a pipeline's ticks; ends when the source stage has finished and

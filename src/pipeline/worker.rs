@@ -6,7 +6,6 @@
 
 use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use hdrhistogram::Histogram;
@@ -23,6 +22,7 @@ use crate::record::Record;
 use crate::ring::{EdgeRx, EdgeTx};
 use crate::sink::Sink;
 use crate::source::{SourcePoll, TickSource};
+use crate::sync::Ordering;
 use crate::tick::Tick;
 
 /// How often (ns) a worker merges its latency histogram and operator counters into the shared
@@ -114,7 +114,7 @@ pub(crate) struct Process {
 }
 
 impl Process {
-    pub fn new(
+    pub(super) fn new(
         op: Box<dyn Operator>,
         batcher: HybridBatcher,
         sink: Box<dyn Sink>,
@@ -148,7 +148,7 @@ impl Process {
     }
 
     #[inline]
-    pub fn on_ticks(&mut self, ticks: &[Tick]) {
+    pub(super) fn on_ticks(&mut self, ticks: &[Tick]) {
         self.ticks_in += ticks.len() as u64;
         if self.failed.is_none() && self.op.pass_through(ticks.len()) {
             self.records_out += ticks.len() as u64;
@@ -163,7 +163,7 @@ impl Process {
     /// After a chunk (or while idle): time-driven operator output, batching, age flush, and
     /// counter publication.
     #[inline]
-    pub fn after_chunk(&mut self, now_ns: u64) -> Result<(), SinkError> {
+    pub(super) fn after_chunk(&mut self, now_ns: u64) -> Result<(), SinkError> {
         self.now_ns = now_ns;
         self.shared.ticks_in.store(self.ticks_in, Ordering::Release);
         self.shared
@@ -214,7 +214,7 @@ impl Process {
 
     /// `after_chunk`, recording a failure in the shared state. False when the stage failed.
     #[inline]
-    pub fn step(&mut self, now_ns: u64) -> bool {
+    pub(super) fn step(&mut self, now_ns: u64) -> bool {
         match self.after_chunk(now_ns) {
             Ok(()) => true,
             Err(e) => {
@@ -228,7 +228,7 @@ impl Process {
     /// The stage has caught up with its input: hand the batcher's rows to the sink now (when
     /// configured). False when the sink failed.
     #[inline]
-    pub fn caught_up(&mut self) -> bool {
+    pub(super) fn caught_up(&mut self) -> bool {
         if !self.flush_caught_up {
             return true;
         }
@@ -249,7 +249,7 @@ impl Process {
     }
 
     /// End of stream: flush open windows, the batcher and the sink.
-    pub fn finish(&mut self, now_ns: u64) -> Result<(), SinkError> {
+    pub(super) fn finish(&mut self, now_ns: u64) -> Result<(), SinkError> {
         self.op.flush(&mut self.out);
         let r = self
             .forward(now_ns)

@@ -34,7 +34,6 @@ pub mod standin;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, RwLock};
 
 pub use discover::{linked_providers, ProviderEntry, ProviderFn};
@@ -47,6 +46,7 @@ pub use inventory as __inventory;
 use crate::error::ConfigError;
 use crate::source::TickSource;
 use crate::symbol::SymbolTable;
+use crate::sync::{AtomicU32, Ordering};
 
 type FactoryFn =
     dyn Fn(&SourceSpec, &SourceContext) -> Result<Box<dyn TickSource>, RegistryError> + Send + Sync;

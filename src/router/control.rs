@@ -52,7 +52,7 @@ pub(crate) struct RouterShared {
 }
 
 impl RouterShared {
-    pub fn new(
+    pub(crate) fn new(
         config: Arc<RouterConfig>,
         names: Vec<Arc<str>>,
         stats: RouterStats,
@@ -67,16 +67,16 @@ impl RouterShared {
 
     /// The current config if it is not `seen` (one `load()`; a clone only on change).
     #[inline]
-    pub fn changed(&self, seen: &Arc<RouterConfig>) -> Option<Arc<RouterConfig>> {
+    pub(crate) fn changed(&self, seen: &Arc<RouterConfig>) -> Option<Arc<RouterConfig>> {
         let cur = self.config.load();
         (!Arc::ptr_eq(&cur, seen)).then(|| Arc::clone(&cur))
     }
 
-    pub fn set_gating(&self, g: Gating) {
+    pub(crate) fn set_gating(&self, g: Gating) {
         *lock(&self.coordinator) = Some(g);
     }
 
-    pub fn gating(&self) -> Option<Gating> {
+    pub(crate) fn gating(&self) -> Option<Gating> {
         lock(&self.coordinator).clone()
     }
 }

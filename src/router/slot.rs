@@ -51,7 +51,7 @@ mod tests {
 
 impl Ewma {
     #[inline]
-    pub fn add(&mut self, sample_ns: u64) {
+    pub(crate) fn add(&mut self, sample_ns: u64) {
         self.0 = Some(match self.0 {
             None => sample_ns,
             Some(e) => {
@@ -64,7 +64,7 @@ impl Ewma {
         });
     }
 
-    pub fn get(self) -> Option<u64> {
+    pub(crate) fn get(self) -> Option<u64> {
         self.0
     }
 }
@@ -128,7 +128,7 @@ fn reason_of(e: &SourceError) -> SwitchReason {
 }
 
 impl RoutedSource {
-    pub fn new(
+    pub(crate) fn new(
         source: Box<dyn TickSource>,
         cfg: &RouterConfig,
         clock: &SharedClock,
@@ -156,7 +156,7 @@ impl RoutedSource {
     }
 
     /// Start the source (once). A failure counts against the breaker like a poll error.
-    pub fn start(&mut self, now_ns: u64) -> Result<(), SwitchReason> {
+    pub(crate) fn start(&mut self, now_ns: u64) -> Result<(), SwitchReason> {
         if self.started {
             return Ok(());
         }
@@ -177,7 +177,7 @@ impl RoutedSource {
     }
 
     /// Not dead, not ended, breaker not OPEN, and (if `respect_hold`) out of its hold-down.
-    pub fn usable(&self, now_ns: u64, hold_down_ns: u64, respect_hold: bool) -> bool {
+    pub(crate) fn usable(&self, now_ns: u64, hold_down_ns: u64, respect_hold: bool) -> bool {
         let out = self.dead
             || self.ended
             || self.gate.breaker().state_at(now_ns) == BreakerState::Open
@@ -186,19 +186,19 @@ impl RoutedSource {
     }
 
     /// Failed less than `hold_down_ns` ago.
-    pub fn held(&self, now_ns: u64, hold_down_ns: u64) -> bool {
+    pub(crate) fn held(&self, now_ns: u64, hold_down_ns: u64) -> bool {
         self.failed_at
             .is_some_and(|t| now_ns.saturating_sub(t) < hold_down_ns)
     }
 
     /// No data for its staleness bound (its own, or `default_ns`).
     #[inline]
-    pub fn stale(&self, now_ns: u64, default_ns: u64) -> bool {
+    pub(crate) fn stale(&self, now_ns: u64, default_ns: u64) -> bool {
         now_ns.saturating_sub(self.last_data_ns) >= self.staleness_ns.unwrap_or(default_ns)
     }
 
     /// Mark it stale: a failure for the breaker and the hold-down.
-    pub fn mark_stale(&mut self, now_ns: u64) {
+    pub(crate) fn mark_stale(&mut self, now_ns: u64) {
         self.gate.record_failure_at(now_ns);
         self.failed_at = Some(now_ns);
     }
@@ -206,7 +206,7 @@ impl RoutedSource {
     /// Poll through the gate into `out` (see [`crate::admission`] for what the gate decides
     /// and how each outcome resolves its grant).
     #[inline]
-    pub fn poll(&mut self, now_ns: u64, out: &mut [Tick]) -> SlotPoll {
+    pub(crate) fn poll(&mut self, now_ns: u64, out: &mut [Tick]) -> SlotPoll {
         if self.dead || self.ended {
             return SlotPoll::Failed(if self.ended {
                 SwitchReason::Ended
@@ -255,7 +255,7 @@ impl RoutedSource {
     ///
     /// # Errors
     /// [`ConfigError`] naming `field` for a request-based source with no provider.
-    pub fn attach(
+    pub(crate) fn attach(
         &mut self,
         coordinator: &RateCoordinator,
         switch: Option<&Arc<CoordinationSwitch>>,
@@ -279,7 +279,7 @@ impl RoutedSource {
     }
 
     /// A new own breaker after a config change (a provider's breaker is the provider's).
-    pub fn renew_breaker(&mut self, cfg: &RouterConfig, clock: &SharedClock) {
+    pub(crate) fn renew_breaker(&mut self, cfg: &RouterConfig, clock: &SharedClock) {
         if self.gate.provider().is_some() {
             return;
         }

@@ -84,7 +84,7 @@ pub(crate) struct SwitchLog {
 }
 
 impl SwitchLog {
-    pub fn new(cap: usize) -> SwitchLog {
+    pub(super) fn new(cap: usize) -> SwitchLog {
         SwitchLog {
             records: VecDeque::with_capacity(cap),
             cap,
@@ -92,7 +92,7 @@ impl SwitchLog {
         }
     }
 
-    pub fn push(&mut self, r: SwitchRecord) {
+    pub(super) fn push(&mut self, r: SwitchRecord) {
         if self.records.len() == self.cap {
             self.records.pop_front();
         }
@@ -100,18 +100,18 @@ impl SwitchLog {
         self.total += 1;
     }
 
-    pub fn set_cap(&mut self, cap: usize) {
+    pub(super) fn set_cap(&mut self, cap: usize) {
         self.cap = cap;
         while self.records.len() > cap {
             self.records.pop_front();
         }
     }
 
-    pub fn total(&self) -> u64 {
+    pub(super) fn total(&self) -> u64 {
         self.total
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &SwitchRecord> {
+    pub(super) fn iter(&self) -> impl Iterator<Item = &SwitchRecord> {
         self.records.iter()
     }
 }

@@ -22,7 +22,7 @@ pub(crate) struct GatedSource {
 
 impl GatedSource {
     /// Wrap `inner`; `gate: None` is a plain (bounded) source.
-    pub fn new(
+    pub(super) fn new(
         inner: Box<dyn TickSource>,
         gate: Option<AdmissionGate>,
         max_ticks: Option<u64>,

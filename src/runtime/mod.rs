@@ -67,7 +67,6 @@ mod stream;
 mod toml_file;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use arc_swap::ArcSwap;
@@ -88,6 +87,7 @@ use crate::registry::{SourceContext, SourceRegistry};
 use crate::router::RouterControl;
 use crate::sink::{CountingSink, Sink};
 use crate::symbol::SymbolTable;
+use crate::sync::{AtomicU64, Ordering};
 use build::{Parts, Routed};
 
 /// Settings with the version `update_settings` gave them.

@@ -1,11 +1,11 @@
 //! `CountingSink`: counts what arrives, readable live from other threads.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::Sink;
 use crate::error::SinkError;
 use crate::record::Record;
+use crate::sync::{AtomicU64, Ordering};
 use crate::tick::Tick;
 
 /// Order-independent checksum of `ticks`: the wrapping sum of [`Tick::checksum`]. A producer

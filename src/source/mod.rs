@@ -17,9 +17,11 @@ use crate::idle::{IdleStrategy, Idler};
 use crate::symbol::SymbolTable;
 use crate::tick::Tick;
 
+mod common;
 pub mod synthetic;
 pub mod vec;
 
+pub use common::SourceCore;
 pub use synthetic::{EventTime, Fault, FaultKind, SyntheticConfig, SyntheticSource};
 pub use vec::VecSource;
 
@@ -104,9 +106,17 @@ pub struct Capabilities {
 ///
 /// Implementations must not block in `poll`, must not allocate per tick, and must write only
 /// into `out[..n]` for a returned `Ready(n)`.
+///
+/// A source implements `start`, `poll` and `close`, and either returns a [`SourceCore`] from
+/// [`core`](Self::core) (the accessors `name`, `status`, `health`, `symbols`,
+/// `capabilities` and `symbol_table` then read it) or implements those accessors itself (a
+/// source that does neither reports an empty name, no symbols, `Idle`, zero health and no
+/// capabilities).
 pub trait TickSource: Send {
     /// The source's name (for errors, routing records and stats).
-    fn name(&self) -> &str;
+    fn name(&self) -> &str {
+        self.core().map_or("", |c| &c.name)
+    }
 
     /// Open connections / files. Called once before the first `poll`.
     fn start(&mut self, now_ns: u64) -> Result<(), SourceError>;
@@ -118,20 +128,35 @@ pub trait TickSource: Send {
     fn close(&mut self);
 
     /// Current state.
-    fn status(&self) -> SourceStatus;
+    fn status(&self) -> SourceStatus {
+        self.core().map_or(SourceStatus::Idle, |c| c.status)
+    }
 
     /// Health counters.
-    fn health(&self) -> SourceHealth;
+    fn health(&self) -> SourceHealth {
+        self.core().map_or_else(SourceHealth::default, |c| c.health)
+    }
 
     /// Symbols this source produces.
-    fn symbols(&self) -> &[String];
+    fn symbols(&self) -> &[String] {
+        self.core().map_or(&[], |c| &c.symbols)
+    }
 
     /// What the source can do.
-    fn capabilities(&self) -> Capabilities;
+    fn capabilities(&self) -> Capabilities {
+        self.core()
+            .map_or_else(Capabilities::default, |c| c.capabilities.clone())
+    }
 
     /// The symbol table its ticks' symbol ids refer to, when it knows it (the built-in
     /// sources do). Quote streams name symbols from it.
     fn symbol_table(&self) -> Option<&Arc<SymbolTable>> {
+        self.core().and_then(|c| c.symbol_table.as_ref())
+    }
+
+    /// The source's [`SourceCore`], when it keeps one: the accessors above read it unless
+    /// the source overrides them.
+    fn core(&self) -> Option<&SourceCore> {
         None
     }
 }
@@ -164,6 +189,9 @@ impl<S: TickSource + ?Sized> TickSource for Box<S> {
     fn symbol_table(&self) -> Option<&Arc<SymbolTable>> {
         (**self).symbol_table()
     }
+    fn core(&self) -> Option<&SourceCore> {
+        (**self).core()
+    }
 }
 
 /// A blocking iterator over a source on the caller's thread (the seed's `source.stream()`).
@@ -179,6 +207,17 @@ pub struct SourceStream<S: TickSource> {
     idler: Idler,
     started: bool,
     done: bool,
+}
+
+impl<S: TickSource> std::fmt::Debug for SourceStream<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceStream")
+            .field("source", &self.source.name())
+            .field("buffered", &(self.len - self.pos))
+            .field("started", &self.started)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<S: TickSource> SourceStream<S> {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use crate::error::{ConfigError, DataError, DataErrorKind, DataLocation, SourceError};
 use crate::file::TickFile;
-use crate::source::{Capabilities, SourceHealth, SourcePoll, SourceStatus, TickSource};
+use crate::source::{Capabilities, SourceCore, SourcePoll, SourceStatus, TickSource};
 use crate::symbol::{SymbolId, SymbolTable};
 use crate::tick::{flags, Tick};
 
@@ -184,17 +184,14 @@ impl LoopSpan {
 /// ```
 #[derive(Debug)]
 pub struct ReplaySource {
-    /// The table its symbols are interned in.
-    table: Arc<SymbolTable>,
+    /// Name, the selected symbols, state, health; the table its symbols are interned in.
+    core: SourceCore,
     config: ReplayConfig,
     file: TickFile,
     /// Pipeline id of each file symbol, by position in the file's symbol table.
     remap: Vec<SymbolId>,
     /// Whether each file symbol passes the filter, by position.
     selected: Vec<bool>,
-    symbols: Vec<String>,
-    status: SourceStatus,
-    health: SourceHealth,
     error: Option<SourceError>,
     next: u64,
     loops_done: u32,
@@ -267,21 +264,25 @@ impl ReplaySource {
             .iter()
             .map(|n| config.symbols.is_empty() || config.symbols.iter().any(|w| w == n))
             .collect();
-        let symbols = names
+        let symbols: Vec<&str> = names
             .iter()
             .zip(&selected)
             .filter(|(_, &s)| s)
-            .map(|(n, _)| n.to_string())
+            .map(|(n, _)| *n)
             .collect();
+        let capabilities = Capabilities {
+            trades: true,
+            quotes: true,
+            replay: true,
+            ..Capabilities::default()
+        };
         Ok(ReplaySource {
-            table: table.clone(),
+            core: SourceCore::new(config.name.clone(), &symbols, capabilities)
+                .with_symbol_table(table),
             config,
             file,
             remap,
             selected,
-            symbols,
-            status: SourceStatus::Idle,
-            health: SourceHealth::default(),
             error: None,
             next: 0,
             loops_done: 0,
@@ -387,7 +388,7 @@ impl ReplaySource {
                 None => match self.next_loop() {
                     Ok(true) => continue,
                     Ok(false) => {
-                        self.status = SourceStatus::Ended;
+                        self.core.status = SourceStatus::Ended;
                         break;
                     }
                     Err(error) => Err(error),
@@ -396,8 +397,8 @@ impl ReplaySource {
             let (tick, si) = match read {
                 Ok(r) => r,
                 Err(error) => {
-                    self.status = SourceStatus::Failed;
-                    self.health.errors += 1;
+                    self.core.status = SourceStatus::Failed;
+                    self.core.health.errors += 1;
                     self.error = Some(SourceError::Data {
                         source_name: self.config.name.clone(),
                         error,
@@ -428,30 +429,30 @@ impl ReplaySource {
 }
 
 impl TickSource for ReplaySource {
-    fn name(&self) -> &str {
-        &self.config.name
+    fn core(&self) -> Option<&SourceCore> {
+        Some(&self.core)
     }
 
     fn start(&mut self, now_ns: u64) -> Result<(), SourceError> {
-        if self.status != SourceStatus::Idle {
+        if self.core.status != SourceStatus::Idle {
             return Err(SourceError::NotRunning {
                 source_name: self.config.name.clone(),
-                state: self.status.as_str(),
+                state: self.core.status.as_str(),
             });
         }
         self.start_ns = now_ns;
-        self.status = SourceStatus::Running;
+        self.core.status = SourceStatus::Running;
         Ok(())
     }
 
     fn poll(&mut self, now_ns: u64, out: &mut [Tick]) -> Result<SourcePoll, SourceError> {
-        if self.status == SourceStatus::Closed {
+        if self.core.status == SourceStatus::Closed {
             return Ok(SourcePoll::Ended);
         }
         if let Some(e) = &self.error {
             return Err(e.clone());
         }
-        match self.status {
+        match self.core.status {
             SourceStatus::Running => {}
             SourceStatus::Ended => return Ok(SourcePoll::Ended),
             other => {
@@ -463,11 +464,10 @@ impl TickSource for ReplaySource {
         }
         let n = self.fill(now_ns, out);
         if n > 0 {
-            self.health.produced += n as u64;
-            self.health.last_tick_ns = Some(now_ns);
+            self.core.produced(n, now_ns);
             return Ok(SourcePoll::Ready(n));
         }
-        match (&self.error, self.status) {
+        match (&self.error, self.core.status) {
             (Some(e), _) => Err(e.clone()),
             (None, SourceStatus::Ended) => Ok(SourcePoll::Ended),
             _ => Ok(SourcePoll::Pending),
@@ -475,31 +475,6 @@ impl TickSource for ReplaySource {
     }
 
     fn close(&mut self) {
-        self.status = SourceStatus::Closed;
-    }
-
-    fn status(&self) -> SourceStatus {
-        self.status
-    }
-
-    fn health(&self) -> SourceHealth {
-        self.health
-    }
-
-    fn symbols(&self) -> &[String] {
-        &self.symbols
-    }
-
-    fn symbol_table(&self) -> Option<&Arc<SymbolTable>> {
-        Some(&self.table)
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            trades: true,
-            quotes: true,
-            replay: true,
-            ..Capabilities::default()
-        }
+        self.core.status = SourceStatus::Closed;
     }
 }

@@ -16,7 +16,7 @@ use crate::clock::duration_ns;
 use crate::error::{ConfigError, SourceError};
 use crate::flow::Pacer;
 use crate::price::{Price, PRICE_SCALE};
-use crate::source::{Capabilities, SourceHealth, SourcePoll, SourceStatus, TickSource};
+use crate::source::{Capabilities, SourceCore, SourcePoll, SourceStatus, TickSource};
 use crate::symbol::{SymbolId, SymbolTable};
 use crate::tick::{flags, Tick, TickKind};
 
@@ -261,8 +261,9 @@ enum Mode {
 /// ```
 #[derive(Debug)]
 pub struct SyntheticSource {
-    /// The table its symbols are interned in.
-    table: Arc<SymbolTable>,
+    /// Name, symbols, health and capabilities (from the configuration); the table its
+    /// symbols are interned in. The status comes from `mode`.
+    core: SourceCore,
     cfg: SyntheticConfig,
     rng: Rng,
     syms: Vec<SymbolState>,
@@ -271,7 +272,6 @@ pub struct SyntheticSource {
     pacer: Option<Pacer>,
     mode: Mode,
     next_fault: usize,
-    health: SourceHealth,
     lo: i64,
     hi: i64,
     /// `trade_per_mille` scaled to 16 random bits.
@@ -321,8 +321,18 @@ impl SyntheticSource {
         };
         let lo = cfg.start_price.raw() / 2;
         let hi = cfg.start_price.raw().saturating_mul(2);
+        let capabilities = Capabilities {
+            trades: cfg.trade_per_mille > 0,
+            quotes: cfg.trade_per_mille < 1000,
+            replay: false,
+            request_based: false,
+            max_rate: cfg.rate,
+            staleness_bound: cfg.staleness_bound,
+            shared_sequence: false,
+        };
         Ok(SyntheticSource {
-            table: table.clone(),
+            core: SourceCore::new(cfg.name.clone(), &cfg.symbols, capabilities)
+                .with_symbol_table(table),
             rng: Rng(cfg.seed),
             syms,
             next_sym: 0,
@@ -330,7 +340,6 @@ impl SyntheticSource {
             pacer,
             mode: Mode::Idle,
             next_fault: 0,
-            health: SourceHealth::default(),
             lo,
             hi,
             trade_threshold: cfg.trade_per_mille as u64 * 65_536 / 1_000,
@@ -393,13 +402,13 @@ impl SyntheticSource {
     /// Apply faults due at the current produced count. Returns an error to report, if any.
     fn fire_faults(&mut self, now_ns: u64) -> Result<(), SourceError> {
         while let Some(f) = self.cfg.faults.get(self.next_fault).copied() {
-            if f.at_tick > self.health.produced {
+            if f.at_tick > self.core.health.produced {
                 break;
             }
             self.next_fault += 1;
             match f.kind {
                 FaultKind::Error => {
-                    self.health.errors += 1;
+                    self.core.health.errors += 1;
                     return Err(SourceError::Failed {
                         source_name: self.cfg.name.clone(),
                         reason: format!("injected error at tick {}", f.at_tick),
@@ -407,7 +416,7 @@ impl SyntheticSource {
                 }
                 FaultKind::Fail => {
                     self.mode = Mode::Dead;
-                    self.health.errors += 1;
+                    self.core.health.errors += 1;
                     return Err(SourceError::Failed {
                         source_name: self.cfg.name.clone(),
                         reason: format!("injected permanent failure at tick {}", f.at_tick),
@@ -418,7 +427,7 @@ impl SyntheticSource {
                 }
                 FaultKind::Disconnect(d) => {
                     self.mode = Mode::DownUntil(now_ns.saturating_add(duration_ns(d)));
-                    self.health.errors += 1;
+                    self.core.health.errors += 1;
                     return Err(SourceError::Disconnected {
                         source_name: self.cfg.name.clone(),
                         reason: format!("injected disconnect at tick {}", f.at_tick),
@@ -431,22 +440,21 @@ impl SyntheticSource {
 
     /// How many ticks until the next fault fires (caps a poll so faults hit exactly).
     fn until_fault(&self) -> u64 {
-        self.cfg
-            .faults
-            .get(self.next_fault)
-            .map_or(u64::MAX, |f| f.at_tick.saturating_sub(self.health.produced))
+        self.cfg.faults.get(self.next_fault).map_or(u64::MAX, |f| {
+            f.at_tick.saturating_sub(self.core.health.produced)
+        })
     }
 }
 
 impl TickSource for SyntheticSource {
-    fn name(&self) -> &str {
-        &self.cfg.name
+    fn core(&self) -> Option<&SourceCore> {
+        Some(&self.core)
     }
 
     fn start(&mut self, now_ns: u64) -> Result<(), SourceError> {
         if self.mode == Mode::Idle {
             self.mode = Mode::Running;
-            self.health.last_tick_ns = Some(now_ns);
+            self.core.health.last_tick_ns = Some(now_ns);
             self.started_ns = now_ns;
         }
         Ok(())
@@ -462,7 +470,7 @@ impl TickSource for SyntheticSource {
             }
             Mode::Closed | Mode::Ended => return Ok(SourcePoll::Ended),
             Mode::Dead => {
-                self.health.errors += 1;
+                self.core.health.errors += 1;
                 return Err(SourceError::Failed {
                     source_name: self.cfg.name.clone(),
                     reason: "injected permanent failure".into(),
@@ -473,7 +481,7 @@ impl TickSource for SyntheticSource {
                     return Ok(SourcePoll::Pending);
                 }
                 if matches!(self.mode, Mode::DownUntil(_)) {
-                    self.health.reconnects += 1;
+                    self.core.health.reconnects += 1;
                 }
                 self.mode = Mode::Running;
             }
@@ -485,7 +493,7 @@ impl TickSource for SyntheticSource {
         }
         let mut n = (out.len() as u64).min(self.until_fault());
         if let Some(max) = self.cfg.max_ticks {
-            let left = max.saturating_sub(self.health.produced);
+            let left = max.saturating_sub(self.core.health.produced);
             if left == 0 {
                 self.mode = Mode::Ended;
                 return Ok(SourcePoll::Ended);
@@ -512,8 +520,7 @@ impl TickSource for SyntheticSource {
                 self.next_event_ns = self.next_event_ns.saturating_add(et.interval_ns);
             }
         }
-        self.health.produced += n;
-        self.health.last_tick_ns = Some(now_ns);
+        self.core.produced(n as usize, now_ns);
         Ok(SourcePoll::Ready(n as usize))
     }
 
@@ -530,30 +537,6 @@ impl TickSource for SyntheticSource {
             Mode::Dead => SourceStatus::Failed,
             Mode::Ended => SourceStatus::Ended,
             Mode::Closed => SourceStatus::Closed,
-        }
-    }
-
-    fn health(&self) -> SourceHealth {
-        self.health
-    }
-
-    fn symbols(&self) -> &[String] {
-        &self.cfg.symbols
-    }
-
-    fn symbol_table(&self) -> Option<&Arc<SymbolTable>> {
-        Some(&self.table)
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            trades: self.cfg.trade_per_mille > 0,
-            quotes: self.cfg.trade_per_mille < 1000,
-            replay: false,
-            request_based: false,
-            max_rate: self.cfg.rate,
-            staleness_bound: self.cfg.staleness_bound,
-            shared_sequence: false,
         }
     }
 }

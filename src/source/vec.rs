@@ -1,7 +1,7 @@
 //! `VecSource`: a finite source over ticks in memory (tests, examples, canned scenarios).
 
 use crate::error::SourceError;
-use crate::source::{Capabilities, SourceHealth, SourcePoll, SourceStatus, TickSource};
+use crate::source::{Capabilities, SourceCore, SourcePoll, SourceStatus, TickSource};
 use crate::tick::Tick;
 
 /// Replays a vector of ticks, `ts_recv` stamped with the poll time unless told to keep it.
@@ -19,26 +19,26 @@ use crate::tick::Tick;
 /// ```
 #[derive(Debug, Clone)]
 pub struct VecSource {
-    name: String,
+    core: SourceCore,
     ticks: Vec<Tick>,
-    symbols: Vec<String>,
     pos: usize,
     stamp_recv: bool,
-    status: SourceStatus,
-    health: SourceHealth,
 }
 
 impl VecSource {
     /// A source named `name` over `ticks`, declaring `symbols`.
     pub fn new<S: AsRef<str>>(name: &str, ticks: Vec<Tick>, symbols: &[S]) -> VecSource {
+        let capabilities = Capabilities {
+            trades: true,
+            quotes: true,
+            replay: true,
+            ..Capabilities::default()
+        };
         VecSource {
-            name: name.to_string(),
+            core: SourceCore::new(name, symbols, capabilities),
             ticks,
-            symbols: symbols.iter().map(|s| s.as_ref().to_string()).collect(),
             pos: 0,
             stamp_recv: true,
-            status: SourceStatus::Idle,
-            health: SourceHealth::default(),
         }
     }
 
@@ -50,26 +50,26 @@ impl VecSource {
 }
 
 impl TickSource for VecSource {
-    fn name(&self) -> &str {
-        &self.name
+    fn core(&self) -> Option<&SourceCore> {
+        Some(&self.core)
     }
 
     fn start(&mut self, _now_ns: u64) -> Result<(), SourceError> {
-        self.status = SourceStatus::Running;
+        self.core.status = SourceStatus::Running;
         Ok(())
     }
 
     fn poll(&mut self, now_ns: u64, out: &mut [Tick]) -> Result<SourcePoll, SourceError> {
-        if self.status == SourceStatus::Idle {
+        if self.core.status == SourceStatus::Idle {
             return Err(SourceError::NotRunning {
-                source_name: self.name.clone(),
+                source_name: self.core.name.clone(),
                 state: "not started",
             });
         }
         let n = (self.ticks.len() - self.pos).min(out.len());
-        if n == 0 || self.status == SourceStatus::Closed {
-            if self.status == SourceStatus::Running {
-                self.status = SourceStatus::Ended;
+        if n == 0 || self.core.status == SourceStatus::Closed {
+            if self.core.status == SourceStatus::Running {
+                self.core.status = SourceStatus::Ended;
             }
             return Ok(SourcePoll::Ended);
         }
@@ -80,33 +80,11 @@ impl TickSource for VecSource {
             }
         }
         self.pos += n;
-        self.health.produced += n as u64;
-        self.health.last_tick_ns = Some(now_ns);
+        self.core.produced(n, now_ns);
         Ok(SourcePoll::Ready(n))
     }
 
     fn close(&mut self) {
-        self.status = SourceStatus::Closed;
-    }
-
-    fn status(&self) -> SourceStatus {
-        self.status
-    }
-
-    fn health(&self) -> SourceHealth {
-        self.health
-    }
-
-    fn symbols(&self) -> &[String] {
-        &self.symbols
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            trades: true,
-            quotes: true,
-            replay: true,
-            ..Capabilities::default()
-        }
+        self.core.status = SourceStatus::Closed;
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use market_data_pipeline::error::SourceError;
 use market_data_pipeline::router::{RouterConfig, SourceRouter, SwitchReason, SwitchRecord};
 use market_data_pipeline::source::{
-    Capabilities, Fault, FaultKind, SourceHealth, SourcePoll, SourceStatus, SyntheticConfig,
+    Capabilities, Fault, FaultKind, SourceCore, SourcePoll, SourceStatus, SyntheticConfig,
     SyntheticSource, TickSource,
 };
 use market_data_pipeline::tick::flags;
@@ -61,7 +61,7 @@ pub fn fault(at_tick: u64, kind: FaultKind) -> Fault {
 /// patterns run a bounded distance apart. `ts_event = now − lag`.
 #[derive(Debug, Clone)]
 pub struct SeqFeed {
-    name: String,
+    core: SourceCore,
     id: u16,
     seqs: Vec<u32>,
     pos: usize,
@@ -69,16 +69,18 @@ pub struct SeqFeed {
     pattern: Vec<u32>,
     k: usize,
     lag: Arc<AtomicU64>,
-    request_based: bool,
-    status: SourceStatus,
-    health: SourceHealth,
 }
 
 impl SeqFeed {
     /// Releases `step` stream positions a poll.
     pub fn new(name: &str, id: u16, seqs: Vec<u32>, step: u32) -> SeqFeed {
+        let capabilities = Capabilities {
+            trades: true,
+            shared_sequence: true,
+            ..Capabilities::default()
+        };
         SeqFeed {
-            name: name.to_string(),
+            core: SourceCore::new(name, &[] as &[&str], capabilities),
             id,
             seqs,
             pos: 0,
@@ -86,9 +88,6 @@ impl SeqFeed {
             pattern: vec![step],
             k: 0,
             lag: Arc::new(AtomicU64::new(0)),
-            request_based: false,
-            status: SourceStatus::Idle,
-            health: SourceHealth::default(),
         }
     }
 
@@ -105,7 +104,7 @@ impl SeqFeed {
 
     /// Declare every poll a request against a provider budget.
     pub fn request_based(mut self) -> SeqFeed {
-        self.request_based = true;
+        self.core.capabilities.request_based = true;
         self
     }
 
@@ -116,16 +115,16 @@ impl SeqFeed {
 }
 
 impl TickSource for SeqFeed {
-    fn name(&self) -> &str {
-        &self.name
+    fn core(&self) -> Option<&SourceCore> {
+        Some(&self.core)
     }
     fn start(&mut self, _now_ns: u64) -> Result<(), SourceError> {
-        self.status = SourceStatus::Running;
+        self.core.status = SourceStatus::Running;
         Ok(())
     }
     fn poll(&mut self, now_ns: u64, out: &mut [Tick]) -> Result<SourcePoll, SourceError> {
         if self.pos == self.seqs.len() {
-            self.status = SourceStatus::Ended;
+            self.core.status = SourceStatus::Ended;
             return Ok(SourcePoll::Ended);
         }
         self.upto += u64::from(self.pattern[self.k % self.pattern.len()]);
@@ -150,29 +149,11 @@ impl TickSource for SeqFeed {
         if n == 0 {
             return Ok(SourcePoll::Pending);
         }
-        self.health.produced += n as u64;
-        self.health.last_tick_ns = Some(now_ns);
+        self.core.produced(n, now_ns);
         Ok(SourcePoll::Ready(n))
     }
     fn close(&mut self) {
-        self.status = SourceStatus::Closed;
-    }
-    fn status(&self) -> SourceStatus {
-        self.status
-    }
-    fn health(&self) -> SourceHealth {
-        self.health
-    }
-    fn symbols(&self) -> &[String] {
-        &[]
-    }
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            trades: true,
-            shared_sequence: true,
-            request_based: self.request_based,
-            ..Capabilities::default()
-        }
+        self.core.status = SourceStatus::Closed;
     }
 }
 

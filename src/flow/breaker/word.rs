@@ -50,14 +50,14 @@ pub(crate) struct Rules {
 
 impl Rules {
     /// `threshold | max_probes << 16 | successes_to_close << 24`.
-    pub fn pack(self) -> u64 {
+    pub(crate) fn pack(self) -> u64 {
         u64::from(self.threshold)
             | u64::from(self.max_probes) << 16
             | u64::from(self.successes_to_close) << 24
     }
 
     /// The inverse of [`pack`](Self::pack).
-    pub fn unpack(v: u64) -> Rules {
+    pub(crate) fn unpack(v: u64) -> Rules {
         Rules {
             threshold: v as u16,
             max_probes: (v >> 16) as u8,
@@ -78,7 +78,7 @@ pub(crate) enum Origin {
 }
 
 impl Word {
-    pub const INITIAL: Word = Word {
+    pub(super) const INITIAL: Word = Word {
         state: BreakerState::Closed,
         failures: 0,
         probes: 0,
@@ -86,7 +86,7 @@ impl Word {
         epoch: 0,
     };
 
-    pub fn pack(self) -> u64 {
+    pub(super) fn pack(self) -> u64 {
         let state = match self.state {
             BreakerState::Closed => 0u64,
             BreakerState::Open => 1,
@@ -99,7 +99,7 @@ impl Word {
             | u64::from(self.epoch & EPOCH_MASK) << EPOCH_SHIFT
     }
 
-    pub fn unpack(bits: u64) -> Word {
+    pub(super) fn unpack(bits: u64) -> Word {
         let state = match bits & 0b11 {
             0 => BreakerState::Closed,
             1 => BreakerState::Open,
@@ -127,7 +127,7 @@ impl Word {
 
     /// The state as it stands at a moment when the open timeout has (`expired`) or has not
     /// passed: an expired OPEN is HALF_OPEN.
-    pub fn view(self, expired: bool) -> Word {
+    pub(super) fn view(self, expired: bool) -> Word {
         if self.state == BreakerState::Open && expired {
             self.enter(BreakerState::HalfOpen)
         } else {

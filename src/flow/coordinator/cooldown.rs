@@ -36,7 +36,7 @@ pub(crate) struct Cooldowns {
 }
 
 impl Cooldowns {
-    pub fn new() -> Cooldowns {
+    pub(super) fn new() -> Cooldowns {
         Cooldowns {
             global: AtomicU64::new(0),
             global_name: Arc::from(GLOBAL_SCOPE),
@@ -45,7 +45,7 @@ impl Cooldowns {
     }
 
     /// The id of `scope`, claiming a free slot the first time; `None` when all are taken.
-    pub fn resolve(&self, scope: &str) -> Option<ScopeId> {
+    pub(super) fn resolve(&self, scope: &str) -> Option<ScopeId> {
         if scope == GLOBAL_SCOPE {
             return Some(ScopeId::GLOBAL);
         }
@@ -60,7 +60,7 @@ impl Cooldowns {
     }
 
     /// The id of `scope` if it was ever resolved (no claim).
-    pub fn find(&self, scope: &str) -> Option<ScopeId> {
+    pub(super) fn find(&self, scope: &str) -> Option<ScopeId> {
         if scope == GLOBAL_SCOPE {
             return Some(ScopeId::GLOBAL);
         }
@@ -79,7 +79,7 @@ impl Cooldowns {
 
     /// Raise the deadline of `id` to `until_ns`; returns the deadline in force (a running
     /// longer cooldown is kept).
-    pub fn trigger(&self, id: ScopeId, until_ns: u64) -> u64 {
+    pub(super) fn trigger(&self, id: ScopeId, until_ns: u64) -> u64 {
         // Relaxed: the deadline is the only datum; `fetch_max` makes concurrent triggers
         // commute, so the longest always wins.
         self.deadline(id)
@@ -91,7 +91,7 @@ impl Cooldowns {
     /// The running cooldown that refuses a request in `scope` at `now_ns`: the global one,
     /// else the scope's own.
     #[inline]
-    pub fn blocking(&self, scope: ScopeId, now_ns: u64) -> Option<(u64, &Arc<str>)> {
+    pub(super) fn blocking(&self, scope: ScopeId, now_ns: u64) -> Option<(u64, &Arc<str>)> {
         // Relaxed: see `trigger`.
         let global = self.global.load(Ordering::Relaxed);
         if now_ns < global {
@@ -106,7 +106,7 @@ impl Cooldowns {
     }
 
     /// Every running cooldown at `now_ns`: scope name and end.
-    pub fn running(&self, now_ns: u64) -> Vec<(Arc<str>, u64)> {
+    pub(super) fn running(&self, now_ns: u64) -> Vec<(Arc<str>, u64)> {
         let ids = std::iter::once(ScopeId::GLOBAL).chain((0..MAX_SCOPES).map(ScopeId));
         ids.filter_map(|id| {
             let (until, name) = self.deadline(id);

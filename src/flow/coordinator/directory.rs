@@ -156,7 +156,7 @@ fn merge(a: &[(u64, u32)], b: &[(u64, u32)]) -> Shard {
 }
 
 impl Directory {
-    pub fn new() -> Directory {
+    pub(super) fn new() -> Directory {
         Directory {
             shards: (0..SHARDS)
                 .map(|_| ArcSwap::from_pointee(Shard::new()))
@@ -184,14 +184,14 @@ impl Directory {
 
     /// Call `f` with the provider named `name`, if registered (one load, one binary search).
     #[inline]
-    pub fn with<T>(&self, name: &str, f: impl FnOnce(&ProviderHandle) -> T) -> Option<T> {
+    pub(super) fn with<T>(&self, name: &str, f: impl FnOnce(&ProviderHandle) -> T) -> Option<T> {
         let hash = hash_of(name);
         let shard = self.shards[shard_of(hash)].load();
         self.find(&shard, hash, name).map(f)
     }
 
     /// Every registered name, sorted.
-    pub fn names(&self) -> Vec<String> {
+    pub(super) fn names(&self) -> Vec<String> {
         let mut names: Vec<String> = self
             .shards
             .iter()
@@ -209,7 +209,7 @@ impl Directory {
 
     /// Index pairs copied by registrations so far (each shard rebuild copies the shard).
     #[cfg(test)]
-    pub fn copied(&self) -> u64 {
+    pub(super) fn copied(&self) -> u64 {
         crate::sync::lock(&self.writer).copied
     }
 
@@ -217,7 +217,7 @@ impl Directory {
     ///
     /// # Errors
     /// As [`insert_all`](Self::insert_all) past the limit.
-    pub fn check_room<'a>(
+    pub(super) fn check_room<'a>(
         &self,
         names: impl Iterator<Item = &'a str>,
     ) -> Result<(), CoordinatorError> {
@@ -239,7 +239,7 @@ impl Directory {
     /// # Errors
     /// `Config` (key `providers`) when the total would pass [`MAX_PROVIDERS`]; nothing is
     /// registered then.
-    pub fn insert_all(
+    pub(super) fn insert_all(
         &self,
         items: Vec<(Arc<str>, ProviderHandle)>,
     ) -> Result<Vec<Found>, CoordinatorError> {

@@ -101,7 +101,7 @@ pub(crate) struct Provider {
 pub struct ProviderHandle(Arc<Provider>);
 
 impl Provider {
-    pub fn build(
+    pub(super) fn build(
         name: &str,
         limits: &ProviderLimits,
         clock: SharedClock,

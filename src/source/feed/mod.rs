@@ -87,7 +87,7 @@ use std::time::Duration;
 
 use crate::clock::duration_ns;
 use crate::error::{ConfigError, SourceError};
-use crate::source::{Capabilities, SourceHealth, SourcePoll, SourceStatus, TickSource};
+use crate::source::{Capabilities, SourceCore, SourcePoll, SourceStatus, TickSource};
 use crate::symbol::SymbolTable;
 use crate::tick::{Tick, TICK_BYTES};
 
@@ -201,8 +201,9 @@ enum Mode {
 /// A [`TickSource`] reading the feed protocol from a TCP publisher. See the module docs.
 #[derive(Debug)]
 pub struct TcpFeedSource {
-    /// The table its symbols are interned in.
-    table: Arc<SymbolTable>,
+    /// Name, symbols, health and capabilities (from the configuration); the table its
+    /// symbols are interned in. The status comes from `mode`.
+    core: SourceCore,
     cfg: TcpFeedConfig,
     link: Link,
     dec: FrameDecoder,
@@ -215,7 +216,6 @@ pub struct TcpFeedSource {
     /// How the last connection ended (cleared by the next connect).
     last_end: Option<StreamEnd>,
     ever_connected: bool,
-    health: SourceHealth,
 }
 
 impl TcpFeedSource {
@@ -247,8 +247,18 @@ impl TcpFeedSource {
             source_name: cfg.name.clone(),
             reason: format!("cannot create poller: {e}"),
         })?;
+        let capabilities = Capabilities {
+            trades: true,
+            quotes: true,
+            replay: false,
+            request_based: false,
+            max_rate: None,
+            staleness_bound: cfg.staleness_bound,
+            shared_sequence: false,
+        };
         Ok(TcpFeedSource {
-            table: table.clone(),
+            core: SourceCore::new(cfg.name.clone(), &cfg.symbols, capabilities)
+                .with_symbol_table(table),
             link,
             dec: FrameDecoder::new(ids),
             rbuf: vec![0u8; cfg.read_buffer].into_boxed_slice(),
@@ -258,7 +268,6 @@ impl TcpFeedSource {
             pending: None,
             last_end: None,
             ever_connected: false,
-            health: SourceHealth::default(),
             cfg,
         })
     }
@@ -310,7 +319,7 @@ impl TcpFeedSource {
         self.mode = Mode::Backoff {
             until: now_ns.saturating_add(duration_ns(self.cfg.reconnect_backoff)),
         };
-        self.health.errors += 1;
+        self.core.health.errors += 1;
         SourceError::Disconnected {
             source_name: self.cfg.name.clone(),
             reason,
@@ -355,7 +364,7 @@ impl TcpFeedSource {
                 let error = error.clone();
                 self.link.close();
                 self.mode = Mode::Failed;
-                self.health.errors += 1;
+                self.core.health.errors += 1;
                 return Err(SourceError::Data {
                     source_name: self.cfg.name.clone(),
                     error,
@@ -388,14 +397,14 @@ impl TcpFeedSource {
 }
 
 impl TickSource for TcpFeedSource {
-    fn name(&self) -> &str {
-        &self.cfg.name
+    fn core(&self) -> Option<&SourceCore> {
+        Some(&self.core)
     }
 
     fn start(&mut self, now_ns: u64) -> Result<(), SourceError> {
         match self.mode {
             Mode::Idle => {
-                self.health.last_tick_ns = Some(now_ns);
+                self.core.health.last_tick_ns = Some(now_ns);
                 self.begin_connect(now_ns);
                 Ok(())
             }
@@ -437,7 +446,7 @@ impl TickSource for TcpFeedSource {
                         Ok(true) => {
                             self.mode = Mode::Connected;
                             if self.ever_connected {
-                                self.health.reconnects += 1;
+                                self.core.health.reconnects += 1;
                             }
                             self.ever_connected = true;
                         }
@@ -463,8 +472,7 @@ impl TickSource for TcpFeedSource {
                         }
                         return Ok(SourcePoll::Pending);
                     }
-                    self.health.produced += n as u64;
-                    self.health.last_tick_ns = Some(now_ns);
+                    self.core.produced(n, now_ns);
                     return Ok(SourcePoll::Ready(n));
                 }
             }
@@ -484,30 +492,6 @@ impl TickSource for TcpFeedSource {
             Mode::Connecting { .. } | Mode::Backoff { .. } => SourceStatus::Disconnected,
             Mode::Failed => SourceStatus::Failed,
             Mode::Closed => SourceStatus::Closed,
-        }
-    }
-
-    fn health(&self) -> SourceHealth {
-        self.health
-    }
-
-    fn symbols(&self) -> &[String] {
-        &self.cfg.symbols
-    }
-
-    fn symbol_table(&self) -> Option<&Arc<SymbolTable>> {
-        Some(&self.table)
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            trades: true,
-            quotes: true,
-            replay: false,
-            request_based: false,
-            max_rate: None,
-            staleness_bound: self.cfg.staleness_bound,
-            shared_sequence: false,
         }
     }
 }

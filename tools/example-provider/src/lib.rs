@@ -1,7 +1,9 @@
 //! An example provider crate: the `constant` source, registered at link time.
 //!
 //! A crate that provides sources depends on `market-data-pipeline`, implements
-//! [`TickSource`], writes a factory from a [`SourceSpec`], and submits it with
+//! [`TickSource`] (`start`, `poll` and `close`; the name, symbols, state, health and
+//! capabilities live in a [`SourceCore`] that the trait's accessors read), writes a factory
+//! from a [`SourceSpec`], and submits it with
 //! [`register_source_provider!`]. A binary that links this crate (`use example_provider as _;`)
 //! finds `constant` with `SourceRegistry::discover_entrypoints()`; settings then use it as
 //! `kind = "constant"`:
@@ -14,18 +16,22 @@
 //! spread = 0.02
 //! ```
 
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+#![deny(unsafe_code)]
+
 use market_data_pipeline::error::{ConfigError, SourceError};
 use market_data_pipeline::registry::{RegistryError, SourceContext, SourceSpec};
+use market_data_pipeline::source::SourceCore;
 use market_data_pipeline::{
-    register_source_provider, Capabilities, Price, SourceHealth, SourcePoll, SourceStatus,
-    SymbolId, Tick, TickSource,
+    register_source_provider, Capabilities, Price, SourcePoll, SourceStatus, SymbolId, Tick,
+    TickSource,
 };
 
 /// Quotes at a fixed bid/ask for every symbol, round-robin; endless unless `max_ticks` is set.
 #[derive(Debug)]
 pub struct ConstantSource {
-    name: String,
-    symbols: Vec<String>,
+    /// Name, symbols, state, health and capabilities: the trait's accessors read it.
+    core: SourceCore,
     ids: Vec<SymbolId>,
     bid: Price,
     ask: Price,
@@ -33,30 +39,28 @@ pub struct ConstantSource {
     remaining: Option<u64>,
     next: usize,
     seq: u32,
-    status: SourceStatus,
-    health: SourceHealth,
 }
 
 impl TickSource for ConstantSource {
-    fn name(&self) -> &str {
-        &self.name
+    fn core(&self) -> Option<&SourceCore> {
+        Some(&self.core)
     }
 
     fn start(&mut self, _now_ns: u64) -> Result<(), SourceError> {
-        self.status = SourceStatus::Running;
+        self.core.status = SourceStatus::Running;
         Ok(())
     }
 
     fn poll(&mut self, now_ns: u64, out: &mut [Tick]) -> Result<SourcePoll, SourceError> {
-        if self.status != SourceStatus::Running {
+        if self.core.status != SourceStatus::Running {
             return Err(SourceError::NotRunning {
-                source_name: self.name.clone(),
-                state: self.status.as_str(),
+                source_name: self.core.name.clone(),
+                state: self.core.status.as_str(),
             });
         }
         let n = match self.remaining {
             Some(0) => {
-                self.status = SourceStatus::Ended;
+                self.core.status = SourceStatus::Ended;
                 return Ok(SourcePoll::Ended);
             }
             Some(r) => out.len().min(usize::try_from(r).unwrap_or(usize::MAX)),
@@ -76,32 +80,12 @@ impl TickSource for ConstantSource {
         if let Some(r) = &mut self.remaining {
             *r -= n as u64;
         }
-        self.health.produced += n as u64;
-        self.health.last_tick_ns = Some(now_ns);
+        self.core.produced(n, now_ns);
         Ok(SourcePoll::Ready(n))
     }
 
     fn close(&mut self) {
-        self.status = SourceStatus::Closed;
-    }
-
-    fn status(&self) -> SourceStatus {
-        self.status
-    }
-
-    fn health(&self) -> SourceHealth {
-        self.health
-    }
-
-    fn symbols(&self) -> &[String] {
-        &self.symbols
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            quotes: true,
-            ..Capabilities::default()
-        }
+        self.core.status = SourceStatus::Closed;
     }
 }
 
@@ -132,9 +116,12 @@ pub fn build(spec: &SourceSpec, ctx: &SourceContext) -> Result<Box<dyn TickSourc
                 .map_err(|e| ConfigError::new(spec.key("symbols"), e.to_string()))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let capabilities = Capabilities {
+        quotes: true,
+        ..Capabilities::default()
+    };
     Ok(Box::new(ConstantSource {
-        name: spec.name.clone(),
-        symbols: spec.symbols.clone(),
+        core: SourceCore::new(spec.name.clone(), &spec.symbols, capabilities),
         ids,
         bid: Price(mid.raw() - spread.raw() / 2),
         ask: Price(mid.raw() + spread.raw() / 2),
@@ -142,8 +129,6 @@ pub fn build(spec: &SourceSpec, ctx: &SourceContext) -> Result<Box<dyn TickSourc
         remaining: spec.params().u64("max_ticks")?,
         next: 0,
         seq: 0,
-        status: SourceStatus::Idle,
-        health: SourceHealth::default(),
     }))
 }
 

@@ -31,7 +31,7 @@ use report::{print_table, Group, PerRun};
 
 /// Options of `mdp bench`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct BenchArgs {
+pub(crate) struct BenchArgs {
     /// Ticks per throughput run (1 to 10^10).
     #[arg(long, default_value_t = 20_000_000)]
     pub ticks: u64,
@@ -301,7 +301,7 @@ fn check_args(a: &BenchArgs) -> Result<u64> {
 }
 
 /// Run the benchmark.
-pub fn run(a: &BenchArgs) -> Result<()> {
+pub(crate) fn run(a: &BenchArgs) -> Result<()> {
     let lat_ticks = check_args(a)?;
     let cores = core_affinity::get_core_ids().map_or(1, |v| v.len());
     if a.producer_core >= cores || a.consumer_core >= cores {

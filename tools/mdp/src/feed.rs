@@ -16,14 +16,14 @@ use crate::{limits, signal};
 
 /// Options of `mdp feed`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct FeedArgs {
+pub(crate) struct FeedArgs {
     #[command(subcommand)]
     pub cmd: FeedCmd,
 }
 
 /// `mdp feed serve` / `mdp feed read`.
 #[derive(Debug, Clone, clap::Subcommand)]
-pub enum FeedCmd {
+pub(crate) enum FeedCmd {
     /// Publish synthetic ticks to the first subscriber, then hang up.
     Serve(ServeArgs),
     /// Subscribe to a publisher and count (and sequence-check) what arrives.
@@ -32,7 +32,7 @@ pub enum FeedCmd {
 
 /// Options of `mdp feed serve`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// Address to listen on (port 0: the OS chooses; the address is printed).
     #[arg(long, default_value = "127.0.0.1:0")]
     pub addr: SocketAddr,
@@ -49,7 +49,7 @@ pub struct ServeArgs {
 
 /// Options of `mdp feed read`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct ReadArgs {
+pub(crate) struct ReadArgs {
     /// Publisher address.
     pub addr: SocketAddr,
     /// Symbols, in the publisher's table order.
@@ -70,7 +70,7 @@ pub struct ReadArgs {
 /// How often the waits look at the signal flag.
 const POLL: Duration = Duration::from_millis(100);
 
-pub fn run(a: &FeedArgs) -> Result<()> {
+pub(crate) fn run(a: &FeedArgs) -> Result<()> {
     match &a.cmd {
         FeedCmd::Serve(s) => serve(s),
         FeedCmd::Read(r) => read(r),

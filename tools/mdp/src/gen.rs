@@ -14,7 +14,7 @@ use crate::{limits, signal};
 
 /// Options of `mdp gen`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct GenArgs {
+pub(crate) struct GenArgs {
     /// Output file (`.csv` writes CSV, anything else a tick file). It may replace only a
     /// regular file; it is written as `<path>.partial` and renamed when every tick is in.
     pub out: PathBuf,
@@ -62,7 +62,7 @@ fn last_timestamp(a: &GenArgs) -> Result<u64> {
     }
 }
 
-pub fn run(a: &GenArgs) -> Result<()> {
+pub(crate) fn run(a: &GenArgs) -> Result<()> {
     limits::ticks("--ticks", a.ticks)?;
     last_timestamp(a)?;
     output::check(&[&a.out], &[])?;

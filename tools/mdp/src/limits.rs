@@ -9,27 +9,27 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 
 /// Longest `--duration`/`--latency-secs`: one year, in seconds.
-pub const MAX_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
+pub(crate) const MAX_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
 /// Longest wait flag (`--timeout-s`, `--accept-timeout-s`): one day, in seconds.
-pub const MAX_WAIT_S: u64 = 24 * 3600;
+pub(crate) const MAX_WAIT_S: u64 = 24 * 3600;
 /// Widest bar window (`--bar-ms`, `--bars-ms`): 31 days, in milliseconds.
-pub const MAX_BAR_MS: u64 = 31 * 24 * 3600 * 1000;
+pub(crate) const MAX_BAR_MS: u64 = 31 * 24 * 3600 * 1000;
 /// Most ticks a command produces, sends or measures (`--ticks`): 10^10 (640 GB of records).
-pub const MAX_TICKS: u64 = 10_000_000_000;
+pub(crate) const MAX_TICKS: u64 = 10_000_000_000;
 /// Fastest paced rate (`--rate`, `--latency-rate`): 10^9 ticks/s.
-pub const MAX_RATE: u64 = 1_000_000_000;
+pub(crate) const MAX_RATE: u64 = 1_000_000_000;
 /// Most ring slots (`mdp bench --ring`): 2^24 (1 GiB of 64-byte ticks).
-pub const MAX_RING: usize = 1 << 24;
+pub(crate) const MAX_RING: usize = 1 << 24;
 /// Largest chunk (`mdp bench --chunk`).
-pub const MAX_CHUNK: usize = 1 << 16;
+pub(crate) const MAX_CHUNK: usize = 1 << 16;
 /// Most repetitions (`mdp bench --runs`).
-pub const MAX_RUNS: usize = 1_000;
+pub(crate) const MAX_RUNS: usize = 1_000;
 
 /// A positive, finite number of seconds up to `max`, as a `Duration`.
 ///
 /// # Errors
 /// NaN, infinite, zero, negative or above `max`, naming `flag`.
-pub fn seconds(flag: &str, v: f64, max: f64) -> Result<Duration> {
+pub(crate) fn seconds(flag: &str, v: f64, max: f64) -> Result<Duration> {
     if v.is_nan() || v.is_infinite() || v <= 0.0 || v > max {
         bail!("{flag} {v}: expected a positive number of seconds, at most {max}");
     }
@@ -40,7 +40,12 @@ pub fn seconds(flag: &str, v: f64, max: f64) -> Result<Duration> {
 ///
 /// # Errors
 /// Out of bounds, naming `flag` and the bounds.
-pub fn within<T: PartialOrd + Display + Copy>(flag: &str, v: T, min: T, max: T) -> Result<T> {
+pub(crate) fn within<T: PartialOrd + Display + Copy>(
+    flag: &str,
+    v: T,
+    min: T,
+    max: T,
+) -> Result<T> {
     if v < min || v > max {
         bail!("{flag} {v}: must be {min} to {max}");
     }
@@ -51,7 +56,7 @@ pub fn within<T: PartialOrd + Display + Copy>(flag: &str, v: T, min: T, max: T) 
 ///
 /// # Errors
 /// As [`within`].
-pub fn bar_window(flag: &str, ms: u64) -> Result<Duration> {
+pub(crate) fn bar_window(flag: &str, ms: u64) -> Result<Duration> {
     within(flag, ms, 1, MAX_BAR_MS).map(Duration::from_millis)
 }
 
@@ -59,7 +64,7 @@ pub fn bar_window(flag: &str, ms: u64) -> Result<Duration> {
 ///
 /// # Errors
 /// As [`within`].
-pub fn wait(flag: &str, s: u64) -> Result<Duration> {
+pub(crate) fn wait(flag: &str, s: u64) -> Result<Duration> {
     within(flag, s, 1, MAX_WAIT_S).map(Duration::from_secs)
 }
 
@@ -67,7 +72,7 @@ pub fn wait(flag: &str, s: u64) -> Result<Duration> {
 ///
 /// # Errors
 /// As [`within`].
-pub fn ticks(flag: &str, n: u64) -> Result<u64> {
+pub(crate) fn ticks(flag: &str, n: u64) -> Result<u64> {
     within(flag, n, 1, MAX_TICKS)
 }
 

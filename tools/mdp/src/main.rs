@@ -1,5 +1,8 @@
 //! `mdp`: run, generate, replay, serve/read over TCP and benchmark market-data pipelines.
 
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+#![deny(unsafe_code)]
+
 mod bench;
 mod feed;
 mod gen;

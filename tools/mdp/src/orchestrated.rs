@@ -21,7 +21,7 @@ const LIVE_LINE: Duration = Duration::from_millis(250);
 
 /// Run `settings` for `duration` (or until SIGINT/SIGTERM), printing a live line (unless
 /// `json`) and a summary.
-pub fn run_settings(
+pub(crate) fn run_settings(
     settings: PipelineRuntimeSettings,
     duration: Duration,
     json: bool,
@@ -93,17 +93,17 @@ fn run_runtime(runtime: PipelineRuntime, duration: Duration, json: bool) -> Resu
 
 /// The built-in demo of plain `mdp run`: two synthetic providers, faults injected into the
 /// primary, so failover, breaker transitions, fail-back and counts show live.
-pub const DEMO: &str = include_str!("../../../examples/config/failover.toml");
+pub(crate) const DEMO: &str = include_str!("../../../examples/config/failover.toml");
 
 /// Plain `mdp run`.
-pub fn run_demo(duration: Duration, json: bool) -> Result<()> {
+pub(crate) fn run_demo(duration: Duration, json: bool) -> Result<()> {
     let settings = PipelineRuntimeSettings::from_toml_str(DEMO).context("the built-in demo")?;
     run_settings(settings, duration, json)
 }
 
 /// `mdp run --config FILE`. An error raised while starting names the file and the line of the
 /// key it is about.
-pub fn run_file(path: &Path, duration: Duration, json: bool) -> Result<()> {
+pub(crate) fn run_file(path: &Path, duration: Duration, json: bool) -> Result<()> {
     let runtime = PipelineRuntime::start_from_file(path)?;
     run_runtime(runtime, duration, json)
 }

@@ -24,18 +24,18 @@ use market_data_pipeline::symbol::SymbolNames;
 use market_data_pipeline::{SymbolTable, Tick, TickFileWriter};
 
 /// Refuse outputs that may not be written (see the module docs) before any work is done.
-pub fn check(outputs: &[&Path], inputs: &[&Path]) -> Result<()> {
+pub(crate) fn check(outputs: &[&Path], inputs: &[&Path]) -> Result<()> {
     Ok(check_outputs(outputs, inputs)?)
 }
 
 /// Whether `path` names a CSV output (by its extension).
-pub fn is_csv(path: &Path) -> bool {
+pub(crate) fn is_csv(path: &Path) -> bool {
     path.extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
 }
 
 /// A file `mdp` writes tick by tick: a tick file, or CSV when the name ends in `.csv`.
-pub enum Recorder {
+pub(crate) enum Recorder {
     /// A tick file.
     Ticks(TickFileWriter),
     /// CSV, with the names of the symbol ids.
@@ -44,7 +44,7 @@ pub enum Recorder {
 
 impl Recorder {
     /// Check `path` and start writing `<path>.partial`.
-    pub fn create(path: &Path, table: Arc<SymbolTable>) -> Result<Recorder> {
+    pub(crate) fn create(path: &Path, table: Arc<SymbolTable>) -> Result<Recorder> {
         Ok(if is_csv(path) {
             Recorder::Csv(CsvFileWriter::create(path, &[])?, SymbolNames::new(table))
         } else {
@@ -53,7 +53,7 @@ impl Recorder {
     }
 
     /// Append ticks (errors name the `.partial` file).
-    pub fn write(&mut self, ticks: &[Tick]) -> Result<()> {
+    pub(crate) fn write(&mut self, ticks: &[Tick]) -> Result<()> {
         match self {
             Recorder::Ticks(w) => w.write_all(ticks)?,
             Recorder::Csv(w, names) => {
@@ -76,7 +76,7 @@ impl Recorder {
     }
 
     /// The command succeeded: finish the file (completed, synced, renamed into place).
-    pub fn finish(self) -> Result<RecordingSummary> {
+    pub(crate) fn finish(self) -> Result<RecordingSummary> {
         Ok(match self {
             Recorder::Ticks(w) => {
                 let s = w.finish()?;
@@ -94,7 +94,7 @@ impl Recorder {
     }
 
     /// The command failed: leave `<path>.partial` unfinished; `error` then says where it is.
-    pub fn fail(self, error: anyhow::Error) -> anyhow::Error {
+    pub(crate) fn fail(self, error: anyhow::Error) -> anyhow::Error {
         let partial = self.partial();
         drop(self);
         error.context(unfinished_note(&partial))
@@ -111,7 +111,11 @@ fn unfinished_note(partial: &Path) -> String {
 /// After a run that wrote through a sink: finish `recording` when the run `succeeded` and
 /// say where it went (on stderr when stdout carries `json`); otherwise leave it unfinished
 /// and give the note for the error.
-pub fn conclude(recording: &Recording, succeeded: bool, json: bool) -> Result<Option<String>> {
+pub(crate) fn conclude(
+    recording: &Recording,
+    succeeded: bool,
+    json: bool,
+) -> Result<Option<String>> {
     if !succeeded {
         return Ok(recording
             .leave_unfinished()
@@ -133,7 +137,7 @@ pub fn conclude(recording: &Recording, succeeded: bool, json: bool) -> Result<Op
 }
 
 /// Write a small text file (checked, `.partial`, renamed).
-pub fn write_text(path: &Path, text: &str) -> Result<()> {
+pub(crate) fn write_text(path: &Path, text: &str) -> Result<()> {
     use std::io::Write as _;
     let mut f = OutputFile::create(path, &[])?;
     if let Err(e) = f.write_all(text.as_bytes()) {

@@ -25,7 +25,7 @@ const POLL: Duration = Duration::from_millis(10);
 
 /// Options of `mdp replay`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct ReplayArgs {
+pub(crate) struct ReplayArgs {
     /// The tick file.
     pub file: PathBuf,
     /// `max` (as fast as possible), `1x` (real time by event timestamps) or `Nx`.
@@ -75,7 +75,7 @@ fn parse_speed(s: &str) -> Result<ReplaySpeed> {
     }
 }
 
-pub fn run(a: &ReplayArgs) -> Result<()> {
+pub(crate) fn run(a: &ReplayArgs) -> Result<()> {
     let speed = parse_speed(&a.speed)?;
     let Some(loops) = NonZeroU32::new(a.loops) else {
         bail!("--loops 0: must be at least 1");

@@ -21,7 +21,7 @@ use crate::{limits, signal};
 
 /// Options of `mdp run`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Symbols (comma-separated).
     #[arg(
         long,
@@ -53,7 +53,7 @@ pub struct RunArgs {
     pub config: Option<std::path::PathBuf>,
 }
 
-pub fn run(a: &RunArgs) -> Result<()> {
+pub(crate) fn run(a: &RunArgs) -> Result<()> {
     let duration = limits::seconds("--duration", a.duration, limits::MAX_SECONDS)?;
     if let Some(path) = &a.config {
         return crate::orchestrated::run_file(path, duration, a.json);

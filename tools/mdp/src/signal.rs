@@ -20,7 +20,7 @@ use anyhow::{Context, Result};
 use signal_hook::consts::{SIGINT, SIGTERM};
 
 /// Exit status of a run that was interrupted (graceful stop, or a second signal).
-pub const EXIT_INTERRUPTED: i32 = 130;
+pub(crate) const EXIT_INTERRUPTED: i32 = 130;
 
 struct Flags {
     /// Set by the first signal; a signal that finds it set exits the process.
@@ -35,7 +35,7 @@ static FLAGS: OnceLock<Flags> = OnceLock::new();
 ///
 /// # Errors
 /// The OS refused to install a handler.
-pub fn install() -> Result<()> {
+pub(crate) fn install() -> Result<()> {
     let flags = FLAGS.get_or_init(|| Flags {
         stop: Arc::new(AtomicBool::new(false)),
         which: Arc::new(AtomicUsize::new(0)),
@@ -52,7 +52,7 @@ pub fn install() -> Result<()> {
 }
 
 /// The signal that asked the run to stop, if one did.
-pub fn requested() -> Option<&'static str> {
+pub(crate) fn requested() -> Option<&'static str> {
     let flags = FLAGS.get()?;
     // Relaxed: the flag carries no data; the main loop only needs to see it eventually.
     if flags.stop.load(Ordering::Relaxed) {
@@ -71,14 +71,14 @@ fn name(sig: usize) -> &'static str {
 }
 
 /// Tell the user the run is stopping (once per run, from the main loop, not the handler).
-pub fn announce(signal: &str, what: &str) {
+pub(crate) fn announce(signal: &str, what: &str) {
     eprintln!("\nmdp: {signal}: stopping ({what}); send it again to quit at once");
 }
 
 /// The error that ends an interrupted run: `main` prints it and exits with
 /// [`EXIT_INTERRUPTED`].
 #[derive(Debug)]
-pub struct Interrupted {
+pub(crate) struct Interrupted {
     /// The signal.
     pub signal: &'static str,
     /// What was done and what was left (e.g. where an unfinished recording is).
@@ -94,7 +94,7 @@ impl fmt::Display for Interrupted {
 impl std::error::Error for Interrupted {}
 
 /// The error ending a run that `signal` interrupted.
-pub fn interrupted(signal: &'static str, detail: String) -> anyhow::Error {
+pub(crate) fn interrupted(signal: &'static str, detail: String) -> anyhow::Error {
     Interrupted { signal, detail }.into()
 }
 
@@ -102,7 +102,7 @@ pub fn interrupted(signal: &'static str, detail: String) -> anyhow::Error {
 ///
 /// # Errors
 /// [`Interrupted`] with `detail`.
-pub fn check(detail: impl FnOnce() -> String) -> Result<()> {
+pub(crate) fn check(detail: impl FnOnce() -> String) -> Result<()> {
     match requested() {
         Some(signal) => Err(interrupted(signal, detail())),
         None => Ok(()),

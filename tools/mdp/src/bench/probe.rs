@@ -22,7 +22,7 @@ use super::baseline::{pin, stopping};
 /// hop across the range; the two regimes differ ~3.5× in chunked throughput (~120 M vs ~34 M
 /// ticks/s), and a bare cache-line hop splits the same way at roughly the geometric middle
 /// (about 200 ns). Override with `--far-hop-ns` after looking at the probes a run printed.
-pub const FAR_HOP_NS: u64 = 200;
+pub(super) const FAR_HOP_NS: u64 = 200;
 
 /// Round trips per round.
 const TRIPS: u64 = 2_000;
@@ -35,7 +35,7 @@ const PATIENCE: u64 = 1 << 30;
 /// Where the two cores were during a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Regime {
+pub(super) enum Regime {
     /// Both probes (before and after the run) found a short hop.
     Near,
     /// Both probes found a long hop.
@@ -45,7 +45,7 @@ pub enum Regime {
 }
 
 impl Regime {
-    pub fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Regime::Near => "near",
             Regime::Far => "far",
@@ -54,7 +54,7 @@ impl Regime {
     }
 
     /// The regime of a run probed `before` and `after` it (one-way ns), split at `far_ns`.
-    pub fn of(before: u64, after: u64, far_ns: u64) -> Regime {
+    pub(super) fn of(before: u64, after: u64, far_ns: u64) -> Regime {
         match (before >= far_ns, after >= far_ns) {
             (false, false) => Regime::Near,
             (true, true) => Regime::Far,
@@ -65,7 +65,7 @@ impl Regime {
 
 /// The one-way cross-core hop (ns, best round) between `core_a` and `core_b`; `None` when no
 /// round completed (a signal, or both rounds starved).
-pub fn hop_ns(core_a: usize, core_b: usize) -> Option<u64> {
+pub(super) fn hop_ns(core_a: usize, core_b: usize) -> Option<u64> {
     let ball = Arc::new(AtomicU64::new(0));
     let peer_ball = Arc::clone(&ball);
     // The peer answers every odd value with the next even one.

@@ -7,7 +7,7 @@ use super::{median, Regime, Report, Rows};
 
 /// One run: where the cores were, what each contender did, and the ratios within the run.
 #[derive(Debug, Clone, Serialize)]
-pub struct PerRun {
+pub(super) struct PerRun {
     /// 1-based.
     pub run: usize,
     /// One-way hop (ns) probed before and after the run.
@@ -32,7 +32,7 @@ pub struct PerRun {
 
 /// The medians of the runs of one placement.
 #[derive(Debug, Clone, Serialize)]
-pub struct Group {
+pub(super) struct Group {
     pub placement: Regime,
     /// The runs in it (1-based).
     pub runs: Vec<usize>,
@@ -51,7 +51,7 @@ pub struct Group {
 }
 
 /// The runs of `thr` and `lat` (one row each per completed run) with their `hops`.
-pub fn per_run(thr: &Rows, lat: &Rows, hops: &[(u64, u64)], far_ns: u64) -> Vec<PerRun> {
+pub(super) fn per_run(thr: &Rows, lat: &Rows, hops: &[(u64, u64)], far_ns: u64) -> Vec<PerRun> {
     (0..hops.len())
         .map(|i| {
             let (ring, cb, pipe, routed) = (
@@ -85,7 +85,7 @@ pub fn per_run(thr: &Rows, lat: &Rows, hops: &[(u64, u64)], far_ns: u64) -> Vec<
 }
 
 /// The medians per placement, near then far then moved; empty groups are left out.
-pub fn groups(runs: &[PerRun]) -> Vec<Group> {
+pub(super) fn groups(runs: &[PerRun]) -> Vec<Group> {
     [Regime::Near, Regime::Far, Regime::Moved]
         .into_iter()
         .filter_map(|placement| {
@@ -115,7 +115,7 @@ pub fn groups(runs: &[PerRun]) -> Vec<Group> {
 }
 
 /// The human-readable report.
-pub fn print_table(r: &Report) {
+pub(super) fn print_table(r: &Report) {
     println!(
         "mdp bench — {} ticks × {} runs, cores {}→{}, chunk {}, ring {}, {}; far from a {} ns \
          one-way hop",
