@@ -24,8 +24,9 @@ use crate::source::VecSource;
 use crate::sync::Ordering;
 use crate::tick::Tick;
 
-/// Preemptions explored per execution (as in `tests/loom_edge.rs`).
-const PREEMPTIONS: usize = 2;
+/// Preemptions explored per execution unless `LOOM_MAX_PREEMPTIONS` says otherwise: a few
+/// seconds in release (each step up costs about twice as much).
+const PREEMPTIONS: usize = 5;
 
 /// A source of three ticks polled two at a time, through a two-slot edge under `Block`, into a
 /// passthrough → batcher → counting sink; the stop request comes at any point (before the
@@ -36,7 +37,7 @@ const PREEMPTIONS: usize = 2;
 #[test]
 fn loom_model_a_stop_request_drains_everything_the_source_produced() {
     let mut builder = loom::model::Builder::new();
-    builder.preemption_bound = Some(PREEMPTIONS);
+    builder.preemption_bound = builder.preemption_bound.or(Some(PREEMPTIONS));
     builder.check(|| {
         let (tx, rx) = edge::<Tick>(2, Backpressure::Block).unwrap();
         let shared = Arc::new(PipelineShared::new(Some(tx.counters())));
