@@ -49,12 +49,17 @@ impl Idler {
     /// Wait one round (escalating the longer nothing happens).
     #[inline]
     pub fn idle(&mut self) {
+        // Under loom a round is a model yield (see `crate::sync::model_yield`).
         #[cfg(loom)]
-        {
-            crate::sync::model_yield();
-            return;
-        }
+        crate::sync::model_yield();
         #[cfg(not(loom))]
+        self.backoff();
+    }
+
+    /// One round of the strategy: spin, yield or park.
+    #[cfg(not(loom))]
+    #[inline]
+    fn backoff(&mut self) {
         match self.strategy {
             IdleStrategy::BusySpin => std::hint::spin_loop(),
             IdleStrategy::Backoff {

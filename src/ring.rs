@@ -6,15 +6,21 @@
 //! `pushed == popped + in_ring`. So `offered == popped + dropped + conflated + in_flight` where
 //! `in_flight = in_ring + pending`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crossbeam::utils::CachePadded;
+#[cfg(not(loom))]
 use rtrb::{Consumer, Producer, RingBuffer};
+
+#[cfg(loom)]
+mod loom_ring;
+#[cfg(loom)]
+use loom_ring::{Consumer, Producer, RingBuffer};
 
 use crate::error::ConfigError;
 use crate::idle::Idler;
 use crate::record::Record;
+use crate::sync::{AtomicU64, Ordering};
 use crate::tick::{Tick, TickKind};
 
 /// What a full edge does with what does not fit.

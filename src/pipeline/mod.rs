@@ -34,6 +34,9 @@ pub mod stats;
 mod tick_stream;
 mod worker;
 
+#[cfg(all(test, loom))]
+mod loom_model;
+
 pub use builder::{Placement, StreamingPipeline, StreamingPipelineBuilder};
 pub use create::{create_pipeline, create_pipeline_with, PipelineSettings};
 pub use handle::{PipelineHandle, PipelineMonitor, StopTimeout};

@@ -31,8 +31,9 @@
 //!   between frames) from a truncated stream (reset, or cut inside a frame), with the stream
 //!   offset. Later polls return `Pending` until the reconnect back-off has
 //!   passed (measured with `now_ns`, never slept), then connect again; each successful
-//!   reconnect counts in [`SourceHealth::reconnects`]. A new connection is a new stream (header
-//!   again, offsets from 0); ticks that were in flight on the old one are lost.
+//!   reconnect counts in [`SourceHealth::reconnects`](crate::SourceHealth::reconnects). A new
+//!   connection is a new stream (header again, offsets from 0); ticks that were in flight on the
+//!   old one are lost.
 //! - `poll` never blocks: it polls mio with a zero timeout and reads until `WouldBlock` or
 //!   until the output buffer is full. Nothing is allocated per tick; the read buffer is
 //!   allocated once at construction.
