@@ -37,3 +37,54 @@ pub(crate) fn write_lock<T: ?Sized>(
 ) -> std::sync::RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    /// The `.rs` files under `dir`, recursively.
+    fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+        let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                rust_files(&path, out);
+            } else if path.extension().is_some_and(|x| x == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    /// An atomic imported from `std` (or `core`) anywhere in the library but here is invisible
+    /// to the loom models: every module takes its atomics from `crate::sync`.
+    #[test]
+    fn no_module_but_sync_takes_atomics_from_std() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        rust_files(&src, &mut files);
+        assert!(
+            files.len() > 50,
+            "found only {} files under src/",
+            files.len()
+        );
+        let mut offenders = Vec::new();
+        for file in files.iter().filter(|f| !f.ends_with("sync.rs")) {
+            let text = std::fs::read_to_string(file).unwrap();
+            for (i, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                let std_atomic = ["std::sync::atomic", "std::sync::{atomic"]
+                    .iter()
+                    .chain(&["core::sync::atomic", "core::sync::{atomic"])
+                    .any(|p| code.contains(p));
+                if std_atomic {
+                    offenders.push(format!("{}:{}: {line}", file.display(), i + 1));
+                }
+            }
+        }
+        assert!(
+            offenders.is_empty(),
+            "atomics that bypass crate::sync:\n{}",
+            offenders.join("\n")
+        );
+    }
+}
