@@ -1,10 +1,11 @@
 //! SPSC edges between stages: `rtrb` rings moved in chunks, with a declared backpressure policy
 //! and exact counters.
 //!
-//! Conservation holds for every edge at all times, from the producer's side:
+//! Conservation holds for every edge in each side's own totals, from the producer's side:
 //! `offered == pushed + dropped + conflated + pending`, and from the consumer's side
 //! `pushed == popped + in_ring`. So `offered == popped + dropped + conflated + in_flight` where
-//! `in_flight = in_ring + pending`.
+//! `in_flight = in_ring + pending`, exactly in a snapshot taken once both sides are done; a
+//! snapshot of a live edge can mix publications (see [`EdgeCounters::snapshot`]).
 
 use std::sync::Arc;
 
@@ -75,8 +76,8 @@ impl Conflatable for Record {
     }
 }
 
-/// Live counters of one edge. Each field has a single writer (producer or consumer side), so
-/// the writers use plain `Relaxed` stores of their local totals.
+/// Live counters of one edge. Each field has a single writer (producer or consumer side), which
+/// stores its local total (`Release`) when it publishes.
 #[derive(Debug, Default)]
 pub struct EdgeCounters {
     /// Items offered to `send`.
@@ -118,11 +119,16 @@ impl EdgeStats {
 }
 
 impl EdgeCounters {
-    /// Read every counter once. Reads the consumer's counter first so that `in_flight` never
-    /// goes negative on a live edge (popped can only lag pushed).
+    /// Read every counter once. Exact once both sides are done (their ends dropped or their
+    /// threads joined). On a live edge the fields can come from different publications: the
+    /// consumer can already have taken, and counted, items whose push the producer has not
+    /// published yet, so `popped` can pass `pushed` for a moment (`in_flight` then reads 0) and
+    /// the conservation sum need not balance.
     pub fn snapshot(&self) -> EdgeStats {
-        // Acquire pairs with the Release stores below so a later-read producer counter is at
-        // least as new as the consumer counter read before it.
+        // Acquire pairs with each side's Release stores: the snapshot sees at least every
+        // publication that happened before the ones it read. Reading the consumer's counter
+        // first keeps `popped` from running ahead of `pushed` by more than the items the
+        // producer has pushed and not yet published.
         let popped = self.popped.load(Ordering::Acquire);
         EdgeStats {
             popped,
