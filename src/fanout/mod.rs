@@ -156,6 +156,11 @@ impl FanoutHandle {
         &self.shared.name
     }
 
+    /// Whether `other` is a handle to the same hub.
+    pub fn is_same(&self, other: &FanoutHandle) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
     /// Whether the hub has finished (a subscribe would be refused).
     pub fn is_closed(&self) -> bool {
         self.shared.is_closed()

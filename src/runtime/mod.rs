@@ -60,6 +60,7 @@ mod admission_paths;
 mod admit;
 mod build;
 mod error;
+mod hubs;
 mod settings;
 mod snapshot;
 mod spec;
@@ -150,6 +151,8 @@ pub(crate) struct RuntimeShared {
     clock: SharedClock,
     table: Mutex<BTreeMap<PipelineKey, Entry>>,
     streams: AtomicU64,
+    /// The running providers, one fan-out hub each.
+    hubs: hubs::Hubs,
 }
 
 impl RuntimeShared {
@@ -169,6 +172,7 @@ impl RuntimeShared {
             symbols: &self.symbols,
             switch: &self.switch,
             clock: &self.clock,
+            hubs: &self.hubs,
         }
     }
 }
@@ -279,6 +283,7 @@ impl PipelineRuntime {
             clock,
             table: Mutex::new(BTreeMap::new()),
             streams: AtomicU64::new(0),
+            hubs: hubs::Hubs::default(),
         });
         let runtime = PipelineRuntime { inner };
         for spec in &settings.pipelines {
@@ -496,13 +501,17 @@ impl PipelineRuntime {
                 RunningPipeline::Stream(m) => m.stop(),
             }
         }
-        entries
+        let reports = entries
             .into_iter()
             .filter_map(|(key, e)| match e.running {
                 RunningPipeline::Owned(h) => Some((key, h.join())),
                 RunningPipeline::Stream(_) => None,
             })
-            .collect()
+            .collect();
+        // The pipelines have left their providers; quote streams still being read see the
+        // end of their streams.
+        self.inner.hubs.shutdown();
+        reports
     }
 }
 
