@@ -161,6 +161,15 @@ fn two_pipelines_and_a_quote_stream_on_one_provider_open_one_upstream_source() {
                 == Some(PipelineState::Stopped)),
             "{key}"
         );
+        // Its subscription's counters: conserved, and what it read is what it produced.
+        let info = runtime.list_pipelines().into_iter().find(|p| &p.key == key);
+        let sub = info.and_then(|p| p.subscription).unwrap();
+        assert_eq!(
+            sub.offered,
+            sub.popped + sub.dropped + sub.conflated + sub.in_flight(),
+            "{key}: {sub:?}"
+        );
+        assert_eq!((sub.popped, sub.dropped), (n, 0), "{key}: {sub:?}");
         let report = runtime.stop_pipeline(key).unwrap();
         assert!(report.stats.is_conserved(), "{key}: {:?}", report.stats);
         assert_eq!(report.stats.produced, n, "{key}");

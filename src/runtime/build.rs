@@ -12,10 +12,11 @@ use crate::flow::RateCoordinator;
 use crate::operator::{BarConfig, BarOperator, Operator, Passthrough};
 use crate::pipeline::{PipelineContext, Placement, StreamingPipeline};
 use crate::registry::{RegistryError, SourceContext, SourceRegistry, SourceSpec};
+use crate::ring::EdgeCounters;
 use crate::router::{RouterConfig, RouterControl, SourceRouter};
 use crate::runtime::admit::GatedSource;
 use crate::runtime::error::RuntimeError;
-use crate::runtime::hubs::{Hubs, Upstream};
+use crate::runtime::hubs::{Hubs, Provided, Upstream};
 use crate::runtime::settings::PipelineRuntimeSettings;
 use crate::runtime::spec::{OperatorSpec, PipelineSpec};
 use crate::sink::Sink;
@@ -38,14 +39,18 @@ pub(crate) struct Routed {
     pub router: Option<RouterControl>,
     /// Every routed source declares `shared_sequence` (so `Arbitrate` may be switched to).
     pub shared_sequence: bool,
+    /// The counters of its subscription to its provider's fan-out, when it has one.
+    pub subscription: Option<Arc<EdgeCounters>>,
 }
 
 impl Routed {
-    /// A pipeline reading one source (no router).
-    fn single() -> Routed {
+    /// A pipeline reading one source (no router), through a fan-out subscription whose
+    /// ring has `subscription` counters (`None`: a source of its own).
+    fn single(subscription: Option<Arc<EdgeCounters>>) -> Routed {
         Routed {
             router: None,
             shared_sequence: false,
+            subscription,
         }
     }
 }
@@ -73,9 +78,9 @@ pub(crate) fn source(
     let orchestrated = settings.orchestration_enabled;
     let used = if orchestrated { names } else { &names[..1] };
     if used.len() == 1 {
-        let shared = shared_source(parts, settings, spec, &used[0], ring_capacity)?;
+        let (shared, counters) = shared_source(parts, settings, spec, &used[0], ring_capacity)?;
         let bounded = GatedSource::new(shared, None, spec.max_ticks);
-        return Ok((Box::new(bounded), Routed::single()));
+        return Ok((Box::new(bounded), Routed::single(counters)));
     }
     let sources = used
         .iter()
@@ -96,6 +101,7 @@ pub(crate) fn source(
     let routed = Routed {
         router: Some(control),
         shared_sequence,
+        subscription: None,
     };
     Ok((Box::new(bounded), routed))
 }
@@ -108,7 +114,7 @@ fn shared_source(
     spec: &PipelineSpec,
     name: &str,
     ring_capacity: usize,
-) -> Result<Box<dyn TickSource>, RuntimeError> {
+) -> Result<Provided, RuntimeError> {
     let d = &settings.pipeline;
     let symbols = spec
         .symbols

@@ -14,8 +14,9 @@ use std::thread::JoinHandle;
 use crate::clock::SharedClock;
 use crate::error::{PipelineError, SourceError};
 use crate::exec::{Step, Task};
-use crate::fanout::{FanoutHandle, FanoutHub, HubConfig, SubscriberConfig};
+use crate::fanout::{FanoutHandle, FanoutHub, HubConfig, Subscriber, SubscriberConfig};
 use crate::idle::{IdleStrategy, Idler};
+use crate::ring::EdgeCounters;
 use crate::runtime::error::RuntimeError;
 use crate::source::TickSource;
 
@@ -27,6 +28,9 @@ struct Running {
 }
 
 type Map = Mutex<BTreeMap<String, Running>>;
+
+/// A pipeline's source, with its fan-out subscription's counters when it has one.
+pub(crate) type Provided = (Box<dyn TickSource>, Option<Arc<EdgeCounters>>);
 
 /// The hubs of a runtime, by provider name.
 #[derive(Debug, Default)]
@@ -45,7 +49,7 @@ pub(crate) enum Upstream {
 
 impl Hubs {
     /// A subscriber of provider `name`'s hub, starting the hub (over what `build` makes)
-    /// if none runs. `build` is called only when no hub runs.
+    /// if none runs, with its ring's counters. `build` is called only when no hub runs.
     ///
     /// # Errors
     /// What `build` returns; a subscription the hub refuses (capacity, symbols); a hub
@@ -57,11 +61,11 @@ impl Hubs {
         hub_config: HubConfig,
         clock: &SharedClock,
         build: impl FnOnce() -> Result<Upstream, RuntimeError>,
-    ) -> Result<Box<dyn TickSource>, RuntimeError> {
+    ) -> Result<Provided, RuntimeError> {
         let mut map = crate::sync::lock(&self.map);
         if let Some(running) = map.get(name) {
             match running.handle.subscribe(config.clone()) {
-                Ok(sub) => return Ok(Box::new(sub)),
+                Ok(sub) => return Ok(counted(sub)),
                 // Finished (its last subscriber left, or its upstream ended): start anew.
                 Err(SourceError::NotRunning { .. }) => {
                     map.remove(name);
@@ -70,7 +74,7 @@ impl Hubs {
             }
         }
         let upstream = match build()? {
-            Upstream::Own(source) => return Ok(source),
+            Upstream::Own(source) => return Ok((source, None)),
             Upstream::Shared(source) => source,
         };
         let hub = FanoutHub::new(upstream, hub_config, clock.clone()).map_err(source_error)?;
@@ -84,7 +88,7 @@ impl Hubs {
                 thread: Some(thread),
             },
         );
-        Ok(Box::new(sub))
+        Ok(counted(sub))
     }
 
     /// Stop every hub (their subscribers see the end of their streams) and wait for their
@@ -100,6 +104,12 @@ impl Hubs {
             }
         }
     }
+}
+
+/// A subscriber as a source, with its ring's counters.
+fn counted(sub: Subscriber) -> Provided {
+    let counters = sub.counters();
+    (Box::new(sub), Some(counters))
 }
 
 fn source_error(e: SourceError) -> RuntimeError {

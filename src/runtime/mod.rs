@@ -135,6 +135,7 @@ impl Entry {
             state: stats.state,
             stats,
             routing: self.routed.router.as_ref().map(RouterControl::stats),
+            subscription: self.routed.subscription.as_ref().map(|c| c.snapshot()),
         }
     }
 }
