@@ -39,29 +39,29 @@ pub(crate) enum Command {
 /// The queue behind the counter.
 #[derive(Debug, Default)]
 pub(crate) struct Queue {
-    pub commands: Vec<Command>,
+    pub(super) commands: Vec<Command>,
     /// The hub has finished: new subscribers are refused (under the same lock as the queue,
     /// so a subscriber is either seen by the hub or refused, never stranded).
-    pub closed: bool,
+    pub(super) closed: bool,
 }
 
 /// State of one hub shared with its handles and subscribers.
 #[derive(Debug)]
 pub(crate) struct HubShared {
     /// The provider's name (the upstream source's).
-    pub name: String,
+    pub(super) name: String,
     /// The upstream's capabilities (fixed).
-    pub capabilities: Capabilities,
+    pub(super) capabilities: Capabilities,
     /// The upstream's symbol table, when it has one.
-    pub table: Option<Arc<SymbolTable>>,
+    pub(super) table: Option<Arc<SymbolTable>>,
     /// The upstream's symbols when the hub was built (what "all symbols" means).
-    pub all_symbols: Vec<String>,
+    pub(super) all_symbols: Vec<String>,
     queue: ModelMutex<Queue>,
     /// Commands posted so far (each under the queue lock).
     posted: AtomicU64,
     next_id: AtomicU64,
     /// Ask the hub to finish at its next step (runtime shutdown).
-    pub stop: AtomicBool,
+    pub(super) stop: AtomicBool,
     status: AtomicU8,
     produced: AtomicU64,
     errors: AtomicU64,
@@ -81,7 +81,7 @@ const STATUSES: [SourceStatus; 7] = [
 ];
 
 impl HubShared {
-    pub fn new(
+    pub(super) fn new(
         name: String,
         capabilities: Capabilities,
         table: Option<Arc<SymbolTable>>,
@@ -105,7 +105,7 @@ impl HubShared {
     }
 
     /// A fresh subscriber id.
-    pub fn next_id(&self) -> u64 {
+    pub(super) fn next_id(&self) -> u64 {
         // Relaxed: uniqueness comes from the increment itself.
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
@@ -113,7 +113,7 @@ impl HubShared {
     /// Post `command` unless the hub has closed (then false, and the command is dropped).
     /// `Remove` and symbol changes are posted even then (they are harmless), only `Add` is
     /// refused.
-    pub fn post(&self, command: Command) -> bool {
+    pub(super) fn post(&self, command: Command) -> bool {
         let mut q = model_lock(&self.queue);
         if q.closed && matches!(command, Command::Add { .. }) {
             return false;
@@ -127,14 +127,14 @@ impl HubShared {
 
     /// Commands posted so far (the hub compares with what it applied; one load per step).
     #[inline]
-    pub fn posted(&self) -> u64 {
+    pub(super) fn posted(&self) -> u64 {
         self.posted.load(Ordering::Acquire)
     }
 
     /// Swap the queued commands into `into` (empty); with `close`, refuse new subscribers
     /// from now on — only when nothing was queued, so that no subscriber is stranded.
     /// Returns whether the hub is now closed.
-    pub fn take_commands(&self, into: &mut Vec<Command>, close: bool) -> bool {
+    pub(super) fn take_commands(&self, into: &mut Vec<Command>, close: bool) -> bool {
         let mut q = model_lock(&self.queue);
         std::mem::swap(&mut q.commands, into);
         if close && into.is_empty() {
@@ -144,19 +144,19 @@ impl HubShared {
     }
 
     /// Close for good and hand back whatever is queued (the hub is finishing).
-    pub fn close(&self, into: &mut Vec<Command>) {
+    pub(super) fn close(&self, into: &mut Vec<Command>) {
         let mut q = model_lock(&self.queue);
         q.closed = true;
         into.append(&mut q.commands);
     }
 
     /// Whether the hub has closed (a subscribe would be refused).
-    pub fn is_closed(&self) -> bool {
+    pub(super) fn is_closed(&self) -> bool {
         model_lock(&self.queue).closed
     }
 
     /// Publish the upstream's status and health (once per chunk, from the hub).
-    pub fn publish(&self, status: SourceStatus, health: &SourceHealth) {
+    pub(super) fn publish(&self, status: SourceStatus, health: &SourceHealth) {
         // Relaxed: independent gauges, each read on its own; nothing is published through
         // them.
         let s = STATUSES.iter().position(|&x| x == status).unwrap_or(0) as u8;
@@ -169,18 +169,18 @@ impl HubShared {
     }
 
     /// Publish only the status.
-    pub fn set_status(&self, status: SourceStatus) {
+    pub(super) fn set_status(&self, status: SourceStatus) {
         let s = STATUSES.iter().position(|&x| x == status).unwrap_or(0) as u8;
         self.status.store(s, Ordering::Relaxed);
     }
 
     /// The upstream's status as last published.
-    pub fn status(&self) -> SourceStatus {
+    pub(super) fn status(&self) -> SourceStatus {
         STATUSES[usize::from(self.status.load(Ordering::Relaxed)).min(STATUSES.len() - 1)]
     }
 
     /// The upstream's health as last published.
-    pub fn health(&self) -> SourceHealth {
+    pub(super) fn health(&self) -> SourceHealth {
         let last = self.last_tick_ns.load(Ordering::Relaxed);
         SourceHealth {
             produced: self.produced.load(Ordering::Relaxed),
@@ -217,7 +217,7 @@ impl Default for ErrorSlot {
 impl ErrorSlot {
     /// Leave `error` for the subscriber after its first `at` ticks (`last`: the upstream's
     /// final error, always kept).
-    pub fn put(&self, error: SourceError, at: u64, last: bool) {
+    pub(super) fn put(&self, error: SourceError, at: u64, last: bool) {
         let mut q = model_lock(&self.errors);
         if q.len() >= MAX_WAITING_ERRORS {
             if !last {
@@ -234,14 +234,14 @@ impl ErrorSlot {
     /// Where the first waiting error goes in the subscriber's stream (`u64::MAX`: none): it
     /// must not read past it before taking the error.
     #[inline]
-    pub fn due_at(&self) -> u64 {
+    pub(super) fn due_at(&self) -> u64 {
         // Acquire: pairs with the Release in `put` (see there).
         self.at.load(Ordering::Acquire)
     }
 
     /// The first error waiting for a subscriber that has read `read` ticks, if it is due.
     #[inline]
-    pub fn take(&self, read: u64) -> Option<SourceError> {
+    pub(super) fn take(&self, read: u64) -> Option<SourceError> {
         if self.due_at() > read {
             return None;
         }
@@ -254,7 +254,7 @@ impl ErrorSlot {
     }
 
     /// The first error waiting, due or not (at the end of the stream everything is due).
-    pub fn take_any(&self) -> Option<SourceError> {
+    pub(super) fn take_any(&self) -> Option<SourceError> {
         self.take(u64::MAX - 1)
     }
 }

@@ -54,7 +54,7 @@ impl Hubs {
     /// # Errors
     /// What `build` returns; a subscription the hub refuses (capacity, symbols); a hub
     /// thread that cannot be started.
-    pub fn subscribe(
+    pub(crate) fn subscribe(
         &self,
         name: &str,
         config: SubscriberConfig,
@@ -93,7 +93,7 @@ impl Hubs {
 
     /// Stop every hub (their subscribers see the end of their streams) and wait for their
     /// threads (a hub's step is bounded, so each ends at its next step).
-    pub fn shutdown(&self) {
+    pub(crate) fn shutdown(&self) {
         let hubs = std::mem::take(&mut *crate::sync::lock(&self.map));
         for r in hubs.values() {
             r.handle.stop();
