@@ -1,6 +1,6 @@
 //! Fan-out: a provider runs once and every pipeline that uses it subscribes.
 //!
-//! A [`FanoutHub`] owns the one running upstream [`TickSource`] of a provider (one
+//! A [`FanoutHub`] owns the one running upstream [`TickSource`](crate::TickSource) of a provider (one
 //! connection, one budget spend, one breaker) and is a [`Task`](crate::exec::Task): each step
 //! applies the subscribe / unsubscribe commands posted since the last one, polls the upstream
 //! once into its chunk buffer, and offers every [`Subscriber`] the runs of that chunk its
@@ -50,9 +50,9 @@
 //!
 //! - Subscribing posts a command; the hub applies it at its next step, and the subscriber
 //!   receives from the next chunk on. Changing a subscriber's symbols
-//!   ([`TickSource::subscribe`] / [`unsubscribe`](TickSource::unsubscribe) on it) applies
+//!   ([`subscribe`](crate::TickSource::subscribe) / [`unsubscribe`](crate::TickSource::unsubscribe) on it) applies
 //!   from the next chunk offered to it. The hub keeps the upstream's subscription equal to
-//!   the union of its subscribers' symbols (see [`TickSource#subscriptions`]): while any
+//!   the union of its subscribers' symbols (see [Subscriptions](crate::TickSource#subscriptions)): while any
 //!   subscriber takes all symbols, nothing is unsubscribed upstream.
 //! - The upstream ending reaches every subscriber as end of stream after what it was sent;
 //!   an upstream error reaches each subscriber once, after the ticks sent before it, as the
