@@ -11,6 +11,7 @@ pub mod batcher;
 pub mod clock;
 pub mod error;
 pub mod exec;
+pub mod fanout;
 pub mod file;
 pub mod flow;
 pub mod idle;

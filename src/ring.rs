@@ -433,6 +433,27 @@ impl<T: Conflatable> EdgeTx<T> {
         rest
     }
 
+    /// Give up on `n` items the caller could not [`offer`](Self::offer) and will not offer
+    /// again (a fan-out that cannot wait for one consumer): they are counted as offered and
+    /// dropped, so conservation holds.
+    pub fn discard(&mut self, n: usize) {
+        self.offered += n as u64;
+        self.dropped += n as u64;
+        self.publish();
+    }
+
+    /// Give up on the conflated quotes still waiting at the producer (counted as dropped):
+    /// the producer is ending without waiting for the consumer. Returns how many.
+    pub fn discard_pending(&mut self) -> usize {
+        let n = self.stash.len();
+        while self.stash.len() > 0 {
+            self.stash.pop_front();
+        }
+        self.dropped += n as u64;
+        self.publish();
+        n
+    }
+
     /// Conflated items waiting at the producer.
     pub fn pending_len(&self) -> usize {
         self.stash.len()

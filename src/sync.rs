@@ -38,6 +38,20 @@ pub(crate) fn write_lock<T: ?Sized>(
     l.write().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// A mutex that loom models under `--cfg loom` (std's otherwise), for control-plane state a
+/// loom model races against a data path (the fan-out's command queue and error slots).
+#[cfg(loom)]
+pub(crate) type ModelMutex<T> = loom::sync::Mutex<T>;
+/// A mutex that loom models under `--cfg loom` (std's otherwise), for control-plane state a
+/// loom model races against a data path (the fan-out's command queue and error slots).
+#[cfg(not(loom))]
+pub(crate) type ModelMutex<T> = std::sync::Mutex<T>;
+
+/// Lock a [`ModelMutex`], carrying on past poisoning as [`lock`] does.
+pub(crate) fn model_lock<T>(m: &ModelMutex<T>) -> impl std::ops::DerefMut<Target = T> + '_ {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use std::path::{Path, PathBuf};

@@ -448,6 +448,11 @@ fn a_breaker_swap_applies_to_a_running_pipeline_from_its_next_chunk() {
     clock.advance(Duration::from_secs(1));
     // The next chunk meets the injected error: one failure now opens the breaker.
     assert!(wait_for(10_000, || venue.breaker().stats().opened == 1));
+    // The provider's hub met the error; the pipeline reads it from its subscription next.
+    assert!(wait_for(10_000, || runtime.snapshot().pipelines[0]
+        .stats
+        .source_errors
+        == 1));
     let snap = runtime.snapshot();
     assert_eq!(snap.providers[0].state.breaker.opened, 1);
     assert_eq!(snap.pipelines[0].stats.source_errors, 1);

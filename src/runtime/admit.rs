@@ -11,6 +11,7 @@ use std::sync::Arc;
 use crate::admission::{AdmissionGate, Refusal};
 use crate::error::SourceError;
 use crate::source::{Capabilities, SourceHealth, SourcePoll, SourceStatus, TickSource};
+use crate::symbol::SymbolId;
 use crate::tick::Tick;
 
 /// A source behind its provider's gate (`None`: a plain source), optionally bounded.
@@ -110,6 +111,14 @@ impl TickSource for GatedSource {
 
     fn symbol_table(&self) -> Option<&Arc<crate::symbol::SymbolTable>> {
         self.inner.symbol_table()
+    }
+
+    fn subscribe(&mut self, symbols: &[SymbolId]) -> Result<(), SourceError> {
+        self.inner.subscribe(symbols)
+    }
+
+    fn unsubscribe(&mut self, symbols: &[SymbolId]) -> Result<(), SourceError> {
+        self.inner.unsubscribe(symbols)
     }
 }
 

@@ -7,13 +7,16 @@ use crate::admission::{AdmissionGate, CoordinationSwitch};
 use crate::batcher::HybridBatcher;
 use crate::clock::SharedClock;
 use crate::error::{ConfigError, PipelineError, SourceError};
+use crate::fanout::{HubConfig, SubscriberConfig};
 use crate::flow::RateCoordinator;
 use crate::operator::{BarConfig, BarOperator, Operator, Passthrough};
 use crate::pipeline::{PipelineContext, Placement, StreamingPipeline};
 use crate::registry::{RegistryError, SourceContext, SourceRegistry, SourceSpec};
+use crate::ring::EdgeCounters;
 use crate::router::{RouterConfig, RouterControl, SourceRouter};
 use crate::runtime::admit::GatedSource;
 use crate::runtime::error::RuntimeError;
+use crate::runtime::hubs::{Hubs, Provided, Upstream};
 use crate::runtime::settings::PipelineRuntimeSettings;
 use crate::runtime::spec::{OperatorSpec, PipelineSpec};
 use crate::sink::Sink;
@@ -27,6 +30,7 @@ pub(crate) struct Parts<'a> {
     pub symbols: &'a Arc<SymbolTable>,
     pub switch: &'a Arc<CoordinationSwitch>,
     pub clock: &'a SharedClock,
+    pub hubs: &'a Hubs,
 }
 
 /// A pipeline's router's control, when it routes several sources.
@@ -35,70 +39,58 @@ pub(crate) struct Routed {
     pub router: Option<RouterControl>,
     /// Every routed source declares `shared_sequence` (so `Arbitrate` may be switched to).
     pub shared_sequence: bool,
+    /// The counters of its subscription to its provider's fan-out, when it has one.
+    pub subscription: Option<Arc<EdgeCounters>>,
 }
 
 impl Routed {
-    /// A pipeline reading one source (no router).
-    fn single() -> Routed {
+    /// A pipeline reading one source (no router), through a fan-out subscription whose
+    /// ring has `subscription` counters (`None`: a source of its own).
+    fn single(subscription: Option<Arc<EdgeCounters>>) -> Routed {
         Routed {
             router: None,
             shared_sequence: false,
+            subscription,
         }
     }
 }
 
 /// The source of a pipeline reading `names` (already checked against the settings).
 ///
-/// With orchestration every source polls through its provider's [`AdmissionGate`] (the
-/// provider's breaker, its budget when request-based and coordination is on): one provider
-/// directly, several through a [`SourceRouter`] in priority order that polls each through its
-/// gate. Without orchestration: the first source, directly.
+/// One provider: a subscriber of the provider's one running fan-out hub (see
+/// [`crate::fanout`] and `runtime::hubs`), started on first use, with the pipeline's symbols
+/// (none: all of the provider's), a ring of `ring_capacity` under the pipeline's backpressure
+/// policy, and its own `max_ticks` bound. With orchestration the hub polls through the
+/// provider's [`AdmissionGate`] (breaker, and budget when request-based and coordination is
+/// on): once for every subscriber. A replay is not shared: each pipeline replays the file
+/// from its start (a late subscriber of a shared replay would miss its beginning).
+///
+/// Several providers (orchestrated): a [`SourceRouter`] over sources of this pipeline's own,
+/// in priority order, polling each through its gate. Without orchestration: the first
+/// provider, shared as above, without a gate.
 pub(crate) fn source(
     parts: &Parts<'_>,
     settings: &PipelineRuntimeSettings,
     spec: &PipelineSpec,
     names: &[String],
+    ring_capacity: usize,
 ) -> Result<(Box<dyn TickSource>, Routed), RuntimeError> {
     let orchestrated = settings.orchestration_enabled;
     let used = if orchestrated { names } else { &names[..1] };
-    let mut sources: Vec<Box<dyn TickSource>> = Vec::with_capacity(used.len());
-    for (i, name) in used.iter().enumerate() {
-        let mut source_spec = settings.provider_spec(name).ok_or_else(|| {
-            let reason = format!("unknown provider {:?}", crate::error::bounded(name));
-            ConfigError::new("sources", reason)
-        })?;
-        if !spec.symbols.is_empty() {
-            source_spec.symbols = spec.symbols.clone();
-        }
-        let ctx = SourceContext {
-            symbols: parts.symbols.clone(),
-            source_id: u16::try_from(i).unwrap_or(u16::MAX),
-        };
-        // No symbols on either side: the kind decides (a replay reads all of its file's).
-        let built = parts.registry.build(&source_spec, &ctx).map_err(|e| {
-            if source_spec.symbols.is_empty() && wants_symbols(&source_spec, &e) {
-                RuntimeError::from(ConfigError::new(
-                    "symbols",
-                    format!("the pipeline names no symbols and providers.{name}.symbols is empty"),
-                ))
-            } else {
-                e.into()
-            }
-        })?;
-        sources.push(built);
+    if used.len() == 1 {
+        let (shared, counters) = shared_source(parts, settings, spec, &used[0], ring_capacity)?;
+        let bounded = GatedSource::new(shared, None, spec.max_ticks);
+        return Ok((Box::new(bounded), Routed::single(counters)));
     }
-    if !orchestrated {
-        let plain = GatedSource::new(sources.swap_remove(0), None, spec.max_ticks);
-        return Ok((Box::new(plain), Routed::single()));
-    }
-    let mut gates = used
+    let sources = used
+        .iter()
+        .enumerate()
+        .map(|(i, name)| build_one(parts, settings, spec, name, i))
+        .collect::<Result<Vec<_>, _>>()?;
+    let gates = used
         .iter()
         .map(|name| provider_gate(parts, settings, name))
         .collect::<Result<Vec<_>, _>>()?;
-    if sources.len() == 1 {
-        let single = GatedSource::new(sources.swap_remove(0), gates.pop(), spec.max_ticks);
-        return Ok((Box::new(single), Routed::single()));
-    }
     let shared_sequence = sources.iter().all(|c| c.capabilities().shared_sequence);
     let config = settings.router_config(RouterConfig::default());
     let router = SourceRouter::with_config(sources, config, parts.clock.clone())?
@@ -109,8 +101,89 @@ pub(crate) fn source(
     let routed = Routed {
         router: Some(control),
         shared_sequence,
+        subscription: None,
     };
     Ok((Box::new(bounded), routed))
+}
+
+/// A subscriber of provider `name`'s hub (or, for a replay, a source of its own), behind the
+/// provider's gate when orchestrated.
+fn shared_source(
+    parts: &Parts<'_>,
+    settings: &PipelineRuntimeSettings,
+    spec: &PipelineSpec,
+    name: &str,
+    ring_capacity: usize,
+) -> Result<Provided, RuntimeError> {
+    let d = &settings.pipeline;
+    let symbols = spec
+        .symbols
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            parts
+                .symbols
+                .intern(s)
+                .map_err(|e| ConfigError::new(format!("symbols[{i}]"), e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let config = SubscriberConfig {
+        symbols,
+        capacity: ring_capacity,
+        backpressure: d.backpressure,
+    };
+    let hub = HubConfig {
+        chunk_size: d.chunk_size,
+        keep_open: false,
+    };
+    parts.hubs.subscribe(name, config, hub, parts.clock, || {
+        let source = build_one(parts, settings, spec, name, 0)?;
+        let replay = source.capabilities().replay;
+        let gate = if settings.orchestration_enabled {
+            Some(provider_gate(parts, settings, name)?)
+        } else {
+            None
+        };
+        let gated: Box<dyn TickSource> = Box::new(GatedSource::new(source, gate, None));
+        Ok(if replay {
+            Upstream::Own(gated)
+        } else {
+            Upstream::Shared(gated)
+        })
+    })
+}
+
+/// Build provider `name`'s source for `spec` (its symbols when it names any), with source
+/// id `source_id`.
+fn build_one(
+    parts: &Parts<'_>,
+    settings: &PipelineRuntimeSettings,
+    spec: &PipelineSpec,
+    name: &str,
+    source_id: usize,
+) -> Result<Box<dyn TickSource>, RuntimeError> {
+    let mut source_spec = settings.provider_spec(name).ok_or_else(|| {
+        let reason = format!("unknown provider {:?}", crate::error::bounded(name));
+        ConfigError::new("sources", reason)
+    })?;
+    if !spec.symbols.is_empty() {
+        source_spec.symbols = spec.symbols.clone();
+    }
+    let ctx = SourceContext {
+        symbols: parts.symbols.clone(),
+        source_id: u16::try_from(source_id).unwrap_or(u16::MAX),
+    };
+    // No symbols on either side: the kind decides (a replay reads all of its file's).
+    parts.registry.build(&source_spec, &ctx).map_err(|e| {
+        if source_spec.symbols.is_empty() && wants_symbols(&source_spec, &e) {
+            RuntimeError::from(ConfigError::new(
+                "symbols",
+                format!("the pipeline names no symbols and providers.{name}.symbols is empty"),
+            ))
+        } else {
+            e.into()
+        }
+    })
 }
 
 /// The gate of provider `name`'s source: the provider's breaker, and its budget when it is
@@ -173,7 +246,7 @@ pub(crate) fn pipeline(
     ring_capacity: usize,
 ) -> Result<(StreamingPipeline, Routed), RuntimeError> {
     let d = &settings.pipeline;
-    let (source, routed) = source(parts, settings, spec, names)?;
+    let (source, routed) = source(parts, settings, spec, names, ring_capacity)?;
     let mut b = StreamingPipeline::builder()
         .boxed_source(source)
         .boxed_operator(operator(spec)?)

@@ -60,6 +60,7 @@ mod admission_paths;
 mod admit;
 mod build;
 mod error;
+mod hubs;
 mod settings;
 mod snapshot;
 mod spec;
@@ -134,6 +135,7 @@ impl Entry {
             state: stats.state,
             stats,
             routing: self.routed.router.as_ref().map(RouterControl::stats),
+            subscription: self.routed.subscription.as_ref().map(|c| c.snapshot()),
         }
     }
 }
@@ -150,6 +152,8 @@ pub(crate) struct RuntimeShared {
     clock: SharedClock,
     table: Mutex<BTreeMap<PipelineKey, Entry>>,
     streams: AtomicU64,
+    /// The running providers, one fan-out hub each.
+    hubs: hubs::Hubs,
 }
 
 impl RuntimeShared {
@@ -169,6 +173,7 @@ impl RuntimeShared {
             symbols: &self.symbols,
             switch: &self.switch,
             clock: &self.clock,
+            hubs: &self.hubs,
         }
     }
 }
@@ -279,6 +284,7 @@ impl PipelineRuntime {
             clock,
             table: Mutex::new(BTreeMap::new()),
             streams: AtomicU64::new(0),
+            hubs: hubs::Hubs::default(),
         });
         let runtime = PipelineRuntime { inner };
         for spec in &settings.pipelines {
@@ -496,13 +502,17 @@ impl PipelineRuntime {
                 RunningPipeline::Stream(m) => m.stop(),
             }
         }
-        entries
+        let reports = entries
             .into_iter()
             .filter_map(|(key, e)| match e.running {
                 RunningPipeline::Owned(h) => Some((key, h.join())),
                 RunningPipeline::Stream(_) => None,
             })
-            .collect()
+            .collect();
+        // The pipelines have left their providers; quote streams still being read see the
+        // end of their streams.
+        self.inner.hubs.shutdown();
+        reports
     }
 }
 

@@ -2,6 +2,7 @@
 
 use crate::flow::ProviderState;
 use crate::pipeline::{PipelineState, PipelineStats};
+use crate::ring::EdgeStats;
 use crate::router::{RouterStats, RoutingStrategy};
 use crate::runtime::spec::PipelineKey;
 
@@ -30,6 +31,11 @@ pub struct PipelineInfo {
     /// The router's switches, breaker states and per-source selection counts, when the
     /// pipeline routes several sources.
     pub routing: Option<RouterStats>,
+    /// Its subscription to its provider's shared source: what the fan-out offered it and
+    /// what became of it (pushed, dropped or conflated under its backpressure policy,
+    /// popped by the pipeline). `None` for a pipeline with sources of its own (routed, or a
+    /// replay).
+    pub subscription: Option<EdgeStats>,
 }
 
 /// One provider's health.

@@ -14,7 +14,7 @@ use std::time::Duration;
 use crate::clock::SharedClock;
 use crate::error::SourceError;
 use crate::idle::{IdleStrategy, Idler};
-use crate::symbol::SymbolTable;
+use crate::symbol::{SymbolId, SymbolTable};
 use crate::tick::Tick;
 
 mod common;
@@ -112,6 +112,24 @@ pub struct Capabilities {
 /// `capabilities` and `symbol_table` then read it) or implements those accessors itself (a
 /// source that does neither reports an empty name, no symbols, `Idle`, zero health and no
 /// capabilities).
+///
+/// # Subscriptions
+///
+/// A provider runs once and fans out to every pipeline that uses it (see [`crate::fanout`]).
+/// The fan-out hub keeps the upstream's subscription equal to the union of its subscribers'
+/// symbols: it calls [`subscribe`](Self::subscribe) with the symbols that the union gained and
+/// [`unsubscribe`](Self::unsubscribe) with those it lost, on the hub's thread, between two
+/// polls (after `start`, never concurrently with `poll`; `&mut self` says so), with ids of
+/// [`symbol_table`](Self::symbol_table). A subscriber that takes all symbols adds nothing.
+///
+/// - A source that can change what it produces (a network feed, the synthetic source) does
+///   so from its next poll and reports the new set in [`symbols`](Self::symbols).
+/// - The default accepts and ignores both: right for a source that always produces all of
+///   its symbols (a recording, a canned vector). Nothing is lost by that: the hub filters
+///   every chunk per subscriber anyway.
+/// - An error means the change did not happen (nothing was added, or the symbol may still
+///   come); the hub reports it to the subscriber that asked and keeps running. Unsubscribing
+///   a symbol that is not produced, or subscribing one twice, is not an error.
 pub trait TickSource: Send {
     /// The source's name (for errors, routing records and stats).
     fn name(&self) -> &str {
@@ -159,6 +177,25 @@ pub trait TickSource: Send {
     fn core(&self) -> Option<&SourceCore> {
         None
     }
+
+    /// Add `symbols` (ids in [`symbol_table`](Self::symbol_table)) to what the source
+    /// produces. See [Subscriptions](TickSource#subscriptions).
+    ///
+    /// # Errors
+    /// The source cannot produce a symbol (unknown id, refused upstream); nothing changed.
+    fn subscribe(&mut self, symbols: &[SymbolId]) -> Result<(), SourceError> {
+        let _ = symbols;
+        Ok(())
+    }
+
+    /// Stop producing `symbols`. See [Subscriptions](TickSource#subscriptions).
+    ///
+    /// # Errors
+    /// The source could not drop a symbol upstream; it may still produce it.
+    fn unsubscribe(&mut self, symbols: &[SymbolId]) -> Result<(), SourceError> {
+        let _ = symbols;
+        Ok(())
+    }
 }
 
 impl<S: TickSource + ?Sized> TickSource for Box<S> {
@@ -191,6 +228,12 @@ impl<S: TickSource + ?Sized> TickSource for Box<S> {
     }
     fn core(&self) -> Option<&SourceCore> {
         (**self).core()
+    }
+    fn subscribe(&mut self, symbols: &[SymbolId]) -> Result<(), SourceError> {
+        (**self).subscribe(symbols)
+    }
+    fn unsubscribe(&mut self, symbols: &[SymbolId]) -> Result<(), SourceError> {
+        (**self).unsubscribe(symbols)
     }
 }
 

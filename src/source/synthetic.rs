@@ -267,6 +267,8 @@ pub struct SyntheticSource {
     cfg: SyntheticConfig,
     rng: Rng,
     syms: Vec<SymbolState>,
+    /// Symbols unsubscribed, kept so that a later subscribe continues their walk.
+    parked: Vec<SymbolState>,
     next_sym: usize,
     seq: u32,
     pacer: Option<Pacer>,
@@ -335,6 +337,7 @@ impl SyntheticSource {
                 .with_symbol_table(table),
             rng: Rng(cfg.seed),
             syms,
+            parked: Vec::new(),
             next_sym: 0,
             seq: 0,
             pacer,
@@ -505,7 +508,7 @@ impl TickSource for SyntheticSource {
             // absolute readings (epoch ns) would saturate it. Before the start is time 0.
             n = p.take_up_to(now_ns.saturating_sub(self.started_ns), n);
         }
-        if n == 0 {
+        if n == 0 || self.syms.is_empty() {
             return Ok(SourcePoll::Pending);
         }
         for slot in &mut out[..n as usize] {
@@ -539,7 +542,26 @@ impl TickSource for SyntheticSource {
             Mode::Closed => SourceStatus::Closed,
         }
     }
+
+    /// Adds each symbol not produced yet to the round-robin (a symbol unsubscribed earlier
+    /// continues its walk where it stopped; a new one starts near `start_price`), from the
+    /// next poll.
+    ///
+    /// # Errors
+    /// An id its table never issued ([`SourceError::Config`] on `synthetic.symbols`); then
+    /// nothing is added.
+    fn subscribe(&mut self, symbols: &[SymbolId]) -> Result<(), SourceError> {
+        self.add_symbols(symbols)
+    }
+
+    /// Takes each symbol out of the round-robin from the next poll (its walk is kept for a
+    /// later subscribe). With none left, polls are `Pending`. Never fails.
+    fn unsubscribe(&mut self, symbols: &[SymbolId]) -> Result<(), SourceError> {
+        self.remove_symbols(symbols);
+        Ok(())
+    }
 }
 
+mod subscribe;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,222 @@
+//! Providers run once and fan out: every pipeline and quote stream of a runtime that reads a
+//! provider subscribes to its one running source. Constructions are counted through a
+//! registered factory; waits are bounded loops on a condition, never timing assertions.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use common::wait_for;
+use market_data_pipeline::pipeline::PipelineState;
+use market_data_pipeline::registry::{builtin, SourceFactory, SourceRegistry, SourceSpec};
+use market_data_pipeline::runtime::{
+    PipelineRuntime, PipelineRuntimeSettings, PipelineSpec, ProviderSettings,
+};
+use market_data_pipeline::{
+    Capabilities, MonotonicClock, PipelineKey, SourceError, SourceHealth, SourcePoll, SourceStatus,
+    SymbolId, SymbolTable, Tick, TickSource,
+};
+
+/// What the test controls of the provider's source: how many ticks it may produce so far,
+/// whether it ends once it has, and how often it was built and closed.
+#[derive(Debug, Default)]
+struct Valve {
+    allowed: AtomicU64,
+    end: AtomicBool,
+    built: AtomicUsize,
+    closed: AtomicUsize,
+}
+
+/// A synthetic source that produces only what its valve allows.
+struct Valved {
+    inner: Box<dyn TickSource>,
+    valve: Arc<Valve>,
+    produced: u64,
+}
+
+impl TickSource for Valved {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn start(&mut self, now_ns: u64) -> Result<(), SourceError> {
+        self.inner.start(now_ns)
+    }
+    fn poll(&mut self, now_ns: u64, out: &mut [Tick]) -> Result<SourcePoll, SourceError> {
+        let left = self.valve.allowed.load(Ordering::SeqCst) - self.produced;
+        if left == 0 {
+            return Ok(if self.valve.end.load(Ordering::SeqCst) {
+                SourcePoll::Ended
+            } else {
+                SourcePoll::Pending
+            });
+        }
+        let room = out.len().min(left as usize);
+        let r = self.inner.poll(now_ns, &mut out[..room]);
+        if let Ok(SourcePoll::Ready(n)) = r {
+            self.produced += n as u64;
+        }
+        r
+    }
+    fn close(&mut self) {
+        self.valve.closed.fetch_add(1, Ordering::SeqCst);
+        self.inner.close()
+    }
+    fn status(&self) -> SourceStatus {
+        self.inner.status()
+    }
+    fn health(&self) -> SourceHealth {
+        self.inner.health()
+    }
+    fn symbols(&self) -> &[String] {
+        self.inner.symbols()
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    fn symbol_table(&self) -> Option<&Arc<SymbolTable>> {
+        self.inner.symbol_table()
+    }
+    fn subscribe(&mut self, symbols: &[SymbolId]) -> Result<(), SourceError> {
+        self.inner.subscribe(symbols)
+    }
+    fn unsubscribe(&mut self, symbols: &[SymbolId]) -> Result<(), SourceError> {
+        self.inner.unsubscribe(symbols)
+    }
+}
+
+/// A runtime whose provider `venue` is a [`Valved`] synthetic source (AAPL and MSFT unless
+/// a pipeline names its own) built by a registered factory.
+fn valved_runtime() -> (PipelineRuntime, Arc<Valve>) {
+    let valve = Arc::new(Valve::default());
+    let registry = SourceRegistry::new();
+    let v = valve.clone();
+    registry.register(
+        "valved",
+        SourceFactory::new(move |spec, ctx| {
+            v.built.fetch_add(1, Ordering::SeqCst);
+            let mut spec = spec.clone();
+            spec.kind = "synthetic".into();
+            Ok(Box::new(Valved {
+                inner: builtin::synthetic(&spec, ctx)?,
+                valve: v.clone(),
+                produced: 0,
+            }))
+        }),
+    );
+    let venue = ProviderSettings::new(SourceSpec::named("venue", "valved", &["AAPL", "MSFT"]));
+    let settings = PipelineRuntimeSettings {
+        default_sources: vec!["venue".into()],
+        providers: [("venue".to_string(), venue)].into(),
+        ..Default::default()
+    };
+    let runtime =
+        PipelineRuntime::start_with(settings, registry, MonotonicClock::shared()).unwrap();
+    (runtime, valve)
+}
+
+fn state(runtime: &PipelineRuntime, key: &PipelineKey) -> Option<PipelineState> {
+    runtime
+        .list_pipelines()
+        .into_iter()
+        .find(|p| &p.key == key)
+        .map(|p| p.state)
+}
+
+#[test]
+fn two_pipelines_and_a_quote_stream_on_one_provider_open_one_upstream_source() {
+    let (runtime, valve) = valved_runtime();
+    valve.allowed.store(u64::MAX / 2, Ordering::SeqCst);
+    // Starting the runtime builds each provider once to check its parameters.
+    let built = || valve.built.load(Ordering::SeqCst);
+    let at_start = built();
+    let p1 = runtime
+        .run_pipeline(
+            PipelineSpec::new("t", "p1")
+                .symbols(&["AAPL"])
+                .max_ticks(20_000),
+        )
+        .unwrap();
+    let p2 = runtime
+        .run_pipeline(
+            PipelineSpec::new("t", "p2")
+                .symbols(&["MSFT", "AAPL"])
+                .max_ticks(30_000),
+        )
+        .unwrap();
+    let mut stream = runtime.stream_quotes(&["MSFT"]).unwrap();
+    let quotes: Vec<_> = stream.by_ref().take(100).collect();
+    assert_eq!(
+        built() - at_start,
+        1,
+        "one upstream source for two pipelines and a quote stream"
+    );
+    assert_eq!(quotes.len(), 100);
+    assert!(quotes.iter().all(|q| &*q.symbol == "MSFT"));
+    // The stream leaves (under `Block` it would pace the provider for everyone).
+    drop(stream);
+    for (key, n) in [(&p1, 20_000), (&p2, 30_000)] {
+        assert!(
+            wait_for(20_000, || state(&runtime, key)
+                == Some(PipelineState::Stopped)),
+            "{key}"
+        );
+        // Its subscription's counters: conserved, and what it read is what it produced.
+        let info = runtime.list_pipelines().into_iter().find(|p| &p.key == key);
+        let sub = info.and_then(|p| p.subscription).unwrap();
+        assert_eq!(
+            sub.offered,
+            sub.popped + sub.dropped + sub.conflated + sub.in_flight(),
+            "{key}: {sub:?}"
+        );
+        assert_eq!((sub.popped, sub.dropped), (n, 0), "{key}: {sub:?}");
+        let report = runtime.stop_pipeline(key).unwrap();
+        assert!(report.stats.is_conserved(), "{key}: {:?}", report.stats);
+        assert_eq!(report.stats.produced, n, "{key}");
+        assert!(report.error.is_none(), "{key}: {:?}", report.error);
+    }
+    // The last subscriber left: the hub closes the upstream; the next pipeline opens the
+    // provider anew.
+    assert!(wait_for(20_000, || valve.closed.load(Ordering::SeqCst) == 1));
+    let p3 = runtime
+        .run_pipeline(
+            PipelineSpec::new("t", "p3")
+                .symbols(&["AAPL"])
+                .max_ticks(1_000),
+        )
+        .unwrap();
+    assert_eq!(built() - at_start, 2);
+    assert!(wait_for(20_000, || state(&runtime, &p3)
+        == Some(PipelineState::Stopped)));
+    assert_eq!(runtime.stop_pipeline(&p3).unwrap().stats.produced, 1_000);
+}
+
+#[test]
+fn the_provider_ending_reaches_every_pipeline_after_all_it_produced() {
+    let (runtime, valve) = valved_runtime();
+    let at_start = valve.built.load(Ordering::SeqCst);
+    let keys: Vec<PipelineKey> = ["a", "b", "c"]
+        .iter()
+        .map(|id| {
+            runtime
+                .run_pipeline(PipelineSpec::new("t", id).symbols(&["AAPL"]))
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(valve.built.load(Ordering::SeqCst) - at_start, 1);
+    // Nothing is produced until all three are subscribed; then 6000 ticks and the end.
+    valve.allowed.store(6_000, Ordering::SeqCst);
+    valve.end.store(true, Ordering::SeqCst);
+    for key in &keys {
+        assert!(
+            wait_for(20_000, || state(&runtime, key)
+                == Some(PipelineState::Stopped)),
+            "{key}"
+        );
+        let report = runtime.stop_pipeline(key).unwrap();
+        assert!(report.stats.is_conserved(), "{key}");
+        // Under `Block` (the default) nothing is lost: every AAPL tick the provider made
+        // (the union is {AAPL}, so all 6000 are AAPL).
+        assert_eq!(report.stats.produced, 6_000, "{key}");
+    }
+}
