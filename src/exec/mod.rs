@@ -12,6 +12,7 @@ mod worker_set;
 
 pub use dedicated::spawn_dedicated;
 pub use host::panic_message;
+pub(crate) use worker_set::check_workers;
 pub use worker_set::{
     TaskPlacement, WorkerSet, WorkerSetConfig, WorkerSetError, WorkerSetTimeout, MAX_WORKERS,
 };

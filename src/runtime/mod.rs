@@ -82,6 +82,7 @@ pub use toml_file::MAX_SETTINGS_BYTES;
 
 use crate::admission::CoordinationSwitch;
 use crate::clock::{MonotonicClock, SharedClock};
+use crate::exec::{WorkerSet, WorkerSetConfig, WorkerSetError};
 use crate::flow::RateCoordinator;
 use crate::pipeline::{PipelineHandle, PipelineMonitor, PipelineReport, PipelineState};
 use crate::registry::{SourceContext, SourceRegistry};
@@ -154,6 +155,10 @@ pub(crate) struct RuntimeShared {
     streams: AtomicU64,
     /// The running providers, one fan-out hub each.
     hubs: hubs::Hubs,
+    /// The workers hosting every pipeline's stages (but dedicated ones). Shut down (every
+    /// task stopped and drained) when the last user of this state goes: the runtime, or a
+    /// quote stream outliving it.
+    workers: WorkerSet,
 }
 
 impl RuntimeShared {
@@ -272,6 +277,17 @@ impl PipelineRuntime {
         }))?;
         // One table for the runtime's pipelines and the sources its registry creates.
         let symbols = registry.symbols().clone();
+        let workers = WorkerSet::new(WorkerSetConfig {
+            workers: settings.workers,
+            ..WorkerSetConfig::default()
+        })
+        .map_err(|e| match e {
+            WorkerSetError::Config(c) => RuntimeError::from(c),
+            other => RuntimeError::from(crate::error::PipelineError::Worker {
+                worker: "workers".to_string(),
+                reason: other.to_string(),
+            }),
+        })?;
         let inner = Arc::new(RuntimeShared {
             switch: Arc::new(CoordinationSwitch::new(settings.enable_rate_coordination)),
             settings: ArcSwap::from_pointee(Versioned {
@@ -285,6 +301,7 @@ impl PipelineRuntime {
             table: Mutex::new(BTreeMap::new()),
             streams: AtomicU64::new(0),
             hubs: hubs::Hubs::default(),
+            workers,
         });
         let runtime = PipelineRuntime { inner };
         for spec in &settings.pipelines {
@@ -344,7 +361,9 @@ impl PipelineRuntime {
         Ok(key)
     }
 
-    /// Start a pipeline; its output goes to a counting sink.
+    /// Start a pipeline; its output goes to a counting sink. Its stages are placed on the
+    /// runtime's workers (no thread is spawned), or on dedicated threads of their own when
+    /// the spec asks for them ([`PipelineSpec::dedicated`]).
     ///
     /// # Errors
     /// [`RuntimeError::MaxPipelines`], [`RuntimeError::DuplicatePipeline`], an unknown
@@ -373,7 +392,12 @@ impl PipelineRuntime {
                 Some(sink),
                 settings.pipeline.ring_capacity,
             )?;
-            Ok((RunningPipeline::Owned(p.start()?), routed))
+            let handle = if spec.dedicated {
+                p.start()?
+            } else {
+                p.start_on(&self.inner.workers)?
+            };
+            Ok((RunningPipeline::Owned(handle), routed))
         })
     }
 
@@ -381,7 +405,7 @@ impl PipelineRuntime {
     /// [`Quote`](crate::Quote)s (symbol name, price = last trade else mid, bid/ask, sizes,
     /// timestamps), or of the raw ticks through [`QuoteStream::ticks`].
     ///
-    /// Only the source stage runs on a worker; its 64-byte ticks cross one ring
+    /// Only the source stage runs, on one of the runtime's workers; its 64-byte ticks cross one ring
     /// (`pipeline.stream_capacity` slots) to the caller's thread, which makes the quotes. It
     /// counts toward `max_concurrent_pipelines` and is listed as `quotes/stream-<n>` until the
     /// stream is dropped.
@@ -403,7 +427,7 @@ impl PipelineRuntime {
                 None,
                 settings.pipeline.stream_capacity,
             )?;
-            let (handle, ticks) = p.start_tick_stream()?;
+            let (handle, ticks) = p.start_tick_stream_on(&self.inner.workers)?;
             let monitor = handle.monitor();
             stream = Some((ticks, handle));
             Ok((RunningPipeline::Stream(monitor), routed))
