@@ -2,7 +2,11 @@
 //! and the line); pipelines run on the workers, a dedicated spec on threads of its own; 100
 //! runtime pipelines on 2 workers all complete, conserved.
 
+mod common;
+
 use std::time::{Duration, Instant};
+
+use common::held_sink::HeldSink;
 
 use market_data_pipeline::exec::MAX_WORKERS;
 use market_data_pipeline::pipeline::PipelineState;
@@ -156,4 +160,25 @@ fn quote_streams_run_on_the_workers_and_stop_cleanly() {
         assert_eq!(r.stats.in_flight(), 0);
     }
     assert!(runtime.list_pipelines().is_empty());
+}
+
+#[test]
+fn dropping_the_runtime_after_a_stop_gave_up_on_a_stuck_stage_does_not_wait_for_it() {
+    let runtime = PipelineRuntime::start(with_workers(1)).unwrap();
+    let (sink, held) = HeldSink::new();
+    let key = runtime
+        .run_pipeline_with_sink(
+            PipelineSpec::new("t", "stuck").symbols(&["AAPL"]),
+            Box::new(sink),
+        )
+        .unwrap();
+    let e = runtime
+        .stop_pipeline_timeout(&key, Duration::from_millis(20))
+        .unwrap_err();
+    assert!(matches!(e, RuntimeError::NotStopped(_)), "{e:?}");
+    // Was (before the set could be detached): the drop waited for the held sink for ever.
+    drop(runtime);
+    drop(held.release);
+    let closed = held.closed.recv_timeout(Duration::from_secs(60));
+    assert!(closed.is_ok(), "the released stage closed its sink");
 }

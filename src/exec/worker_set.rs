@@ -6,6 +6,11 @@
 //! per-worker inbox that the worker checks once per round (a control path: it locks and may
 //! allocate; the steps themselves do neither), and the worker is unparked when one arrives.
 //!
+//! Cooperative means a step that blocks (a sink that waits on I/O or on a lock) stalls every
+//! task of its worker until it returns: such stages, and latency-critical ones, belong on
+//! dedicated threads ([`spawn_dedicated`](crate::exec::spawn_dedicated),
+//! [`StreamingPipeline::start`](crate::pipeline::StreamingPipeline::start)).
+//!
 //! ```
 //! use market_data_pipeline::exec::{Step, Task, TaskPlacement, WorkerSet, WorkerSetConfig};
 //! use std::sync::atomic::{AtomicU64, Ordering};
@@ -191,6 +196,8 @@ pub struct WorkerSet {
     warnings: Arc<Mutex<Vec<String>>>,
     exits: crossbeam::channel::Receiver<usize>,
     prefix: String,
+    /// Dropping the set asks its workers to stop but does not wait for them.
+    detach: AtomicBool,
 }
 
 impl WorkerSet {
@@ -211,6 +218,7 @@ impl WorkerSet {
             warnings: warnings.clone(),
             exits,
             prefix: config.name.clone(),
+            detach: AtomicBool::new(false),
         };
         for i in 0..config.workers {
             let name = format!("{}-{i}", config.name);
@@ -331,6 +339,13 @@ impl WorkerSet {
         Ok(i)
     }
 
+    /// From now on, dropping the set asks every task to stop but does not wait: the workers
+    /// are left to exit on their own. For an owner that already gave up on a stuck task (a
+    /// stop with a deadline ran out) and must not wait for it for ever.
+    pub fn detach_on_drop(&self) {
+        self.detach.store(true, Ordering::Relaxed);
+    }
+
     /// Worker `i`'s thread (to unpark it when something it hosts should look again).
     pub(crate) fn thread(&self, i: usize) -> Option<Thread> {
         self.wake.get(i).cloned()
@@ -398,8 +413,15 @@ impl WorkerSet {
 }
 
 impl Drop for WorkerSet {
+    /// As [`shutdown`](WorkerSet::shutdown), unless [`detach_on_drop`](WorkerSet::detach_on_drop)
+    /// was called: then the workers are asked to stop and left to exit on their own.
     fn drop(&mut self) {
-        self.stop_and_join();
+        if self.detach.load(Ordering::Relaxed) {
+            self.ask_stop();
+            self.threads.clear();
+        } else {
+            self.stop_and_join();
+        }
     }
 }
 

@@ -30,9 +30,9 @@ pub(crate) enum Downstream {
 /// Settings of a stage task.
 #[derive(Clone)]
 pub(crate) struct LoopConfig {
-    pub clock: SharedClock,
-    pub chunk: usize,
-    pub max_consecutive_errors: u32,
+    pub(crate) clock: SharedClock,
+    pub(crate) chunk: usize,
+    pub(crate) max_consecutive_errors: u32,
 }
 
 /// Says "this stage has exited" (its name on `PipelineShared::exits`) when dropped: after

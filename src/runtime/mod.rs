@@ -460,13 +460,15 @@ impl PipelineRuntime {
         Ok(self.take_owned(key)?.stop_and_join())
     }
 
-    /// [`stop_pipeline`](Self::stop_pipeline), waiting at most `deadline` for its workers.
+    /// [`stop_pipeline`](Self::stop_pipeline), waiting at most `deadline` for its stages.
     ///
     /// # Errors
     /// As [`stop_pipeline`](Self::stop_pipeline), or [`RuntimeError::NotStopped`] naming the
     /// stages still running at the deadline; the pipeline is then no longer listed and its
-    /// stuck workers are left running, detached (see
-    /// [`PipelineHandle::stop_and_join_timeout`]).
+    /// stuck stages are left running, detached (see
+    /// [`PipelineHandle::stop_and_join_timeout`]). A stage stuck on one of the runtime's
+    /// workers stalls that worker's other tasks until it returns, and dropping the runtime
+    /// then no longer waits for the workers.
     pub fn stop_pipeline_timeout(
         &self,
         key: &PipelineKey,
@@ -474,7 +476,12 @@ impl PipelineRuntime {
     ) -> Result<PipelineReport, RuntimeError> {
         self.take_owned(key)?
             .stop_and_join_timeout(deadline)
-            .map_err(|e| RuntimeError::NotStopped(Box::new(e)))
+            .map_err(|e| {
+                // A stage left stuck on a worker must not make dropping the runtime wait for
+                // ever.
+                self.inner.workers.detach_on_drop();
+                RuntimeError::NotStopped(Box::new(e))
+            })
     }
 
     /// Remove pipeline `key` from the table and hand back its handle.
