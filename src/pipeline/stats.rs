@@ -3,7 +3,7 @@
 //! Every counter has one writer (the stage that owns it), which stores its local total once per
 //! chunk; readers take snapshots at any time. The latency histogram is recorded per record on
 //! the sink's thread into a thread-local `hdrhistogram` and merged into the shared one every
-//! few milliseconds with a `try_lock` that never makes the data path wait.
+//! quarter second with a `try_lock` that never makes the data path wait.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
