@@ -1,42 +1,5 @@
-//! `WorkerSet`: a fixed set of pinned worker threads that host many tasks.
-//!
-//! Each worker steps its tasks round-robin, one bounded step each per round, so a task that
-//! always has work cannot starve the others; it waits (with its [`IdleStrategy`]) only when a
-//! whole round made no progress, and parks when it hosts nothing. Tasks arrive through a
-//! per-worker inbox that the worker checks once per round (a control path: it locks and may
-//! allocate; the steps themselves do neither), and the worker is unparked when one arrives.
-//!
-//! Cooperative means a step that blocks (a sink that waits on I/O or on a lock) stalls every
-//! task of its worker until it returns: such stages, and latency-critical ones, belong on
-//! dedicated threads ([`spawn_dedicated`](crate::exec::spawn_dedicated),
-//! [`StreamingPipeline::start`](crate::pipeline::StreamingPipeline::start)).
-//!
-//! ```
-//! use market_data_pipeline::exec::{Step, Task, TaskPlacement, WorkerSet, WorkerSetConfig};
-//! use std::sync::atomic::{AtomicU64, Ordering};
-//! use std::sync::Arc;
-//!
-//! struct Count(Arc<AtomicU64>, u64);
-//! impl Task for Count {
-//!     fn name(&self) -> &str { "count" }
-//!     fn step(&mut self) -> Step {
-//!         if self.1 == 0 { return Step::Done; }
-//!         self.1 -= 1;
-//!         self.0.fetch_add(1, Ordering::Relaxed);
-//!         Step::Progress
-//!     }
-//!     fn panicked(&mut self, _: String) -> Step { Step::Done }
-//! }
-//!
-//! let set = WorkerSet::new(WorkerSetConfig { workers: 2, pin: false, ..Default::default() })?;
-//! let n = Arc::new(AtomicU64::new(0));
-//! for _ in 0..10 {
-//!     set.spawn(Box::new(Count(n.clone(), 100)), TaskPlacement::LeastLoaded)?;
-//! }
-//! set.shutdown(); // lets every task run to Done, then joins the workers
-//! assert_eq!(n.load(Ordering::Relaxed), 1_000);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! `WorkerSet`: a fixed set of pinned worker threads that host many tasks, stepped
+//! round-robin.
 
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle, Thread};
@@ -184,7 +147,45 @@ impl std::fmt::Debug for Worker {
     }
 }
 
-/// A fixed set of worker threads hosting [`Task`]s; see the [module docs](self).
+/// A fixed set of worker threads hosting [`Task`]s.
+///
+/// Each worker steps its tasks round-robin, one bounded step each per round, so a task that
+/// always has work cannot starve the others; it waits (with its [`IdleStrategy`]) only when a
+/// whole round made no progress, and parks when it hosts nothing. Tasks arrive through a
+/// per-worker inbox that the worker checks once per round (a control path: it locks and may
+/// allocate; the steps themselves do neither), and the worker is unparked when one arrives.
+///
+/// Cooperative means a step that blocks (a sink that waits on I/O or on a lock) stalls every
+/// task of its worker until it returns: such stages, and latency-critical ones, belong on
+/// dedicated threads ([`spawn_dedicated`](crate::exec::spawn_dedicated),
+/// [`StreamingPipeline::start`](crate::pipeline::StreamingPipeline::start)).
+///
+/// ```
+/// use market_data_pipeline::exec::{Step, Task, TaskPlacement, WorkerSet, WorkerSetConfig};
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use std::sync::Arc;
+///
+/// struct Count(Arc<AtomicU64>, u64);
+/// impl Task for Count {
+///     fn name(&self) -> &str { "count" }
+///     fn step(&mut self) -> Step {
+///         if self.1 == 0 { return Step::Done; }
+///         self.1 -= 1;
+///         self.0.fetch_add(1, Ordering::Relaxed);
+///         Step::Progress
+///     }
+///     fn panicked(&mut self, _: String) -> Step { Step::Done }
+/// }
+///
+/// let set = WorkerSet::new(WorkerSetConfig { workers: 2, pin: false, ..Default::default() })?;
+/// let n = Arc::new(AtomicU64::new(0));
+/// for _ in 0..10 {
+///     set.spawn(Box::new(Count(n.clone(), 100)), TaskPlacement::LeastLoaded)?;
+/// }
+/// set.shutdown(); // lets every task run to Done, then joins the workers
+/// assert_eq!(n.load(Ordering::Relaxed), 1_000);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 ///
 /// Dropping it shuts it down as [`shutdown`](Self::shutdown) does.
 #[derive(Debug)]
