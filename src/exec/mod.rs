@@ -8,6 +8,7 @@
 
 mod dedicated;
 mod host;
+mod worker;
 mod worker_set;
 
 pub use dedicated::spawn_dedicated;

@@ -2,14 +2,14 @@
 //! round-robin.
 
 use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle, Thread};
+use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
 use crate::error::ConfigError;
 use crate::exec::dedicated::spawn_pinned;
-use crate::exec::host::Hosted;
-use crate::exec::{Step, Task};
-use crate::idle::{IdleStrategy, Idler};
+use crate::exec::worker::{work, Mail, Worker};
+use crate::exec::Task;
+use crate::idle::IdleStrategy;
 use crate::pin::{available_cores, CoreChoice, PinFailure};
 use crate::sync::{lock, AtomicBool, AtomicUsize, Ordering};
 
@@ -116,35 +116,6 @@ pub struct WorkerSetTimeout {
     pub stuck: Vec<String>,
     /// The deadline that passed.
     pub deadline: Duration,
-}
-
-/// Tasks handed to a worker, not yet picked up.
-#[derive(Default)]
-struct Mail {
-    tasks: Vec<Box<dyn Task>>,
-    /// The worker has exited: nothing more can be delivered.
-    closed: bool,
-}
-
-/// What a worker shares with the set.
-struct Worker {
-    name: String,
-    mail: Mutex<Mail>,
-    /// There is mail (set and cleared under the `mail` lock; read without it once a round).
-    has_mail: AtomicBool,
-    /// Tasks placed on this worker and not yet dropped.
-    load: AtomicUsize,
-    /// The set is shutting down: stop every task, finish, exit.
-    stopping: AtomicBool,
-}
-
-impl std::fmt::Debug for Worker {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Worker")
-            .field("name", &self.name)
-            .field("load", &self.load.load(Ordering::Relaxed))
-            .finish()
-    }
 }
 
 /// A fixed set of worker threads hosting [`Task`]s.
@@ -426,66 +397,10 @@ impl Drop for WorkerSet {
     }
 }
 
-/// A worker's loop: pick up mail, step every task once, wait only after a round without
-/// progress; on shutdown, stop every task and exit once all are done.
-fn work(w: &Worker, idle: IdleStrategy) {
-    let mut tasks: Vec<Hosted> = Vec::new();
-    let mut idler = Idler::new(idle);
-    let mut stopping = false;
-    loop {
-        // Acquire: pairs with the Release stores in spawn / ask_stop.
-        if w.has_mail.load(Ordering::Acquire) {
-            let mut mail = lock(&w.mail);
-            w.has_mail.store(false, Ordering::Relaxed);
-            tasks.extend(mail.tasks.drain(..).map(Hosted::new));
-            // A task arriving while the set stops is asked to stop too.
-            if stopping {
-                tasks.iter_mut().for_each(Hosted::request_stop);
-            }
-        }
-        if !stopping && w.stopping.load(Ordering::Acquire) {
-            stopping = true;
-            tasks.iter_mut().for_each(Hosted::request_stop);
-        }
-        let mut progress = false;
-        let mut i = 0;
-        while i < tasks.len() {
-            match tasks[i].step() {
-                Step::Progress => {
-                    progress = true;
-                    i += 1;
-                }
-                Step::Idle => i += 1,
-                Step::Done => {
-                    // Order kept: the round stays round-robin. Dropping a task is control work.
-                    drop(tasks.remove(i));
-                    w.load.fetch_sub(1, Ordering::AcqRel);
-                    progress = true;
-                }
-            }
-        }
-        if stopping && tasks.is_empty() {
-            let mut mail = lock(&w.mail);
-            if mail.tasks.is_empty() {
-                mail.closed = true;
-                return;
-            }
-            continue;
-        }
-        if progress {
-            idler.reset();
-        } else if tasks.is_empty() {
-            // Nothing hosted: sleep until a task (or the shutdown) unparks this thread.
-            thread::park();
-        } else {
-            idler.idle();
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exec::Step;
 
     #[test]
     fn a_worker_count_of_zero_or_above_the_bound_is_a_config_error_naming_workers() {
