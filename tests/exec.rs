@@ -329,3 +329,24 @@ fn pipeline_stages_are_placed_on_different_workers_and_explicit_workers_are_hono
     }
     set.shutdown();
 }
+
+#[test]
+fn a_handle_on_a_worker_set_finishes_by_its_stages_for_stop_after_and_monitor() {
+    let set = two_workers();
+    let table = Arc::new(SymbolTable::new());
+    // Finite: stop_after returns once both stages have exited (is_finished), long before the
+    // duration.
+    let h = start(&set, &table, 1, Some(30_000), Box::new(CountingSink::new()));
+    let r = h.stop_after(Duration::from_secs(3600));
+    assert_eq!(r.stats.delivered, 30_000);
+    assert_eq!(r.stats.state, PipelineState::Stopped);
+    // Endless: the monitor's stop ends it; join waits for its stages, not threads.
+    let h = start(&set, &table, 2, None, Box::new(CountingSink::new()));
+    let monitor = h.monitor();
+    monitor.stop();
+    let r = h.join();
+    assert!(r.error.is_none(), "{:?}", r.error);
+    assert!(r.stats.is_conserved(), "{:?}", r.stats);
+    assert_eq!(monitor.state(), PipelineState::Stopped);
+    set.shutdown();
+}
