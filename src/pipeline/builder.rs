@@ -14,7 +14,10 @@ use crate::ring::Backpressure;
 use crate::sink::{CountingSink, Sink};
 use crate::source::TickSource;
 
-/// Which stages share a thread.
+/// Which stages share a host: one task (fused) or two joined by an edge (split). With
+/// [`start`](StreamingPipeline::start) each task gets a dedicated thread on the given core;
+/// with [`start_on`](StreamingPipeline::start_on) the worker set's workers host them and the
+/// cores are the set's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Placement {
     /// Everything on one worker (no ring; direct calls).
@@ -182,8 +185,9 @@ impl StreamingPipelineBuilder {
         self
     }
 
-    /// How workers wait (default: spin → yield → park). Sets both workers; see
-    /// [`process_idle`](Self::process_idle) to give the process worker its own.
+    /// How dedicated threads wait (default: spin → yield → park). Sets both; see
+    /// [`process_idle`](Self::process_idle) to give the process thread its own. (On a worker
+    /// set the workers' own strategy applies; a tick stream's reader waits with this one.)
     pub fn idle(mut self, i: IdleStrategy) -> Self {
         self.idle = i;
         self
