@@ -323,7 +323,7 @@ impl WorkerSet {
         self.wake.get(i).cloned()
     }
 
-    /// Ask every task to stop ([`Task::request_stop`]), let each run to [`Step::Done`], and
+    /// Ask every task to stop ([`Task::request_stop`]), let each run to [`Step::Done`](crate::exec::Step::Done), and
     /// join the workers. Waits as long as the tasks take; see
     /// [`shutdown_timeout`](Self::shutdown_timeout).
     pub fn shutdown(mut self) {
