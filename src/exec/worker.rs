@@ -107,11 +107,12 @@ pub(super) fn work(w: &Worker, idle: IdleStrategy) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sync::AtomicU64;
     use std::sync::Arc;
 
     /// Counts its steps; always has work until it has taken `limit` steps.
     struct Busy {
-        steps: Arc<std::sync::atomic::AtomicU64>,
+        steps: Arc<AtomicU64>,
         limit: u64,
     }
 
@@ -120,10 +121,7 @@ mod tests {
             "busy"
         }
         fn step(&mut self) -> Step {
-            let n = self
-                .steps
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-                + 1;
+            let n = self.steps.fetch_add(1, Ordering::Relaxed) + 1;
             if n >= self.limit {
                 Step::Done
             } else {
@@ -137,10 +135,10 @@ mod tests {
 
     #[test]
     fn a_round_steps_every_task_once_so_a_task_that_always_has_work_starves_none() {
-        use std::sync::atomic::AtomicU64;
         // (limit of each task): a hog with far more work than the others.
         let limits = [1_000_000, 10, 20, 30];
-        let counts: Vec<Arc<AtomicU64>> = limits.iter().map(|_| Arc::default()).collect();
+        let counts: Vec<Arc<AtomicU64>> =
+            limits.iter().map(|_| Arc::new(AtomicU64::new(0))).collect();
         let mut tasks: Vec<Hosted> = limits
             .iter()
             .zip(&counts)
@@ -156,7 +154,7 @@ mod tests {
             assert!(round(&mut tasks, &load));
             for (i, c) in counts.iter().enumerate() {
                 let want = r.min(limits[i]);
-                let got = c.load(std::sync::atomic::Ordering::Relaxed);
+                let got = c.load(Ordering::Relaxed);
                 assert_eq!(got, want, "round {r}: task {i} stepped {got} times");
             }
         }
