@@ -78,6 +78,10 @@ pub(crate) struct BenchArgs {
     /// Workers of the set in --pipelines mode (default: one per available core).
     #[arg(long)]
     pub workers: Option<usize>,
+    /// In --pipelines mode, fuse each pipeline's stages into one task (no ring) instead of a
+    /// source and a process task on different workers.
+    #[arg(long)]
+    pub fused: bool,
     /// Measuring window (s) of each --pipelines measurement.
     #[arg(long, default_value_t = 2.0, allow_hyphen_values = true)]
     pub window_secs: f64,

@@ -2,8 +2,9 @@
 //! the same set, in the same run, repeated.
 //!
 //! Each pipeline is the fair bench's (endless synthetic → passthrough → batcher → counting
-//! sink, split into a source and a process task). A measurement starts the pipelines on the
-//! set, waits until every one has delivered (warm-up), reads every pipeline's delivered count,
+//! sink), split into a source and a process task, or one task with `--fused`. A measurement
+//! starts the pipelines on the set, waits until every one has delivered (warm-up), reads every
+//! pipeline's delivered count,
 //! waits `--window-secs`, reads them again: each pipeline's rate is its delivered difference
 //! over the window; the total is their sum. The threads of the process are counted during the
 //! window. Then every pipeline is stopped, joined and checked (no error, conserved, nothing in
@@ -15,7 +16,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use market_data_pipeline::exec::{WorkerSet, WorkerSetConfig};
-use market_data_pipeline::pipeline::{PipelineContext, PipelineHandle, StreamingPipeline};
+use market_data_pipeline::pin::CoreChoice;
+use market_data_pipeline::pipeline::{
+    PipelineContext, PipelineHandle, Placement, StreamingPipeline,
+};
 use market_data_pipeline::source::{SyntheticConfig, SyntheticSource};
 use market_data_pipeline::{CountingSink, HybridBatcher, Passthrough, SymbolTable};
 use serde::Serialize;
@@ -54,6 +58,7 @@ struct ManyRun {
 #[derive(Debug, Serialize)]
 struct ManyReport {
     pipelines: usize,
+    fused: bool,
     workers: usize,
     chunk: usize,
     ring: usize,
@@ -92,8 +97,16 @@ fn start(
         },
         Arc::clone(table),
     )?;
+    let placement = if a.fused {
+        Placement::Fused {
+            core: CoreChoice::Unpinned,
+        }
+    } else {
+        Placement::default()
+    };
     Ok(StreamingPipeline::builder()
         .source(source)
+        .placement(placement)
         .operator(Passthrough::new())
         .batcher(HybridBatcher::new(a.chunk, Duration::from_millis(1))?)
         .sink(CountingSink::new())
@@ -222,6 +235,7 @@ pub(super) fn run(a: &BenchArgs) -> Result<()> {
     let med = |f: fn(&ManyRun) -> f64| median(&runs.iter().map(f).collect::<Vec<_>>());
     let report = ManyReport {
         pipelines: a.pipelines,
+        fused: a.fused,
         workers,
         chunk: a.chunk,
         ring: a.ring,
@@ -246,8 +260,13 @@ pub(super) const MAX_PIPELINES: usize = 10_000;
 
 fn print(r: &ManyReport) {
     println!(
-        "{} pipelines on {} workers (chunk {}, ring {}, window {:.1} s); M ticks/s",
-        r.pipelines, r.workers, r.chunk, r.ring, r.window_secs
+        "{} {} pipelines on {} workers (chunk {}, ring {}, window {:.1} s); M ticks/s",
+        r.pipelines,
+        if r.fused { "fused" } else { "split" },
+        r.workers,
+        r.chunk,
+        r.ring,
+        r.window_secs
     );
     println!("run   alone   total  total/alone  min/pipeline  max/pipeline  threads (workers)");
     for run in &r.runs {
