@@ -45,7 +45,6 @@ pub use create::{create_pipeline, create_pipeline_with, PipelineSettings};
 pub use handle::{PipelineHandle, PipelineMonitor, StopTimeout};
 pub use stats::{LatencySummary, PipelineReport, PipelineState, PipelineStats};
 pub use tick_stream::TickStream;
-pub(crate) use worker::panic_message;
 
 use std::collections::BTreeMap;
 

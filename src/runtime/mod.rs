@@ -179,6 +179,7 @@ impl RuntimeShared {
             switch: &self.switch,
             clock: &self.clock,
             hubs: &self.hubs,
+            workers: &self.workers,
         }
     }
 }
