@@ -15,8 +15,10 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use market_data_pipeline::exec::{WorkerSet, WorkerSetConfig};
 use market_data_pipeline::operator::{BarConfig, BarOperator};
-use market_data_pipeline::pipeline::StreamingPipeline;
+use market_data_pipeline::pin::CoreChoice;
+use market_data_pipeline::pipeline::{Placement, StreamingPipeline};
 use market_data_pipeline::source::{SyntheticConfig, SyntheticSource};
 use market_data_pipeline::{
     Conflate, CountingSink, Dedupe, HybridBatcher, ManualClock, Operator, Passthrough,
@@ -29,6 +31,12 @@ use common::counting_alloc::{allocations, Counting};
 static GLOBAL: Counting = Counting;
 
 fn allocations_for(n: u64, op: Box<dyn Operator>) -> u64 {
+    allocations_on(n, op, None)
+}
+
+/// Allocations of a run of `n` ticks through `op`: on dedicated threads, or placed on a
+/// worker set.
+fn allocations_on(n: u64, op: Box<dyn Operator>, on: Option<(Placement, &WorkerSet)>) -> u64 {
     let table = Arc::new(SymbolTable::new());
     let source = SyntheticSource::new(
         SyntheticConfig {
@@ -40,16 +48,26 @@ fn allocations_for(n: u64, op: Box<dyn Operator>) -> u64 {
     .unwrap();
     // A frozen manual clock makes both runs take the same control-flow path (no age flushes,
     // no time-driven publication differences).
-    let pipeline = StreamingPipeline::builder()
+    let mut builder = StreamingPipeline::builder()
         .source(source)
         .boxed_operator(op)
         .batcher(HybridBatcher::new(500, Duration::from_secs(3600)).unwrap())
         .sink(CountingSink::new())
-        .clock(ManualClock::shared(0))
-        .build()
-        .unwrap();
+        .clock(ManualClock::shared(0));
+    if let Some((placement, _)) = on {
+        builder = builder.placement(placement);
+    }
+    let pipeline = builder.build().unwrap();
     let before = allocations();
-    let report = pipeline.run().unwrap();
+    let report = match on {
+        None => pipeline.run().unwrap(),
+        Some((_, set)) => pipeline
+            .start_on(set)
+            .unwrap()
+            .join()
+            .into_result()
+            .unwrap(),
+    };
     let after = allocations();
     assert_eq!(report.stats.produced, n);
     after - before
@@ -58,8 +76,45 @@ fn allocations_for(n: u64, op: Box<dyn Operator>) -> u64 {
 fn main() {
     steady_state_allocates_nothing_per_tick();
     eprintln!("test steady_state_allocates_nothing_per_tick ... ok");
+    steady_state_on_a_worker_set_allocates_nothing_per_tick();
+    eprintln!("test steady_state_on_a_worker_set_allocates_nothing_per_tick ... ok");
 }
 
+/// The same on a worker set (made before counting: its threads are control-path work): the
+/// stages as tasks, stepped round-robin, allocate nothing per tick either.
+fn steady_state_on_a_worker_set_allocates_nothing_per_tick() {
+    let set = WorkerSet::new(WorkerSetConfig {
+        workers: 2,
+        ..Default::default()
+    })
+    .unwrap();
+    for (case, fused) in [(1, false), (2, true)] {
+        let placement = |fused: bool| {
+            if fused {
+                Placement::Fused {
+                    core: CoreChoice::Unpinned,
+                }
+            } else {
+                Placement::default()
+            }
+        };
+        let run = |n| {
+            allocations_on(
+                n,
+                Box::new(Passthrough::new()),
+                Some((placement(fused), &set)),
+            )
+        };
+        let small = run(100_000);
+        let large = run(1_000_000);
+        eprintln!("worker set case {case}: {small} allocations for 1e5 ticks, {large} for 1e6");
+        assert!(
+            large <= small + 16,
+            "worker set case {case}: {small} allocations for 1e5 ticks but {large} for 1e6"
+        );
+    }
+    set.shutdown();
+}
 fn steady_state_allocates_nothing_per_tick() {
     // (case, operator factory)
     type MakeOperator = fn() -> Box<dyn Operator>;

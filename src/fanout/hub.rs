@@ -557,7 +557,7 @@ impl Task for FanoutHub {
         }
     }
 
-    fn panicked(&mut self, message: String) {
+    fn panicked(&mut self, message: String) -> Step {
         let e = SourceError::Failed {
             source_name: self.shared.name.clone(),
             reason: format!("fan-out panicked: {message}"),
@@ -571,5 +571,13 @@ impl Task for FanoutHub {
                 slot.put(e.clone(), 0, true);
             }
         }
+        // Reported to every subscriber and closed: nothing is left to step.
+        Step::Done
+    }
+
+    /// A worker set shutting down: finish at the next step, as `FanoutHandle::stop`.
+    fn request_stop(&mut self) {
+        // Relaxed: a request; the hub reads it at its next step.
+        self.shared.stop.store(true, crate::sync::Ordering::Relaxed);
     }
 }

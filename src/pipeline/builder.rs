@@ -1,25 +1,23 @@
 //! Building a pipeline: stages, placement, edges, waiting, pinning, clock.
 
-use std::sync::Arc;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::batcher::HybridBatcher;
 use crate::clock::{MonotonicClock, SharedClock};
 use crate::error::{ConfigError, PipelineError};
 use crate::idle::IdleStrategy;
 use crate::operator::{Operator, Passthrough};
-use crate::pin::{pin_current, CoreChoice, PinFailure};
-use crate::pipeline::handle::PipelineHandle;
-use crate::pipeline::stats::{PipelineReport, PipelineShared};
-use crate::pipeline::tick_stream::TickStream;
-use crate::pipeline::worker::{run_process, run_source, Downstream, LoopConfig, Process};
+use crate::pin::{CoreChoice, PinFailure};
+use crate::pipeline::stats::PipelineReport;
 use crate::pipeline::PipelineContext;
-use crate::ring::{edge, Backpressure};
+use crate::ring::Backpressure;
 use crate::sink::{CountingSink, Sink};
 use crate::source::TickSource;
 
-/// Which stages share a thread.
+/// Which stages share a host: one task (fused) or two joined by an edge (split). With
+/// [`start`](StreamingPipeline::start) each task gets a dedicated thread on the given core;
+/// with [`start_on`](StreamingPipeline::start_on) the worker set's workers host them and the
+/// cores are the set's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Placement {
     /// Everything on one worker (no ring; direct calls).
@@ -187,8 +185,9 @@ impl StreamingPipelineBuilder {
         self
     }
 
-    /// How workers wait (default: spin → yield → park). Sets both workers; see
-    /// [`process_idle`](Self::process_idle) to give the process worker its own.
+    /// How dedicated threads wait (default: spin → yield → park). Sets both; see
+    /// [`process_idle`](Self::process_idle) to give the process thread its own. (On a worker
+    /// set the workers' own strategy applies; a tick stream's reader waits with this one.)
     pub fn idle(mut self, i: IdleStrategy) -> Self {
         self.idle = i;
         self
@@ -282,21 +281,21 @@ impl StreamingPipelineBuilder {
 
 /// A built pipeline, ready to start. See the module docs.
 pub struct StreamingPipeline {
-    source: Box<dyn TickSource>,
-    operator: Box<dyn Operator>,
-    batcher: HybridBatcher,
-    sink: Box<dyn Sink>,
-    ctx: PipelineContext,
-    placement: Placement,
-    backpressure: Backpressure,
-    ring_capacity: usize,
-    chunk: usize,
-    idle: IdleStrategy,
-    process_idle: IdleStrategy,
-    pin_failure: PinFailure,
-    clock: SharedClock,
-    max_consecutive_errors: u32,
-    flush_caught_up: bool,
+    pub(super) source: Box<dyn TickSource>,
+    pub(super) operator: Box<dyn Operator>,
+    pub(super) batcher: HybridBatcher,
+    pub(super) sink: Box<dyn Sink>,
+    pub(super) ctx: PipelineContext,
+    pub(super) placement: Placement,
+    pub(super) backpressure: Backpressure,
+    pub(super) ring_capacity: usize,
+    pub(super) chunk: usize,
+    pub(super) idle: IdleStrategy,
+    pub(super) process_idle: IdleStrategy,
+    pub(super) pin_failure: PinFailure,
+    pub(super) clock: SharedClock,
+    pub(super) max_consecutive_errors: u32,
+    pub(super) flush_caught_up: bool,
 }
 
 impl std::fmt::Debug for StreamingPipeline {
@@ -311,65 +310,6 @@ impl std::fmt::Debug for StreamingPipeline {
     }
 }
 
-/// Sends the worker's name on `PipelineShared::exits` when dropped.
-struct ExitSignal(Arc<PipelineShared>, String);
-
-impl Drop for ExitSignal {
-    fn drop(&mut self) {
-        let _ = self.0.exits.0.send(std::mem::take(&mut self.1));
-    }
-}
-
-fn spawn_worker<F: FnOnce() + Send + 'static>(
-    name: String,
-    core: CoreChoice,
-    pin_failure: PinFailure,
-    shared: Arc<PipelineShared>,
-    body: F,
-) -> Result<thread::JoinHandle<()>, PipelineError> {
-    let worker = name.clone();
-    let (ready_tx, ready_rx) = crossbeam::channel::bounded::<Result<(), String>>(1);
-    let handle = thread::Builder::new()
-        .name(name.clone())
-        .spawn(move || {
-            // Says "exited" when the thread is done, however it ends.
-            let _exit = ExitSignal(shared.clone(), worker.clone());
-            let pinned = pin_current(core);
-            match (pinned, pin_failure) {
-                (Ok(()), _) => {
-                    let _ = ready_tx.send(Ok(()));
-                }
-                (Err(e), PinFailure::Warn) => {
-                    shared.warn(format!("worker {worker}: not pinned: {e}"));
-                    let _ = ready_tx.send(Ok(()));
-                }
-                (Err(e), PinFailure::Error) => {
-                    let _ = ready_tx.send(Err(e.to_string()));
-                    return;
-                }
-            }
-            body();
-        })
-        .map_err(|e| PipelineError::Worker {
-            worker: name.clone(),
-            reason: format!("could not spawn: {e}"),
-        })?;
-    match ready_rx.recv() {
-        Ok(Ok(())) => Ok(handle),
-        Ok(Err(reason)) => {
-            let _ = handle.join();
-            Err(PipelineError::Worker {
-                worker: name,
-                reason,
-            })
-        }
-        Err(_) => Err(PipelineError::Worker {
-            worker: name,
-            reason: "exited before starting".into(),
-        }),
-    }
-}
-
 impl StreamingPipeline {
     /// A builder.
     pub fn builder() -> StreamingPipelineBuilder {
@@ -379,145 +319,6 @@ impl StreamingPipeline {
     /// The context.
     pub fn ctx(&self) -> &PipelineContext {
         &self.ctx
-    }
-
-    fn loop_config(&self) -> LoopConfig {
-        LoopConfig {
-            clock: self.clock.clone(),
-            idle: self.idle,
-            chunk: self.chunk,
-            max_consecutive_errors: self.max_consecutive_errors,
-        }
-    }
-
-    /// Start the workers.
-    ///
-    /// # Errors
-    /// A worker could not be spawned or (with [`PinFailure::Error`]) pinned.
-    pub fn start(self) -> Result<PipelineHandle, PipelineError> {
-        let started = Instant::now();
-        let cfg = self.loop_config();
-        let tag = format!("mdp-{}", self.ctx.pipeline_id);
-        match self.placement {
-            Placement::Fused { core } => {
-                let shared = Arc::new(PipelineShared::new(None));
-                let process = Process::new(
-                    self.operator,
-                    self.batcher,
-                    self.sink,
-                    self.clock.clone(),
-                    shared.clone(),
-                    self.chunk,
-                    self.flush_caught_up,
-                );
-                let (s2, source) = (shared.clone(), self.source);
-                let t = spawn_worker(tag, core, self.pin_failure, shared.clone(), move || {
-                    run_source(source, Downstream::Fused(Box::new(process)), cfg, s2)
-                })?;
-                Ok(PipelineHandle::new(self.ctx, shared, vec![t], started))
-            }
-            Placement::Split {
-                source_core,
-                process_core,
-            } => {
-                let (tx, rx) = edge(self.ring_capacity, self.backpressure)?;
-                let shared = Arc::new(PipelineShared::new(Some(tx.counters())));
-                let process = Process::new(
-                    self.operator,
-                    self.batcher,
-                    self.sink,
-                    self.clock.clone(),
-                    shared.clone(),
-                    self.chunk,
-                    self.flush_caught_up,
-                );
-                let (s1, cfg1) = (
-                    shared.clone(),
-                    LoopConfig {
-                        idle: self.process_idle,
-                        ..cfg.clone()
-                    },
-                );
-                let p = spawn_worker(
-                    format!("{tag}-process"),
-                    process_core,
-                    self.pin_failure,
-                    shared.clone(),
-                    move || run_process(rx, process, cfg1, s1),
-                )?;
-                let (s2, source) = (shared.clone(), self.source);
-                let s = spawn_worker(
-                    format!("{tag}-source"),
-                    source_core,
-                    self.pin_failure,
-                    shared.clone(),
-                    move || run_source(source, Downstream::Edge(tx), cfg, s2),
-                );
-                match s {
-                    Ok(s) => Ok(PipelineHandle::new(self.ctx, shared, vec![s, p], started)),
-                    Err(e) => {
-                        // The process worker sees its edge abandoned and exits.
-                        let _ = p.join();
-                        Err(e)
-                    }
-                }
-            }
-        }
-    }
-
-    /// Start only the source stage and hand its ticks to the caller's thread: one rtrb hop of
-    /// 64-byte ticks (with the configured backpressure, ring capacity, chunk size and pinning
-    /// of the source core), no operator, batcher or sink.
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// use market_data_pipeline::pipeline::StreamingPipeline;
-    /// use market_data_pipeline::source::{SyntheticConfig, SyntheticSource};
-    /// use market_data_pipeline::SymbolTable;
-    /// let source = SyntheticSource::new(
-    ///     SyntheticConfig { max_ticks: Some(1_000), ..SyntheticConfig::new(&["AAPL"]) },
-    ///     Arc::new(SymbolTable::new()),
-    /// )?;
-    /// let (handle, ticks) = StreamingPipeline::builder().source(source).build()?.start_tick_stream()?;
-    /// assert_eq!(ticks.count(), 1_000);
-    /// let report = handle.join();
-    /// assert_eq!(report.stats.delivered, 1_000);
-    /// assert!(report.stats.is_conserved());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    ///
-    /// # Errors
-    /// An operator other than [`Passthrough`] (the stream delivers the source's ticks
-    /// unchanged), or a worker that cannot be spawned or pinned.
-    pub fn start_tick_stream(self) -> Result<(PipelineHandle, TickStream), PipelineError> {
-        if self.operator.name() != "passthrough" {
-            return Err(ConfigError::new(
-                "operator",
-                "a tick stream delivers the source's ticks unchanged: use Passthrough",
-            )
-            .into());
-        }
-        let started = Instant::now();
-        let cfg = self.loop_config();
-        let core = match self.placement {
-            Placement::Fused { core } => core,
-            Placement::Split { source_core, .. } => source_core,
-        };
-        let (tx, rx) = edge(self.ring_capacity.max(self.chunk), self.backpressure)?;
-        let shared = Arc::new(PipelineShared::new(Some(tx.counters())));
-        let stream = TickStream::new(rx, shared.clone(), self.chunk, self.idle);
-        let (s, source) = (shared.clone(), self.source);
-        let t = spawn_worker(
-            format!("mdp-{}-source", self.ctx.pipeline_id),
-            core,
-            self.pin_failure,
-            shared.clone(),
-            move || run_source(source, Downstream::Edge(tx), cfg, s),
-        )?;
-        Ok((
-            PipelineHandle::new(self.ctx, shared, vec![t], started),
-            stream,
-        ))
     }
 
     /// Start and wait for the end of the stream (for finite sources).

@@ -1,17 +1,18 @@
 //! A running pipeline.
 
 use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
 use crate::error::PipelineError;
+use crate::exec::panic_message;
 use crate::pipeline::stats::{lock, PipelineReport, PipelineShared, PipelineState, PipelineStats};
-use crate::pipeline::worker::panic_message;
 use crate::pipeline::PipelineContext;
 use crate::sync::Ordering;
 
-/// A stop with a deadline ran out: these workers had not exited. They were left running,
-/// detached (they can no longer be joined; each exits on its own if its stage ever returns).
+/// A stop with a deadline ran out: these stages had not exited. They were left running,
+/// detached (a dedicated thread can no longer be joined; a stage on a worker set stays hosted
+/// there; each exits on its own if its stage ever returns).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
     "pipeline {pipeline}: not stopped within {deadline:?}; still running (left detached): {}",
@@ -20,7 +21,7 @@ use crate::sync::Ordering;
 pub struct StopTimeout {
     /// `tenant/pipeline`.
     pub pipeline: String,
-    /// The workers still running, each as `"<thread name> (<stage>)"`: `source stage`,
+    /// The stages still running, each as `"<stage name> (<stage>)"`: `source stage`,
     /// `process stage (operator, batcher, sink)`, or both fused.
     pub stuck: Vec<String>,
     /// The deadline that passed.
@@ -29,8 +30,8 @@ pub struct StopTimeout {
     pub stats: Box<PipelineStats>,
 }
 
-/// What the worker called `name` runs (the builder names them `mdp-<id>`, `…-source`,
-/// `…-process`).
+/// What the stage called `name` runs (the builder names stages, and their dedicated threads,
+/// `mdp-<id>`, `…-source`, `…-process`).
 fn stage_of(name: &str) -> &'static str {
     if name.ends_with("-process") {
         "process stage (operator, batcher, sink)"
@@ -46,7 +47,15 @@ fn stage_of(name: &str) -> &'static str {
 pub struct PipelineHandle {
     ctx: PipelineContext,
     shared: Arc<PipelineShared>,
+    /// The stages' names; each sends it on `shared.exits` once, as it exits.
+    stages: Vec<String>,
+    /// Exits already received from `shared.exits`.
+    exits_seen: usize,
+    /// Dedicated threads (joined after their stages exit).
     threads: Vec<JoinHandle<()>>,
+    /// Threads to unpark on `stop`: the dedicated ones, or the workers hosting the stages.
+    wake: Vec<Thread>,
+    joined: bool,
     started: Instant,
 }
 
@@ -54,13 +63,19 @@ impl PipelineHandle {
     pub(crate) fn new(
         ctx: PipelineContext,
         shared: Arc<PipelineShared>,
+        stages: Vec<String>,
         threads: Vec<JoinHandle<()>>,
+        wake: Vec<Thread>,
         started: Instant,
     ) -> PipelineHandle {
         PipelineHandle {
             ctx,
             shared,
+            stages,
+            exits_seen: 0,
             threads,
+            wake,
+            joined: false,
             started,
         }
     }
@@ -75,8 +90,8 @@ impl PipelineHandle {
     pub fn stop(&self) {
         // Relaxed: see run_source; the workers need no data published with the flag.
         self.shared.stop.store(true, Ordering::Relaxed);
-        for t in &self.threads {
-            t.thread().unpark();
+        for t in &self.wake {
+            t.unpark();
         }
     }
 
@@ -90,12 +105,14 @@ impl PipelineHandle {
         self.shared.state()
     }
 
-    /// True once every worker has exited.
+    /// True once every stage has exited (and its dedicated thread, if it had one).
     pub fn is_finished(&self) -> bool {
-        self.threads.iter().all(|t| t.is_finished())
+        // Acquire: pairs with the Release in StageExit's drop.
+        self.shared.exited.load(Ordering::Acquire) >= self.stages.len()
+            && self.threads.iter().all(|t| t.is_finished())
     }
 
-    /// Wait for every worker, then report.
+    /// Wait for every stage (and dedicated thread), then report.
     pub fn join(mut self) -> PipelineReport {
         self.join_inner()
     }
@@ -124,44 +141,52 @@ impl PipelineHandle {
         self.join()
     }
 
-    /// `stop`, then wait at most `deadline` for every worker to exit, and report.
+    /// `stop`, then wait at most `deadline` for every stage to exit, and report.
     ///
     /// # Errors
-    /// [`StopTimeout`] naming the workers (and their stages) still running at the deadline.
-    /// Those threads are left running, **detached**: they cannot be joined any more, and each
-    /// exits on its own once its stage returns (e.g. when a blocked sink is released). The
-    /// handle is consumed either way.
+    /// [`StopTimeout`] naming the stages still running at the deadline. Those are left
+    /// running, **detached**: a dedicated thread cannot be joined any more, a stage on a
+    /// worker set stays hosted there, and each exits on its own once its stage returns (e.g.
+    /// when a blocked sink is released). The handle is consumed either way.
     pub fn stop_and_join_timeout(
         mut self,
         deadline: Duration,
     ) -> Result<PipelineReport, StopTimeout> {
         self.stop();
         let until = Instant::now().checked_add(deadline);
-        let mut exited: Vec<String> = Vec::with_capacity(self.threads.len());
-        while exited.len() < self.threads.len() {
+        let mut exited: Vec<String> = Vec::with_capacity(self.stages.len());
+        while self.exits_seen < self.stages.len() {
             let next = match until {
                 Some(t) => self.shared.exits.1.recv_deadline(t).ok(),
                 None => self.shared.exits.1.recv().ok(),
             };
             match next {
-                Some(name) => exited.push(name),
+                Some(name) => {
+                    exited.push(name);
+                    self.exits_seen += 1;
+                }
                 None => break,
             }
         }
-        if exited.len() >= self.threads.len() {
+        if self.exits_seen >= self.stages.len() {
             return Ok(self.join_inner());
         }
-        let mut stuck = Vec::new();
         for t in self.threads.drain(..) {
-            let name = t.thread().name().unwrap_or("worker").to_string();
-            if exited.contains(&name) {
-                // It has signalled its exit: joining returns at once.
+            let name = t.thread().name().unwrap_or("worker");
+            if exited.iter().any(|e| e == name) {
+                // Its stage has exited: joining returns at once.
                 let _ = t.join();
             } else {
-                stuck.push(format!("{name} ({})", stage_of(&name)));
                 drop(t); // detached
             }
         }
+        let stuck = self
+            .stages
+            .iter()
+            .filter(|s| !exited.contains(s))
+            .map(|name| format!("{name} ({})", stage_of(name)))
+            .collect();
+        self.joined = true;
         Err(StopTimeout {
             pipeline: format!("{}/{}", self.ctx.tenant_id, self.ctx.pipeline_id),
             stuck,
@@ -171,6 +196,13 @@ impl PipelineHandle {
     }
 
     fn join_inner(&mut self) -> PipelineReport {
+        self.joined = true;
+        while self.exits_seen < self.stages.len() {
+            if self.shared.exits.1.recv().is_err() {
+                break;
+            }
+            self.exits_seen += 1;
+        }
         for t in self.threads.drain(..) {
             let name = t.thread().name().unwrap_or("worker").to_string();
             // The stages catch their own panics (reported with the message); this is a panic
@@ -199,7 +231,7 @@ impl PipelineHandle {
 
 impl Drop for PipelineHandle {
     fn drop(&mut self) {
-        if !self.threads.is_empty() {
+        if !self.joined {
             self.stop();
             let _ = self.join_inner();
         }
@@ -211,7 +243,7 @@ impl Drop for PipelineHandle {
 #[derive(Clone, Debug)]
 pub struct PipelineMonitor {
     shared: Arc<PipelineShared>,
-    threads: Vec<std::thread::Thread>,
+    wake: Vec<Thread>,
 }
 
 impl PipelineMonitor {
@@ -229,7 +261,7 @@ impl PipelineMonitor {
     pub fn stop(&self) {
         // Relaxed: as in PipelineHandle::stop.
         self.shared.stop.store(true, Ordering::Relaxed);
-        for t in &self.threads {
+        for t in &self.wake {
             t.unpark();
         }
     }
@@ -240,7 +272,7 @@ impl PipelineHandle {
     pub fn monitor(&self) -> PipelineMonitor {
         PipelineMonitor {
             shared: self.shared.clone(),
-            threads: self.threads.iter().map(|t| t.thread().clone()).collect(),
+            wake: self.wake.clone(),
         }
     }
 }

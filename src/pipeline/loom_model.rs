@@ -2,7 +2,8 @@
 //!
 //! Run: `RUSTFLAGS="--cfg loom" cargo test --release --lib loom_model`
 //!
-//! The two real stage loops (`run_source`, `run_process`) run on loom threads over a real edge
+//! The two real stage tasks (`SourceTask`, `ProcessTask`), each stepped to `Done` on a loom
+//! thread as a dedicated thread steps it, run over a real edge
 //! (whose ring is the loom-visible stand-in, see `ring/loom_ring.rs`); the main thread asks
 //! for a stop the way `PipelineHandle::stop` does, at every point loom chooses. The stop flag,
 //! the state word, the pipeline counters, the edge counters and the manual clock are all
@@ -14,15 +15,29 @@ use loom::thread;
 
 use crate::batcher::HybridBatcher;
 use crate::clock::ManualClock;
-use crate::idle::IdleStrategy;
+use crate::exec::{Step, Task};
+use crate::idle::{IdleStrategy, Idler};
 use crate::operator::Passthrough;
+use crate::pipeline::process::Process;
+use crate::pipeline::stages::{Downstream, LoopConfig, ProcessTask, SourceTask};
 use crate::pipeline::stats::{PipelineShared, PipelineState};
-use crate::pipeline::worker::{run_process, run_source, Downstream, LoopConfig, Process};
 use crate::ring::{edge, Backpressure};
 use crate::sink::CountingSink;
 use crate::source::VecSource;
 use crate::sync::Ordering;
 use crate::tick::Tick;
+
+/// Step `task` to `Done` as a dedicated thread does (an idle round is a model yield).
+fn run(mut task: impl Task) {
+    let mut idler = Idler::new(IdleStrategy::BusySpin);
+    loop {
+        match task.step() {
+            Step::Progress => idler.reset(),
+            Step::Idle => idler.idle(),
+            Step::Done => return,
+        }
+    }
+}
 
 /// Preemptions explored per execution unless `LOOM_MAX_PREEMPTIONS` says otherwise: a few
 /// seconds in release (each step up costs about twice as much).
@@ -44,7 +59,6 @@ fn loom_model_a_stop_request_drains_everything_the_source_produced() {
         let clock = ManualClock::shared(0);
         let cfg = LoopConfig {
             clock: clock.clone(),
-            idle: IdleStrategy::BusySpin,
             chunk: 2,
             max_consecutive_errors: 0,
         };
@@ -61,12 +75,13 @@ fn loom_model_a_stop_request_drains_everything_the_source_produced() {
         );
         let source = Box::new(VecSource::new("v", vec![Tick::default(); 3], &["A"]));
         let source_stage = {
-            let (cfg, shared) = (cfg.clone(), shared.clone());
-            thread::spawn(move || run_source(source, Downstream::Edge(tx), cfg, shared))
+            let down = Downstream::Edge(tx);
+            let task = SourceTask::new("s".into(), source, down, cfg.clone(), shared.clone());
+            thread::spawn(move || run(task))
         };
         let process_stage = {
-            let shared = shared.clone();
-            thread::spawn(move || run_process(rx, process, cfg, shared))
+            let task = ProcessTask::new("p".into(), rx, process, cfg, shared.clone());
+            thread::spawn(move || run(task))
         };
         // As PipelineHandle::stop.
         shared.stop.store(true, Ordering::Relaxed);

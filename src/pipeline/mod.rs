@@ -1,4 +1,5 @@
-//! `StreamingPipeline`: source → operator → batcher → sink on pinned worker threads.
+//! `StreamingPipeline`: source → operator → batcher → sink, as tasks on dedicated (pinned)
+//! threads or on a shared [`WorkerSet`](crate::exec::WorkerSet).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -30,9 +31,11 @@
 mod builder;
 mod create;
 mod handle;
+mod process;
+mod stages;
+mod start;
 pub mod stats;
 mod tick_stream;
-mod worker;
 
 #[cfg(all(test, loom))]
 mod loom_model;
@@ -42,7 +45,6 @@ pub use create::{create_pipeline, create_pipeline_with, PipelineSettings};
 pub use handle::{PipelineHandle, PipelineMonitor, StopTimeout};
 pub use stats::{LatencySummary, PipelineReport, PipelineState, PipelineStats};
 pub use tick_stream::TickStream;
-pub(crate) use worker::panic_message;
 
 use std::collections::BTreeMap;
 

@@ -3,7 +3,7 @@
 //! Every counter has one writer (the stage that owns it), which stores its local total once per
 //! chunk; readers take snapshots at any time. The latency histogram is recorded per record on
 //! the sink's thread into a thread-local `hdrhistogram` and merged into the shared one every
-//! few milliseconds with a `try_lock` that never makes the data path wait.
+//! quarter second with a `try_lock` that never makes the data path wait.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,7 +15,7 @@ use hdrhistogram::Histogram;
 use crate::error::PipelineError;
 use crate::operator::OperatorStats;
 use crate::ring::{EdgeCounters, EdgeStats};
-use crate::sync::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use crate::sync::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
 /// Life-cycle of a pipeline.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -142,9 +142,11 @@ pub(crate) struct PipelineShared {
     pub operator: Mutex<OperatorStats>,
     pub errors: Mutex<Vec<PipelineError>>,
     pub warnings: Mutex<Vec<String>>,
-    /// Each worker sends its name here as it exits (even after a panic), so a stop can wait
-    /// for the workers with a deadline.
+    /// Each stage sends its name here as it exits (even after a panic), so a join waits for
+    /// stages, not threads, and a stop can wait for them with a deadline.
     pub exits: (Sender<String>, Receiver<String>),
+    /// Stages that have exited (each adds one as it sends on `exits`).
+    pub exited: AtomicUsize,
 }
 
 impl PipelineShared {
@@ -165,6 +167,7 @@ impl PipelineShared {
             errors: Mutex::new(Vec::new()),
             warnings: Mutex::new(Vec::new()),
             exits: crossbeam::channel::unbounded(),
+            exited: AtomicUsize::new(0),
         }
     }
 
@@ -177,7 +180,7 @@ impl PipelineShared {
         let lost = self.lost.load(Ordering::Acquire);
         let in_hand = produced.saturating_sub(ticks_in + lost);
         // Release: pairs with the Acquire in snapshot.
-        self.lost.store(lost + in_hand, Ordering::Release);
+        self.lost.fetch_add(in_hand, Ordering::Release);
     }
 
     pub(crate) fn set_state(&self, s: PipelineState) {

@@ -31,6 +31,7 @@ pub(crate) struct Parts<'a> {
     pub switch: &'a Arc<CoordinationSwitch>,
     pub clock: &'a SharedClock,
     pub hubs: &'a Hubs,
+    pub workers: &'a crate::exec::WorkerSet,
 }
 
 /// A pipeline's router's control, when it routes several sources.
@@ -136,21 +137,23 @@ fn shared_source(
         chunk_size: d.chunk_size,
         keep_open: false,
     };
-    parts.hubs.subscribe(name, config, hub, parts.clock, || {
-        let source = build_one(parts, settings, spec, name, 0)?;
-        let replay = source.capabilities().replay;
-        let gate = if settings.orchestration_enabled {
-            Some(provider_gate(parts, settings, name)?)
-        } else {
-            None
-        };
-        let gated: Box<dyn TickSource> = Box::new(GatedSource::new(source, gate, None));
-        Ok(if replay {
-            Upstream::Own(gated)
-        } else {
-            Upstream::Shared(gated)
+    parts
+        .hubs
+        .subscribe(name, config, hub, parts.clock, parts.workers, || {
+            let source = build_one(parts, settings, spec, name, 0)?;
+            let replay = source.capabilities().replay;
+            let gate = if settings.orchestration_enabled {
+                Some(provider_gate(parts, settings, name)?)
+            } else {
+                None
+            };
+            let gated: Box<dyn TickSource> = Box::new(GatedSource::new(source, gate, None));
+            Ok(if replay {
+                Upstream::Own(gated)
+            } else {
+                Upstream::Shared(gated)
+            })
         })
-    })
 }
 
 /// Build provider `name`'s source for `spec` (its symbols when it names any), with source

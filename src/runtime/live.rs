@@ -21,12 +21,24 @@ impl PipelineRuntime {
     /// see a new budget from their next chunk.
     ///
     /// Source parameters, pipeline defaults and `max_concurrent_pipelines` apply to pipelines
-    /// started afterwards.
+    /// started afterwards. `workers` is fixed when the runtime starts.
     ///
     /// # Errors
-    /// Invalid settings, by field path. Nothing is changed when an error is returned.
+    /// Invalid settings, by field path, and a `workers` count other than the running one.
+    /// Nothing is changed when an error is returned.
     pub fn update_settings(&self, new: PipelineRuntimeSettings) -> Result<u64, RuntimeError> {
         new.validate()?;
+        let running = self.inner.workers.workers();
+        if new.workers != running {
+            return Err(ConfigError::new(
+                "workers",
+                format!(
+                    "{} requested, but the runtime runs {running} workers, fixed at start",
+                    new.workers
+                ),
+            )
+            .into());
+        }
         check_sources(&self.inner.registry, &new)?;
         let coordinator = &self.inner.coordinator;
         let table = self.inner.table();

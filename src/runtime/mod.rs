@@ -82,6 +82,7 @@ pub use toml_file::MAX_SETTINGS_BYTES;
 
 use crate::admission::CoordinationSwitch;
 use crate::clock::{MonotonicClock, SharedClock};
+use crate::exec::{WorkerSet, WorkerSetConfig, WorkerSetError};
 use crate::flow::RateCoordinator;
 use crate::pipeline::{PipelineHandle, PipelineMonitor, PipelineReport, PipelineState};
 use crate::registry::{SourceContext, SourceRegistry};
@@ -154,6 +155,10 @@ pub(crate) struct RuntimeShared {
     streams: AtomicU64,
     /// The running providers, one fan-out hub each.
     hubs: hubs::Hubs,
+    /// The workers hosting every pipeline's stages (but dedicated ones). Shut down (every
+    /// task stopped and drained) when the last user of this state goes: the runtime, or a
+    /// quote stream outliving it.
+    workers: WorkerSet,
 }
 
 impl RuntimeShared {
@@ -174,6 +179,7 @@ impl RuntimeShared {
             switch: &self.switch,
             clock: &self.clock,
             hubs: &self.hubs,
+            workers: &self.workers,
         }
     }
 }
@@ -272,6 +278,17 @@ impl PipelineRuntime {
         }))?;
         // One table for the runtime's pipelines and the sources its registry creates.
         let symbols = registry.symbols().clone();
+        let workers = WorkerSet::new(WorkerSetConfig {
+            workers: settings.workers,
+            ..WorkerSetConfig::default()
+        })
+        .map_err(|e| match e {
+            WorkerSetError::Config(c) => RuntimeError::from(c),
+            other => RuntimeError::from(crate::error::PipelineError::Worker {
+                worker: "workers".to_string(),
+                reason: other.to_string(),
+            }),
+        })?;
         let inner = Arc::new(RuntimeShared {
             switch: Arc::new(CoordinationSwitch::new(settings.enable_rate_coordination)),
             settings: ArcSwap::from_pointee(Versioned {
@@ -285,6 +302,7 @@ impl PipelineRuntime {
             table: Mutex::new(BTreeMap::new()),
             streams: AtomicU64::new(0),
             hubs: hubs::Hubs::default(),
+            workers,
         });
         let runtime = PipelineRuntime { inner };
         for spec in &settings.pipelines {
@@ -344,7 +362,9 @@ impl PipelineRuntime {
         Ok(key)
     }
 
-    /// Start a pipeline; its output goes to a counting sink.
+    /// Start a pipeline; its output goes to a counting sink. Its stages are placed on the
+    /// runtime's workers (no thread is spawned), or on dedicated threads of their own when
+    /// the spec asks for them ([`PipelineSpec::dedicated`]).
     ///
     /// # Errors
     /// [`RuntimeError::MaxPipelines`], [`RuntimeError::DuplicatePipeline`], an unknown
@@ -373,7 +393,12 @@ impl PipelineRuntime {
                 Some(sink),
                 settings.pipeline.ring_capacity,
             )?;
-            Ok((RunningPipeline::Owned(p.start()?), routed))
+            let handle = if spec.dedicated {
+                p.start()?
+            } else {
+                p.start_on(&self.inner.workers)?
+            };
+            Ok((RunningPipeline::Owned(handle), routed))
         })
     }
 
@@ -381,7 +406,7 @@ impl PipelineRuntime {
     /// [`Quote`](crate::Quote)s (symbol name, price = last trade else mid, bid/ask, sizes,
     /// timestamps), or of the raw ticks through [`QuoteStream::ticks`].
     ///
-    /// Only the source stage runs on a worker; its 64-byte ticks cross one ring
+    /// Only the source stage runs, on one of the runtime's workers; its 64-byte ticks cross one ring
     /// (`pipeline.stream_capacity` slots) to the caller's thread, which makes the quotes. It
     /// counts toward `max_concurrent_pipelines` and is listed as `quotes/stream-<n>` until the
     /// stream is dropped.
@@ -403,7 +428,7 @@ impl PipelineRuntime {
                 None,
                 settings.pipeline.stream_capacity,
             )?;
-            let (handle, ticks) = p.start_tick_stream()?;
+            let (handle, ticks) = p.start_tick_stream_on(&self.inner.workers)?;
             let monitor = handle.monitor();
             stream = Some((ticks, handle));
             Ok((RunningPipeline::Stream(monitor), routed))
@@ -436,13 +461,15 @@ impl PipelineRuntime {
         Ok(self.take_owned(key)?.stop_and_join())
     }
 
-    /// [`stop_pipeline`](Self::stop_pipeline), waiting at most `deadline` for its workers.
+    /// [`stop_pipeline`](Self::stop_pipeline), waiting at most `deadline` for its stages.
     ///
     /// # Errors
     /// As [`stop_pipeline`](Self::stop_pipeline), or [`RuntimeError::NotStopped`] naming the
     /// stages still running at the deadline; the pipeline is then no longer listed and its
-    /// stuck workers are left running, detached (see
-    /// [`PipelineHandle::stop_and_join_timeout`]).
+    /// stuck stages are left running, detached (see
+    /// [`PipelineHandle::stop_and_join_timeout`]). A stage stuck on one of the runtime's
+    /// workers stalls that worker's other tasks until it returns, and dropping the runtime
+    /// then no longer waits for the workers.
     pub fn stop_pipeline_timeout(
         &self,
         key: &PipelineKey,
@@ -450,7 +477,12 @@ impl PipelineRuntime {
     ) -> Result<PipelineReport, RuntimeError> {
         self.take_owned(key)?
             .stop_and_join_timeout(deadline)
-            .map_err(|e| RuntimeError::NotStopped(Box::new(e)))
+            .map_err(|e| {
+                // A stage left stuck on a worker must not make dropping the runtime wait for
+                // ever.
+                self.inner.workers.detach_on_drop();
+                RuntimeError::NotStopped(Box::new(e))
+            })
     }
 
     /// Remove pipeline `key` from the table and hand back its handle.

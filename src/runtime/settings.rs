@@ -129,6 +129,11 @@ pub struct PipelineRuntimeSettings {
     pub pipeline: PipelineSettings,
     /// Pipelines to start with the runtime (`mdp run --config`).
     pub pipelines: Vec<PipelineSpec>,
+    /// Worker threads hosting the stages of every pipeline and quote stream (default: one
+    /// per available core; 1 to [`MAX_WORKERS`](crate::exec::MAX_WORKERS)). Worker `i` is
+    /// pinned to core `i mod cores`. Fixed when the runtime starts. A pipeline that asks for
+    /// [`dedicated`](PipelineSpec::dedicated) threads runs beside them instead.
+    pub workers: usize,
 }
 
 impl Default for PipelineRuntimeSettings {
@@ -151,6 +156,7 @@ impl Default for PipelineRuntimeSettings {
             providers,
             pipeline: PipelineSettings::default(),
             pipelines: Vec::new(),
+            workers: crate::pin::available_cores(),
         }
     }
 }
@@ -214,6 +220,7 @@ impl PipelineRuntimeSettings {
     /// The first invalid field, by path (`providers.primary.refill_rate`, `pipelines[2].sources[0]`).
     pub fn validate(&self) -> Result<(), ConfigError> {
         positive("max_concurrent_pipelines", self.max_concurrent_pipelines)?;
+        crate::exec::check_workers("workers", self.workers)?;
         if self.circuit_breaker_threshold == 0 {
             return Err(ConfigError::new(
                 "circuit_breaker_threshold",

@@ -71,6 +71,9 @@ pub struct PipelineSpec {
     pub operator: OperatorSpec,
     /// End the stream after this many ticks (bounded runs, tests); `None`: until stopped.
     pub max_ticks: Option<u64>,
+    /// Run the stages on dedicated threads of their own instead of the runtime's workers: for
+    /// latency-critical pipelines (default `false`).
+    pub dedicated: bool,
 }
 
 impl PipelineSpec {
@@ -104,6 +107,12 @@ impl PipelineSpec {
     /// End after `n` ticks.
     pub fn max_ticks(mut self, n: u64) -> PipelineSpec {
         self.max_ticks = Some(n);
+        self
+    }
+
+    /// Run on dedicated threads (`true`) or on the runtime's workers (`false`, the default).
+    pub fn dedicated(mut self, on: bool) -> PipelineSpec {
+        self.dedicated = on;
         self
     }
 

@@ -37,6 +37,7 @@ struct RawSettings {
     pipeline: Option<RawDefaults>,
     #[serde(default)]
     pipelines: Vec<RawPipeline>,
+    workers: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -62,6 +63,7 @@ struct RawPipeline {
     operator: Option<String>,
     bar_window_ms: Option<u64>,
     max_ticks: Option<u64>,
+    dedicated: Option<bool>,
 }
 
 /// A `[providers.<name>]` section: the provider's own keys (`kind`, `symbols`, `request_based`,
@@ -215,6 +217,7 @@ fn convert(raw: RawSettings) -> Result<PipelineRuntimeSettings, ConfigError> {
                 symbols: p.symbols.clone(),
                 operator: operator(i, p)?,
                 max_ticks: p.max_ticks,
+                dedicated: p.dedicated.unwrap_or(false),
             })
         })
         .collect::<Result<_, ConfigError>>()?;
@@ -244,6 +247,7 @@ fn convert(raw: RawSettings) -> Result<PipelineRuntimeSettings, ConfigError> {
         providers,
         pipeline,
         pipelines,
+        workers: raw.workers.unwrap_or(d.workers),
     })
 }
 

@@ -22,6 +22,7 @@ use serde::Serialize;
 use crate::{limits, signal};
 
 mod baseline;
+mod many;
 mod probe;
 mod report;
 
@@ -69,6 +70,21 @@ pub(crate) struct BenchArgs {
     /// with this path prefix.
     #[arg(long)]
     pub hgrm: Option<PathBuf>,
+    /// Instead of the fair bench: this many endless pipelines on one worker set beside one
+    /// pipeline alone on the same set (total throughput ratio, min/max per pipeline, threads;
+    /// 1 to 10000).
+    #[arg(long, default_value_t = 0)]
+    pub pipelines: usize,
+    /// Workers of the set in --pipelines mode (default: one per available core).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// In --pipelines mode, fuse each pipeline's stages into one task (no ring) instead of a
+    /// source and a process task on different workers.
+    #[arg(long)]
+    pub fused: bool,
+    /// Measuring window (s) of each --pipelines measurement.
+    #[arg(long, default_value_t = 2.0, allow_hyphen_values = true)]
+    pub window_secs: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -272,9 +288,8 @@ pub(crate) fn median(v: &[f64]) -> f64 {
     }
 }
 
-/// Check the flags (bounds in `--help`); returns the tick count of a latency run.
-fn check_args(a: &BenchArgs) -> Result<u64> {
-    limits::ticks("--ticks", a.ticks)?;
+/// Check the flags both modes use: `--runs`, `--chunk`, `--ring`.
+fn check_shape(a: &BenchArgs) -> Result<()> {
     limits::within("--runs", a.runs, 1, limits::MAX_RUNS)?;
     limits::within("--chunk", a.chunk, 1, limits::MAX_CHUNK)?;
     if a.ring < a.chunk || a.ring > limits::MAX_RING {
@@ -285,6 +300,13 @@ fn check_args(a: &BenchArgs) -> Result<u64> {
             limits::MAX_RING
         );
     }
+    Ok(())
+}
+
+/// Check the flags (bounds in `--help`); returns the tick count of a latency run.
+fn check_args(a: &BenchArgs) -> Result<u64> {
+    limits::ticks("--ticks", a.ticks)?;
+    check_shape(a)?;
     limits::within("--latency-rate", a.latency_rate, 1, limits::MAX_RATE)?;
     let secs = limits::seconds("--latency-secs", a.latency_secs, limits::MAX_SECONDS)?;
     let lat_ticks = ((a.latency_rate as f64) * secs.as_secs_f64()).max(1.0);
@@ -302,6 +324,10 @@ fn check_args(a: &BenchArgs) -> Result<u64> {
 
 /// Run the benchmark.
 pub(crate) fn run(a: &BenchArgs) -> Result<()> {
+    if a.pipelines > 0 {
+        check_shape(a)?;
+        return many::run(a);
+    }
     let lat_ticks = check_args(a)?;
     let cores = core_affinity::get_core_ids().map_or(1, |v| v.len());
     if a.producer_core >= cores || a.consumer_core >= cores {

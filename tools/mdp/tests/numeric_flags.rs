@@ -57,6 +57,23 @@ fn cases() -> Vec<(u32, Vec<&'static str>, &'static str)> {
     for r in ["0", "1001"] {
         v.push((vec!["bench", "--runs", r], "--runs"));
     }
+    // The --pipelines mode of bench: pipelines, workers and the measuring window.
+    for p in ["10001", U64_MAX] {
+        v.push((vec!["bench", "--pipelines", p], "--pipelines"));
+    }
+    for w in ["0", "1025", U64_MAX] {
+        v.push((
+            vec!["bench", "--pipelines", "2", "--workers", w],
+            "--workers",
+        ));
+    }
+    for d in ["nan", "inf", "-1", "0", "1e19"] {
+        v.push((
+            vec!["bench", "--pipelines", "2", "--window-secs", d],
+            "--window-secs",
+        ));
+    }
+    v.push((vec!["bench", "--pipelines", "2", "--ring", "255"], "--ring"));
     for t in ["0", "10000000001", U64_MAX] {
         v.push((vec!["bench", "--ticks", t], "--ticks"));
         v.push((vec!["gen", "out.mdt", "--ticks", t], "--ticks"));

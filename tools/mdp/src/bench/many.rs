@@ -1,0 +1,293 @@
+//! `mdp bench --pipelines N`: N pipelines sharing one worker set beside one pipeline alone on
+//! the same set, in the same run, repeated.
+//!
+//! Each pipeline is the fair bench's (endless synthetic → passthrough → batcher → counting
+//! sink), split into a source and a process task, or one task with `--fused`. A measurement
+//! starts the pipelines on the set, waits until every one has delivered (warm-up), reads every
+//! pipeline's delivered count,
+//! waits `--window-secs`, reads them again: each pipeline's rate is its delivered difference
+//! over the window; the total is their sum. The threads of the process are counted during the
+//! window. Then every pipeline is stopped, joined and checked (no error, conserved, nothing in
+//! flight). Ratios are within a run (total of N ÷ one alone); medians over the runs.
+
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use market_data_pipeline::exec::{WorkerSet, WorkerSetConfig};
+use market_data_pipeline::pin::CoreChoice;
+use market_data_pipeline::pipeline::{
+    PipelineContext, PipelineHandle, Placement, StreamingPipeline,
+};
+use market_data_pipeline::source::{SyntheticConfig, SyntheticSource};
+use market_data_pipeline::{CountingSink, HybridBatcher, Passthrough, SymbolTable};
+use serde::Serialize;
+
+use super::baseline::stopping;
+use super::{median, BenchArgs, POLL};
+use crate::limits;
+
+/// The longest warm-up: every pipeline of a fair set delivers within milliseconds.
+const WARMUP_BOUND: Duration = Duration::from_secs(60);
+
+/// What one measurement saw.
+#[derive(Debug, Clone, Serialize)]
+struct Window {
+    pipelines: usize,
+    /// All pipelines together, M ticks/s.
+    total_mtps: f64,
+    /// The slowest and the fastest pipeline, M ticks/s.
+    min_mtps: f64,
+    max_mtps: f64,
+    /// Threads of the process during the window, and of those the set's workers.
+    threads: usize,
+    worker_threads: usize,
+}
+
+/// One run: one pipeline alone, then N together, on the same set.
+#[derive(Debug, Clone, Serialize)]
+struct ManyRun {
+    run: usize,
+    alone: Window,
+    many: Window,
+    /// Total of the N ÷ one alone.
+    total_vs_alone: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct ManyReport {
+    pipelines: usize,
+    fused: bool,
+    workers: usize,
+    chunk: usize,
+    ring: usize,
+    window_secs: f64,
+    runs: Vec<ManyRun>,
+    median_alone_mtps: f64,
+    median_total_mtps: f64,
+    median_total_vs_alone: f64,
+    median_min_mtps: f64,
+    median_max_mtps: f64,
+}
+
+/// Threads of this process, and those whose name starts with `prefix` (`None` without
+/// `/proc`).
+fn threads(prefix: &str) -> Option<(usize, usize)> {
+    let dir = std::fs::read_dir("/proc/self/task").ok()?;
+    let names: Vec<String> = dir
+        .filter_map(|e| e.ok())
+        .filter_map(|e| std::fs::read_to_string(e.path().join("comm")).ok())
+        .collect();
+    let workers = names.iter().filter(|n| n.starts_with(prefix)).count();
+    Some((names.len(), workers))
+}
+
+fn start(
+    a: &BenchArgs,
+    set: &WorkerSet,
+    table: &Arc<SymbolTable>,
+    i: usize,
+) -> Result<PipelineHandle> {
+    let source = SyntheticSource::new(
+        SyntheticConfig {
+            seed: i as u64,
+            burst: a.chunk as u64,
+            ..SyntheticConfig::new(&["AAPL", "MSFT", "GOOG", "AMZN"])
+        },
+        Arc::clone(table),
+    )?;
+    let placement = if a.fused {
+        Placement::Fused {
+            core: CoreChoice::Unpinned,
+        }
+    } else {
+        Placement::default()
+    };
+    Ok(StreamingPipeline::builder()
+        .source(source)
+        .placement(placement)
+        .operator(Passthrough::new())
+        .batcher(HybridBatcher::new(a.chunk, Duration::from_millis(1))?)
+        .sink(CountingSink::new())
+        .ctx(PipelineContext::new("bench", format!("p{i}")))
+        .chunk_size(a.chunk)
+        .ring_capacity(a.ring)
+        .build()?
+        .start_on(set)?)
+}
+
+/// Sleep `d` in steps, giving up (false) when a signal asks to stop.
+fn wait(d: Duration) -> bool {
+    let until = Instant::now() + d;
+    while Instant::now() < until {
+        if stopping() {
+            return false;
+        }
+        thread::sleep(POLL.min(until.saturating_duration_since(Instant::now())));
+    }
+    true
+}
+
+/// `count` pipelines on `set` for one window. `None` when a signal stopped it.
+fn measure(
+    a: &BenchArgs,
+    set: &WorkerSet,
+    count: usize,
+    window: Duration,
+) -> Result<Option<Window>> {
+    let table = Arc::new(SymbolTable::new());
+    let handles = (0..count)
+        .map(|i| start(a, set, &table, i))
+        .collect::<Result<Vec<_>>>()?;
+    let finish = |handles: Vec<PipelineHandle>| -> Result<()> {
+        handles.iter().for_each(PipelineHandle::stop);
+        for (i, h) in handles.into_iter().enumerate() {
+            let r = h
+                .join()
+                .into_result()
+                .with_context(|| format!("pipeline p{i}"))?;
+            if !r.stats.is_conserved() || r.stats.in_flight() != 0 {
+                bail!("pipeline p{i} lost ticks: {:?}", r.stats);
+            }
+        }
+        Ok(())
+    };
+    let warm = Instant::now() + WARMUP_BOUND;
+    while handles.iter().any(|h| h.stats().delivered == 0) {
+        if Instant::now() > warm {
+            finish(handles)?;
+            bail!("a pipeline delivered nothing within {WARMUP_BOUND:?}");
+        }
+        if !wait(POLL) {
+            finish(handles)?;
+            return Ok(None);
+        }
+    }
+    let read = || {
+        handles
+            .iter()
+            .map(|h| h.stats().delivered)
+            .collect::<Vec<u64>>()
+    };
+    let (d0, t0) = (read(), Instant::now());
+    let waited = wait(window);
+    let (d1, t1) = (read(), Instant::now());
+    let (threads, worker_threads) = threads(set.name()).unwrap_or((0, 0));
+    finish(handles)?;
+    if !waited {
+        return Ok(None);
+    }
+    let secs = (t1 - t0).as_secs_f64().max(1e-9);
+    let rates: Vec<f64> = d0
+        .iter()
+        .zip(&d1)
+        .map(|(a, b)| (b - a) as f64 / secs / 1e6)
+        .collect();
+    Ok(Some(Window {
+        pipelines: count,
+        total_mtps: rates.iter().sum(),
+        min_mtps: rates.iter().copied().fold(f64::INFINITY, f64::min),
+        max_mtps: rates.iter().copied().fold(0.0, f64::max),
+        threads,
+        worker_threads,
+    }))
+}
+
+/// Run `--pipelines N` mode.
+pub(super) fn run(a: &BenchArgs) -> Result<()> {
+    limits::within("--pipelines", a.pipelines, 1, MAX_PIPELINES)?;
+    let window = limits::seconds("--window-secs", a.window_secs, 3600.0)?;
+    let workers = match a.workers {
+        Some(w) => limits::within("--workers", w, 1, market_data_pipeline::exec::MAX_WORKERS)?,
+        None => market_data_pipeline::pin::available_cores(),
+    };
+    let set = WorkerSet::new(WorkerSetConfig {
+        workers,
+        ..WorkerSetConfig::default()
+    })?;
+    for w in set.warnings() {
+        eprintln!("warning: {w}");
+    }
+    let mut runs = Vec::new();
+    for run in 1..=a.runs {
+        if !a.json {
+            eprintln!("run {run}/{} …", a.runs);
+        }
+        let Some(alone) = measure(a, &set, 1, window)? else {
+            break;
+        };
+        let Some(many) = measure(a, &set, a.pipelines, window)? else {
+            break;
+        };
+        let total_vs_alone = many.total_mtps / alone.total_mtps.max(1e-12);
+        runs.push(ManyRun {
+            run,
+            alone,
+            many,
+            total_vs_alone,
+        });
+    }
+    set.shutdown();
+    if runs.is_empty() {
+        bail!("interrupted: no run completed");
+    }
+    let med = |f: fn(&ManyRun) -> f64| median(&runs.iter().map(f).collect::<Vec<_>>());
+    let report = ManyReport {
+        pipelines: a.pipelines,
+        fused: a.fused,
+        workers,
+        chunk: a.chunk,
+        ring: a.ring,
+        window_secs: window.as_secs_f64(),
+        median_alone_mtps: med(|r| r.alone.total_mtps),
+        median_total_mtps: med(|r| r.many.total_mtps),
+        median_total_vs_alone: med(|r| r.total_vs_alone),
+        median_min_mtps: med(|r| r.many.min_mtps),
+        median_max_mtps: med(|r| r.many.max_mtps),
+        runs,
+    };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print(&report);
+    }
+    Ok(())
+}
+
+/// The most pipelines `--pipelines` may ask for.
+pub(super) const MAX_PIPELINES: usize = 10_000;
+
+fn print(r: &ManyReport) {
+    println!(
+        "{} {} pipelines on {} workers (chunk {}, ring {}, window {:.1} s); M ticks/s",
+        r.pipelines,
+        if r.fused { "fused" } else { "split" },
+        r.workers,
+        r.chunk,
+        r.ring,
+        r.window_secs
+    );
+    println!("run   alone   total  total/alone  min/pipeline  max/pipeline  threads (workers)");
+    for run in &r.runs {
+        println!(
+            "{:>3} {:>7.2} {:>7.2} {:>12.2} {:>13.4} {:>13.4} {:>8} ({})",
+            run.run,
+            run.alone.total_mtps,
+            run.many.total_mtps,
+            run.total_vs_alone,
+            run.many.min_mtps,
+            run.many.max_mtps,
+            run.many.threads,
+            run.many.worker_threads
+        );
+    }
+    println!(
+        "med {:>7.2} {:>7.2} {:>12.2} {:>13.4} {:>13.4}",
+        r.median_alone_mtps,
+        r.median_total_mtps,
+        r.median_total_vs_alone,
+        r.median_min_mtps,
+        r.median_max_mtps
+    );
+}
