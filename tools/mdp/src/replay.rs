@@ -70,7 +70,7 @@ const CHUNK: usize = 256;
 /// (the counting sink) straight from the ring's memory, while batches larger than a chunk
 /// copy every tick into a record first (at 4096 rows that was about a third of the consuming
 /// thread's time).
-pub fn pipeline(
+pub(crate) fn pipeline(
     source: ReplaySource,
     op: Box<dyn Operator>,
     sink: Box<dyn Sink>,
