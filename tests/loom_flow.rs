@@ -67,6 +67,56 @@ fn frozen_time_two_threads_with_weighted_requests_share_the_capacity_exactly() {
     });
 }
 
+/// A check racing a live `set_limits` that raises the rate 1000× (capacity 2 both sides): time
+/// is frozen, so the bucket can never hand out more than the 2 tokens it started with. Before
+/// the change was atomic, a check could decide against the new interval on the state still
+/// expressed in the old one (each token then cost 1/1000 of an old token), and the re-expression
+/// afterwards kept almost all of the old tokens: 3 admitted.
+#[test]
+fn a_check_racing_a_live_limit_change_never_over_admits() {
+    loom::model(|| {
+        let bucket = frozen_bucket(2);
+        let taker = {
+            let b = bucket.clone();
+            thread::spawn(move || {
+                (0..3)
+                    .map(|_| u64::from(b.try_acquire_at(NOW, 1).is_ok()))
+                    .sum::<u64>()
+            })
+        };
+        bucket.set_limits(BucketLimits::new(2, 1_000).unwrap());
+        let admitted = taker.join().unwrap();
+        assert!(admitted <= 2, "{admitted} admitted from a bucket of 2");
+        // The tokens are kept across the change: what was not taken is still there.
+        assert_eq!(
+            admitted + bucket.available_at(NOW),
+            2,
+            "{admitted} admitted"
+        );
+    });
+}
+
+/// A check racing a change that suspends admission (scale 0) and one that resumes it at half
+/// the rate: decided against exactly one of the limits, and no tokens appear.
+#[test]
+fn a_check_racing_suspend_and_resume_never_over_admits() {
+    loom::model(|| {
+        let bucket = frozen_bucket(1);
+        let taker = {
+            let b = bucket.clone();
+            thread::spawn(move || u64::from(b.try_acquire_at(NOW, 1).is_ok()))
+        };
+        bucket.set_scale(0.0).unwrap();
+        bucket.set_scale(0.5).unwrap();
+        let admitted = taker.join().unwrap();
+        assert_eq!(
+            admitted + bucket.available_at(NOW),
+            1,
+            "{admitted} admitted"
+        );
+    });
+}
+
 fn half_open_breaker(probes: u32) -> Arc<CircuitBreaker> {
     let b = CircuitBreaker::builder(1, Duration::from_nanos(10))
         .half_open_max_probes(probes)

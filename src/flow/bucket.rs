@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crossbeam::utils::CachePadded;
 
-use super::gcra::{self, ns_to_units, units_to_ns_ceil, Decision, Params};
+use super::gcra::{self, clock_units, units_to_ns_ceil, Params};
 use super::limits::{check_scale, BucketLimits};
 use crate::clock::{MonotonicClock, SharedClock};
 use crate::error::{ConfigError, PacingError};
@@ -38,18 +38,94 @@ use crate::sync::{AtomicU64, Ordering};
 /// ```
 #[derive(Debug)]
 pub struct TokenBucket {
-    /// Theoretical arrival time, in fixed-point units after `origin_ns`: the whole state. On
-    /// its own cache line, so that contended CASes on it do not evict the read-mostly limits.
+    /// Theoretical arrival time, in fixed-point units after `origin_ns`: the whole state;
+    /// [`CHANGING`] while a live change swaps the limits. On its own cache line, so that
+    /// contended CASes on it do not evict the read-mostly limits.
     tat: CachePadded<AtomicU64>,
-    /// Effective time units per token (scale applied); 0 while suspended (scale 0).
-    interval: AtomicU64,
-    /// Effective capacity.
-    capacity: AtomicU64,
+    /// The effective limits a check reads; written only while `tat` holds [`CHANGING`].
+    live: Live,
     /// Limits as configured; held only by writers (live changes), never on the hot path.
     config: Mutex<Config>,
     clock: SharedClock,
     origin_ns: u64,
     idle: IdleStrategy,
+}
+
+/// `tat` while a live change is under way: no check can land on it (an admission never
+/// produces `u64::MAX`, see [`clock_units`]), and a check or query that reads it waits for the
+/// change, which is a few stores long and cannot panic.
+const CHANGING: u64 = u64::MAX;
+
+/// The effective limits, as a check needs them. Written only while the state is taken out
+/// (`tat` holds [`CHANGING`]), so a reader that loads a settled `tat` with `Acquire` and then
+/// these with `Acquire` sees one change's values, never a mix of two; a check whose view raced
+/// a later change fails its compare-and-swap (see [`TokenBucket::set_limits`]).
+#[derive(Debug)]
+struct Live {
+    /// Effective time units per token (scale applied; kept while suspended). At least 1.
+    interval: AtomicU64,
+    /// `capacity × interval`; 0 while suspended (scale 0), so that every request is refused
+    /// and the refusal path says why.
+    tau: AtomicU64,
+    /// Capacity in tokens (read on the refusal path and by [`TokenBucket::capacity`]).
+    capacity: AtomicU64,
+}
+
+/// One consistent reading of [`Live`].
+#[derive(Clone, Copy, Debug)]
+struct View {
+    interval: u64,
+    tau: u64,
+    capacity: u64,
+}
+
+impl View {
+    #[inline]
+    fn params(self) -> Option<Params> {
+        (self.tau != 0).then_some(Params {
+            interval: self.interval,
+            capacity: self.capacity,
+        })
+    }
+}
+
+impl Live {
+    fn new(p: Params) -> Live {
+        Live {
+            interval: AtomicU64::new(p.interval),
+            tau: AtomicU64::new(p.tau()),
+            capacity: AtomicU64::new(p.capacity),
+        }
+    }
+
+    /// Acquire: pairs with the `Release` stores of a change, so that a check which sees any
+    /// value of a change `k` has its compare-and-swap ordered after the state was taken out for
+    /// `k` (it then fails: the state is `CHANGING` or re-expressed).
+    /// What the fast path needs: the interval and the tolerance (two loads); `Acquire` as in
+    /// [`read`](Self::read).
+    #[inline(always)]
+    fn rate(&self) -> (u64, u64) {
+        (
+            self.interval.load(Ordering::Acquire),
+            self.tau.load(Ordering::Acquire),
+        )
+    }
+
+    #[inline(always)]
+    fn read(&self) -> View {
+        View {
+            interval: self.interval.load(Ordering::Acquire),
+            tau: self.tau.load(Ordering::Acquire),
+            capacity: self.capacity.load(Ordering::Acquire),
+        }
+    }
+
+    /// Only while `tat` holds [`CHANGING`].
+    fn write(&self, v: View) {
+        self.interval.store(v.interval, Ordering::Release);
+        self.capacity.store(v.capacity, Ordering::Release);
+        self.tau.store(v.tau, Ordering::Release);
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -58,6 +134,23 @@ struct Config {
     scale: f64,
     /// The parameters the state was last expressed in (kept while suspended).
     last: Params,
+}
+
+/// Waits one round for a live change to finish (its window is a few stores).
+#[inline(never)]
+#[cold]
+fn wait_for_change(round: &mut u32) {
+    #[cfg(loom)]
+    loom::thread::yield_now();
+    #[cfg(not(loom))]
+    {
+        if *round < 64 {
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
+        }
+    }
+    *round = round.saturating_add(1);
 }
 
 impl TokenBucket {
@@ -78,8 +171,7 @@ impl TokenBucket {
         let p = limits.params();
         TokenBucket {
             tat: CachePadded::new(AtomicU64::new(0)),
-            interval: AtomicU64::new(p.interval),
-            capacity: AtomicU64::new(p.capacity),
+            live: Live::new(p),
             config: Mutex::new(Config {
                 limits,
                 scale: 1.0,
@@ -97,19 +189,37 @@ impl TokenBucket {
         self
     }
 
-    #[inline]
+    #[inline(always)]
     fn units(&self, now_ns: u64) -> u64 {
-        ns_to_units(now_ns.saturating_sub(self.origin_ns))
+        clock_units(now_ns.saturating_sub(self.origin_ns))
     }
 
-    /// The effective parameters, or `None` while suspended.
+    /// The state, waiting out a live change in progress. `Acquire`: pairs with the change's
+    /// `Release` store of the re-expressed state (and the release sequence of the admissions
+    /// after it), so the [`Live`] values read next are that change's or a later one's.
     #[inline]
-    fn params(&self) -> Option<Params> {
-        // Relaxed: limits are independent values; a request racing with a live change may be
-        // decided against either the old or the new limits (see `set_limits`).
-        let interval = self.interval.load(Ordering::Relaxed);
-        let capacity = self.capacity.load(Ordering::Relaxed);
-        (interval != 0).then_some(Params { interval, capacity })
+    fn settled_tat(&self) -> u64 {
+        let mut round = 0;
+        loop {
+            let tat = self.tat.load(Ordering::Acquire);
+            if tat != CHANGING {
+                return tat;
+            }
+            wait_for_change(&mut round);
+        }
+    }
+
+    /// A consistent (state, limits) pair for a query: the state is read again after the limits
+    /// and the pair retried if a change came in between.
+    fn snapshot(&self) -> (u64, View) {
+        loop {
+            let tat = self.settled_tat();
+            let view = self.live.read();
+            // Acquire loads above keep this load after them.
+            if self.tat.load(Ordering::Relaxed) == tat {
+                return (tat, view);
+            }
+        }
     }
 
     /// Take `n` tokens now, or say when to retry.
@@ -141,6 +251,14 @@ impl TokenBucket {
     // Always inlined: a call returning the 24-byte `Result` through memory costs a store and a
     // load on the admission's critical path (measured ~3 ns against governor, whose generic
     // check is inlined into the caller).
+    //
+    // The fast path is: the state, the interval and the tolerance (three loads, the last two
+    // from a read-mostly line, independent of each other), one comparison and one
+    // compare-and-swap. Everything else —
+    // suspension, a request above the capacity, a change in progress, the retry time — is
+    // decided on the refusal path, because each of them refuses: with `tau = 0` (suspended)
+    // or `n + keep > capacity` no request fits under the limit, and `CHANGING` = `u64::MAX`
+    // is above every limit.
     #[inline(always)]
     pub fn try_acquire_keeping_at(
         &self,
@@ -148,40 +266,79 @@ impl TokenBucket {
         n: u64,
         keep: u64,
     ) -> Result<(), PacingError> {
-        let p = self.params().ok_or(PacingError::Suspended)?;
-        if n.saturating_add(keep) > p.capacity {
-            return Err(PacingError::ExceedsCapacity {
-                requested: n,
-                capacity: p.capacity.saturating_sub(keep),
-            });
-        }
         if n == 0 {
-            return Ok(());
+            return self.zero_request(keep);
         }
         let now = self.units(now_ns);
-        // Relaxed throughout: `tat` guards no other memory. Every admission is a successful
-        // read-modify-write of this one word, so all of them sit in its single modification
-        // order and each sees the effect of the one before: that alone bounds the total.
-        let mut tat = self.tat.load(Ordering::Relaxed);
+        // Acquire: see `settled_tat`. The compare-and-swap itself may be Relaxed: `tat` guards
+        // no other memory, and every admission is a successful read-modify-write of this one
+        // word, so all of them sit in its single modification order and each sees the effect
+        // of the one before — that alone bounds the total.
+        let mut tat = self.tat.load(Ordering::Acquire);
         loop {
-            match gcra::decide(tat, now, n, keep, p) {
-                Decision::Admit { tat: new } => {
-                    match self.tat.compare_exchange_weak(
-                        tat,
-                        new,
-                        Ordering::Relaxed,
-                        Ordering::Relaxed,
-                    ) {
-                        Ok(_) => return Ok(()),
-                        Err(current) => tat = current,
-                    }
+            let (interval, tau) = self.live.rate();
+            let (new, limit) = gcra::demand(tat, now, n, keep, interval, tau);
+            if new <= limit {
+                match self
+                    .tat
+                    .compare_exchange_weak(tat, new, Ordering::Relaxed, Ordering::Acquire)
+                {
+                    Ok(_) => return Ok(()),
+                    Err(current) => tat = current,
                 }
-                Decision::Refuse { retry_after } => {
-                    return Err(PacingError::RateLimited {
-                        retry_after: Duration::from_nanos(units_to_ns_ceil(retry_after)),
-                    })
-                }
+            } else {
+                tat = self.refusal(tat, tau, n, keep, new - limit)?;
             }
+        }
+    }
+
+    /// Why a check was refused, as an error; or, when the refusal came from a change in
+    /// progress or from limits read across a change, the settled state to decide again on.
+    #[cold]
+    #[inline(never)]
+    fn refusal(
+        &self,
+        tat: u64,
+        tau: u64,
+        n: u64,
+        keep: u64,
+        retry_after: u64,
+    ) -> Result<u64, PacingError> {
+        let capacity = self.live.capacity.load(Ordering::Acquire);
+        // The Acquire loads of the limits keep this load after them: if the state is still
+        // `tat`, the limits read were the ones it is expressed in.
+        let again = self.tat.load(Ordering::Relaxed);
+        if tat == CHANGING || again != tat {
+            return Ok(self.settled_tat());
+        }
+        Err(if tau == 0 {
+            PacingError::Suspended
+        } else if n.saturating_add(keep) > capacity {
+            PacingError::ExceedsCapacity {
+                requested: n,
+                capacity: capacity.saturating_sub(keep),
+            }
+        } else {
+            PacingError::RateLimited {
+                retry_after: Duration::from_nanos(units_to_ns_ceil(retry_after)),
+            }
+        })
+    }
+
+    /// A request for no tokens: passes unless suspended or `keep` is above the capacity.
+    #[cold]
+    #[inline(never)]
+    fn zero_request(&self, keep: u64) -> Result<(), PacingError> {
+        let (_, view) = self.snapshot();
+        if view.tau == 0 {
+            Err(PacingError::Suspended)
+        } else if keep > view.capacity {
+            Err(PacingError::ExceedsCapacity {
+                requested: 0,
+                capacity: 0,
+            })
+        } else {
+            Ok(())
         }
     }
 
@@ -210,20 +367,23 @@ impl TokenBucket {
     /// Take as many of `n` tokens as are there at `now_ns`; returns how many were taken.
     #[inline]
     pub fn take_up_to_at(&self, now_ns: u64, n: u64) -> u64 {
-        let Some(p) = self.params() else { return 0 };
         let now = self.units(now_ns);
-        // Relaxed: as in `try_acquire_keeping_at`.
-        let mut tat = self.tat.load(Ordering::Relaxed);
+        let mut tat = self.settled_tat();
         loop {
+            let Some(p) = self.live.read().params() else {
+                return 0;
+            };
             let (new, taken) = gcra::take_up_to(tat, now, n, p);
             if taken == 0 {
                 return 0;
             }
+            // As in `try_acquire_keeping_at`; a failure during a change waits it out.
             match self
                 .tat
-                .compare_exchange_weak(tat, new, Ordering::Relaxed, Ordering::Relaxed)
+                .compare_exchange_weak(tat, new, Ordering::Relaxed, Ordering::Acquire)
             {
                 Ok(_) => return taken,
+                Err(CHANGING) => tat = self.settled_tat(),
                 Err(current) => tat = current,
             }
         }
@@ -232,18 +392,19 @@ impl TokenBucket {
     /// When (on this bucket's clock, in ns) one token is available; `now_ns` if one is, and
     /// `u64::MAX` while suspended.
     pub fn next_ready_at(&self, now_ns: u64) -> u64 {
-        let Some(p) = self.params() else {
+        let (tat, view) = self.snapshot();
+        let Some(p) = view.params() else {
             return u64::MAX;
         };
-        let wait = gcra::wait_for_one(self.tat.load(Ordering::Relaxed), self.units(now_ns), p);
+        let wait = gcra::wait_for_one(tat, self.units(now_ns), p);
         now_ns.saturating_add(units_to_ns_ceil(wait))
     }
 
     /// Whole tokens in the bucket at `now_ns` (0 while suspended).
     pub fn available_at(&self, now_ns: u64) -> u64 {
-        self.params().map_or(0, |p| {
-            gcra::available(self.tat.load(Ordering::Relaxed), self.units(now_ns), p)
-        })
+        let (tat, view) = self.snapshot();
+        view.params()
+            .map_or(0, |p| gcra::available(tat, self.units(now_ns), p))
     }
 
     /// Whole tokens in the bucket now.
@@ -254,13 +415,22 @@ impl TokenBucket {
     /// Give back `n` tokens taken earlier (never beyond the capacity).
     #[allow(dead_code)] // the coordinator refunds earlier windows (next commit)
     pub(crate) fn refund(&self, n: u64) {
-        let Some(p) = self.params() else { return };
-        // Relaxed: as in `try_acquire_keeping_at`.
-        let _ = self
-            .tat
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |tat| {
-                Some(gcra::refund(tat, n, p))
-            });
+        let mut tat = self.settled_tat();
+        loop {
+            let Some(p) = self.live.read().params() else {
+                return;
+            };
+            let new = gcra::refund(tat, n, p);
+            // As in `take_up_to_at`.
+            match self
+                .tat
+                .compare_exchange_weak(tat, new, Ordering::Relaxed, Ordering::Acquire)
+            {
+                Ok(_) => return,
+                Err(CHANGING) => tat = self.settled_tat(),
+                Err(current) => tat = current,
+            }
+        }
     }
 
     /// The limits as configured (before scaling).
@@ -275,7 +445,7 @@ impl TokenBucket {
 
     /// Capacity in tokens.
     pub fn capacity(&self) -> u64 {
-        self.capacity.load(Ordering::Relaxed)
+        self.live.capacity.load(Ordering::Relaxed)
     }
 
     /// The clock this bucket reads.
@@ -290,7 +460,24 @@ impl TokenBucket {
 
     /// Change the limits live. The tokens in the bucket are kept (capped at the new capacity).
     ///
-    /// Requests racing with the change may be decided against the old limits.
+    /// The change is atomic with respect to checks: it takes the state out (checks and
+    /// queries that meet it wait a few stores), installs the new limits, and puts the state
+    /// back re-expressed in them. So every admission is decided against the limits in force
+    /// where its compare-and-swap lands in the state's single modification order, on the
+    /// state expressed in those limits — never against a mix of two changes. In any interval
+    /// `t` long, the bucket then admits at most the tokens it held at the start plus the
+    /// refill at the rates in force, which is at most `max capacity + ⌊max rate · t⌋` over the
+    /// limits in force during the interval.
+    ///
+    /// One case is outside this: a check that read the state before a change and whose
+    /// compare-and-swap lands after it succeeds only if the state word holds the *same*
+    /// 64-bit value again. A change of the limits never puts that value back (a full bucket
+    /// gets another value that also means full; otherwise the state moves by one unit,
+    /// 1/64 ns, keeping the whole tokens); only later admissions and refunds landing on it to
+    /// the unit could. (Suspending, and changes to equal limits, keep the value and its
+    /// meaning: a check landing after them is as if it had landed before.) That one check is
+    /// then decided against the limits before the change: at most its `n` tokens, once per
+    /// check that overlaps a change.
     pub fn set_limits(&self, limits: BucketLimits) {
         let mut cfg = self.config();
         cfg.limits = limits;
@@ -298,7 +485,8 @@ impl TokenBucket {
     }
 
     /// Scale the refill rate by `scale` in `[0, 1]` (feedback, backpressure); 0 suspends
-    /// admission until the scale is raised. Tokens held are kept.
+    /// admission until the scale is raised. Tokens held are kept. The change is atomic with
+    /// respect to checks, as in [`set_limits`](Self::set_limits).
     ///
     /// # Errors
     /// [`ConfigError`] naming `scale` when it is not a number in `[0, 1]`.
@@ -310,23 +498,65 @@ impl TokenBucket {
         Ok(())
     }
 
+    /// Installs `cfg`'s effective limits. Called with the config lock held, so changes do not
+    /// race each other; nothing between taking the state out and putting it back can panic.
     fn apply(&self, cfg: &mut Config) {
         let now = self.units(self.clock.now_ns());
-        match cfg.limits.scaled(cfg.scale) {
-            None => self.interval.store(0, Ordering::Relaxed),
+        let next = cfg.limits.scaled(cfg.scale);
+        let old = cfg.last;
+        // Acquire: the stores below stay after the state is taken out. Checks that land before
+        // this are re-expressed with it; later ones fail against `CHANGING`.
+        let tat = self.tat.swap(CHANGING, Ordering::Acquire);
+        debug_assert_ne!(tat, CHANGING, "changes are serialized by the config lock");
+        let (view, put_back) = match next {
+            // Suspended: the state stays expressed in the last limits (the same value, the
+            // same meaning: a check landing after this is as if it had landed before).
+            None => (
+                View {
+                    interval: old.interval,
+                    tau: 0,
+                    capacity: old.capacity,
+                },
+                tat,
+            ),
             Some(new) => {
-                let old = cfg.last;
                 cfg.last = new;
-                // Relaxed: see `params`.
-                self.capacity.store(new.capacity, Ordering::Relaxed);
-                self.interval.store(new.interval, Ordering::Relaxed);
-                let _ = self
-                    .tat
-                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |tat| {
-                        Some(gcra::rebase(tat, now, old, new))
-                    });
+                let view = View {
+                    interval: new.interval,
+                    tau: new.tau(),
+                    capacity: new.capacity,
+                };
+                let put_back = gcra::rebase(tat, now, old, new);
+                if put_back == tat && new != old {
+                    (view, distinct(tat, now, new.interval))
+                } else {
+                    (view, put_back)
+                }
             }
-        }
+        };
+        self.live.write(view);
+        // Release: a check that reads the state put back sees the limits above.
+        self.tat.store(put_back, Ordering::Release);
+    }
+}
+
+/// Another state value meaning (as good as) the same as `tat` at `now`, used when limits that
+/// changed would re-express the state as the very value taken out: a check that read that
+/// value and the old limits must not land after the change (its compare-and-swap fails only if
+/// the value differs). A full bucket has many values (any at or below `now`, which is at
+/// least 1). Otherwise the state moves by one unit (1/64 ns) in the direction that keeps the
+/// whole tokens held: later, unless that would drop a whole token, then earlier (never beyond
+/// the capacity: the state stays at or after `now`; never a whole token more: not with an
+/// interval of one unit).
+fn distinct(tat: u64, now: u64, interval: u64) -> u64 {
+    if tat < now {
+        now
+    } else if tat == now {
+        now - 1
+    } else if (tat - now) % interval != 0 || interval == 1 {
+        tat + 1
+    } else {
+        tat - 1
     }
 }
 
@@ -334,14 +564,51 @@ impl Clone for TokenBucket {
     /// A new bucket with the same limits, scale and fill level.
     fn clone(&self) -> TokenBucket {
         let cfg = *self.config();
+        let (tat, view) = self.snapshot();
         TokenBucket {
-            tat: CachePadded::new(AtomicU64::new(self.tat.load(Ordering::Relaxed))),
-            interval: AtomicU64::new(self.interval.load(Ordering::Relaxed)),
-            capacity: AtomicU64::new(self.capacity.load(Ordering::Relaxed)),
+            tat: CachePadded::new(AtomicU64::new(tat)),
+            live: Live {
+                interval: AtomicU64::new(view.interval),
+                tau: AtomicU64::new(view.tau),
+                capacity: AtomicU64::new(view.capacity),
+            },
             config: Mutex::new(cfg),
             clock: self.clock.clone(),
             origin_ns: self.origin_ns,
             idle: self.idle,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_1_distinct_never_returns_the_value_and_keeps_the_whole_tokens() {
+        let (now, interval, tau) = (1_000, 10, 30);
+        let held = |tat: u64| (tau - tat.saturating_sub(now).min(tau)) / interval;
+        for tat in [0, 990, 999, 1_000, 1_001, 1_010, 1_015, 1_030] {
+            let d = distinct(tat, now, interval);
+            assert_ne!(d, tat);
+            assert_eq!(held(d), held(tat), "tat {tat} → {d}");
+            assert!(d <= now + tau, "never beyond empty by more than a unit");
+        }
+        // An interval of one unit: one unit later (a token fewer), never a token more.
+        assert_eq!(distinct(1_005, now, 1), 1_006);
+    }
+
+    #[test]
+    fn case_2_a_change_at_a_full_bucket_at_its_origin_moves_the_state_and_keeps_it_full() {
+        let clock = crate::ManualClock::shared(0);
+        let b = TokenBucket::with_clock(BucketLimits::new(2, 1).unwrap(), clock);
+        let before = b.tat.load(Ordering::Relaxed);
+        b.set_limits(BucketLimits::new(2, 1_000).unwrap());
+        assert_ne!(b.tat.load(Ordering::Relaxed), before);
+        assert_eq!(b.available_at(0), 2);
+        // Suspending keeps the value (and its meaning).
+        let kept = b.tat.load(Ordering::Relaxed);
+        b.set_scale(0.0).unwrap();
+        assert_eq!(b.tat.load(Ordering::Relaxed), kept);
     }
 }
