@@ -12,6 +12,9 @@ use crate::error::{ConfigError, PacingError};
 use crate::idle::{IdleStrategy, Idler};
 use crate::sync::{AtomicU64, Ordering};
 
+mod live;
+use live::{distinct, wait_for_change, Live, View, CHANGING};
+
 /// A lock-free token bucket: `capacity` tokens, refilled at `refill_rate` per second, shared by
 /// any number of threads.
 ///
@@ -51,106 +54,12 @@ pub struct TokenBucket {
     idle: IdleStrategy,
 }
 
-/// `tat` while a live change is under way: no check can land on it (an admission never
-/// produces `u64::MAX`, see [`clock_units`]), and a check or query that reads it waits for the
-/// change, which is a few stores long and cannot panic.
-const CHANGING: u64 = u64::MAX;
-
-/// The effective limits, as a check needs them. Written only while the state is taken out
-/// (`tat` holds [`CHANGING`]), so a reader that loads a settled `tat` with `Acquire` and then
-/// these with `Acquire` sees one change's values, never a mix of two; a check whose view raced
-/// a later change fails its compare-and-swap (see [`TokenBucket::set_limits`]).
-#[derive(Debug)]
-struct Live {
-    /// Effective time units per token (scale applied; kept while suspended). At least 1.
-    interval: AtomicU64,
-    /// `capacity × interval`; 0 while suspended (scale 0), so that every request is refused
-    /// and the refusal path says why.
-    tau: AtomicU64,
-    /// Capacity in tokens (read on the refusal path and by [`TokenBucket::capacity`]).
-    capacity: AtomicU64,
-}
-
-/// One consistent reading of [`Live`].
-#[derive(Clone, Copy, Debug)]
-struct View {
-    interval: u64,
-    tau: u64,
-    capacity: u64,
-}
-
-impl View {
-    #[inline]
-    fn params(self) -> Option<Params> {
-        (self.tau != 0).then_some(Params {
-            interval: self.interval,
-            capacity: self.capacity,
-        })
-    }
-}
-
-impl Live {
-    fn new(p: Params) -> Live {
-        Live {
-            interval: AtomicU64::new(p.interval),
-            tau: AtomicU64::new(p.tau()),
-            capacity: AtomicU64::new(p.capacity),
-        }
-    }
-
-    /// Acquire: pairs with the `Release` stores of a change, so that a check which sees any
-    /// value of a change `k` has its compare-and-swap ordered after the state was taken out for
-    /// `k` (it then fails: the state is `CHANGING` or re-expressed).
-    /// What the fast path needs: the interval and the tolerance (two loads); `Acquire` as in
-    /// [`read`](Self::read).
-    #[inline(always)]
-    fn rate(&self) -> (u64, u64) {
-        (
-            self.interval.load(Ordering::Acquire),
-            self.tau.load(Ordering::Acquire),
-        )
-    }
-
-    #[inline(always)]
-    fn read(&self) -> View {
-        View {
-            interval: self.interval.load(Ordering::Acquire),
-            tau: self.tau.load(Ordering::Acquire),
-            capacity: self.capacity.load(Ordering::Acquire),
-        }
-    }
-
-    /// Only while `tat` holds [`CHANGING`].
-    fn write(&self, v: View) {
-        self.interval.store(v.interval, Ordering::Release);
-        self.capacity.store(v.capacity, Ordering::Release);
-        self.tau.store(v.tau, Ordering::Release);
-    }
-}
-
 #[derive(Debug, Clone, Copy)]
 struct Config {
     limits: BucketLimits,
     scale: f64,
     /// The parameters the state was last expressed in (kept while suspended).
     last: Params,
-}
-
-/// Waits one round for a live change to finish (its window is a few stores).
-#[inline(never)]
-#[cold]
-fn wait_for_change(round: &mut u32) {
-    #[cfg(loom)]
-    loom::thread::yield_now();
-    #[cfg(not(loom))]
-    {
-        if *round < 64 {
-            std::hint::spin_loop();
-        } else {
-            std::thread::yield_now();
-        }
-    }
-    *round = round.saturating_add(1);
 }
 
 impl TokenBucket {
@@ -540,26 +449,6 @@ impl TokenBucket {
     }
 }
 
-/// Another state value meaning (as good as) the same as `tat` at `now`, used when limits that
-/// changed would re-express the state as the very value taken out: a check that read that
-/// value and the old limits must not land after the change (its compare-and-swap fails only if
-/// the value differs). A full bucket has many values (any at or below `now`, which is at
-/// least 1). Otherwise the state moves by one unit (1/64 ns) in the direction that keeps the
-/// whole tokens held: later, unless that would drop a whole token, then earlier (never beyond
-/// the capacity: the state stays at or after `now`; never a whole token more: not with an
-/// interval of one unit).
-fn distinct(tat: u64, now: u64, interval: u64) -> u64 {
-    if tat < now {
-        now
-    } else if tat == now {
-        now - 1
-    } else if (tat - now) % interval != 0 || interval == 1 {
-        tat + 1
-    } else {
-        tat - 1
-    }
-}
-
 impl Clone for TokenBucket {
     /// A new bucket with the same limits, scale and fill level.
     fn clone(&self) -> TokenBucket {
@@ -583,20 +472,6 @@ impl Clone for TokenBucket {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn case_1_distinct_never_returns_the_value_and_keeps_the_whole_tokens() {
-        let (now, interval, tau) = (1_000, 10, 30);
-        let held = |tat: u64| (tau - tat.saturating_sub(now).min(tau)) / interval;
-        for tat in [0, 990, 999, 1_000, 1_001, 1_010, 1_015, 1_030] {
-            let d = distinct(tat, now, interval);
-            assert_ne!(d, tat);
-            assert_eq!(held(d), held(tat), "tat {tat} → {d}");
-            assert!(d <= now + tau, "never beyond empty by more than a unit");
-        }
-        // An interval of one unit: one unit later (a token fewer), never a token more.
-        assert_eq!(distinct(1_005, now, 1), 1_006);
-    }
 
     #[test]
     fn case_2_a_change_at_a_full_bucket_at_its_origin_moves_the_state_and_keeps_it_full() {
