@@ -13,7 +13,13 @@ use crate::idle::{IdleStrategy, Idler};
 use crate::sync::{AtomicU64, Ordering};
 
 mod live;
-use live::{distinct, wait_for_change, Live, View, CHANGING};
+use live::{distinct, Live, View, CHANGING};
+
+/// The refusal of a check that meets a live change under way: not now, ask again at once (see
+/// [`TokenBucket::set_limits`]).
+const NOT_NOW: PacingError = PacingError::RateLimited {
+    retry_after: Duration::ZERO,
+};
 
 /// A lock-free token bucket: `capacity` tokens, refilled at `refill_rate` per second, shared by
 /// any number of threads.
@@ -103,31 +109,34 @@ impl TokenBucket {
         clock_units(now_ns.saturating_sub(self.origin_ns))
     }
 
-    /// The state, waiting out a live change in progress. `Acquire`: pairs with the change's
-    /// `Release` store of the re-expressed state (and the release sequence of the admissions
-    /// after it), so the [`Live`] values read next are that change's or a later one's.
+    /// The state, or `None` while a live change has it taken out (never waited for: see
+    /// [`set_limits`](Self::set_limits)). `Acquire`: pairs with the change's `Release` store of
+    /// the re-expressed state (and the release sequence of the admissions after it), so the
+    /// [`Live`] values read next are that change's or a later one's.
     #[inline]
-    fn settled_tat(&self) -> u64 {
-        let mut round = 0;
-        loop {
-            let tat = self.tat.load(Ordering::Acquire);
-            if tat != CHANGING {
-                return tat;
-            }
-            wait_for_change(&mut round);
-        }
+    fn settled_tat(&self) -> Option<u64> {
+        let tat = self.tat.load(Ordering::Acquire);
+        (tat != CHANGING).then_some(tat)
     }
 
-    /// A consistent (state, limits) pair for a query: the state is read again after the limits
-    /// and the pair retried if a change came in between.
-    fn snapshot(&self) -> (u64, View) {
+    /// A consistent (state, limits) pair for a query, or `None` while a change is under way:
+    /// the state is read again after the limits and the pair taken again when it moved in
+    /// between (an admission or a change landed: another thread made progress, so this is not
+    /// a wait).
+    fn snapshot(&self) -> Option<(u64, View)> {
+        let mut tat = self.settled_tat()?;
         loop {
-            let tat = self.settled_tat();
             let view = self.live.read();
             // Acquire loads above keep this load after them.
-            if self.tat.load(Ordering::Relaxed) == tat {
-                return (tat, view);
+            let again = self.tat.load(Ordering::Relaxed);
+            if again == tat {
+                return Some((tat, view));
             }
+            if again == CHANGING {
+                return None;
+            }
+            // Acquire for the limits read next, as in `settled_tat`.
+            tat = self.settled_tat()?;
         }
     }
 
@@ -201,8 +210,9 @@ impl TokenBucket {
         }
     }
 
-    /// Why a check was refused, as an error; or, when the refusal came from a change in
-    /// progress or from limits read across a change, the settled state to decide again on.
+    /// Why a check was refused, as an error; or, when the limits were read across a change,
+    /// the state to decide again on. A check that meets a change in progress is refused with
+    /// `retry_after` 0 at once (see [`set_limits`](Self::set_limits)).
     #[cold]
     #[inline(never)]
     fn refusal(
@@ -217,8 +227,17 @@ impl TokenBucket {
         // The Acquire loads of the limits keep this load after them: if the state is still
         // `tat`, the limits read were the ones it is expressed in.
         let again = self.tat.load(Ordering::Relaxed);
-        if tat == CHANGING || again != tat {
-            return Ok(self.settled_tat());
+        if tat == CHANGING || again == CHANGING {
+            return Err(NOT_NOW);
+        }
+        if again != tat {
+            // Decide again on the newer state: an admission or a whole change landed in
+            // between (progress by another thread; the loop is lock-free, not waiting).
+            // Acquire, for the limits read next, as in `settled_tat`.
+            let Some(settled) = self.settled_tat() else {
+                return Err(NOT_NOW);
+            };
+            return Ok(settled);
         }
         Err(if tau == 0 {
             PacingError::Suspended
@@ -234,11 +253,14 @@ impl TokenBucket {
         })
     }
 
-    /// A request for no tokens: passes unless suspended or `keep` is above the capacity.
+    /// A request for no tokens: passes unless suspended or `keep` is above the capacity
+    /// (refused with `retry_after` 0 during a change, like any check).
     #[cold]
     #[inline(never)]
     fn zero_request(&self, keep: u64) -> Result<(), PacingError> {
-        let (_, view) = self.snapshot();
+        let Some((_, view)) = self.snapshot() else {
+            return Err(NOT_NOW);
+        };
         if view.tau == 0 {
             Err(PacingError::Suspended)
         } else if keep > view.capacity {
@@ -263,6 +285,11 @@ impl TokenBucket {
             let now = self.clock.now_ns();
             match self.try_acquire_at(now, n) {
                 Err(PacingError::RateLimited { retry_after }) => {
+                    if retry_after.is_zero() {
+                        // A live change under way (see `set_limits`): one round, then again.
+                        idler.idle();
+                        continue;
+                    }
                     let until = now.saturating_add(crate::clock::duration_ns(retry_after));
                     while self.clock.now_ns() < until {
                         idler.idle();
@@ -273,11 +300,14 @@ impl TokenBucket {
         }
     }
 
-    /// Take as many of `n` tokens as are there at `now_ns`; returns how many were taken.
+    /// Take as many of `n` tokens as are there at `now_ns`; returns how many were taken
+    /// (none while a live change is under way: it is not waited for).
     #[inline]
     pub fn take_up_to_at(&self, now_ns: u64, n: u64) -> u64 {
         let now = self.units(now_ns);
-        let mut tat = self.settled_tat();
+        let Some(mut tat) = self.settled_tat() else {
+            return 0;
+        };
         loop {
             let Some(p) = self.live.read().params() else {
                 return 0;
@@ -286,22 +316,24 @@ impl TokenBucket {
             if taken == 0 {
                 return 0;
             }
-            // As in `try_acquire_keeping_at`; a failure during a change waits it out.
+            // As in `try_acquire_keeping_at`; a change under way takes nothing.
             match self
                 .tat
                 .compare_exchange_weak(tat, new, Ordering::Relaxed, Ordering::Acquire)
             {
                 Ok(_) => return taken,
-                Err(CHANGING) => tat = self.settled_tat(),
+                Err(CHANGING) => return 0,
                 Err(current) => tat = current,
             }
         }
     }
 
-    /// When (on this bucket's clock, in ns) one token is available; `now_ns` if one is, and
-    /// `u64::MAX` while suspended.
+    /// When (on this bucket's clock, in ns) one token is available; `now_ns` if one is or a
+    /// live change is under way (ask again), and `u64::MAX` while suspended.
     pub fn next_ready_at(&self, now_ns: u64) -> u64 {
-        let (tat, view) = self.snapshot();
+        let Some((tat, view)) = self.snapshot() else {
+            return now_ns;
+        };
         let Some(p) = view.params() else {
             return u64::MAX;
         };
@@ -309,9 +341,12 @@ impl TokenBucket {
         now_ns.saturating_add(units_to_ns_ceil(wait))
     }
 
-    /// Whole tokens in the bucket at `now_ns` (0 while suspended).
+    /// Whole tokens in the bucket at `now_ns` (0 while suspended, and while a live change is
+    /// under way: it is not waited for).
     pub fn available_at(&self, now_ns: u64) -> u64 {
-        let (tat, view) = self.snapshot();
+        let Some((tat, view)) = self.snapshot() else {
+            return 0;
+        };
         view.params()
             .map_or(0, |p| gcra::available(tat, self.units(now_ns), p))
     }
@@ -321,10 +356,13 @@ impl TokenBucket {
         self.available_at(self.clock.now_ns())
     }
 
-    /// Give back `n` tokens taken earlier (never beyond the capacity).
-    #[allow(dead_code)] // the coordinator refunds earlier windows (next commit)
+    /// Give back `n` tokens taken earlier (never beyond the capacity). A refund that meets a
+    /// live change under way is not made (it is not waited for): the tokens stay spent, which
+    /// admits less, never more.
     pub(crate) fn refund(&self, n: u64) {
-        let mut tat = self.settled_tat();
+        let Some(mut tat) = self.settled_tat() else {
+            return;
+        };
         loop {
             let Some(p) = self.live.read().params() else {
                 return;
@@ -335,8 +373,7 @@ impl TokenBucket {
                 .tat
                 .compare_exchange_weak(tat, new, Ordering::Relaxed, Ordering::Acquire)
             {
-                Ok(_) => return,
-                Err(CHANGING) => tat = self.settled_tat(),
+                Ok(_) | Err(CHANGING) => return,
                 Err(current) => tat = current,
             }
         }
@@ -369,9 +406,8 @@ impl TokenBucket {
 
     /// Change the limits live. The tokens in the bucket are kept (capped at the new capacity).
     ///
-    /// The change is atomic with respect to checks: it takes the state out (checks and
-    /// queries that meet it wait a few stores), installs the new limits, and puts the state
-    /// back re-expressed in them. So every admission is decided against the limits in force
+    /// The change is atomic with respect to checks: it takes the state out, installs the new
+    /// limits, and puts the state back re-expressed in them. So every admission is decided against the limits in force
     /// where its compare-and-swap lands in the state's single modification order, on the
     /// state expressed in those limits — never against a mix of two changes. In any interval
     /// `t` long, the bucket then admits at most the tokens it held at the start plus the
@@ -387,6 +423,17 @@ impl TokenBucket {
     /// meaning: a check landing after them is as if it had landed before.) That one check is
     /// then decided against the limits before the change: at most its `n` tokens, once per
     /// check that overlaps a change.
+    ///
+    /// # Checks never wait for a change
+    ///
+    /// While the state is taken out (a few stores on the changing thread, or longer if that
+    /// thread is descheduled in between), a check does not wait for it: it is refused with
+    /// [`PacingError::RateLimited`] and `retry_after` zero — "not now, ask again at once". The
+    /// state it would need is not there, and refusing admits less, never more, so the bound
+    /// holds. Likewise [`take_up_to_at`](Self::take_up_to_at) takes nothing,
+    /// [`available_at`](Self::available_at) says 0, [`next_ready_at`](Self::next_ready_at) says
+    /// now, and a refund is not made (the tokens stay spent).
+    /// [`acquire`](Self::acquire) idles one round and asks again.
     pub fn set_limits(&self, limits: BucketLimits) {
         let mut cfg = self.config();
         cfg.limits = limits;
@@ -452,8 +499,19 @@ impl TokenBucket {
 impl Clone for TokenBucket {
     /// A new bucket with the same limits, scale and fill level.
     fn clone(&self) -> TokenBucket {
-        let cfg = *self.config();
-        let (tat, view) = self.snapshot();
+        let guard = self.config();
+        let cfg = *guard;
+        // No change runs while the config lock is held (changes hold it), so the state is
+        // settled; the fallback (a full bucket in the last limits) is never taken.
+        let (tat, view) = self.snapshot().unwrap_or((
+            0,
+            View {
+                interval: cfg.last.interval,
+                tau: cfg.last.tau(),
+                capacity: cfg.last.capacity,
+            },
+        ));
+        drop(guard);
         TokenBucket {
             tat: CachePadded::new(AtomicU64::new(tat)),
             live: Live {
@@ -472,6 +530,42 @@ impl Clone for TokenBucket {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: a check that met a live change under way used to spin until the changing
+    /// thread put the state back. Here the change never finishes (the state is left taken
+    /// out, as by a changing thread descheduled mid-change): every check and query must still
+    /// answer at once, on this one thread. (The old code never returned from the first call.)
+    #[test]
+    fn a_check_that_meets_a_change_under_way_is_refused_at_once_instead_of_waiting() {
+        let clock = crate::ManualClock::shared(1_000);
+        let b = TokenBucket::with_clock(BucketLimits::new(4, 1).unwrap(), clock);
+        let settled = b.tat.swap(CHANGING, Ordering::AcqRel);
+        let not_now = Err(NOT_NOW);
+        // (case, outcome)
+        let cases = [
+            (1, b.try_acquire_at(1_000, 1)),
+            (2, b.try_acquire(1)),
+            (3, b.try_acquire_keeping_at(1_000, 1, 2)),
+            (4, b.try_acquire_at(1_000, 0)),
+            (5, b.try_acquire_keeping_at(1_000, 0, 1)),
+        ];
+        for (case, outcome) in cases {
+            assert_eq!(outcome, not_now, "case {case}");
+        }
+        assert_eq!(b.take_up_to_at(1_000, 3), 0);
+        assert_eq!(b.available_at(1_000), 0);
+        assert_eq!(b.next_ready_at(1_000), 1_000, "ask again now");
+        b.refund(1);
+        assert_eq!(
+            b.tat.load(Ordering::Relaxed),
+            CHANGING,
+            "nothing landed on it"
+        );
+        // The change puts the state back: the bucket is whole again.
+        b.tat.store(settled, Ordering::Release);
+        assert_eq!(b.available_at(1_000), 4);
+        assert_eq!(b.try_acquire_at(1_000, 4), Ok(()));
+    }
 
     #[test]
     fn case_2_a_change_at_a_full_bucket_at_its_origin_moves_the_state_and_keeps_it_full() {

@@ -6,8 +6,9 @@ use crate::sync::{AtomicU64, Ordering};
 use crate::flow::gcra::Params;
 
 /// The state while a live change is under way: no check can land on it (an admission never
-/// produces `u64::MAX`, see `gcra::clock_units`), and a check or query that reads it waits
-/// for the change, which is a few stores long and cannot panic.
+/// produces `u64::MAX`, see `gcra::clock_units`), and a check or query that reads it does not
+/// wait for the change: it is refused with `retry_after` 0 (see
+/// [`TokenBucket::set_limits`](super::TokenBucket::set_limits)).
 pub(super) const CHANGING: u64 = u64::MAX;
 
 /// The effective limits, as a check needs them. Written only while the state is taken out
@@ -82,23 +83,6 @@ impl Live {
         self.capacity.store(v.capacity, Ordering::Release);
         self.tau.store(v.tau, Ordering::Release);
     }
-}
-
-/// Waits one round for a live change to finish (its window is a few stores).
-#[inline(never)]
-#[cold]
-pub(super) fn wait_for_change(round: &mut u32) {
-    #[cfg(loom)]
-    loom::thread::yield_now();
-    #[cfg(not(loom))]
-    {
-        if *round < 64 {
-            std::hint::spin_loop();
-        } else {
-            std::thread::yield_now();
-        }
-    }
-    *round = round.saturating_add(1);
 }
 
 /// Another state value meaning (as good as) the same as `tat` at `now`, used when limits that
