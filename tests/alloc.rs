@@ -12,6 +12,7 @@
 
 mod common;
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,8 +22,9 @@ use market_data_pipeline::pin::CoreChoice;
 use market_data_pipeline::pipeline::{Placement, StreamingPipeline};
 use market_data_pipeline::source::{SyntheticConfig, SyntheticSource};
 use market_data_pipeline::{
-    Conflate, CountingSink, Dedupe, HybridBatcher, ManualClock, Operator, Passthrough,
-    SymbolFilter, SymbolId, SymbolTable,
+    Conflate, CountingSink, Dedupe, HybridBatcher, ManualClock, Operator, Passthrough, Repeat,
+    ReplayConfig, ReplaySource, SourcePoll, SymbolFilter, SymbolId, SymbolTable, Tick,
+    TickFileWriter, TickSource,
 };
 
 use common::counting_alloc::{allocations, Counting};
@@ -73,11 +75,87 @@ fn allocations_on(n: u64, op: Box<dyn Operator>, on: Option<(Placement, &WorkerS
     after - before
 }
 
+/// A tick file of `n` synthetic ticks (written before any counting starts).
+fn tick_file(dir: &common::TempDir, n: u64) -> std::path::PathBuf {
+    let table = Arc::new(SymbolTable::new());
+    let mut source = SyntheticSource::new(
+        SyntheticConfig {
+            max_ticks: Some(n),
+            ..SyntheticConfig::new(&["AAPL", "MSFT", "GOOG"])
+        },
+        table.clone(),
+    )
+    .unwrap();
+    source.start(0).unwrap();
+    let path = dir.path(&format!("{n}.ticks"));
+    let mut w = TickFileWriter::create(&path, table).unwrap();
+    let mut buf = vec![Tick::default(); 4096];
+    while let SourcePoll::Ready(k) = source.poll(0, &mut buf).unwrap() {
+        w.write_all(&buf[..k]).unwrap();
+    }
+    w.finish().unwrap();
+    path
+}
+
+/// Allocations of replaying `path` (`loops` times) through passthrough → batcher → counting
+/// sink, from opening the file to the report.
+fn replay_allocations(path: &std::path::Path, loops: u32) -> (u64, u64) {
+    let before = allocations();
+    let config = ReplayConfig {
+        repeat: Repeat::Times(NonZeroU32::new(loops).unwrap()),
+        ..ReplayConfig::default()
+    };
+    let source = ReplaySource::open(path, Arc::new(SymbolTable::new()), config).unwrap();
+    let pipeline = StreamingPipeline::builder()
+        .source(source)
+        .operator(Passthrough::new())
+        .batcher(HybridBatcher::new(256, Duration::from_secs(3600)).unwrap())
+        .sink(CountingSink::new())
+        .clock(ManualClock::shared(0))
+        .build()
+        .unwrap();
+    let report = pipeline.run().unwrap();
+    let after = allocations();
+    (report.stats.delivered, after - before)
+}
+
+fn replay_allocates_nothing_per_tick() {
+    let dir = common::TempDir::new("alloc_replay");
+    let small = tick_file(&dir, 100_000);
+    let large = tick_file(&dir, 1_000_000);
+    // (case, file, loops, ticks delivered)
+    let cases = [
+        (1, &small, 1, 100_000),
+        (2, &large, 1, 1_000_000),
+        (3, &small, 10, 1_000_000),
+    ];
+    let mut counts = Vec::new();
+    for (case, path, loops, ticks) in cases {
+        let (delivered, n) = replay_allocations(path, loops);
+        assert_eq!(delivered, ticks, "case {case}");
+        eprintln!("replay case {case}: {n} allocations for {ticks} ticks");
+        counts.push(n);
+    }
+    // 900,000 more ticks (by a longer file, or by looping); a per-tick or per-chunk
+    // allocation would show as thousands.
+    for (case, &n) in counts.iter().enumerate().skip(1) {
+        assert!(
+            n <= counts[0] + 16,
+            "replay case {}: {} allocations for 1e6 ticks, {} for 1e5",
+            case + 1,
+            n,
+            counts[0]
+        );
+    }
+}
+
 fn main() {
     steady_state_allocates_nothing_per_tick();
     eprintln!("test steady_state_allocates_nothing_per_tick ... ok");
     steady_state_on_a_worker_set_allocates_nothing_per_tick();
     eprintln!("test steady_state_on_a_worker_set_allocates_nothing_per_tick ... ok");
+    replay_allocates_nothing_per_tick();
+    eprintln!("test replay_allocates_nothing_per_tick ... ok");
 }
 
 /// The same on a worker set (made before counting: its threads are control-path work): the

@@ -126,6 +126,143 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Live changes. Reference: the same bucket in exact arithmetic (tokens × 2·10⁹, so that half
+// rates stay whole), whose tokens are kept across a change (capped at the new capacity) and
+// refilled at the effective rate in force. While suspended (scale 0) it refuses everything and
+// keeps refilling at the last rate, as the bucket does.
+
+#[derive(Debug)]
+struct RefLive {
+    capacity: u128,
+    /// Tokens × 2·10⁹ added per ns: rate × 2 × scale.
+    refill: u128,
+    suspended: bool,
+    /// Tokens × 2·10⁹.
+    tokens_n: u128,
+    last_ns: u64,
+}
+
+const HALF_NANOS: u128 = 2 * NANOS;
+
+impl RefLive {
+    fn refill(&mut self, now: u64) {
+        let add = u128::from(now - self.last_ns) * self.refill;
+        self.tokens_n = (self.tokens_n + add).min(self.capacity * HALF_NANOS);
+        self.last_ns = now;
+    }
+
+    fn tokens(&mut self, now: u64) -> u64 {
+        self.refill(now);
+        (self.tokens_n / HALF_NANOS) as u64
+    }
+
+    /// New effective limits at `now`: tokens kept, capped.
+    fn apply(&mut self, now: u64, capacity: u64, refill: u64) {
+        self.refill(now);
+        self.capacity = capacity.into();
+        self.refill = refill.into();
+        self.tokens_n = self.tokens_n.min(self.capacity * HALF_NANOS);
+    }
+}
+
+#[derive(Debug, Clone)]
+enum LiveOp {
+    Advance(u64),
+    Acquire(u64),
+    SetLimits(u64, u64),
+    /// 0, ½ or 1.
+    SetScale(u8),
+}
+
+/// Rates whose interval is exact at scale 1 and ½, slow enough (≥ 10⁶ units per token) that
+/// the unit a re-expression may round away stays far below a token.
+const LIVE_RATES: [u64; 6] = [1, 3_200, 10, 125, 1_000, 64_000];
+
+fn live_op() -> impl Strategy<Value = LiveOp> {
+    prop_oneof![
+        (0u64..2_000_000_000).prop_map(LiveOp::Advance),
+        (0u64..1_000).prop_map(LiveOp::Advance),
+        (0u64..22).prop_map(LiveOp::Acquire),
+        (1u64..20, proptest::sample::select(&LIVE_RATES[..]))
+            .prop_map(|(c, r)| LiveOp::SetLimits(c, r)),
+        (0u8..3).prop_map(LiveOp::SetScale),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Across live `set_limits` / `set_scale`: the bucket admits only what the exact model
+    /// holds, never shows more tokens than it, and (a re-expression rounds down less than one
+    /// unit) never a whole token fewer.
+    #[test]
+    fn live_changes_keep_the_tokens_and_never_admit_more_than_the_model(
+        capacity in 1u64..20,
+        rate in proptest::sample::select(&LIVE_RATES[..]),
+        ops in proptest::collection::vec(live_op(), 1..60),
+    ) {
+        let clock = ManualClock::shared(5_000);
+        let bucket = TokenBucket::with_clock(BucketLimits::new(capacity, rate).unwrap(), clock.clone());
+        let mut model = RefLive {
+            capacity: capacity.into(),
+            refill: u128::from(rate) * 2,
+            suspended: false,
+            tokens_n: u128::from(capacity) * HALF_NANOS,
+            last_ns: 5_000,
+        };
+        let (mut capacity, mut rate, mut scale) = (capacity, rate, 2u8);
+        for op in ops {
+            let now = clock.now_ns();
+            match op {
+                LiveOp::Advance(ns) => clock.advance_ns(ns),
+                LiveOp::Acquire(n) => {
+                    let have = model.tokens(now);
+                    match bucket.try_acquire(n) {
+                        Ok(()) => {
+                            prop_assert!(!model.suspended || n == 0, "admitted while suspended");
+                            prop_assert!(have >= n, "admitted {} with {} in the model", n, have);
+                            model.tokens_n -= u128::from(n) * HALF_NANOS;
+                        }
+                        Err(PacingError::Suspended) => prop_assert!(model.suspended),
+                        Err(PacingError::ExceedsCapacity { requested, capacity }) => {
+                            prop_assert_eq!(requested, n);
+                            prop_assert!(u128::from(n) > model.capacity && u128::from(capacity) == model.capacity);
+                        }
+                        Err(PacingError::RateLimited { retry_after }) => {
+                            prop_assert!(!model.suspended && have <= n && !retry_after.is_zero());
+                        }
+                    }
+                }
+                LiveOp::SetLimits(c, r) => {
+                    bucket.set_limits(BucketLimits::new(c, r).unwrap());
+                    (capacity, rate) = (c, r);
+                    // While suspended the bucket keeps the last limits until it resumes.
+                    if !model.suspended {
+                        model.apply(now, capacity, rate * u64::from(scale));
+                    }
+                }
+                LiveOp::SetScale(s) => {
+                    bucket.set_scale(f64::from(s) / 2.0).unwrap();
+                    model.suspended = s == 0;
+                    if s != 0 {
+                        scale = s;
+                        model.apply(now, capacity, rate * u64::from(scale));
+                    }
+                }
+            }
+            let now = clock.now_ns();
+            let (have, model_has) = (bucket.available_at(now), model.tokens(now));
+            if model.suspended {
+                prop_assert_eq!(have, 0);
+            } else {
+                prop_assert!(have <= model_has, "bucket {} > model {}", have, model_has);
+                prop_assert!(have + 1 >= model_has, "bucket {} ≪ model {}", have, model_has);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Circuit breaker. Reference: the contract of DESIGN.md §4 as a plain state machine. A
 // "generation" stands for "the period a permit was issued in": outcomes of older periods do
 // nothing.

@@ -8,7 +8,7 @@ use loom::thread;
 use std::time::Duration;
 
 use market_data_pipeline::flow::{BreakerState, BucketLimits, CircuitBreaker, TokenBucket};
-use market_data_pipeline::ManualClock;
+use market_data_pipeline::{ManualClock, PacingError};
 
 const NOW: u64 = 1_000;
 
@@ -64,6 +64,91 @@ fn frozen_time_two_threads_with_weighted_requests_share_the_capacity_exactly() {
         });
         assert_eq!(admitted, 3);
         assert_eq!(bucket.available_at(NOW), 0);
+    });
+}
+
+/// A check racing a live `set_limits` that raises the rate 1000× (capacity 2 both sides): time
+/// is frozen, so the bucket can never hand out more than the 2 tokens it started with. Before
+/// the change was atomic, a check could decide against the new interval on the state still
+/// expressed in the old one (each token then cost 1/1000 of an old token), and the re-expression
+/// afterwards kept almost all of the old tokens: 3 admitted.
+#[test]
+fn a_check_racing_a_live_limit_change_never_over_admits() {
+    loom::model(|| {
+        let bucket = frozen_bucket(2);
+        let taker = {
+            let b = bucket.clone();
+            thread::spawn(move || {
+                (0..3)
+                    .map(|_| u64::from(b.try_acquire_at(NOW, 1).is_ok()))
+                    .sum::<u64>()
+            })
+        };
+        bucket.set_limits(BucketLimits::new(2, 1_000).unwrap());
+        let admitted = taker.join().unwrap();
+        assert!(admitted <= 2, "{admitted} admitted from a bucket of 2");
+        // The tokens are kept across the change: what was not taken is still there.
+        assert_eq!(
+            admitted + bucket.available_at(NOW),
+            2,
+            "{admitted} admitted"
+        );
+    });
+}
+
+/// A check racing a change that suspends admission (scale 0): it is admitted before the
+/// change, refused as suspended after it, or refused with `retry_after` 0 if it meets the
+/// change under way (checks never wait for it); after resuming at half the rate the token it
+/// did not take is still there.
+#[test]
+fn a_check_racing_a_suspension_never_over_admits() {
+    loom::model(|| {
+        let bucket = frozen_bucket(1);
+        let taker = {
+            let b = bucket.clone();
+            thread::spawn(move || u64::from(b.try_acquire_at(NOW, 1).is_ok()))
+        };
+        bucket.set_scale(0.0).unwrap();
+        let admitted = taker.join().unwrap();
+        bucket.set_scale(0.5).unwrap();
+        assert_eq!(
+            admitted + bucket.available_at(NOW),
+            1,
+            "{admitted} admitted"
+        );
+    });
+}
+
+/// Checks never wait for a live change: a check that meets one under way is refused at once
+/// with `retry_after` 0, and `take_up_to_at` takes nothing. In every interleaving of a check
+/// and a take with a change that raises the rate 1000× (frozen time, a full bucket of 2):
+/// the check is admitted or refused "not now" (never rate-limited with a wait: the bucket
+/// holds the tokens), nothing is over-admitted, and what was not taken is still there.
+#[test]
+fn checks_meeting_a_live_change_answer_at_once_and_never_over_admit() {
+    loom::model(|| {
+        let bucket = frozen_bucket(2);
+        let taker = {
+            let b = bucket.clone();
+            thread::spawn(move || {
+                let first = b.try_acquire_at(NOW, 1);
+                let took = b.take_up_to_at(NOW, 2);
+                (first, took)
+            })
+        };
+        bucket.set_limits(BucketLimits::new(2, 1_000).unwrap());
+        let (first, took) = taker.join().unwrap();
+        let not_now = PacingError::RateLimited {
+            retry_after: Duration::ZERO,
+        };
+        assert!(first.is_ok() || first == Err(not_now.clone()), "{first:?}");
+        let admitted = u64::from(first.is_ok()) + took;
+        assert!(admitted <= 2, "{admitted} admitted from a bucket of 2");
+        assert_eq!(
+            admitted + bucket.available_at(NOW),
+            2,
+            "{first:?}, took {took}"
+        );
     });
 }
 

@@ -200,6 +200,14 @@ impl TickFile {
         self.data.bytes()[at..at + TICK_BYTES].try_into().ok()
     }
 
+    /// The bytes of all records (`len() × 64`, after the header), as mapped; not validated
+    /// (that is [`TickFile::decode_into`]'s job). For bulk consumers and benchmarks.
+    pub fn record_bytes(&self) -> &[u8] {
+        // The header's geometry was checked against the length when the file was opened.
+        let end = TickFile::record_offset(self.header.record_count) as usize;
+        &self.data.bytes()[HEADER_LEN..end]
+    }
+
     /// Decode and validate record `index` (`None` past the end).
     ///
     /// # Errors
@@ -234,6 +242,38 @@ impl TickFile {
             Some(index) => Ok((tick, index)),
             None => Err(fail(DataErrorKind::UnknownSymbol(tick.symbol.0))),
         }
+    }
+
+    /// Decode and validate records `first..` into `out`, as many as fit and exist, in one pass
+    /// over the mapped bytes (no per-record bounds check or error value on the way). Gives how
+    /// many were decoded: fewer than asked only at the end of the file or at a bad record,
+    /// which then is record `first + count` — [`TickFile::record`] gives its error, at its
+    /// byte offset. The same checks as [`TickFile::record`] (kind, flags, symbol id).
+    #[inline]
+    pub fn decode_into(&self, first: u64, out: &mut [Tick]) -> usize {
+        let left = self.header.record_count.saturating_sub(first);
+        let count = out.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        if count == 0 {
+            return 0;
+        }
+        // In range: `first + count ≤ record_count`, and the header's geometry was checked
+        // against the length of the bytes when the file was opened.
+        let start = TickFile::record_offset(first) as usize;
+        let bytes = &self.data.bytes()[start..start + count * TICK_BYTES];
+        for (done, (raw, slot)) in bytes
+            .chunks_exact(TICK_BYTES)
+            .zip(out.iter_mut())
+            .enumerate()
+        {
+            let Ok(raw) = <&[u8; TICK_BYTES]>::try_from(raw) else {
+                return done;
+            };
+            match Tick::decode(raw) {
+                Ok(tick) if self.symbols.index_of(tick.symbol).is_some() => *slot = tick,
+                _ => return done,
+            }
+        }
+        count
     }
 
     /// Iterate over the records in file order. No allocation per record.

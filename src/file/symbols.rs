@@ -1,8 +1,9 @@
 //! The symbol-table trailer of a tick file: the names of the `u32` ids used in its records.
 //!
 //! Each entry is `id: u32 LE, len: u8, name: len bytes (ASCII)`. Entries are sorted by strictly
-//! ascending id (so ids are unique and look-ups are a binary search), names are valid symbols
-//! ([`validate_symbol`]) and unique.
+//! ascending id (so ids are unique), names are valid symbols ([`validate_symbol`]) and unique.
+//! Look-ups by id are one indexed load when the ids are dense (the writer's are: a
+//! [`SymbolTable`](crate::SymbolTable) numbers from 0), a binary search otherwise.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -13,11 +14,22 @@ use crate::symbol::{validate_symbol, SymbolId, MAX_SYMBOL_LEN};
 /// Bytes of an entry besides the name.
 const ENTRY_FIXED: usize = 5;
 
+/// Marks an id with no entry in [`FileSymbols`]'s dense table.
+const NO_ENTRY: u32 = u32::MAX;
+
+/// Ids up to `DENSE_PER_SYMBOL × len + DENSE_SLACK` get a dense table (at most 4 × 4 bytes per
+/// symbol plus 256 bytes): a look-up per record is then one load, not a binary search.
+const DENSE_PER_SYMBOL: usize = 4;
+const DENSE_SLACK: usize = 64;
+
 /// The symbols of one tick file, sorted by id.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FileSymbols {
     ids: Vec<u32>,
     names: Vec<Arc<str>>,
+    /// Entry position by id (`NO_ENTRY`: none) when the ids are dense; empty otherwise. A
+    /// function of `ids`, so the derived equality still compares the table's contents only.
+    by_id: Vec<u32>,
 }
 
 fn bad(at: u64, reason: String) -> DataError {
@@ -38,10 +50,34 @@ impl FileSymbols {
         self.ids.is_empty()
     }
 
-    /// Position (0..len) of the entry for file id `id`, if present. A binary search.
+    /// Position (0..len) of the entry for file id `id`, if present. One load when the ids
+    /// are dense, a binary search otherwise.
     #[inline]
     pub fn index_of(&self, id: SymbolId) -> Option<usize> {
-        self.ids.binary_search(&id.0).ok()
+        if self.by_id.is_empty() {
+            return self.ids.binary_search(&id.0).ok();
+        }
+        match self.by_id.get(id.0 as usize) {
+            Some(&at) if at != NO_ENTRY => Some(at as usize),
+            _ => None,
+        }
+    }
+
+    /// The table from ids given in strictly ascending order and their names.
+    fn build(ids: Vec<u32>, names: Vec<Arc<str>>) -> FileSymbols {
+        let dense_limit = ids.len() * DENSE_PER_SYMBOL + DENSE_SLACK;
+        let by_id = match ids.last() {
+            Some(&max) if (max as usize) < dense_limit => {
+                let mut by_id = vec![NO_ENTRY; max as usize + 1];
+                for (at, &id) in ids.iter().enumerate() {
+                    // `at` < len ≤ u32::MAX entries (the count is a u32).
+                    by_id[id as usize] = at as u32;
+                }
+                by_id
+            }
+            _ => Vec::new(),
+        };
+        FileSymbols { ids, names, by_id }
     }
 
     /// `(id, name)` pairs in ascending id order.
@@ -74,7 +110,7 @@ impl FileSymbols {
     pub(crate) fn from_sorted(entries: Vec<(u32, Arc<str>)>) -> FileSymbols {
         debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
         let (ids, names) = entries.into_iter().unzip();
-        FileSymbols { ids, names }
+        FileSymbols::build(ids, names)
     }
 
     /// Append the encoded trailer to `out`.
@@ -148,7 +184,7 @@ impl FileSymbols {
                 format!("{} bytes left after {count} symbols", bytes.len() - pos),
             ));
         }
-        Ok(FileSymbols { ids, names })
+        Ok(FileSymbols::build(ids, names))
     }
 }
 
@@ -203,5 +239,44 @@ mod tests {
         assert_eq!(syms.index_of(SymbolId(7)), Some(1));
         assert_eq!(syms.index_of(SymbolId(3)), None);
         assert_eq!(syms.id_of("AAPL"), Some(SymbolId(2)));
+    }
+
+    #[test]
+    fn dense_and_sparse_ids_find_the_same_entries() {
+        // (case, ids): dense from 0, dense with holes, sparse (binary search), the largest id.
+        let cases: Vec<(u32, Vec<u32>)> = vec![
+            (1, vec![0, 1, 2, 3]),
+            (2, vec![1, 5, 9]),
+            (3, vec![3, 1_000_000, 4_000_000_000]),
+            (4, vec![0, u32::MAX]),
+        ];
+        for (case, ids) in cases {
+            let entries = ids
+                .iter()
+                .enumerate()
+                .map(|(i, &id)| (id, Arc::from(format!("S{i}"))))
+                .collect();
+            let syms = FileSymbols::from_sorted(entries);
+            for probe in [
+                0,
+                1,
+                2,
+                4,
+                5,
+                9,
+                10,
+                1_000_000,
+                4_000_000_000,
+                u32::MAX - 1,
+                u32::MAX,
+            ] {
+                let want = ids.iter().position(|&id| id == probe);
+                assert_eq!(
+                    syms.index_of(SymbolId(probe)),
+                    want,
+                    "case {case}, id {probe}"
+                );
+            }
+        }
     }
 }

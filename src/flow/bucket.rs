@@ -5,12 +5,21 @@ use std::time::Duration;
 
 use crossbeam::utils::CachePadded;
 
-use super::gcra::{self, ns_to_units, units_to_ns_ceil, Decision, Params};
+use super::gcra::{self, clock_units, units_to_ns_ceil, Params};
 use super::limits::{check_scale, BucketLimits};
 use crate::clock::{MonotonicClock, SharedClock};
 use crate::error::{ConfigError, PacingError};
 use crate::idle::{IdleStrategy, Idler};
 use crate::sync::{AtomicU64, Ordering};
+
+mod live;
+use live::{distinct, Live, View, CHANGING};
+
+/// The refusal of a check that meets a live change under way: not now, ask again at once (see
+/// [`TokenBucket::set_limits`]).
+const NOT_NOW: PacingError = PacingError::RateLimited {
+    retry_after: Duration::ZERO,
+};
 
 /// A lock-free token bucket: `capacity` tokens, refilled at `refill_rate` per second, shared by
 /// any number of threads.
@@ -38,13 +47,12 @@ use crate::sync::{AtomicU64, Ordering};
 /// ```
 #[derive(Debug)]
 pub struct TokenBucket {
-    /// Theoretical arrival time, in fixed-point units after `origin_ns`: the whole state. On
-    /// its own cache line, so that contended CASes on it do not evict the read-mostly limits.
+    /// Theoretical arrival time, in fixed-point units after `origin_ns`: the whole state;
+    /// [`CHANGING`] while a live change swaps the limits. On its own cache line, so that
+    /// contended CASes on it do not evict the read-mostly limits.
     tat: CachePadded<AtomicU64>,
-    /// Effective time units per token (scale applied); 0 while suspended (scale 0).
-    interval: AtomicU64,
-    /// Effective capacity.
-    capacity: AtomicU64,
+    /// The effective limits a check reads; written only while `tat` holds [`CHANGING`].
+    live: Live,
     /// Limits as configured; held only by writers (live changes), never on the hot path.
     config: Mutex<Config>,
     clock: SharedClock,
@@ -78,8 +86,7 @@ impl TokenBucket {
         let p = limits.params();
         TokenBucket {
             tat: CachePadded::new(AtomicU64::new(0)),
-            interval: AtomicU64::new(p.interval),
-            capacity: AtomicU64::new(p.capacity),
+            live: Live::new(p),
             config: Mutex::new(Config {
                 limits,
                 scale: 1.0,
@@ -97,19 +104,40 @@ impl TokenBucket {
         self
     }
 
-    #[inline]
+    #[inline(always)]
     fn units(&self, now_ns: u64) -> u64 {
-        ns_to_units(now_ns.saturating_sub(self.origin_ns))
+        clock_units(now_ns.saturating_sub(self.origin_ns))
     }
 
-    /// The effective parameters, or `None` while suspended.
+    /// The state, or `None` while a live change has it taken out (never waited for: see
+    /// [`set_limits`](Self::set_limits)). `Acquire`: pairs with the change's `Release` store of
+    /// the re-expressed state (and the release sequence of the admissions after it), so the
+    /// [`Live`] values read next are that change's or a later one's.
     #[inline]
-    fn params(&self) -> Option<Params> {
-        // Relaxed: limits are independent values; a request racing with a live change may be
-        // decided against either the old or the new limits (see `set_limits`).
-        let interval = self.interval.load(Ordering::Relaxed);
-        let capacity = self.capacity.load(Ordering::Relaxed);
-        (interval != 0).then_some(Params { interval, capacity })
+    fn settled_tat(&self) -> Option<u64> {
+        let tat = self.tat.load(Ordering::Acquire);
+        (tat != CHANGING).then_some(tat)
+    }
+
+    /// A consistent (state, limits) pair for a query, or `None` while a change is under way:
+    /// the state is read again after the limits and the pair taken again when it moved in
+    /// between (an admission or a change landed: another thread made progress, so this is not
+    /// a wait).
+    fn snapshot(&self) -> Option<(u64, View)> {
+        let mut tat = self.settled_tat()?;
+        loop {
+            let view = self.live.read();
+            // Acquire loads above keep this load after them.
+            let again = self.tat.load(Ordering::Relaxed);
+            if again == tat {
+                return Some((tat, view));
+            }
+            if again == CHANGING {
+                return None;
+            }
+            // Acquire for the limits read next, as in `settled_tat`.
+            tat = self.settled_tat()?;
+        }
     }
 
     /// Take `n` tokens now, or say when to retry.
@@ -141,6 +169,14 @@ impl TokenBucket {
     // Always inlined: a call returning the 24-byte `Result` through memory costs a store and a
     // load on the admission's critical path (measured ~3 ns against governor, whose generic
     // check is inlined into the caller).
+    //
+    // The fast path is: the state, the interval and the tolerance (three loads, the last two
+    // from a read-mostly line, independent of each other), one comparison and one
+    // compare-and-swap. Everything else —
+    // suspension, a request above the capacity, a change in progress, the retry time — is
+    // decided on the refusal path, because each of them refuses: with `tau = 0` (suspended)
+    // or `n + keep > capacity` no request fits under the limit, and `CHANGING` = `u64::MAX`
+    // is above every limit.
     #[inline(always)]
     pub fn try_acquire_keeping_at(
         &self,
@@ -148,40 +184,92 @@ impl TokenBucket {
         n: u64,
         keep: u64,
     ) -> Result<(), PacingError> {
-        let p = self.params().ok_or(PacingError::Suspended)?;
-        if n.saturating_add(keep) > p.capacity {
-            return Err(PacingError::ExceedsCapacity {
-                requested: n,
-                capacity: p.capacity.saturating_sub(keep),
-            });
-        }
         if n == 0 {
-            return Ok(());
+            return self.zero_request(keep);
         }
         let now = self.units(now_ns);
-        // Relaxed throughout: `tat` guards no other memory. Every admission is a successful
-        // read-modify-write of this one word, so all of them sit in its single modification
-        // order and each sees the effect of the one before: that alone bounds the total.
-        let mut tat = self.tat.load(Ordering::Relaxed);
+        // Acquire: see `settled_tat`. The compare-and-swap itself may be Relaxed: `tat` guards
+        // no other memory, and every admission is a successful read-modify-write of this one
+        // word, so all of them sit in its single modification order and each sees the effect
+        // of the one before — that alone bounds the total.
+        let mut tat = self.tat.load(Ordering::Acquire);
         loop {
-            match gcra::decide(tat, now, n, keep, p) {
-                Decision::Admit { tat: new } => {
-                    match self.tat.compare_exchange_weak(
-                        tat,
-                        new,
-                        Ordering::Relaxed,
-                        Ordering::Relaxed,
-                    ) {
-                        Ok(_) => return Ok(()),
-                        Err(current) => tat = current,
-                    }
+            let (interval, tau) = self.live.rate();
+            let (new, limit) = gcra::demand(tat, now, n, keep, interval, tau);
+            if new <= limit {
+                match self
+                    .tat
+                    .compare_exchange_weak(tat, new, Ordering::Relaxed, Ordering::Acquire)
+                {
+                    Ok(_) => return Ok(()),
+                    Err(current) => tat = current,
                 }
-                Decision::Refuse { retry_after } => {
-                    return Err(PacingError::RateLimited {
-                        retry_after: Duration::from_nanos(units_to_ns_ceil(retry_after)),
-                    })
-                }
+            } else {
+                tat = self.refusal(tat, tau, n, keep, new - limit)?;
             }
+        }
+    }
+
+    /// Why a check was refused, as an error; or, when the limits were read across a change,
+    /// the state to decide again on. A check that meets a change in progress is refused with
+    /// `retry_after` 0 at once (see [`set_limits`](Self::set_limits)).
+    #[cold]
+    #[inline(never)]
+    fn refusal(
+        &self,
+        tat: u64,
+        tau: u64,
+        n: u64,
+        keep: u64,
+        retry_after: u64,
+    ) -> Result<u64, PacingError> {
+        let capacity = self.live.capacity.load(Ordering::Acquire);
+        // The Acquire loads of the limits keep this load after them: if the state is still
+        // `tat`, the limits read were the ones it is expressed in.
+        let again = self.tat.load(Ordering::Relaxed);
+        if tat == CHANGING || again == CHANGING {
+            return Err(NOT_NOW);
+        }
+        if again != tat {
+            // Decide again on the newer state: an admission or a whole change landed in
+            // between (progress by another thread; the loop is lock-free, not waiting).
+            // Acquire, for the limits read next, as in `settled_tat`.
+            let Some(settled) = self.settled_tat() else {
+                return Err(NOT_NOW);
+            };
+            return Ok(settled);
+        }
+        Err(if tau == 0 {
+            PacingError::Suspended
+        } else if n.saturating_add(keep) > capacity {
+            PacingError::ExceedsCapacity {
+                requested: n,
+                capacity: capacity.saturating_sub(keep),
+            }
+        } else {
+            PacingError::RateLimited {
+                retry_after: Duration::from_nanos(units_to_ns_ceil(retry_after)),
+            }
+        })
+    }
+
+    /// A request for no tokens: passes unless suspended or `keep` is above the capacity
+    /// (refused with `retry_after` 0 during a change, like any check).
+    #[cold]
+    #[inline(never)]
+    fn zero_request(&self, keep: u64) -> Result<(), PacingError> {
+        let Some((_, view)) = self.snapshot() else {
+            return Err(NOT_NOW);
+        };
+        if view.tau == 0 {
+            Err(PacingError::Suspended)
+        } else if keep > view.capacity {
+            Err(PacingError::ExceedsCapacity {
+                requested: 0,
+                capacity: 0,
+            })
+        } else {
+            Ok(())
         }
     }
 
@@ -197,6 +285,11 @@ impl TokenBucket {
             let now = self.clock.now_ns();
             match self.try_acquire_at(now, n) {
                 Err(PacingError::RateLimited { retry_after }) => {
+                    if retry_after.is_zero() {
+                        // A live change under way (see `set_limits`): one round, then again.
+                        idler.idle();
+                        continue;
+                    }
                     let until = now.saturating_add(crate::clock::duration_ns(retry_after));
                     while self.clock.now_ns() < until {
                         idler.idle();
@@ -207,43 +300,55 @@ impl TokenBucket {
         }
     }
 
-    /// Take as many of `n` tokens as are there at `now_ns`; returns how many were taken.
+    /// Take as many of `n` tokens as are there at `now_ns`; returns how many were taken
+    /// (none while a live change is under way: it is not waited for).
     #[inline]
     pub fn take_up_to_at(&self, now_ns: u64, n: u64) -> u64 {
-        let Some(p) = self.params() else { return 0 };
         let now = self.units(now_ns);
-        // Relaxed: as in `try_acquire_keeping_at`.
-        let mut tat = self.tat.load(Ordering::Relaxed);
+        let Some(mut tat) = self.settled_tat() else {
+            return 0;
+        };
         loop {
+            let Some(p) = self.live.read().params() else {
+                return 0;
+            };
             let (new, taken) = gcra::take_up_to(tat, now, n, p);
             if taken == 0 {
                 return 0;
             }
+            // As in `try_acquire_keeping_at`; a change under way takes nothing.
             match self
                 .tat
-                .compare_exchange_weak(tat, new, Ordering::Relaxed, Ordering::Relaxed)
+                .compare_exchange_weak(tat, new, Ordering::Relaxed, Ordering::Acquire)
             {
                 Ok(_) => return taken,
+                Err(CHANGING) => return 0,
                 Err(current) => tat = current,
             }
         }
     }
 
-    /// When (on this bucket's clock, in ns) one token is available; `now_ns` if one is, and
-    /// `u64::MAX` while suspended.
+    /// When (on this bucket's clock, in ns) one token is available; `now_ns` if one is or a
+    /// live change is under way (ask again), and `u64::MAX` while suspended.
     pub fn next_ready_at(&self, now_ns: u64) -> u64 {
-        let Some(p) = self.params() else {
+        let Some((tat, view)) = self.snapshot() else {
+            return now_ns;
+        };
+        let Some(p) = view.params() else {
             return u64::MAX;
         };
-        let wait = gcra::wait_for_one(self.tat.load(Ordering::Relaxed), self.units(now_ns), p);
+        let wait = gcra::wait_for_one(tat, self.units(now_ns), p);
         now_ns.saturating_add(units_to_ns_ceil(wait))
     }
 
-    /// Whole tokens in the bucket at `now_ns` (0 while suspended).
+    /// Whole tokens in the bucket at `now_ns` (0 while suspended, and while a live change is
+    /// under way: it is not waited for).
     pub fn available_at(&self, now_ns: u64) -> u64 {
-        self.params().map_or(0, |p| {
-            gcra::available(self.tat.load(Ordering::Relaxed), self.units(now_ns), p)
-        })
+        let Some((tat, view)) = self.snapshot() else {
+            return 0;
+        };
+        view.params()
+            .map_or(0, |p| gcra::available(tat, self.units(now_ns), p))
     }
 
     /// Whole tokens in the bucket now.
@@ -251,16 +356,27 @@ impl TokenBucket {
         self.available_at(self.clock.now_ns())
     }
 
-    /// Give back `n` tokens taken earlier (never beyond the capacity).
-    #[allow(dead_code)] // the coordinator refunds earlier windows (next commit)
+    /// Give back `n` tokens taken earlier (never beyond the capacity). A refund that meets a
+    /// live change under way is not made (it is not waited for): the tokens stay spent, which
+    /// admits less, never more.
     pub(crate) fn refund(&self, n: u64) {
-        let Some(p) = self.params() else { return };
-        // Relaxed: as in `try_acquire_keeping_at`.
-        let _ = self
-            .tat
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |tat| {
-                Some(gcra::refund(tat, n, p))
-            });
+        let Some(mut tat) = self.settled_tat() else {
+            return;
+        };
+        loop {
+            let Some(p) = self.live.read().params() else {
+                return;
+            };
+            let new = gcra::refund(tat, n, p);
+            // As in `take_up_to_at`.
+            match self
+                .tat
+                .compare_exchange_weak(tat, new, Ordering::Relaxed, Ordering::Acquire)
+            {
+                Ok(_) | Err(CHANGING) => return,
+                Err(current) => tat = current,
+            }
+        }
     }
 
     /// The limits as configured (before scaling).
@@ -275,7 +391,7 @@ impl TokenBucket {
 
     /// Capacity in tokens.
     pub fn capacity(&self) -> u64 {
-        self.capacity.load(Ordering::Relaxed)
+        self.live.capacity.load(Ordering::Relaxed)
     }
 
     /// The clock this bucket reads.
@@ -290,7 +406,34 @@ impl TokenBucket {
 
     /// Change the limits live. The tokens in the bucket are kept (capped at the new capacity).
     ///
-    /// Requests racing with the change may be decided against the old limits.
+    /// The change is atomic with respect to checks: it takes the state out, installs the new
+    /// limits, and puts the state back re-expressed in them. So every admission is decided against the limits in force
+    /// where its compare-and-swap lands in the state's single modification order, on the
+    /// state expressed in those limits — never against a mix of two changes. In any interval
+    /// `t` long, the bucket then admits at most the tokens it held at the start plus the
+    /// refill at the rates in force, which is at most `max capacity + ⌊max rate · t⌋` over the
+    /// limits in force during the interval.
+    ///
+    /// One case is outside this: a check that read the state before a change and whose
+    /// compare-and-swap lands after it succeeds only if the state word holds the *same*
+    /// 64-bit value again. A change of the limits never puts that value back (a full bucket
+    /// gets another value that also means full; otherwise the state moves by one unit,
+    /// 1/64 ns, keeping the whole tokens); only later admissions and refunds landing on it to
+    /// the unit could. (Suspending, and changes to equal limits, keep the value and its
+    /// meaning: a check landing after them is as if it had landed before.) That one check is
+    /// then decided against the limits before the change: at most its `n` tokens, once per
+    /// check that overlaps a change.
+    ///
+    /// # Checks never wait for a change
+    ///
+    /// While the state is taken out (a few stores on the changing thread, or longer if that
+    /// thread is descheduled in between), a check does not wait for it: it is refused with
+    /// [`PacingError::RateLimited`] and `retry_after` zero — "not now, ask again at once". The
+    /// state it would need is not there, and refusing admits less, never more, so the bound
+    /// holds. Likewise [`take_up_to_at`](Self::take_up_to_at) takes nothing,
+    /// [`available_at`](Self::available_at) says 0, [`next_ready_at`](Self::next_ready_at) says
+    /// now, and a refund is not made (the tokens stay spent).
+    /// [`acquire`](Self::acquire) idles one round and asks again.
     pub fn set_limits(&self, limits: BucketLimits) {
         let mut cfg = self.config();
         cfg.limits = limits;
@@ -298,7 +441,8 @@ impl TokenBucket {
     }
 
     /// Scale the refill rate by `scale` in `[0, 1]` (feedback, backpressure); 0 suspends
-    /// admission until the scale is raised. Tokens held are kept.
+    /// admission until the scale is raised. Tokens held are kept. The change is atomic with
+    /// respect to checks, as in [`set_limits`](Self::set_limits).
     ///
     /// # Errors
     /// [`ConfigError`] naming `scale` when it is not a number in `[0, 1]`.
@@ -310,38 +454,130 @@ impl TokenBucket {
         Ok(())
     }
 
+    /// Installs `cfg`'s effective limits. Called with the config lock held, so changes do not
+    /// race each other; nothing between taking the state out and putting it back can panic.
     fn apply(&self, cfg: &mut Config) {
         let now = self.units(self.clock.now_ns());
-        match cfg.limits.scaled(cfg.scale) {
-            None => self.interval.store(0, Ordering::Relaxed),
+        let next = cfg.limits.scaled(cfg.scale);
+        let old = cfg.last;
+        // Acquire: the stores below stay after the state is taken out. Checks that land before
+        // this are re-expressed with it; later ones fail against `CHANGING`.
+        let tat = self.tat.swap(CHANGING, Ordering::Acquire);
+        debug_assert_ne!(tat, CHANGING, "changes are serialized by the config lock");
+        let (view, put_back) = match next {
+            // Suspended: the state stays expressed in the last limits (the same value, the
+            // same meaning: a check landing after this is as if it had landed before).
+            None => (
+                View {
+                    interval: old.interval,
+                    tau: 0,
+                    capacity: old.capacity,
+                },
+                tat,
+            ),
             Some(new) => {
-                let old = cfg.last;
                 cfg.last = new;
-                // Relaxed: see `params`.
-                self.capacity.store(new.capacity, Ordering::Relaxed);
-                self.interval.store(new.interval, Ordering::Relaxed);
-                let _ = self
-                    .tat
-                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |tat| {
-                        Some(gcra::rebase(tat, now, old, new))
-                    });
+                let view = View {
+                    interval: new.interval,
+                    tau: new.tau(),
+                    capacity: new.capacity,
+                };
+                let put_back = gcra::rebase(tat, now, old, new);
+                if put_back == tat && new != old {
+                    (view, distinct(tat, now, new.interval))
+                } else {
+                    (view, put_back)
+                }
             }
-        }
+        };
+        self.live.write(view);
+        // Release: a check that reads the state put back sees the limits above.
+        self.tat.store(put_back, Ordering::Release);
     }
 }
 
 impl Clone for TokenBucket {
     /// A new bucket with the same limits, scale and fill level.
     fn clone(&self) -> TokenBucket {
-        let cfg = *self.config();
+        let guard = self.config();
+        let cfg = *guard;
+        // No change runs while the config lock is held (changes hold it), so the state is
+        // settled; the fallback (a full bucket in the last limits) is never taken.
+        let (tat, view) = self.snapshot().unwrap_or((
+            0,
+            View {
+                interval: cfg.last.interval,
+                tau: cfg.last.tau(),
+                capacity: cfg.last.capacity,
+            },
+        ));
+        drop(guard);
         TokenBucket {
-            tat: CachePadded::new(AtomicU64::new(self.tat.load(Ordering::Relaxed))),
-            interval: AtomicU64::new(self.interval.load(Ordering::Relaxed)),
-            capacity: AtomicU64::new(self.capacity.load(Ordering::Relaxed)),
+            tat: CachePadded::new(AtomicU64::new(tat)),
+            live: Live {
+                interval: AtomicU64::new(view.interval),
+                tau: AtomicU64::new(view.tau),
+                capacity: AtomicU64::new(view.capacity),
+            },
             config: Mutex::new(cfg),
             clock: self.clock.clone(),
             origin_ns: self.origin_ns,
             idle: self.idle,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: a check that met a live change under way used to spin until the changing
+    /// thread put the state back. Here the change never finishes (the state is left taken
+    /// out, as by a changing thread descheduled mid-change): every check and query must still
+    /// answer at once, on this one thread. (The old code never returned from the first call.)
+    #[test]
+    fn a_check_that_meets_a_change_under_way_is_refused_at_once_instead_of_waiting() {
+        let clock = crate::ManualClock::shared(1_000);
+        let b = TokenBucket::with_clock(BucketLimits::new(4, 1).unwrap(), clock);
+        let settled = b.tat.swap(CHANGING, Ordering::AcqRel);
+        let not_now = Err(NOT_NOW);
+        // (case, outcome)
+        let cases = [
+            (1, b.try_acquire_at(1_000, 1)),
+            (2, b.try_acquire(1)),
+            (3, b.try_acquire_keeping_at(1_000, 1, 2)),
+            (4, b.try_acquire_at(1_000, 0)),
+            (5, b.try_acquire_keeping_at(1_000, 0, 1)),
+        ];
+        for (case, outcome) in cases {
+            assert_eq!(outcome, not_now, "case {case}");
+        }
+        assert_eq!(b.take_up_to_at(1_000, 3), 0);
+        assert_eq!(b.available_at(1_000), 0);
+        assert_eq!(b.next_ready_at(1_000), 1_000, "ask again now");
+        b.refund(1);
+        assert_eq!(
+            b.tat.load(Ordering::Relaxed),
+            CHANGING,
+            "nothing landed on it"
+        );
+        // The change puts the state back: the bucket is whole again.
+        b.tat.store(settled, Ordering::Release);
+        assert_eq!(b.available_at(1_000), 4);
+        assert_eq!(b.try_acquire_at(1_000, 4), Ok(()));
+    }
+
+    #[test]
+    fn case_2_a_change_at_a_full_bucket_at_its_origin_moves_the_state_and_keeps_it_full() {
+        let clock = crate::ManualClock::shared(0);
+        let b = TokenBucket::with_clock(BucketLimits::new(2, 1).unwrap(), clock);
+        let before = b.tat.load(Ordering::Relaxed);
+        b.set_limits(BucketLimits::new(2, 1_000).unwrap());
+        assert_ne!(b.tat.load(Ordering::Relaxed), before);
+        assert_eq!(b.available_at(0), 2);
+        // Suspending keeps the value (and its meaning).
+        let kept = b.tat.load(Ordering::Relaxed);
+        b.set_scale(0.0).unwrap();
+        assert_eq!(b.tat.load(Ordering::Relaxed), kept);
     }
 }

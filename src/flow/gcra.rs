@@ -13,14 +13,31 @@
 
 /// Fixed-point time units per nanosecond (one unit ≈ 15.6 ps).
 ///
-/// A `u64` of units spans 2⁵⁸ ns ≈ 9.1 years from a bucket's origin; after that the bucket
-/// stops refilling (its clock saturates) instead of wrapping.
+/// A bucket's clock counts up to 3·2⁶² units ≈ 6.8 years after its origin; after that the
+/// bucket stops refilling (its clock stands still) instead of wrapping.
 pub const UNITS_PER_NS: u64 = 64;
+
+/// The largest burst tolerance (`capacity × interval`) accepted: 2⁶² units ≈ 2.3 years of
+/// refill. Keeps every sum in the decision far from `u64::MAX`.
+pub(crate) const MAX_TAU: u64 = 1 << 62;
+
+/// The largest clock reading in units: `now + tolerance + n × interval` stays below
+/// `u64::MAX` for every admitted request, so an admission can never produce `u64::MAX` (which
+/// the bucket reserves for "limits being changed").
+const MAX_NOW_NS: u64 = (u64::MAX - MAX_TAU) / UNITS_PER_NS - 1;
 
 /// Nanoseconds as time units, saturating.
 #[inline]
 pub(crate) fn ns_to_units(ns: u64) -> u64 {
     ns.saturating_mul(UNITS_PER_NS)
+}
+
+/// A clock reading (ns after the origin) as units, held at 3·2⁶² units (≈ 6.8 years): one
+/// compare, a shift and an add. Plus one unit, so that "now" is never 0 and a full bucket
+/// always has a value below it (a live change uses that, see `TokenBucket::set_limits`).
+#[inline(always)]
+pub(crate) fn clock_units(ns: u64) -> u64 {
+    ns.min(MAX_NOW_NS) * UNITS_PER_NS + 1
 }
 
 /// Time units as nanoseconds, rounded up (a retry never comes too early).
@@ -67,9 +84,7 @@ pub(crate) enum Decision {
 /// `n + keep ≤ capacity`, so that every refusal has a finite retry time.
 #[inline]
 pub(crate) fn decide(tat: u64, now: u64, n: u64, keep: u64, p: Params) -> Decision {
-    let new_tat = tat.max(now).saturating_add(n.saturating_mul(p.interval));
-    let tolerance = p.capacity.saturating_sub(keep).saturating_mul(p.interval);
-    let limit = now.saturating_add(tolerance);
+    let (new_tat, limit) = demand(tat, now, n, keep, p.interval, p.tau());
     if new_tat <= limit {
         Decision::Admit { tat: new_tat }
     } else {
@@ -77,6 +92,18 @@ pub(crate) fn decide(tat: u64, now: u64, n: u64, keep: u64, p: Params) -> Decisi
             retry_after: new_tat - limit,
         }
     }
+}
+
+/// The new `tat` taking `n` tokens at `now` would give, and the limit it must stay within
+/// (admitted iff `new_tat <= limit`; otherwise the request passes `new_tat - limit` units
+/// later). The tolerance `tau = capacity × interval` comes precomputed: the bucket keeps it
+/// next to the interval, so a check multiplies nothing for `n = 1, keep = 0`.
+#[inline(always)]
+pub(crate) fn demand(tat: u64, now: u64, n: u64, keep: u64, interval: u64, tau: u64) -> (u64, u64) {
+    let new_tat = tat.max(now).saturating_add(n.saturating_mul(interval));
+    // (capacity − keep) × interval, saturating at 0 when keep ≥ capacity.
+    let tolerance = tau.saturating_sub(keep.saturating_mul(interval));
+    (new_tat, now.saturating_add(tolerance))
 }
 
 /// Whole tokens available at `now`.
@@ -202,6 +229,29 @@ mod tests {
     }
 
     #[test]
+    fn case_8_demand_matches_the_reference_decision_for_every_keep() {
+        for keep in 0..5 {
+            for n in 1..5 {
+                for tat in [0u64, 990, 1_000, 1_010, 1_030] {
+                    // Reference: tokens held, in whole intervals (P's tat moves by 10s).
+                    let held = (30 - tat.saturating_sub(1_000).min(30)) / 10;
+                    let admit = n + keep <= held;
+                    let (new_tat, limit) = demand(tat, 1_000, n, keep, P.interval, P.tau());
+                    assert_eq!(new_tat <= limit, admit, "tat {tat} n {n} keep {keep}");
+                    let want = if admit {
+                        Decision::Admit { tat: new_tat }
+                    } else {
+                        Decision::Refuse {
+                            retry_after: new_tat - limit,
+                        }
+                    };
+                    assert_eq!(decide(tat, 1_000, n, keep, P), want);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn case_7_extremes_saturate_instead_of_overflowing() {
         let huge = Params {
             interval: u64::MAX,
@@ -212,6 +262,12 @@ mod tests {
             Decision::Admit { .. } | Decision::Refuse { .. }
         ));
         assert_eq!(ns_to_units(u64::MAX), u64::MAX);
+        // The clock stands still before an admission could reach u64::MAX.
+        let late = clock_units(u64::MAX);
+        assert_eq!(late, clock_units(MAX_NOW_NS));
+        assert!(late + MAX_TAU < u64::MAX - UNITS_PER_NS);
+        assert_eq!(clock_units(7) - clock_units(0), 7 * UNITS_PER_NS);
+        assert_eq!(clock_units(0), 1);
         assert_eq!(units_to_ns_ceil(65), 2);
     }
 }

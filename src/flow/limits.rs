@@ -3,13 +3,9 @@
 use std::num::NonZeroU64;
 use std::time::Duration;
 
-use super::gcra::{ns_to_units, Params, UNITS_PER_NS};
+use super::gcra::{ns_to_units, Params, MAX_TAU, UNITS_PER_NS};
 use crate::clock::duration_ns;
 use crate::error::ConfigError;
-
-/// The largest burst tolerance (`capacity × interval`) accepted: 2⁶² units ≈ 2.3 years of
-/// refill. Keeps every sum in the decision far from `u64::MAX`.
-const MAX_TAU: u64 = 1 << 62;
 
 /// How many tokens a bucket holds and how fast it refills.
 ///

@@ -123,8 +123,13 @@ impl Default for ReplayConfig {
     }
 }
 
-/// Records skipped by the filters in one poll before it returns (keeps `poll` short).
+/// Records skipped by the filters in one poll before it returns (keeps `poll` short; checked
+/// per block, so a poll may skip up to a block more).
 const SKIP_BUDGET: u32 = 64 * 1024;
+
+/// Records decoded ahead per block when pacing may end a poll early (the rest is decoded
+/// again by a later poll).
+const PACED_BLOCK: usize = 64;
 
 /// Range of event times and sequence numbers seen in one loop (file values, unshifted), and
 /// the latest receive time.
@@ -192,6 +197,10 @@ pub struct ReplaySource {
     remap: Vec<SymbolId>,
     /// Whether each file symbol passes the filter, by position.
     selected: Vec<bool>,
+    /// Every record passes the filters (no symbol or time filter): blocks go out whole.
+    all_pass: bool,
+    /// The pipeline ids are the file ids (`remap` is the identity): no remapping per tick.
+    same_ids: bool,
     error: Option<SourceError>,
     next: u64,
     loops_done: u32,
@@ -264,6 +273,13 @@ impl ReplaySource {
             .iter()
             .map(|n| config.symbols.is_empty() || config.symbols.iter().any(|w| w == n))
             .collect();
+        let all_pass =
+            selected.iter().all(|&s| s) && config.from_ns.is_none() && config.until_ns.is_none();
+        let same_ids = file
+            .symbols()
+            .iter()
+            .zip(&remap)
+            .all(|((id, _), &to)| id == to);
         let symbols: Vec<&str> = names
             .iter()
             .zip(&selected)
@@ -283,6 +299,8 @@ impl ReplaySource {
             file,
             remap,
             selected,
+            all_pass,
+            same_ids,
             error: None,
             next: 0,
             loops_done: 0,
@@ -299,10 +317,41 @@ impl ReplaySource {
         &self.file
     }
 
-    fn passes(&self, tick: &Tick, symbol_index: usize) -> bool {
-        self.selected[symbol_index]
+    /// Whether a decoded (so valid) record passes the symbol and time filters.
+    fn passes(&self, tick: &Tick) -> bool {
+        self.file
+            .symbols()
+            .index_of(tick.symbol)
+            .is_some_and(|si| self.selected[si])
             && self.config.from_ns.is_none_or(|f| tick.ts_event >= f)
             && self.config.until_ns.is_none_or(|u| tick.ts_event < u)
+    }
+
+    /// The replay failed on bad data: the error is reported from now on.
+    fn fail(&mut self, error: DataError) {
+        self.core.status = SourceStatus::Failed;
+        self.core.health.errors += 1;
+        self.error = Some(SourceError::Data {
+            source_name: self.config.name.clone(),
+            error,
+        });
+    }
+
+    /// Widen this loop's span by `ticks` (file values, before any shift). Only a further loop
+    /// uses it.
+    #[inline]
+    fn note_span(&mut self, ticks: &[Tick]) {
+        if self.config.repeat == Repeat::Once {
+            return;
+        }
+        let Some((first, rest)) = ticks.split_first() else {
+            return;
+        };
+        let span = self.span.get_or_insert_with(|| LoopSpan::of(first));
+        span.add(first);
+        for t in rest {
+            span.add(t);
+        }
     }
 
     /// At the end of the file: start another loop (`Ok(true)`) or end.
@@ -360,8 +409,15 @@ impl ReplaySource {
         Ok(true)
     }
 
-    fn stamp(&self, mut tick: Tick, symbol_index: usize, now_ns: u64) -> Tick {
-        tick.symbol = self.remap[symbol_index];
+    /// Turn a file record into the tick delivered: pipeline symbol id, loop shifts, receive
+    /// stamp.
+    #[inline]
+    fn stamp(&self, tick: &mut Tick, now_ns: u64) {
+        if !self.same_ids {
+            if let Some(si) = self.file.symbols().index_of(tick.symbol) {
+                tick.symbol = self.remap[si];
+            }
+        }
         // `next_loop` checked that the shift fits every time of this loop (the first loop is
         // unshifted).
         tick.ts_event = tick.ts_event.saturating_add(self.ts_shift);
@@ -372,57 +428,81 @@ impl ReplaySource {
         } else {
             tick.ts_recv = tick.ts_recv.saturating_add(self.ts_shift);
         }
-        tick
     }
 
+    /// Fill `out` with the records due at `now_ns`, block by block: each block is decoded and
+    /// validated in one pass straight into `out` ([`TickFile::decode_into`]); with no filter
+    /// and no pacing the whole block is delivered (span, stamps: plain loops over the block),
+    /// otherwise it is filtered and paced tick by tick and compacted in place.
     fn fill(&mut self, now_ns: u64, out: &mut [Tick]) -> usize {
         let elapsed = now_ns.saturating_sub(self.start_ns);
+        let paced = self.config.speed != ReplaySpeed::AsFastAsPossible;
         let mut target = self
             .first_event
             .map(|f| self.config.speed.target(f, elapsed));
         let mut n = 0;
         let mut skipped = 0;
         while n < out.len() && skipped < SKIP_BUDGET {
-            let read = match self.file.record_with_symbol(self.next) {
-                Some(read) => read,
-                None => match self.next_loop() {
+            let want = if paced {
+                (out.len() - n).min(PACED_BLOCK)
+            } else {
+                out.len() - n
+            };
+            let got = self.file.decode_into(self.next, &mut out[n..n + want]);
+            if got == 0 {
+                // `decode_into` stops only at a bad record or at the end of the file.
+                if let Some(Err(error)) = self.file.record(self.next) {
+                    self.fail(error);
+                    break;
+                }
+                match self.next_loop() {
                     Ok(true) => continue,
                     Ok(false) => {
                         self.core.status = SourceStatus::Ended;
                         break;
                     }
-                    Err(error) => Err(error),
-                },
-            };
-            let (tick, si) = match read {
-                Ok(r) => r,
-                Err(error) => {
-                    self.core.status = SourceStatus::Failed;
-                    self.core.health.errors += 1;
-                    self.error = Some(SourceError::Data {
-                        source_name: self.config.name.clone(),
-                        error,
-                    });
-                    break;
+                    Err(error) => {
+                        self.fail(error);
+                        break;
+                    }
                 }
-            };
-            if !self.passes(&tick, si) {
-                self.next += 1;
-                skipped += 1;
+            }
+            if self.all_pass && !paced {
+                let block = &mut out[n..n + got];
+                self.first_event.get_or_insert(block[0].ts_event);
+                self.note_span(block);
+                for tick in block.iter_mut() {
+                    self.stamp(tick, now_ns);
+                }
+                n += got;
+                self.next += got as u64;
                 continue;
             }
-            let first = *self.first_event.get_or_insert(tick.ts_event);
-            let due = *target.get_or_insert_with(|| self.config.speed.target(first, elapsed));
-            if tick.ts_event.saturating_add(self.ts_shift) > due {
+            let mut not_due = false;
+            let (from, to) = (n, n + got);
+            for at in from..to {
+                let mut tick = out[at];
+                if !self.passes(&tick) {
+                    self.next += 1;
+                    skipped += 1;
+                    continue;
+                }
+                let first = *self.first_event.get_or_insert(tick.ts_event);
+                let due = *target.get_or_insert_with(|| self.config.speed.target(first, elapsed));
+                if tick.ts_event.saturating_add(self.ts_shift) > due {
+                    not_due = true;
+                    break;
+                }
+                self.note_span(std::slice::from_ref(&tick));
+                self.stamp(&mut tick, now_ns);
+                // `n ≤ at`: compacting in place never overwrites a record not yet read.
+                out[n] = tick;
+                n += 1;
+                self.next += 1;
+            }
+            if not_due {
                 break;
             }
-            match &mut self.span {
-                Some(span) => span.add(&tick),
-                None => self.span = Some(LoopSpan::of(&tick)),
-            }
-            out[n] = self.stamp(tick, si, now_ns);
-            n += 1;
-            self.next += 1;
         }
         n
     }

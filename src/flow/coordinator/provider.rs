@@ -389,6 +389,12 @@ impl ProviderHandle {
             let now = clock.now_ns();
             match attempt(now) {
                 Err(CoordinatorError::RateLimited { retry_after, .. }) => {
+                    if retry_after.is_zero() {
+                        // A live limit change under way (`TokenBucket::set_limits`): one
+                        // round, then again.
+                        idler.idle();
+                        continue;
+                    }
                     let until = now.saturating_add(duration_ns(retry_after));
                     while clock.now_ns() < until {
                         idler.idle();

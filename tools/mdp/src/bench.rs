@@ -24,6 +24,7 @@ use crate::{limits, signal};
 mod baseline;
 mod many;
 mod probe;
+mod replay;
 mod report;
 
 use baseline::{bare_ring, crossbeam_channel, stopping};
@@ -85,6 +86,10 @@ pub(crate) struct BenchArgs {
     /// Measuring window (s) of each --pipelines measurement.
     #[arg(long, default_value_t = 2.0, allow_hyphen_values = true)]
     pub window_secs: f64,
+    /// Instead: `mdp replay`'s pipeline on this tick file at max speed beside a bare mmap →
+    /// rtrb ring copy of it (--ticks and the latency flags do not apply).
+    #[arg(long, conflicts_with_all = ["hgrm", "pipelines"])]
+    pub replay: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -113,17 +118,53 @@ impl RunResult {
     }
 }
 
+/// How a report's runs were made (the same fields in both modes' JSON).
 #[derive(Debug, Serialize)]
-struct Report {
+struct Setup {
     ticks: u64,
     runs: usize,
     cores: (usize, usize),
     chunk: usize,
     ring: usize,
     idle: &'static str,
-    latency_rate: u64,
     /// One-way hop (ns) from which a run counts as far.
     far_hop_ns: u64,
+}
+
+impl Setup {
+    fn new(a: &BenchArgs, ticks: u64, runs: usize) -> Setup {
+        Setup {
+            ticks,
+            runs,
+            cores: (a.producer_core, a.consumer_core),
+            chunk: a.chunk,
+            ring: a.ring,
+            idle: if a.backoff { "backoff" } else { "busy-spin" },
+            far_hop_ns: a.far_hop_ns,
+        }
+    }
+
+    /// "N ticks × R runs, cores P→C, chunk K, ring S, idle; far from a H ns one-way hop".
+    fn describe(&self) -> String {
+        format!(
+            "{} ticks × {} runs, cores {}→{}, chunk {}, ring {}, {}; far from a {} ns one-way hop",
+            self.ticks,
+            self.runs,
+            self.cores.0,
+            self.cores.1,
+            self.chunk,
+            self.ring,
+            self.idle,
+            self.far_hop_ns
+        )
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    #[serde(flatten)]
+    setup: Setup,
+    latency_rate: u64,
     throughput: Rows,
     latency: Rows,
     /// Each run: its hop probes, placement and ratios (within the run).
@@ -333,67 +374,42 @@ pub(crate) fn run(a: &BenchArgs) -> Result<()> {
     if a.producer_core >= cores || a.consumer_core >= cores {
         bail!("this machine has {cores} cores; --producer-core/--consumer-core must be below that");
     }
-    if let Some(prefix) = &a.hgrm {
-        let (ring, pipeline) = hgrm_paths(prefix);
-        crate::output::check(&[&ring, &pipeline], &[])?;
-    }
     let strategy = if a.backoff {
         IdleStrategy::default()
     } else {
         IdleStrategy::BusySpin
     };
+    if let Some(path) = &a.replay {
+        return replay::run(a, path, strategy);
+    }
+    if let Some(prefix) = &a.hgrm {
+        let (ring, pipeline) = hgrm_paths(prefix);
+        crate::output::check(&[&ring, &pipeline], &[])?;
+    }
+    let (runs, interrupted) = repeat(a, |_| one_run(a, lat_ticks, strategy))?;
+    let done = runs.len();
     let mut thr = Rows::default();
     let mut lat = Rows::default();
     let mut last_ring_hist = None;
     let mut last_pipeline_hist = None;
     let mut hops = Vec::new();
-    let mut done = 0;
-    let mut interrupted = None;
-    for run in 0..a.runs {
-        if !a.json {
-            eprintln!("run {}/{} …", run + 1, a.runs);
-        }
-        if let Some(one) = one_run(a, lat_ticks, strategy)? {
-            hops.push(one.hop);
-            let [ring, channel, plain, routed] = one.thr;
-            thr.bare_ring.push(ring);
-            thr.crossbeam.push(channel);
-            thr.pipeline.push(plain);
-            thr.pipeline_router.push(routed);
-            let [ring_lat, pipe_lat] = one.lat;
-            lat.bare_ring.push(ring_lat);
-            lat.pipeline.push(pipe_lat);
-            last_ring_hist = Some(one.ring_hist);
-            last_pipeline_hist = Some(one.pipeline_hist);
-            done += 1;
-        }
-        if let Some(sig) = signal::requested() {
-            signal::announce(
-                sig,
-                "a run in progress is dropped; completed runs are reported",
-            );
-            interrupted = Some(sig);
-            break;
-        }
-    }
-    if done == 0 {
-        if let Some(signal) = interrupted {
-            return Err(signal::interrupted(
-                signal,
-                "no run completed; nothing to report".into(),
-            ));
-        }
+    for one in runs {
+        hops.push(one.hop);
+        let [ring, channel, plain, routed] = one.thr;
+        thr.bare_ring.push(ring);
+        thr.crossbeam.push(channel);
+        thr.pipeline.push(plain);
+        thr.pipeline_router.push(routed);
+        let [ring_lat, pipe_lat] = one.lat;
+        lat.bare_ring.push(ring_lat);
+        lat.pipeline.push(pipe_lat);
+        last_ring_hist = Some(one.ring_hist);
+        last_pipeline_hist = Some(one.pipeline_hist);
     }
     let per_run = report::per_run(&thr, &lat, &hops, a.far_hop_ns);
     let report = Report {
-        ticks: a.ticks,
-        runs: done,
-        cores: (a.producer_core, a.consumer_core),
-        chunk: a.chunk,
-        ring: a.ring,
-        idle: if a.backoff { "backoff" } else { "busy-spin" },
+        setup: Setup::new(a, a.ticks, done),
         latency_rate: a.latency_rate,
-        far_hop_ns: a.far_hop_ns,
         groups: report::groups(&per_run),
         per_run,
         throughput: thr,
@@ -404,14 +420,60 @@ pub(crate) fn run(a: &BenchArgs) -> Result<()> {
         write_hgrm(&ring, &r)?;
         write_hgrm(&pipeline, &p)?;
     }
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_table(&report);
+    conclude(a, &report, print_table, done, interrupted)
+}
+
+/// Run `one` (given the 1-based run number) `--runs` times, announcing each; a signal stops
+/// between runs (a run it interrupted gives `None` and is left out). Gives the completed runs
+/// and the signal, if any; an error when a signal came before any run completed.
+fn repeat<T>(
+    a: &BenchArgs,
+    mut one: impl FnMut(usize) -> Result<Option<T>>,
+) -> Result<(Vec<T>, Option<&'static str>)> {
+    let mut runs = Vec::new();
+    let mut interrupted = None;
+    for run in 1..=a.runs {
+        if !a.json {
+            eprintln!("run {run}/{} …", a.runs);
+        }
+        if let Some(done) = one(run)? {
+            runs.push(done);
+        }
+        if let Some(sig) = signal::requested() {
+            signal::announce(
+                sig,
+                "a run in progress is dropped; completed runs are reported",
+            );
+            interrupted = Some(sig);
+            break;
+        }
     }
-    if let Some(signal) = interrupted {
+    if let (true, Some(sig)) = (runs.is_empty(), interrupted) {
         return Err(signal::interrupted(
-            signal,
+            sig,
+            "no run completed; nothing to report".into(),
+        ));
+    }
+    Ok((runs, interrupted))
+}
+
+/// Print `report` (JSON with `--json`, else `table`); then, when a signal cut the runs short,
+/// end as interrupted after reporting the `done` runs.
+fn conclude<R: Serialize>(
+    a: &BenchArgs,
+    report: &R,
+    table: fn(&R),
+    done: usize,
+    interrupted: Option<&'static str>,
+) -> Result<()> {
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        table(report);
+    }
+    if let Some(sig) = interrupted {
+        return Err(signal::interrupted(
+            sig,
             format!("{done} of {} runs completed and reported", a.runs),
         ));
     }

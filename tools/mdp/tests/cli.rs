@@ -211,3 +211,58 @@ fn bench_reports_each_run_with_its_hop_probes_and_medians_per_placement() {
         }
     }
 }
+
+#[test]
+fn bench_replay_measures_the_replay_beside_a_bare_mmap_ring_and_refuses_a_bad_file() {
+    let file = tmp("bench-replay.mdt");
+    assert!(mdp(&["gen", s(&file), "--ticks", "20000", "--quiet"])
+        .status
+        .success());
+    let out = mdp(&[
+        "bench",
+        "--replay",
+        s(&file),
+        "--runs",
+        "2",
+        "--chunk",
+        "64",
+        "--ring",
+        "1024",
+        "--json",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["ticks"], 20000, "the file's records: {v}");
+    let runs = v["per_run"].as_array().expect("per_run");
+    assert_eq!(runs.len(), 2);
+    for r in runs {
+        for k in ["mmap_ring", "replay"] {
+            assert_eq!(r[k]["ticks"], 20000, "{k}: {r}");
+        }
+        let x = r["replay_vs_mmap_ring"].as_f64().unwrap();
+        assert!(x.is_finite() && x > 0.0, "{r}");
+    }
+    let grouped: usize = v["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .map(|g| g["runs"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(grouped, 2, "each run in one group: {v}");
+    // (case, file, words in the error)
+    let missing = tmp("bench-replay-missing.mdt");
+    let cases = [
+        (1, s(&missing), s(&missing)),
+        (2, "/dev/zero", "character device"),
+    ];
+    for (case, path, words) in cases {
+        let out = mdp(&["bench", "--replay", path, "--runs", "1"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "case {case}: {err}");
+        assert!(
+            err.contains(words) && !err.contains("panicked"),
+            "case {case}: {err}"
+        );
+    }
+}

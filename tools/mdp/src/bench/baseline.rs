@@ -21,8 +21,9 @@ use hdrhistogram::Histogram;
 use market_data_pipeline::pipeline::stats::{latency_histogram, record_latency_runs};
 use market_data_pipeline::pipeline::LatencySummary;
 use market_data_pipeline::source::SyntheticSource;
+use market_data_pipeline::tick::{flags, TICK_BYTES};
 use market_data_pipeline::{
-    Clock, CountingSink, IdleStrategy, MonotonicClock, Sink, SourcePoll, Tick, TickSource,
+    Clock, CountingSink, IdleStrategy, MonotonicClock, Sink, SourcePoll, Tick, TickFile, TickSource,
 };
 
 use super::{BenchArgs, RunResult};
@@ -185,39 +186,103 @@ pub(super) fn bare_ring(
     n: u64,
     strategy: IdleStrategy,
 ) -> Result<Measured> {
-    let (tx, mut rx) = rtrb::RingBuffer::<Tick>::new(a.ring);
+    let (mut tx, rx) = rtrb::RingBuffer::<Tick>::new(a.ring);
     let chunk = a.chunk;
     measure(
         "bare ring",
         a,
-        source,
         n,
-        strategy,
-        tx,
-        move |clock, work| {
-            let mut rounds = 0u32;
-            loop {
-                let k = rx.slots().min(chunk);
-                if k == 0 {
-                    // The producer is gone (done, stopped or failed) and all it sent was read.
-                    if rx.is_abandoned() && rx.slots() == 0 {
-                        break;
-                    }
-                    idle(strategy, &mut rounds);
-                    continue;
+        move || produce(source, n, chunk, strategy, &mut tx),
+        ring_consumer(rx, chunk, strategy),
+    )
+}
+
+/// The consumer of a bare rtrb ring: reads chunks until the producer is gone and all it sent
+/// was read, reads the clock once per chunk and does the sink work on each chunk.
+fn ring_consumer(
+    mut rx: rtrb::Consumer<Tick>,
+    chunk: usize,
+    strategy: IdleStrategy,
+) -> impl FnOnce(&MonotonicClock, &mut SinkWork) + Send + 'static {
+    move |clock, work| {
+        let mut rounds = 0u32;
+        loop {
+            let k = rx.slots().min(chunk);
+            if k == 0 {
+                // The producer is gone (done, stopped or failed) and all it sent was read.
+                if rx.is_abandoned() && rx.slots() == 0 {
+                    break;
                 }
-                rounds = 0;
-                let Ok(rc) = rx.read_chunk(k) else { continue };
-                let now = clock.now_ns();
-                let (x, y) = rc.as_slices();
-                for part in [x, y] {
-                    if !part.is_empty() {
-                        work.deliver(now, part);
-                    }
-                }
-                rc.commit_all();
+                idle(strategy, &mut rounds);
+                continue;
             }
-        },
+            rounds = 0;
+            let Ok(rc) = rx.read_chunk(k) else { continue };
+            let now = clock.now_ns();
+            let (x, y) = rc.as_slices();
+            for part in [x, y] {
+                if !part.is_empty() {
+                    work.deliver(now, part);
+                }
+            }
+            rc.commit_all();
+        }
+    }
+}
+
+/// The baseline of `mdp bench --replay`: the records of a mapped tick file copied straight
+/// from the mapping into a bare rtrb ring's write chunks, each decoded with [`Tick::decode`]
+/// (the least that turns 64 bytes into a `Tick` without `unsafe`: kind and flag bytes checked)
+/// and stamped as the replay stamps it (`ts_recv` = the clock read once per chunk, the replay
+/// flag); the consumer does the same sink work as [`bare_ring`]'s. No symbol check, pacing,
+/// filters or loops: what is left between the two is the engine. A bad record fails the run.
+/// `None` when a signal stopped it.
+pub(super) fn bare_mmap_ring(
+    a: &BenchArgs,
+    file: TickFile,
+    strategy: IdleStrategy,
+) -> Result<Measured> {
+    let (n, chunk) = (file.len(), a.chunk);
+    let (mut tx, rx) = rtrb::RingBuffer::<Tick>::new(a.ring);
+    let produce = move || -> Result<u64> {
+        let clock = MonotonicClock;
+        let bytes = file.record_bytes();
+        let records = bytes.len() / TICK_BYTES;
+        let (mut sent, mut rounds) = (0usize, 0u32);
+        while sent < records && !stopping() {
+            let free = tx.slots().min(chunk).min(records - sent);
+            if free == 0 {
+                idle(strategy, &mut rounds);
+                continue;
+            }
+            rounds = 0;
+            let now = clock.now_ns();
+            let Ok(wc) = tx.write_chunk_uninit(free) else {
+                continue;
+            };
+            let raw = &bytes[sent * TICK_BYTES..(sent + free) * TICK_BYTES];
+            let filled = wc.fill_from_iter(raw.chunks_exact(TICK_BYTES).map_while(|raw| {
+                let mut t = Tick::decode(raw.try_into().ok()?).ok()?;
+                t.ts_recv = now;
+                t.flags |= flags::REPLAYED;
+                Some(t)
+            }));
+            sent += filled;
+            if filled < free {
+                bail!(
+                    "bad record at byte offset {}",
+                    TickFile::record_offset(sent as u64)
+                );
+            }
+        }
+        Ok(sent as u64)
+    };
+    measure(
+        "bare mmap ring",
+        a,
+        n,
+        produce,
+        ring_consumer(rx, chunk, strategy),
     )
 }
 
@@ -230,15 +295,13 @@ pub(super) fn crossbeam_channel(
     n: u64,
     strategy: IdleStrategy,
 ) -> Result<Measured> {
-    let (tx, rx) = crossbeam::channel::bounded::<Tick>(a.ring);
+    let (mut tx, rx) = crossbeam::channel::bounded::<Tick>(a.ring);
     let chunk = a.chunk;
     measure(
         "crossbeam channel",
         a,
-        source,
         n,
-        strategy,
-        tx,
+        move || produce(source, n, chunk, strategy, &mut tx),
         move |clock, work| {
             let mut buf = Vec::with_capacity(chunk);
             while let Ok(first) = rx.recv() {
@@ -256,27 +319,20 @@ pub(super) fn crossbeam_channel(
     )
 }
 
-/// One baseline measurement: the producer (pinned on the producer core) polls `source` into
-/// `outlet`; `consume` (pinned on the consumer core) reads until the producer is gone and does
-/// the sink work. Both baselines share this scaffolding; only the transport differs.
-fn measure<O, C>(
-    name: &str,
-    a: &BenchArgs,
-    source: SyntheticSource,
-    n: u64,
-    strategy: IdleStrategy,
-    mut outlet: O,
-    consume: C,
-) -> Result<Measured>
+/// One baseline measurement: `produce` (pinned on the producer core) sends and gives how many
+/// ticks it sent; `consume` (pinned on the consumer core) reads until the producer is gone and
+/// does the sink work. Every baseline shares this scaffolding; only the payload, the transport
+/// and its consumer loop differ.
+fn measure<P, C>(name: &str, a: &BenchArgs, n: u64, produce: P, consume: C) -> Result<Measured>
 where
-    O: Outlet + Send + 'static,
+    P: FnOnce() -> Result<u64> + Send + 'static,
     C: FnOnce(&MonotonicClock, &mut SinkWork) + Send + 'static,
 {
-    let (chunk, pc, cc) = (a.chunk, a.producer_core, a.consumer_core);
+    let (pc, cc) = (a.producer_core, a.consumer_core);
     let start = Instant::now();
     let producer = thread::spawn(move || {
         pin(pc);
-        produce(source, n, chunk, strategy, &mut outlet)
+        produce()
     });
     let consumer = thread::spawn(move || {
         pin(cc);

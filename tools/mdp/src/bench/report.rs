@@ -116,11 +116,7 @@ pub(super) fn groups(runs: &[PerRun]) -> Vec<Group> {
 
 /// The human-readable report.
 pub(super) fn print_table(r: &Report) {
-    println!(
-        "mdp bench — {} ticks × {} runs, cores {}→{}, chunk {}, ring {}, {}; far from a {} ns \
-         one-way hop",
-        r.ticks, r.runs, r.cores.0, r.cores.1, r.chunk, r.ring, r.idle, r.far_hop_ns
-    );
+    println!("mdp bench — {}", r.setup.describe());
     println!(
         "\neach run (throughput M ticks/s; latency at {} ticks/s, ns):",
         r.latency_rate
