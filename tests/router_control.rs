@@ -239,3 +239,50 @@ fn a_request_based_source_unknown_to_the_coordinator_is_a_config_error() {
         .unwrap_err();
     assert_eq!(e.field, "sources[0]");
 }
+
+#[test]
+fn subscribe_and_unsubscribe_reach_every_routed_source() {
+    use market_data_pipeline::source::{SyntheticConfig, SyntheticSource};
+    use market_data_pipeline::SymbolTable;
+    let table = Arc::new(SymbolTable::new());
+    let feed = |name: &str, id: u16, max: Option<u64>| {
+        let cfg = SyntheticConfig {
+            name: name.to_string(),
+            source_id: id,
+            max_ticks: max,
+            ..SyntheticConfig::new(&["AAPL"])
+        };
+        SyntheticSource::new(cfg, table.clone()).unwrap()
+    };
+    // `a` ends after 512 ticks; the standby `b` then delivers.
+    let mut router =
+        SourceRouter::new(vec![feed("a", 1, Some(512)), feed("b", 2, None)], "first").unwrap();
+    let (aapl, msft) = (table.get("AAPL").unwrap(), table.intern("MSFT").unwrap());
+    router.subscribe(&[msft]).unwrap();
+    assert_eq!(router.symbols(), ["AAPL", "MSFT"]);
+    router.start(0).unwrap();
+    let mut buf = vec![Tick::default(); 64];
+    // (source, symbol) pairs seen, over a bounded number of polls.
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..40 {
+        if let SourcePoll::Ready(n) = router.poll(0, &mut buf).unwrap() {
+            seen.extend(buf[..n].iter().map(|t| (t.source, t.symbol)));
+        }
+    }
+    assert!(
+        seen.contains(&(1, msft)) && seen.contains(&(2, msft)),
+        "{seen:?}"
+    );
+    router.unsubscribe(&[aapl]).unwrap();
+    let mut symbols = std::collections::BTreeSet::new();
+    for _ in 0..4 {
+        if let SourcePoll::Ready(n) = router.poll(0, &mut buf).unwrap() {
+            symbols.extend(buf[..n].iter().map(|t| t.symbol));
+        }
+    }
+    assert_eq!(
+        symbols.into_iter().collect::<Vec<_>>(),
+        [msft],
+        "b unsubscribed AAPL"
+    );
+}

@@ -15,15 +15,16 @@ use market_data_pipeline::runtime::{
 };
 use market_data_pipeline::{
     Capabilities, MonotonicClock, PipelineKey, SourceError, SourceHealth, SourcePoll, SourceStatus,
-    SymbolId, SymbolTable, Tick, TickSource,
+    SwitchReason, SymbolId, SymbolTable, Tick, TickSource,
 };
 
 /// What the test controls of the provider's source: how many ticks it may produce so far,
-/// whether it ends once it has, and how often it was built and closed.
+/// whether it ends (or fails) once it has, and how often it was built and closed.
 #[derive(Debug, Default)]
 struct Valve {
     allowed: AtomicU64,
     end: AtomicBool,
+    fail: AtomicBool,
     built: AtomicUsize,
     closed: AtomicUsize,
 }
@@ -45,6 +46,12 @@ impl TickSource for Valved {
     fn poll(&mut self, now_ns: u64, out: &mut [Tick]) -> Result<SourcePoll, SourceError> {
         let left = self.valve.allowed.load(Ordering::SeqCst) - self.produced;
         if left == 0 {
+            if self.valve.fail.load(Ordering::SeqCst) {
+                return Err(SourceError::Failed {
+                    source_name: self.name().to_string(),
+                    reason: "the valve failed it".into(),
+                });
+            }
             return Ok(if self.valve.end.load(Ordering::SeqCst) {
                 SourcePoll::Ended
             } else {
@@ -88,12 +95,25 @@ impl TickSource for Valved {
 /// A runtime whose provider `venue` is a [`Valved`] synthetic source (AAPL and MSFT unless
 /// a pipeline names its own) built by a registered factory.
 fn valved_runtime() -> (PipelineRuntime, Arc<Valve>) {
-    let valve = Arc::new(Valve::default());
+    let (runtime, mut valves) = valved_providers(&["venue"]);
+    (runtime, valves.remove(0))
+}
+
+/// A runtime whose providers `names` (its default sources, in that order) are each a
+/// [`Valved`] synthetic source over AAPL and MSFT with a valve of its own (`valves[i]` is
+/// provider `names[i]`'s), built by one registered factory.
+fn valved_providers(names: &[&str]) -> (PipelineRuntime, Vec<Arc<Valve>>) {
+    let valves: Vec<Arc<Valve>> = names.iter().map(|_| Arc::default()).collect();
     let registry = SourceRegistry::new();
-    let v = valve.clone();
+    let by_name: Vec<(String, Arc<Valve>)> = names
+        .iter()
+        .map(|n| n.to_string())
+        .zip(valves.iter().cloned())
+        .collect();
     registry.register(
         "valved",
         SourceFactory::new(move |spec, ctx| {
+            let v = &by_name.iter().find(|(n, _)| *n == spec.name).unwrap().1;
             v.built.fetch_add(1, Ordering::SeqCst);
             let mut spec = spec.clone();
             spec.kind = "synthetic".into();
@@ -104,15 +124,21 @@ fn valved_runtime() -> (PipelineRuntime, Arc<Valve>) {
             }))
         }),
     );
-    let venue = ProviderSettings::new(SourceSpec::named("venue", "valved", &["AAPL", "MSFT"]));
+    let providers = names
+        .iter()
+        .map(|n| {
+            let spec = SourceSpec::named(n, "valved", &["AAPL", "MSFT"]);
+            (n.to_string(), ProviderSettings::new(spec))
+        })
+        .collect();
     let settings = PipelineRuntimeSettings {
-        default_sources: vec!["venue".into()],
-        providers: [("venue".to_string(), venue)].into(),
+        default_sources: names.iter().map(|n| n.to_string()).collect(),
+        providers,
         ..Default::default()
     };
     let runtime =
         PipelineRuntime::start_with(settings, registry, MonotonicClock::shared()).unwrap();
-    (runtime, valve)
+    (runtime, valves)
 }
 
 fn state(runtime: &PipelineRuntime, key: &PipelineKey) -> Option<PipelineState> {
@@ -219,4 +245,81 @@ fn the_provider_ending_reaches_every_pipeline_after_all_it_produced() {
         // (the union is {AAPL}, so all 6000 are AAPL).
         assert_eq!(report.stats.produced, 6_000, "{key}");
     }
+}
+
+#[test]
+fn a_routed_pipeline_subscribes_to_each_providers_hub_and_fails_over_on_its_error() {
+    let (runtime, valves) = valved_providers(&["primary", "backup"]);
+    let (primary, backup) = (&valves[0], &valves[1]);
+    let built = |v: &Valve| v.built.load(Ordering::SeqCst);
+    let at_start = [built(primary), built(backup)];
+    // Routed over both (the default sources), and a plain pipeline on the backup alone.
+    let routed = runtime
+        .run_pipeline(PipelineSpec::new("t", "routed").max_ticks(5_000))
+        .unwrap();
+    let plain = runtime
+        .run_pipeline(
+            PipelineSpec::new("t", "plain")
+                .sources(&["backup"])
+                .max_ticks(3_000),
+        )
+        .unwrap();
+    assert_eq!(
+        [built(primary) - at_start[0], built(backup) - at_start[1]],
+        [1, 1],
+        "one upstream source per provider, the backup's shared by both pipelines"
+    );
+    // Both subscribed, and the router started on the primary, before anything is produced
+    // (a primary failing before the router starts would not be switched from, but skipped).
+    let started = || {
+        runtime.list_pipelines().iter().any(|p| {
+            p.key == routed
+                && p.routing
+                    .as_ref()
+                    .is_some_and(|r| r.active.as_deref() == Some("primary"))
+        })
+    };
+    assert!(
+        wait_for(20_000, started),
+        "the router starts on the primary"
+    );
+    // The primary makes 1000 ticks and fails.
+    backup.allowed.store(u64::MAX / 2, Ordering::SeqCst);
+    primary.allowed.store(1_000, Ordering::SeqCst);
+    primary.fail.store(true, Ordering::SeqCst);
+    for key in [&routed, &plain] {
+        assert!(
+            wait_for(20_000, || state(&runtime, key)
+                == Some(PipelineState::Stopped)),
+            "{key}"
+        );
+    }
+    let info = runtime.list_pipelines();
+    let info = info.iter().find(|p| p.key == routed).unwrap();
+    let routing = info.routing.as_ref().expect("the router's stats");
+    // The backup's ring may be empty at the instant of the error (its hub runs on its own
+    // task): the router then switches to none and takes the backup at its next probe.
+    let first = &routing.switches[0];
+    assert_eq!(
+        (first.reason, first.from.as_deref()),
+        (SwitchReason::Error, Some("primary")),
+        "{routing:?}"
+    );
+    assert_eq!(routing.active.as_deref(), Some("backup"), "{routing:?}");
+    assert_eq!(routing.source("primary").unwrap().delivered, 1_000);
+    let report = runtime.stop_pipeline(&routed).unwrap();
+    assert!(report.stats.is_conserved(), "{:?}", report.stats);
+    assert_eq!(
+        (report.stats.produced, report.stats.delivered),
+        (5_000, 5_000)
+    );
+    assert!(report.error.is_none(), "{:?}", report.error);
+    let report = runtime.stop_pipeline(&plain).unwrap();
+    assert!(report.stats.is_conserved(), "{:?}", report.stats);
+    assert_eq!(report.stats.produced, 3_000);
+    // Still one construction each: the failover read the backup's hub, built nothing.
+    assert_eq!(
+        [built(primary) - at_start[0], built(backup) - at_start[1]],
+        [1, 1]
+    );
 }

@@ -67,6 +67,7 @@
 //!   are costly. Subscribing to a finished hub is refused with an error, never stranded.
 
 mod control;
+mod feed;
 mod hub;
 mod subscriber;
 mod symbols;
@@ -75,6 +76,7 @@ mod tests;
 
 use std::sync::Arc;
 
+pub use feed::spawn_feed;
 pub use hub::FanoutHub;
 pub use subscriber::Subscriber;
 pub use symbols::SymbolSet;

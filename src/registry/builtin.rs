@@ -144,6 +144,7 @@ pub fn synthetic(
         faults: faults(spec, p)?,
         staleness_bound: p.u64("staleness_ms")?.map(Duration::from_millis),
         event_time: None,
+        shared_sequence: false,
     };
     if spec.symbols.is_empty() {
         return Err(ConfigError::new(spec.key("symbols"), "no symbols configured").into());

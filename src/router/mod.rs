@@ -164,6 +164,7 @@ use crate::error::{ConfigError, SourceError};
 use crate::flow::RateCoordinator;
 use crate::seq_window::SeqWindow;
 use crate::source::{Capabilities, SourceHealth, SourcePoll, SourceStatus, TickSource};
+use crate::symbol::SymbolId;
 use crate::tick::{flags, Tick};
 
 pub use config::RouterConfig;
@@ -359,17 +360,23 @@ impl SourceRouter {
         Ok(self)
     }
 
-    /// The runtime's form of [`with_coordinator`](Self::with_coordinator): source `i` polls
-    /// through `gates[i]` (its provider's), every gate reading `switch`.
+    /// The runtime's form of [`with_coordinator`](Self::with_coordinator): source `i` has
+    /// `gates[i]` (its provider's), every gate reading `switch`. With `fed`, each source is
+    /// a subscriber of its provider's fan-out hub, which already polls the provider through
+    /// that gate: the router reads the source directly (one admission per upstream poll, not
+    /// two) and uses the gate's breaker only to judge the source usable and to report
+    /// staleness. Without it, the router polls each source through its gate.
     pub(crate) fn with_provider_gates(
         mut self,
         coordinator: Arc<RateCoordinator>,
         gates: Vec<AdmissionGate>,
         switch: Arc<CoordinationSwitch>,
+        fed: bool,
     ) -> SourceRouter {
         debug_assert_eq!(gates.len(), self.slots.len());
         for (s, g) in self.slots.iter_mut().zip(gates) {
             s.gate = g;
+            s.fed = fed;
         }
         self.shared.set_gating(Gating {
             coordinator,
@@ -646,5 +653,43 @@ impl TickSource for SourceRouter {
     /// The table of the first source that reports one.
     fn symbol_table(&self) -> Option<&Arc<crate::symbol::SymbolTable>> {
         self.slots.iter().find_map(|s| s.source.symbol_table())
+    }
+
+    /// Passed to every routed source (standbys too, so a failover finds them subscribed).
+    ///
+    /// # Errors
+    /// The first source's refusal; the sources after it are still asked.
+    fn subscribe(&mut self, symbols: &[SymbolId]) -> Result<(), SourceError> {
+        let r = self.each_source(|s| s.subscribe(symbols));
+        self.refresh_symbols();
+        r
+    }
+
+    /// Passed to every routed source.
+    ///
+    /// # Errors
+    /// The first source's refusal; the sources after it are still asked.
+    fn unsubscribe(&mut self, symbols: &[SymbolId]) -> Result<(), SourceError> {
+        let r = self.each_source(|s| s.unsubscribe(symbols));
+        self.refresh_symbols();
+        r
+    }
+}
+
+impl SourceRouter {
+    /// Apply `f` to every routed source, returning the first error.
+    fn each_source(
+        &mut self,
+        mut f: impl FnMut(&mut dyn TickSource) -> Result<(), SourceError>,
+    ) -> Result<(), SourceError> {
+        let mut first = Ok(());
+        for s in &mut self.slots {
+            if let Err(e) = f(&mut *s.source) {
+                if first.is_ok() {
+                    first = Err(e);
+                }
+            }
+        }
+        first
     }
 }

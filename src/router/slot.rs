@@ -84,6 +84,10 @@ pub(crate) struct RoutedSource {
     pub caps: Capabilities,
     /// Its one breaker, and its provider's budget when it has a provider.
     pub gate: AdmissionGate,
+    /// The gate is applied where the source is produced (a provider's fan-out hub): polls
+    /// read the source directly, and the breaker is only read (its state decides whether
+    /// the source is usable) or told of staleness, never given a poll's outcome twice.
+    pub fed: bool,
     /// Declared staleness bound in ns, if the source declares one.
     pub staleness_ns: Option<u64>,
     /// When the source last produced ticks (or was started / made active).
@@ -137,6 +141,7 @@ impl RoutedSource {
         let caps = source.capabilities();
         Ok(RoutedSource {
             gate: AdmissionGate::for_breaker(make_breaker(&name, cfg, clock)?),
+            fed: false,
             staleness_ns: caps.staleness_bound.map(duration_ns),
             name,
             caps,
@@ -204,7 +209,8 @@ impl RoutedSource {
     }
 
     /// Poll through the gate into `out` (see [`crate::admission`] for what the gate decides
-    /// and how each outcome resolves its grant).
+    /// and how each outcome resolves its grant), or straight from the source when it is
+    /// `fed` (its gate was applied upstream).
     #[inline]
     pub(crate) fn poll(&mut self, now_ns: u64, out: &mut [Tick]) -> SlotPoll {
         if self.dead || self.ended {
@@ -215,18 +221,22 @@ impl RoutedSource {
             });
         }
         let source = &mut self.source;
-        let polled = match self.gate.poll(now_ns, || source.poll(now_ns, out)) {
-            Ok(r) => r,
-            Err(Refusal::NotNow(_)) => return SlotPoll::NotNow,
-            Err(Refusal::BreakerOpen(_)) => return SlotPoll::Failed(SwitchReason::BreakerOpen),
-            Err(Refusal::Never(e)) => {
-                self.dead = true;
-                self.counters.errors += 1;
-                self.last_error = Some(SourceError::Failed {
-                    source_name: self.name.to_string(),
-                    reason: e.to_string(),
-                });
-                return SlotPoll::Failed(SwitchReason::Error);
+        let polled = if self.fed {
+            source.poll(now_ns, out)
+        } else {
+            match self.gate.poll(now_ns, || source.poll(now_ns, out)) {
+                Ok(r) => r,
+                Err(Refusal::NotNow(_)) => return SlotPoll::NotNow,
+                Err(Refusal::BreakerOpen(_)) => return SlotPoll::Failed(SwitchReason::BreakerOpen),
+                Err(Refusal::Never(e)) => {
+                    self.dead = true;
+                    self.counters.errors += 1;
+                    self.last_error = Some(SourceError::Failed {
+                        source_name: self.name.to_string(),
+                        reason: e.to_string(),
+                    });
+                    return SlotPoll::Failed(SwitchReason::Error);
+                }
             }
         };
         match polled {

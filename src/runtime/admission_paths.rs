@@ -162,7 +162,7 @@ fn run(routed: bool, steps: &[Step]) -> Vec<Seen> {
         };
         let router = SourceRouter::with_config(vec![source], cfg, clock.clone())
             .unwrap()
-            .with_provider_gates(coordinator.clone(), vec![gate], switch.clone());
+            .with_provider_gates(coordinator.clone(), vec![gate], switch.clone(), false);
         Box::new(router)
     } else {
         Box::new(GatedSource::new(source, Some(gate), None))

@@ -66,9 +66,14 @@ impl Routed {
 /// on): once for every subscriber. A replay is not shared: each pipeline replays the file
 /// from its start (a late subscriber of a shared replay would miss its beginning).
 ///
-/// Several providers (orchestrated): a [`SourceRouter`] over sources of this pipeline's own,
-/// in priority order, polling each through its gate. Without orchestration: the first
-/// provider, shared as above, without a gate.
+/// Several providers (orchestrated): a [`SourceRouter`] over one subscriber of each
+/// provider's hub (as above), in priority order. The routed sources are produced on their
+/// hubs' workers and reach the router through rings, so a slow or blocking provider does not
+/// stall the router; each hub applies its provider's gate once, and the router reads the
+/// gate's breaker only (see `SourceRouter::with_provider_gates`). An upstream error, end or
+/// breaker trip reaches the router through the subscriber and fails the source over. A
+/// replay provider is read by the router directly (its own source, gated the same way).
+/// Without orchestration: the first provider, shared as above, without a gate.
 pub(crate) fn source(
     parts: &Parts<'_>,
     settings: &PipelineRuntimeSettings,
@@ -83,10 +88,11 @@ pub(crate) fn source(
         let bounded = GatedSource::new(shared, None, spec.max_ticks);
         return Ok((Box::new(bounded), Routed::single(counters)));
     }
+    // Each routed source is a subscriber of its provider's hub (a task of its own on the
+    // worker set, feeding this pipeline through a ring), already behind the provider's gate.
     let sources = used
         .iter()
-        .enumerate()
-        .map(|(i, name)| build_one(parts, settings, spec, name, i))
+        .map(|name| shared_source(parts, settings, spec, name, ring_capacity).map(|(s, _)| s))
         .collect::<Result<Vec<_>, _>>()?;
     let gates = used
         .iter()
@@ -96,7 +102,7 @@ pub(crate) fn source(
     let config = settings.router_config(RouterConfig::default());
     let router = SourceRouter::with_config(sources, config, parts.clock.clone())?
         .with_name(format!("{}/{}", spec.tenant_id, spec.pipeline_id))
-        .with_provider_gates(parts.coordinator.clone(), gates, parts.switch.clone());
+        .with_provider_gates(parts.coordinator.clone(), gates, parts.switch.clone(), true);
     let control = router.control();
     let bounded = GatedSource::new(Box::new(router), None, spec.max_ticks);
     let routed = Routed {

@@ -82,6 +82,10 @@ pub struct SyntheticConfig {
     pub staleness_bound: Option<Duration>,
     /// Event times on a schedule instead of the clock; `None` stamps the poll's `now_ns`.
     pub event_time: Option<EventTime>,
+    /// Declare `capabilities().shared_sequence`: sources of the same config but for their
+    /// names (same seed, symbols, and no faults) produce the same ticks under the same `seq`s,
+    /// so they are hot-hot copies of one stream that `Arbitrate` may merge.
+    pub shared_sequence: bool,
 }
 
 impl Default for SyntheticConfig {
@@ -100,6 +104,7 @@ impl Default for SyntheticConfig {
             faults: Vec::new(),
             staleness_bound: None,
             event_time: None,
+            shared_sequence: false,
         }
     }
 }
@@ -330,7 +335,7 @@ impl SyntheticSource {
             request_based: false,
             max_rate: cfg.rate,
             staleness_bound: cfg.staleness_bound,
-            shared_sequence: false,
+            shared_sequence: cfg.shared_sequence,
         };
         Ok(SyntheticSource {
             core: SourceCore::new(cfg.name.clone(), &cfg.symbols, capabilities)
