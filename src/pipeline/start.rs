@@ -71,6 +71,24 @@ fn dedicated_handle(
     PipelineHandle::new(ctx, shared, names, threads, wake, started)
 }
 
+impl Parts {
+    /// Host `task` alone on a dedicated thread pinned per `core`, waiting with `idle`; the
+    /// stage's name and its thread.
+    fn spawn(
+        &self,
+        task: Box<dyn Task>,
+        core: CoreChoice,
+        idle: IdleStrategy,
+    ) -> Result<(String, JoinHandle<()>), PipelineError> {
+        let name = task.name().to_string();
+        let warn = warn_to(&self.shared);
+        match spawn_dedicated(name.clone(), core, self.pin_failure, idle, task, warn) {
+            Ok(t) => Ok((name, t)),
+            Err(reason) => Err(spawn_error(&name, reason)),
+        }
+    }
+}
+
 /// A dedicated thread's pin warnings go to the pipeline's stats.
 fn warn_to(shared: &Arc<PipelineShared>) -> impl FnOnce(String) + Send + 'static {
     let shared = shared.clone();
@@ -174,16 +192,7 @@ impl StreamingPipeline {
         let (stages, p) = self.into_parts()?;
         match stages {
             Stages::Fused(task) => {
-                let name = task.name().to_string();
-                let t = spawn_dedicated(
-                    name.clone(),
-                    p.source_core,
-                    p.pin_failure,
-                    p.idle,
-                    task,
-                    warn_to(&p.shared),
-                )
-                .map_err(|reason| spawn_error(&name, reason))?;
+                let (name, t) = p.spawn(task, p.source_core, p.idle)?;
                 Ok(dedicated_handle(
                     p.ctx,
                     p.shared,
@@ -193,37 +202,20 @@ impl StreamingPipeline {
                 ))
             }
             Stages::Split { source, process } => {
-                let (sname, pname) = (source.name().to_string(), process.name().to_string());
-                let pt = spawn_dedicated(
-                    pname.clone(),
-                    p.process_core,
-                    p.pin_failure,
-                    p.process_idle,
-                    process,
-                    warn_to(&p.shared),
-                )
-                .map_err(|reason| spawn_error(&pname, reason))?;
-                let st = spawn_dedicated(
-                    sname.clone(),
-                    p.source_core,
-                    p.pin_failure,
-                    p.idle,
-                    source,
-                    warn_to(&p.shared),
-                );
-                match st {
-                    Ok(st) => Ok(dedicated_handle(
+                let (pname, pt) = p.spawn(process, p.process_core, p.process_idle)?;
+                match p.spawn(source, p.source_core, p.idle) {
+                    Ok((sname, st)) => Ok(dedicated_handle(
                         p.ctx,
                         p.shared,
                         vec![sname, pname],
                         vec![st, pt],
                         started,
                     )),
-                    Err(reason) => {
+                    Err(e) => {
                         // The source task was dropped with its edge: the process stage
                         // finishes by itself.
                         let _ = pt.join();
-                        Err(spawn_error(&sname, reason))
+                        Err(e)
                     }
                 }
             }
@@ -375,16 +367,7 @@ impl StreamingPipeline {
     pub fn start_tick_stream(self) -> Result<(PipelineHandle, TickStream), PipelineError> {
         let started = Instant::now();
         let (task, p, stream) = self.into_stream_parts()?;
-        let name = task.name().to_string();
-        let t = spawn_dedicated(
-            name.clone(),
-            p.source_core,
-            p.pin_failure,
-            p.idle,
-            task,
-            warn_to(&p.shared),
-        )
-        .map_err(|reason| spawn_error(&name, reason))?;
+        let (name, t) = p.spawn(task, p.source_core, p.idle)?;
         let handle = dedicated_handle(p.ctx, p.shared, vec![name], vec![t], started);
         Ok((handle, stream))
     }
