@@ -475,3 +475,38 @@ fn a_pipeline_without_symbols_anywhere_is_a_clear_error() {
         .run_pipeline(PipelineSpec::new("t", "p").symbols(&["AAPL"]))
         .unwrap();
 }
+
+#[test]
+fn read_ticks_copies_every_tick_of_a_bounded_stream_into_a_caller_buffer() {
+    let mut feed = synthetic("feed", &["AAPL", "MSFT"]);
+    feed.source = feed.source.param("max_ticks", 1000);
+    let runtime = PipelineRuntime::start(settings_with(vec![feed], 2)).unwrap();
+    let mut stream = runtime.stream_quotes(&["AAPL", "MSFT"]).unwrap();
+    // An empty buffer reads nothing and never waits.
+    assert_eq!(stream.read_ticks(&mut []), 0);
+    assert_eq!(
+        stream.read_ticks_timeout(&mut [], Duration::from_secs(3600)),
+        0
+    );
+    // An odd-sized buffer, so reads end mid-chunk and mid-ring.
+    let mut buf = [market_data_pipeline::Tick::default(); 7];
+    let mut seen = Vec::new();
+    // Bounded: every non-final read returns at least one tick.
+    for _ in 0..=1000 {
+        let n = stream.read_ticks_timeout(&mut buf, Duration::from_secs(60));
+        seen.extend_from_slice(&buf[..n]);
+        if n == 0 && stream.is_finished() {
+            break;
+        }
+    }
+    assert!(stream.is_finished());
+    assert_eq!(seen.len(), 1000);
+    // The source's sequence, in order: nothing lost, duplicated or reordered.
+    assert!(seen.windows(2).all(|w| w[0].seq < w[1].seq), "out of order");
+    // The zero-copy and poll forms at the end read nothing.
+    assert_eq!(stream.read_chunks(64, |_| panic!("no tick is left")), 0);
+    assert_eq!(stream.read_ticks(&mut buf), 0);
+    let report = stream.stop();
+    assert!(report.stats.is_conserved());
+    assert_eq!(report.stats.delivered, 1000);
+}

@@ -54,15 +54,56 @@ impl TickStream {
 
     /// Move up to `max` ready ticks into `out` without waiting; returns how many.
     pub fn try_recv_into(&mut self, out: &mut Vec<Tick>, max: usize) -> usize {
+        self.read_with(max, |s| out.extend_from_slice(s))
+    }
+
+    /// Hand up to `max` ready ticks to `f` as slices (one to three, in order) without waiting,
+    /// copying or allocating; returns how many. 0 when none is ready, `max` is 0 or the
+    /// stream has ended.
+    pub fn read_with(&mut self, max: usize, mut f: impl FnMut(&[Tick])) -> usize {
         let mut n = 0;
         if self.pos < self.buf.len() {
             n = (self.buf.len() - self.pos).min(max);
-            out.extend_from_slice(&self.buf[self.pos..self.pos + n]);
+            f(&self.buf[self.pos..self.pos + n]);
             self.pos += n;
         }
-        let more = self.rx.read(max - n, |s| out.extend_from_slice(s));
-        self.publish(more);
+        let more = self.rx.read(max - n, &mut f);
+        if more > 0 {
+            self.publish(more);
+        }
         n + more
+    }
+
+    /// Copy up to `out.len()` ready ticks into `out` without waiting or allocating; returns
+    /// how many (see [`read_with`](Self::read_with)).
+    pub fn read_into(&mut self, out: &mut [Tick]) -> usize {
+        let mut at = 0;
+        self.read_with(out.len(), |s| {
+            out[at..at + s.len()].copy_from_slice(s);
+            at += s.len();
+        })
+    }
+
+    /// [`read_with`](Self::read_with), first waiting with the stream's idle strategy while
+    /// nothing is ready and `go_on()` holds. Returns 0 only when `max` is 0, the stream has
+    /// ended or `go_on()` turned false.
+    pub fn read_with_while(
+        &mut self,
+        max: usize,
+        mut f: impl FnMut(&[Tick]),
+        mut go_on: impl FnMut() -> bool,
+    ) -> usize {
+        loop {
+            let n = self.read_with(max, &mut f);
+            if n > 0 || max == 0 || self.is_finished() {
+                self.idler.reset();
+                return n;
+            }
+            if !go_on() {
+                return 0;
+            }
+            self.idler.idle();
+        }
     }
 
     /// The next tick if one is ready now; `Err(true)` when the stream has ended, `Err(false)`

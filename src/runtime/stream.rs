@@ -2,6 +2,7 @@
 //! [`Quote`]s (or as raw ticks).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::pipeline::{PipelineHandle, PipelineReport, PipelineStats, TickStream};
 use crate::quote::{Quote, QuoteMaker};
@@ -100,6 +101,65 @@ impl QuoteStream {
     /// Move up to `max` ready ticks into `out` without waiting; returns how many were read.
     pub fn try_recv_into(&mut self, out: &mut Vec<Tick>, max: usize) -> usize {
         self.ticks.try_recv_into(out, max)
+    }
+
+    /// Copy up to `out.len()` ready ticks into `out` without waiting or allocating (the poll
+    /// form of the bulk read, for callers with a buffer of their own: the C ABI, NumPy).
+    /// Returns how many; 0 when none is ready, `out` is empty, or the stream has ended (see
+    /// [`is_finished`](Self::is_finished)).
+    ///
+    /// ```
+    /// # use market_data_pipeline::runtime::PipelineRuntime;
+    /// # use market_data_pipeline::Tick;
+    /// # use std::time::Duration;
+    /// # let runtime = PipelineRuntime::start(Default::default()).unwrap();
+    /// let mut stream = runtime.stream_quotes(&["AAPL"]).unwrap();
+    /// let mut buf = [Tick::default(); 256];
+    /// // Wait for the first ticks, then poll.
+    /// let mut got = stream.read_ticks_timeout(&mut buf, Duration::from_secs(60));
+    /// assert!(got > 0);
+    /// assert_eq!(&*stream.symbol_name(&buf[0]), "AAPL");
+    /// got += stream.read_ticks(&mut buf[got..]);
+    /// assert!(got <= buf.len());
+    /// ```
+    pub fn read_ticks(&mut self, out: &mut [Tick]) -> usize {
+        self.ticks.read_into(out)
+    }
+
+    /// [`read_ticks`](Self::read_ticks), waiting up to `timeout` (by the runtime's clock)
+    /// for at least one tick. Returns 0 only when `out` is empty, the stream has ended
+    /// ([`is_finished`](Self::is_finished)) or the timeout passed with nothing ready.
+    pub fn read_ticks_timeout(&mut self, out: &mut [Tick], timeout: Duration) -> usize {
+        let mut at = 0;
+        self.read_chunks_timeout(out.len(), timeout, |s| {
+            out[at..at + s.len()].copy_from_slice(s);
+            at += s.len();
+        })
+    }
+
+    /// The zero-copy form of [`read_ticks`](Self::read_ticks): hand up to `max` ready ticks
+    /// to `f` as slices, in order, without waiting; returns how many.
+    pub fn read_chunks(&mut self, max: usize, f: impl FnMut(&[Tick])) -> usize {
+        self.ticks.read_with(max, f)
+    }
+
+    /// The zero-copy form of [`read_ticks_timeout`](Self::read_ticks_timeout).
+    pub fn read_chunks_timeout(
+        &mut self,
+        max: usize,
+        timeout: Duration,
+        f: impl FnMut(&[Tick]),
+    ) -> usize {
+        let clock = &self.runtime.clock;
+        let timeout_ns = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
+        let deadline = clock.now_ns().saturating_add(timeout_ns);
+        self.ticks
+            .read_with_while(max, f, || clock.now_ns() < deadline)
+    }
+
+    /// True when its pipeline has ended (stopped, failed or bounded) and every tick was read.
+    pub fn is_finished(&self) -> bool {
+        self.ticks.is_finished()
     }
 
     /// Stop the pipeline, drain it, and report its final counts.
