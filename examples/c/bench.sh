@@ -14,7 +14,7 @@ ticks=${TICKS:-5000000}
 out=target/c-examples
 mkdir -p "$out"
 
-cargo build --release -p mdp-ffi --example stream_rate
+cargo build --release -p mdp-ffi --lib --example stream_rate
 gcc -std=c11 -O2 -Wall -Wextra -Werror -Iffi/include examples/c/stream_rate.c \
   target/release/libmdp_ffi.a -lpthread -ldl -lm -o "$out/stream_rate_c_release"
 
