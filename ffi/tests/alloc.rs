@@ -19,10 +19,8 @@ static GLOBAL: Counting = Counting;
 fn stream_reads_allocate_nothing_per_call() {
     let mut rt = ptr::null_mut();
     // SAFETY: a NUL-terminated string and a writable out pointer.
-    assert_eq!(
-        unsafe { mdp_runtime_start_toml(c"".as_ptr(), &mut rt) },
-        MdpStatus::Ok
-    );
+    let status = unsafe { mdp_runtime_start_toml(c"".as_ptr(), &mut rt) };
+    assert_eq!(status, MdpStatus::Ok);
     let symbols = [c"AAPL".as_ptr(), c"MSFT".as_ptr()];
     let mut stream = ptr::null_mut();
     // SAFETY: a live runtime, two NUL-terminated strings, a writable out pointer.
