@@ -171,10 +171,11 @@ done:
     mdp_string_free(report);
     mdp_string_free(json);
     mdp_string_free(key);
-    mdp_breaker_free(breaker);
-    mdp_provider_free(rest);
-    mdp_stream_free(stream);
-    mdp_runtime_free(rt);
+    /* Freeing reports too (MDP_STATUS_PANIC only on a bug inside). */
+    if (mdp_breaker_free(breaker) != MDP_STATUS_OK) rc = fail("mdp_breaker_free", MDP_STATUS_PANIC);
+    if (mdp_provider_free(rest) != MDP_STATUS_OK) rc = fail("mdp_provider_free", MDP_STATUS_PANIC);
+    if (mdp_stream_free(stream) != MDP_STATUS_OK) rc = fail("mdp_stream_free", MDP_STATUS_PANIC);
+    if (mdp_runtime_free(rt) != MDP_STATUS_OK) rc = fail("mdp_runtime_free", MDP_STATUS_PANIC);
     printf(rc == 0 ? "c quickstart: ok\n" : "c quickstart: FAILED\n");
     return rc;
 }

@@ -246,12 +246,13 @@ enum MdpStatus mdp_provider_try_acquire(const struct MdpProvider *provider,
 // `provider` is null or a live provider handle.
 enum MdpStatus mdp_provider_record(const struct MdpProvider *provider, uint8_t ok);
 
-// Free a provider handle (the provider stays registered). Null is ignored.
+// Free a provider handle (the provider stays registered). Null is ignored (`MDP_STATUS_OK`);
+// `MDP_STATUS_PANIC` if freeing failed inside.
 //
 // # Safety
 // `provider` is null or a live provider handle in use by no other call; it is invalid
 // afterwards.
-void mdp_provider_free(struct MdpProvider *provider);
+enum MdpStatus mdp_provider_free(struct MdpProvider *provider);
 
 // A new circuit breaker named `name` (null: `"circuit-breaker"`): `threshold` consecutive
 // failures open it for `timeout_sec` seconds, then one probe call at a time may pass.
@@ -299,12 +300,13 @@ enum MdpStatus mdp_breaker_record(const struct MdpBreaker *breaker, uint8_t ok);
 // `breaker` is null or a live breaker handle; `out_state` is null or writable.
 enum MdpStatus mdp_breaker_state(const struct MdpBreaker *breaker, enum MdpBreakerState *out_state);
 
-// Free a breaker handle. Null is ignored.
+// Free a breaker handle. Null is ignored (`MDP_STATUS_OK`); `MDP_STATUS_PANIC` if freeing
+// failed inside.
 //
 // # Safety
 // `breaker` is null or a live breaker handle in use by no other call; it is invalid
 // afterwards.
-void mdp_breaker_free(struct MdpBreaker *breaker);
+enum MdpStatus mdp_breaker_free(struct MdpBreaker *breaker);
 
 // Start a runtime from settings written as TOML (the format of the settings files; `""`
 // gives the defaults: one synthetic provider). The pipelines the settings list are started.
@@ -324,13 +326,15 @@ enum MdpStatus mdp_runtime_start_toml(const char *toml, struct MdpRuntime **out_
 // `path` is null or a NUL-terminated string; `out_runtime` is null or writable.
 enum MdpStatus mdp_runtime_start_file(const char *path, struct MdpRuntime **out_runtime);
 
-// Stop every pipeline gracefully (each drains), then free the runtime. Null is ignored.
+// Stop every pipeline gracefully (each drains), then free the runtime. Null is ignored
+// (`MDP_STATUS_OK`); `MDP_STATUS_PANIC` if freeing failed inside (a bug). Either way the
+// handle must not be used again.
 // Quote streams still open end once their buffered ticks are read.
 //
 // # Safety
 // `runtime` is null or a live runtime handle not in use by any other call; it is invalid
 // afterwards.
-void mdp_runtime_free(struct MdpRuntime *runtime);
+enum MdpStatus mdp_runtime_free(struct MdpRuntime *runtime);
 
 // Start a pipeline (its output goes to a counting sink). On success `*out_key` is its key,
 // `tenant/pipeline`, a string to free with `mdp_string_free`; pass null to not receive it.
@@ -446,11 +450,13 @@ enum MdpStatus mdp_stream_symbol_name(const struct MdpQuoteStream *stream,
                                       size_t capacity,
                                       size_t *out_len);
 
-// Stop the stream's pipeline, drain it and free the stream. Null is ignored.
+// Stop the stream's pipeline, drain it and free the stream. Null is ignored
+// (`MDP_STATUS_OK`); `MDP_STATUS_PANIC` if freeing failed inside (a bug). Either way the
+// handle must not be used again.
 //
 // # Safety
 // `stream` is null or a live stream in use by no other call; it is invalid afterwards.
-void mdp_stream_free(struct MdpQuoteStream *stream);
+enum MdpStatus mdp_stream_free(struct MdpQuoteStream *stream);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -161,18 +161,19 @@ pub unsafe extern "C" fn mdp_provider_record(provider: *const MdpProvider, ok: u
     })
 }
 
-/// Free a provider handle (the provider stays registered). Null is ignored.
+/// Free a provider handle (the provider stays registered). Null is ignored (`MDP_STATUS_OK`);
+/// `MDP_STATUS_PANIC` if freeing failed inside.
 ///
 /// # Safety
 /// `provider` is null or a live provider handle in use by no other call; it is invalid
 /// afterwards.
 #[no_mangle]
-pub unsafe extern "C" fn mdp_provider_free(provider: *mut MdpProvider) {
+pub unsafe extern "C" fn mdp_provider_free(provider: *mut MdpProvider) -> MdpStatus {
     guard(|| {
         // SAFETY: per this function's contract.
         unsafe { free_handle(provider) };
         Ok(MdpStatus::Ok)
-    });
+    })
 }
 
 /// A new circuit breaker named `name` (null: `"circuit-breaker"`): `threshold` consecutive
@@ -308,16 +309,17 @@ pub unsafe extern "C" fn mdp_breaker_state(
     })
 }
 
-/// Free a breaker handle. Null is ignored.
+/// Free a breaker handle. Null is ignored (`MDP_STATUS_OK`); `MDP_STATUS_PANIC` if freeing
+/// failed inside.
 ///
 /// # Safety
 /// `breaker` is null or a live breaker handle in use by no other call; it is invalid
 /// afterwards.
 #[no_mangle]
-pub unsafe extern "C" fn mdp_breaker_free(breaker: *mut MdpBreaker) {
+pub unsafe extern "C" fn mdp_breaker_free(breaker: *mut MdpBreaker) -> MdpStatus {
     guard(|| {
         // SAFETY: per this function's contract.
         unsafe { free_handle(breaker) };
         Ok(MdpStatus::Ok)
-    });
+    })
 }

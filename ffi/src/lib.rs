@@ -3,8 +3,10 @@
 //! and checked in (a test fails when it is stale).
 //!
 //! The contract, for every `mdp_*` function:
-//! - it returns an [`MdpStatus`]; on anything but `MDP_STATUS_OK`, [`mdp_last_error`] holds a
-//!   message (thread-local) naming what went wrong and which argument;
+//! - it returns an [`MdpStatus`] (the `*_free` functions too); on anything but
+//!   `MDP_STATUS_OK`, [`mdp_last_error`] holds a message (thread-local) naming what went wrong
+//!   and which argument. The exceptions are the accessors [`mdp_last_error`] and
+//!   [`mdp_status_name`], and [`mdp_string_free`], which cannot fail;
 //! - no panic crosses the boundary: each entry point catches one and returns
 //!   `MDP_STATUS_PANIC`;
 //! - a null pointer or a string that is not UTF-8 is an error naming the argument;

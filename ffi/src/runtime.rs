@@ -134,19 +134,21 @@ pub unsafe extern "C" fn mdp_runtime_start_file(
     })
 }
 
-/// Stop every pipeline gracefully (each drains), then free the runtime. Null is ignored.
+/// Stop every pipeline gracefully (each drains), then free the runtime. Null is ignored
+/// (`MDP_STATUS_OK`); `MDP_STATUS_PANIC` if freeing failed inside (a bug). Either way the
+/// handle must not be used again.
 /// Quote streams still open end once their buffered ticks are read.
 ///
 /// # Safety
 /// `runtime` is null or a live runtime handle not in use by any other call; it is invalid
 /// afterwards.
 #[no_mangle]
-pub unsafe extern "C" fn mdp_runtime_free(runtime: *mut MdpRuntime) {
+pub unsafe extern "C" fn mdp_runtime_free(runtime: *mut MdpRuntime) -> MdpStatus {
     guard(|| {
         // SAFETY: per this function's contract.
         unsafe { free_handle(runtime) };
         Ok(MdpStatus::Ok)
-    });
+    })
 }
 
 /// Start a pipeline (its output goes to a counting sink). On success `*out_key` is its key,

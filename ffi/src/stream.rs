@@ -304,15 +304,17 @@ pub unsafe extern "C" fn mdp_stream_symbol_name(
     })
 }
 
-/// Stop the stream's pipeline, drain it and free the stream. Null is ignored.
+/// Stop the stream's pipeline, drain it and free the stream. Null is ignored
+/// (`MDP_STATUS_OK`); `MDP_STATUS_PANIC` if freeing failed inside (a bug). Either way the
+/// handle must not be used again.
 ///
 /// # Safety
 /// `stream` is null or a live stream in use by no other call; it is invalid afterwards.
 #[no_mangle]
-pub unsafe extern "C" fn mdp_stream_free(stream: *mut MdpQuoteStream) {
+pub unsafe extern "C" fn mdp_stream_free(stream: *mut MdpQuoteStream) -> MdpStatus {
     guard(|| {
         // SAFETY: per this function's contract.
         unsafe { free_handle(stream) };
         Ok(MdpStatus::Ok)
-    });
+    })
 }

@@ -120,13 +120,16 @@ fn bad_settings_report_the_line_and_freeing_null_handles_does_nothing() {
         last_error()
     );
     // SAFETY: null is accepted by every free function.
-    unsafe {
-        mdp_runtime_free(ptr::null_mut());
-        mdp_stream_free(ptr::null_mut());
-        mdp_provider_free(ptr::null_mut());
-        mdp_breaker_free(ptr::null_mut());
+    let freed = unsafe {
         mdp_string_free(ptr::null_mut());
-    }
+        [
+            mdp_runtime_free(ptr::null_mut()),
+            mdp_stream_free(ptr::null_mut()),
+            mdp_provider_free(ptr::null_mut()),
+            mdp_breaker_free(ptr::null_mut()),
+        ]
+    };
+    assert_eq!(freed, [MdpStatus::Ok; 4]);
 }
 
 #[test]
@@ -227,7 +230,7 @@ fn a_bounded_stream_is_read_to_its_end_through_zero_and_huge_capacities() {
     assert_eq!(status, MdpStatus::NotFound);
     assert_eq!(last_error(), "unknown symbol id 999999");
     // SAFETY: a live stream, freed once.
-    unsafe { mdp_stream_free(stream) };
+    assert_eq!(unsafe { mdp_stream_free(stream) }, MdpStatus::Ok);
 }
 
 #[test]
