@@ -29,9 +29,21 @@ fn feed(
     faults: Vec<Fault>,
     worker: usize,
 ) -> Result<Subscriber, SourceError> {
+    endless_or_not(workers, table, name, faults, worker, Some(N))
+}
+
+/// As [`feed`], of `max_ticks` ticks (`None`: endless).
+fn endless_or_not(
+    workers: &WorkerSet,
+    table: &Arc<SymbolTable>,
+    name: &str,
+    faults: Vec<Fault>,
+    worker: usize,
+    max_ticks: Option<u64>,
+) -> Result<Subscriber, SourceError> {
     let config = SyntheticConfig {
         name: name.into(),
-        max_ticks: Some(N),
+        max_ticks,
         shared_sequence: true,
         faults,
         ..SyntheticConfig::new(&["AAPL", "MSFT"])
@@ -84,22 +96,29 @@ fn an_error_of_a_feed_reaches_the_router_after_its_ticks_and_fails_it_over() {
         kind: FaultKind::Fail,
     }];
     let a = feed(&workers, &table, "a", dies, 0).unwrap();
-    let b = feed(&workers, &table, "b", vec![], 1).unwrap();
+    let b = endless_or_not(&workers, &table, "b", vec![], 1, None).unwrap();
     let router = SourceRouter::new(vec![a, b], "first").unwrap();
     let control = router.control();
-    // `a` keeps failing (retryably) rather than ending, so the stream does not end: take
-    // what a's ticks and b's whole stream make.
-    let delivered = router
+    // `a` keeps failing (retryably) and `b` is endless, so the stream does not end: take
+    // a's ticks and N of b's. What b produced while a was delivered was drained (a queued
+    // standby), so b is delivered from where it was at the failover: a contiguous run of its
+    // seqs.
+    let seqs: Vec<u32> = router
         .tick_stream(MonotonicClock::shared())
         .take((1_000 + N) as usize)
-        .inspect(|t| assert!(t.is_ok(), "{t:?}"))
-        .count();
+        .map(|t| t.unwrap().seq)
+        .collect();
     let stats = control.stats();
     assert_eq!(stats.source("a").unwrap().delivered, 1_000, "{stats:?}");
-    assert_eq!(
-        delivered as u64,
-        1_000 + N,
-        "a's ticks before its failure, then all of b's"
+    let (of_a, of_b) = seqs.split_at(1_000);
+    assert!(
+        of_a.iter().copied().eq(1..=1_000),
+        "a's ticks before its failure"
+    );
+    let from = of_b[0];
+    assert!(
+        of_b.iter().copied().eq(from..from + N as u32),
+        "then b's, from where it was at the failover ({from}), without a gap"
     );
     let first = &stats.switches[0];
     assert_eq!(

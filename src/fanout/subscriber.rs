@@ -180,8 +180,12 @@ impl TickSource for Subscriber {
         &self.names
     }
 
+    /// The upstream's, and `queued`: its ticks wait in this subscriber's ring until read.
     fn capabilities(&self) -> Capabilities {
-        self.hub.capabilities.clone()
+        Capabilities {
+            queued: true,
+            ..self.hub.capabilities.clone()
+        }
     }
 
     fn symbol_table(&self) -> Option<&Arc<SymbolTable>> {

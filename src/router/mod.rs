@@ -59,9 +59,9 @@
 //!
 //! | strategy | polls | delivers | loses |
 //! |---|---|---|---|
-//! | `First` | the active source; higher-priority sources only as fail-back probes (every `probe_interval`, once out of their `hold_down`, through their breaker) | the highest-priority source that has delivered since its last failure | nothing the router polled. Each source's stream stays gapless as seen by the router: a standby is not polled, so whatever it does not buffer itself while it waits is not seen, and a failed source's outage is not back-filled. |
-//! | `RoundRobin` | the active source | each usable source in turn for `round_robin_chunks` chunks | nothing the router polled (as `First`). |
-//! | `Fastest` | the active source, and every standby once per `probe_interval` | the usable source with the lowest latency estimate, switched only when a standby beats the active one by `fastest_hysteresis` and the last switch is `hold_down` old | the standby samples: polled and discarded (counted as `SourceStats::discarded`). |
+//! | `First` | the active source; higher-priority sources only as fail-back probes (every `probe_interval`, once out of their `hold_down`, through their breaker) | the highest-priority source that has delivered since its last failure | nothing the router polled. Each source's stream stays gapless as seen by the router: a standby is not polled, so whatever it does not buffer itself while it waits is not seen, and a failed source's outage is not back-filled. A queued standby (`Capabilities::queued`, a fan-out subscriber) is drained instead: what it produces while another source is delivered is discarded (`SourceStats::drained`), not delivered late after a switch. |
+//! | `RoundRobin` | the active source | each usable source in turn for `round_robin_chunks` chunks | nothing the router polled (as `First`); queued standbys drained (as `First`). |
+//! | `Fastest` | the active source, and every standby once per `probe_interval` | the usable source with the lowest latency estimate, switched only when a standby beats the active one by `fastest_hysteresis` and the last switch is `hold_down` old | the standby samples: polled and discarded (counted as `SourceStats::discarded`); queued standbys drained (as `First`), and measured as they are drained. |
 //! | `Arbitrate` | every usable source, every poll | each `seq` once, on first arrival (so possibly out of `seq` order when a feed was behind) | nothing any feed carried, unless it arrives more than `arbitrate_window` behind the newest `seq` (`RouterStats::late`). A `seq` no feed carried is reported as a gap (`RouterStats::gaps`, and `GAP_BEFORE` on the next delivered tick) once the stream is `arbitrate_window` past it, or when every feed has ended. |
 //!
 //! The single-active strategies (`First`, `RoundRobin`, `Fastest`) treat each source as its own
@@ -104,6 +104,25 @@
 //! over continues from where it is (the original restarted the fallback, which replayed and
 //! skipped ticks).
 //!
+//! ## Queued standbys
+//!
+//! A source read from a queue that fills whether or not it is read — a fan-out subscriber
+//! ([`fanout::spawn_feed`](crate::fanout::spawn_feed), a runtime's routed providers), which
+//! declares `Capabilities::queued` — is a hot standby: its producer runs on its own worker.
+//! The single-active strategies deliver one source's stream, and what a standby produces
+//! meanwhile is not part of it (as with a standby that is not polled at all). So after every
+//! poll the router drains each queued standby (a bounded number of reads per poll) and
+//! discards its ticks, counted as [`SourceStats::drained`] (every tick read from a source is
+//! delivered, discarded or drained: nothing is lost uncounted). A failover or fail-back to it
+//! then continues from what it produces now: without draining, its queue would fill while it
+//! waits (under `Block`, then hold its producer back) and a switch would deliver that backlog
+//! as if it were live, ticks as old as the time it waited. A queued source that draining found
+//! producing since its last failure, within its staleness bound, passes a fail-back probe even
+//! when its queue is empty at the probe (the switch is made and its next tick delivered).
+//! With no active source, usable candidates are not drained: their queues are what the next
+//! probe delivers. `Arbitrate` reads every feed in service at every poll and judges each tick
+//! by its `seq` (a backlog arrives as duplicates or late ticks), so it drains nothing.
+//!
 //! # Records and flags
 //!
 //! Every change of the delivered source is a [`SwitchRecord`] (time, from, to,
@@ -137,8 +156,9 @@
 //! # Cost on the poll path
 //!
 //! Per poll of a healthy `First` router: one `ArcSwap::load`, one `try_recv`, one breaker
-//! check (an atomic load), the source's poll, and a comparison of the clock against the next
-//! probe and publish times. No allocation, lock, syscall or log line per tick or per poll
+//! check (an atomic load), the source's poll, a comparison of the clock against the next
+//! probe and publish times, and one read of each queued standby's queue (a copy of what it
+//! holds into the scratch buffer). No allocation, lock, syscall or log line per tick or per poll
 //! (switch records are allocated per switch, stats copied into preallocated space every
 //! `stats_interval`). `Arbitrate` adds a copy and a bitmap test per tick.
 
@@ -647,6 +667,8 @@ impl TickSource for SourceRouter {
             staleness_bound: None,
             shared_sequence: !self.slots.is_empty()
                 && self.slots.iter().all(|s| s.caps.shared_sequence),
+            // Its sources' queues are read when it is polled; nothing of its own waits.
+            queued: false,
         }
     }
 

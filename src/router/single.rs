@@ -1,5 +1,6 @@
 //! The single-active strategies (`First`, `RoundRobin`, `Fastest`): one source is delivered at
-//! a time; the others are started standbys, polled only to probe them.
+//! a time; the others are started standbys, polled only to probe them, and drained when they
+//! are queued (see [`SourceRouter::drain_standbys`]).
 
 use crate::source::SourcePoll;
 use crate::tick::Tick;
@@ -46,8 +47,38 @@ impl SourceRouter {
         pass(true).or_else(|| if fallback { pass(false) } else { None })
     }
 
-    /// One poll of a single-active strategy.
+    /// One poll of a single-active strategy, then the queued standbys drained.
     pub(super) fn poll_single(&mut self, now_ns: u64, out: &mut [Tick]) -> SourcePoll {
+        let r = self.poll_active(now_ns, out);
+        self.drain_standbys(now_ns);
+        r
+    }
+
+    /// Queued standbys (`Capabilities::queued`: fan-out subscribers, produced on their own
+    /// workers whether read or not) are drained after every poll, their ticks discarded and
+    /// counted (`SourceStats::drained`). A standby is not delivered, so what it produces
+    /// meanwhile is not part of the routed stream (as with a standby that is not polled at
+    /// all); a switch to it then continues from what it produces now, not from a backlog
+    /// queued while another source was delivered, and a `Block` queue never holds its producer
+    /// back. With no active source, only those that cannot be candidates now (not usable) are
+    /// drained: what waits in the others' queues is what the next probe delivers.
+    fn drain_standbys(&mut self, now_ns: u64) {
+        let hold = self.tuning.hold_down_ns;
+        for i in 0..self.slots.len() {
+            let s = &self.slots[i];
+            if !s.queued
+                || Some(i) == self.active
+                || (self.active.is_none() && s.usable(now_ns, hold, false))
+            {
+                continue;
+            }
+            self.slots[i].drain(now_ns, &mut self.scratch);
+        }
+    }
+
+    /// The active source's poll (after a fail-back probe, rotation or speed check), or the
+    /// probe for one.
+    fn poll_active(&mut self, now_ns: u64, out: &mut [Tick]) -> SourcePoll {
         match self.cfg.strategy {
             RoutingStrategy::First => {
                 if let Some(n) = self.try_fail_back(now_ns, out) {
@@ -128,7 +159,11 @@ impl SourceRouter {
     /// `First`: every `probe_interval`, probe the higher-priority sources that are out of their
     /// hold-down and whose breaker admits a call (a HALF_OPEN breaker admits one probe). The
     /// probe polls straight into `out`: if it yields ticks, the router switches at that chunk
-    /// boundary and delivers them, so nothing is polled twice or discarded.
+    /// boundary and delivers them, so nothing is polled twice or discarded. A queued source
+    /// is drained at every poll, so its queue holds only what came since the last one: one
+    /// that yields nothing now but that draining found producing since its last failure
+    /// (within its staleness bound) has recovered too — the router switches to it and
+    /// delivers from its next tick.
     fn try_fail_back(&mut self, now_ns: u64, out: &mut [Tick]) -> Option<usize> {
         let a = self.active?;
         if a == 0 || now_ns < self.next_probe_ns {
@@ -146,7 +181,13 @@ impl SourceRouter {
                     self.chunks_on_active = 1;
                     return Some(n);
                 }
-                SlotPoll::Quiet | SlotPoll::NotNow => {}
+                SlotPoll::Quiet | SlotPoll::NotNow => {
+                    let s = &self.slots[p];
+                    if s.queued && s.drained_live(now_ns, self.tuning.staleness_ns) {
+                        self.activate(now_ns, Some(a), p, SwitchReason::FailBack);
+                        return None;
+                    }
+                }
                 SlotPoll::Failed(_) => self.slots[p].failed_at = Some(now_ns),
             }
         }
@@ -166,7 +207,8 @@ impl SourceRouter {
     }
 
     /// `Fastest`: every `probe_interval`, sample each usable standby (its ticks are polled into
-    /// the scratch buffer and discarded; the newest one updates its latency estimate), then
+    /// the scratch buffer and discarded; the newest one updates its latency estimate; a queued
+    /// standby is measured as it is drained instead), then
     /// switch if one is faster than the active source by more than the hysteresis and the
     /// last switch is at least `hold_down` ago.
     fn maybe_faster(&mut self, now_ns: u64) {
@@ -178,7 +220,10 @@ impl SourceRouter {
         self.next_probe_ns = now_ns.saturating_add(self.tuning.probe_ns);
         let hold = self.tuning.hold_down_ns;
         for i in 0..self.slots.len() {
-            if Some(i) == self.active || !self.slots[i].usable(now_ns, hold, true) {
+            if Some(i) == self.active
+                || self.slots[i].queued
+                || !self.slots[i].usable(now_ns, hold, true)
+            {
                 continue;
             }
             match self.slots[i].poll(now_ns, &mut self.scratch) {

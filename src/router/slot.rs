@@ -26,6 +26,10 @@ pub(crate) enum SlotPoll {
     Failed(SwitchReason),
 }
 
+/// Most polls of one standby's queue per router poll when draining it: a queue refilled as
+/// fast as it is read (an unpaced feed) cannot hold the router's poll.
+const DRAIN_ROUNDS: usize = 16;
+
 /// Integer EWMA (weight 1/8) of a latency in ns.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Ewma(Option<u64>);
@@ -76,6 +80,8 @@ pub(crate) struct SlotCounters {
     pub delivered: u64,
     pub errors: u64,
     pub discarded: u64,
+    /// Ticks of a queued standby drained from its queue and not delivered.
+    pub drained: u64,
 }
 
 pub(crate) struct RoutedSource {
@@ -88,6 +94,11 @@ pub(crate) struct RoutedSource {
     /// read the source directly, and the breaker is only read (its state decides whether
     /// the source is usable) or told of staleness, never given a poll's outcome twice.
     pub fed: bool,
+    /// Its ticks wait in a queue until read (`Capabilities::queued`): drained while it is a
+    /// standby of a single-active strategy.
+    pub queued: bool,
+    /// When draining it last found ticks (a queued standby producing).
+    pub drained_at: Option<u64>,
     /// Declared staleness bound in ns, if the source declares one.
     pub staleness_ns: Option<u64>,
     /// When the source last produced ticks (or was started / made active).
@@ -142,6 +153,8 @@ impl RoutedSource {
         Ok(RoutedSource {
             gate: AdmissionGate::for_breaker(make_breaker(&name, cfg, clock)?),
             fed: false,
+            queued: caps.queued,
+            drained_at: None,
             staleness_ns: caps.staleness_bound.map(duration_ns),
             name,
             caps,
@@ -240,14 +253,7 @@ impl RoutedSource {
             }
         };
         match polled {
-            Ok(SourcePoll::Ready(n)) if n > 0 => {
-                let n = n.min(out.len());
-                let last = &out[n - 1];
-                self.latency.add(last.ts_recv.saturating_sub(last.ts_event));
-                self.last_seq = Some(last.seq);
-                self.last_data_ns = now_ns;
-                SlotPoll::Data(n)
-            }
+            Ok(SourcePoll::Ready(n)) if n > 0 => SlotPoll::Data(self.took(now_ns, out, n)),
             Ok(SourcePoll::Ready(_)) | Ok(SourcePoll::Pending) => SlotPoll::Quiet,
             Ok(SourcePoll::Ended) => {
                 self.ended = true;
@@ -255,6 +261,62 @@ impl RoutedSource {
             }
             Err(e) => SlotPoll::Failed(self.fail(now_ns, &e)),
         }
+    }
+}
+
+impl RoutedSource {
+    /// It wrote `n ≥ 1` ticks to `out` at `now_ns`: the newest one updates its latency estimate
+    /// and last `seq`; it is not stale. Returns `n` (at most `out.len()`).
+    #[inline]
+    fn took(&mut self, now_ns: u64, out: &[Tick], n: usize) -> usize {
+        let n = n.min(out.len());
+        let last = &out[n - 1];
+        self.latency.add(last.ts_recv.saturating_sub(last.ts_event));
+        self.last_seq = Some(last.seq);
+        self.last_data_ns = now_ns;
+        n
+    }
+
+    /// Drain a queued standby: read what waits in its queue into `scratch` and discard it,
+    /// counted as `drained` (at most [`DRAIN_ROUNDS`] reads). The source is read directly, not
+    /// through its gate: reading a queue spends no budget and is no probe (its producer is
+    /// gated where it runs, or not at all). An error or end is taken as from a poll: errors
+    /// counted (and told to the router's own breaker when the gate is not applied upstream),
+    /// a hold-down from now; an end ends it.
+    pub(crate) fn drain(&mut self, now_ns: u64, scratch: &mut [Tick]) {
+        if self.dead || self.ended || !self.started || scratch.is_empty() {
+            return;
+        }
+        for _ in 0..DRAIN_ROUNDS {
+            match self.source.poll(now_ns, scratch) {
+                Ok(SourcePoll::Ready(n)) if n > 0 => {
+                    let n = self.took(now_ns, scratch, n);
+                    self.drained_at = Some(now_ns);
+                    self.counters.drained += n as u64;
+                }
+                Ok(SourcePoll::Ready(_)) | Ok(SourcePoll::Pending) => return,
+                Ok(SourcePoll::Ended) => {
+                    self.ended = true;
+                    return;
+                }
+                Err(e) => {
+                    if !self.fed {
+                        self.gate.record_failure_at(now_ns);
+                    }
+                    self.fail(now_ns, &e);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// A queued standby that draining found producing since its last failure, within its
+    /// staleness bound (its own, or `default_ns`): recovered, as far as its queue shows.
+    pub(crate) fn drained_live(&self, now_ns: u64, default_ns: u64) -> bool {
+        self.drained_at.is_some_and(|t| {
+            self.failed_at.is_none_or(|f| t > f)
+                && now_ns.saturating_sub(t) < self.staleness_ns.unwrap_or(default_ns)
+        })
     }
 }
 

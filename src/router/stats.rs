@@ -29,6 +29,10 @@ pub struct SourceStats {
     /// Ticks it produced that the router polled and did not deliver: `Fastest` standby samples,
     /// and (`Arbitrate`) duplicates and late arrivals.
     pub discarded: u64,
+    /// Ticks of it drained from its queue while it was a standby and not delivered (a queued
+    /// source, `Capabilities::queued`, of a single-active strategy): what it produced while
+    /// another source was delivered, kept from piling up and being delivered late.
+    pub drained: u64,
     /// Ticks it says it produced (`SourceHealth::produced`).
     pub produced: u64,
     /// Errors it returned to the router (start and poll).
@@ -69,6 +73,9 @@ pub struct RouterStats {
     /// `Arbitrate`: ticks that arrived after their `seq` left the window (already delivered or
     /// already reported as a gap); dropped.
     pub late: u64,
+    /// Ticks drained from queued standbys and not delivered (the sum of
+    /// [`SourceStats::drained`]).
+    pub drained: u64,
     /// Polls of the router.
     pub polls: u64,
     /// Router clock reading (ns) of this snapshot.
@@ -96,6 +103,7 @@ impl SourceRouter {
                 selected: slot.counters.selected,
                 delivered: slot.counters.delivered,
                 discarded: slot.counters.discarded,
+                drained: slot.counters.drained,
                 produced: h.produced,
                 errors: slot.counters.errors,
                 breaker: slot.gate.breaker().state_at(now_ns),
@@ -119,6 +127,7 @@ impl SourceRouter {
         }
         s.switches_total = self.log.total();
         s.delivered = self.delivered;
+        s.drained = self.slots.iter().map(|x| x.counters.drained).sum();
         s.gaps = self.window.gaps;
         s.duplicates = self.window.duplicates;
         s.late = self.window.late;

@@ -100,6 +100,11 @@ pub struct Capabilities {
     pub staleness_bound: Option<Duration>,
     /// Ticks carry one sequence shared with redundant feeds of the same stream (hot-hot).
     pub shared_sequence: bool,
+    /// Produced elsewhere whether or not it is polled, its ticks waiting in a queue until read
+    /// (a [fan-out subscriber](crate::fanout::Subscriber) reads its own ring): what a reader
+    /// leaves unread ages there. A router keeps such a source's queue drained while it is a
+    /// standby, so a switch to it continues from live data.
+    pub queued: bool,
 }
 
 /// A producer of ticks. Non-blocking and batch-oriented.

@@ -336,6 +336,7 @@ impl SyntheticSource {
             max_rate: cfg.rate,
             staleness_bound: cfg.staleness_bound,
             shared_sequence: cfg.shared_sequence,
+            queued: false,
         };
         Ok(SyntheticSource {
             core: SourceCore::new(cfg.name.clone(), &cfg.symbols, capabilities)

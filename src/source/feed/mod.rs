@@ -256,6 +256,7 @@ impl TcpFeedSource {
             max_rate: None,
             staleness_bound: cfg.staleness_bound,
             shared_sequence: false,
+            queued: false,
         };
         Ok(TcpFeedSource {
             core: SourceCore::new(cfg.name.clone(), &cfg.symbols, capabilities)
