@@ -142,8 +142,8 @@ fn print_routing(r: &RouterStats) {
     );
     for src in &r.sources {
         println!(
-            "      {:<10} selected {:>3}  delivered {:>10}  errors {:>3}  breaker {}",
-            src.name, src.selected, src.delivered, src.errors, src.breaker
+            "      {:<10} selected {:>3}  delivered {:>10}  drained as standby {:>10}  errors {:>3}  breaker {}",
+            src.name, src.selected, src.delivered, src.drained, src.errors, src.breaker
         );
     }
     let first = r.switches.first().map_or(0, |w| w.at_ns);
@@ -173,6 +173,7 @@ fn routing_json(r: &RouterStats) -> Value {
             "name": &*src.name,
             "selected": src.selected,
             "delivered": src.delivered,
+            "drained": src.drained,
             "errors": src.errors,
             "breaker": src.breaker.to_string(),
         })).collect::<Vec<_>>(),
