@@ -251,3 +251,28 @@ fn a_queued_standby_that_draining_finds_producing_passes_a_fail_back_probe() {
     assert_eq!(last_source, 1, "the primary delivers again: {stats:?}");
     p.assert_conserved();
 }
+
+#[test]
+fn a_failover_switches_to_a_queued_standby_that_draining_found_producing() {
+    // The backup's hub is not stepped in the poll where the primary fails, so its queue
+    // (drained at the poll before) is empty then: it is switched to at once, not to none.
+    let mut p = pair(Some(10 * CHUNK as u64));
+    let mut buf = vec![Tick::default(); 1_024];
+    let mut backup_ticks = 0;
+    for k in 0..40 {
+        p.clock.advance_ns(STEP);
+        p.hubs[0].step();
+        if k != 10 {
+            p.hubs[1].step();
+        }
+        if let Ok(SourcePoll::Ready(n)) = p.router.poll(p.clock.now_ns(), &mut buf) {
+            backup_ticks += buf[..n].iter().filter(|t| t.source == 2).count();
+        }
+    }
+    let stats = p.router.stats();
+    let to: Vec<_> = stats.switches.iter().map(|s| s.to.as_deref()).collect();
+    assert_eq!(to, [Some("backup")], "{stats:?}");
+    assert_eq!(stats.switches[0].reason, SwitchReason::Error);
+    assert!(backup_ticks > 0, "{stats:?}");
+    p.assert_conserved();
+}

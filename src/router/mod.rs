@@ -117,8 +117,9 @@
 //! then continues from what it produces now: without draining, its queue would fill while it
 //! waits (under `Block`, then hold its producer back) and a switch would deliver that backlog
 //! as if it were live, ticks as old as the time it waited. A queued source that draining found
-//! producing since its last failure, within its staleness bound, passes a fail-back probe even
-//! when its queue is empty at the probe (the switch is made and its next tick delivered).
+//! producing since its last failure, within its staleness bound, is taken as a failover
+//! candidate or passes a fail-back probe even when its queue is empty at that moment (the
+//! switch is made and its next tick delivered).
 //! With no active source, usable candidates are not drained: their queues are what the next
 //! probe delivers. `Arbitrate` reads every feed in service at every poll and judges each tick
 //! by its `seq` (a backlog arrives as duplicates or late ticks), so it drains nothing.

@@ -124,7 +124,10 @@ impl SourceRouter {
     /// No source is active: poll the candidates in strategy order (those out of their
     /// hold-down first), straight into `out`. The first that yields ticks becomes the active
     /// source, at that chunk boundary (so a fallback is switched to only when it delivers, and
-    /// its ticks are never polled twice). Each candidate is polled at most once per poll.
+    /// its ticks are never polled twice). Each candidate is polled at most once per poll. A
+    /// queued candidate is drained at every poll while another source is active, so its queue
+    /// is often empty at a failover: one that draining found producing since its last failure
+    /// (within its staleness bound) is switched to as well, its next tick delivered first.
     fn probe_for_active(&mut self, now_ns: u64, out: &mut [Tick]) -> SourcePoll {
         let (from, why) = match self.pending_switch.take() {
             Some((a, why)) => (Some(a), why),
@@ -142,7 +145,14 @@ impl SourceRouter {
                     self.chunks_on_active = 1;
                     return SourcePoll::Ready(n);
                 }
-                SlotPoll::Quiet | SlotPoll::NotNow => {}
+                SlotPoll::Quiet | SlotPoll::NotNow => {
+                    let s = &self.slots[c];
+                    if s.queued && s.drained_live(now_ns, self.tuning.staleness_ns) {
+                        // Drained at the last poll, so its queue is empty; it is producing.
+                        self.activate(now_ns, from, c, why);
+                        return SourcePoll::Pending;
+                    }
+                }
                 SlotPoll::Failed(_) => self.slots[c].failed_at = Some(now_ns),
             }
         }
