@@ -276,3 +276,30 @@ fn a_failover_switches_to_a_queued_standby_that_draining_found_producing() {
     assert!(backup_ticks > 0, "{stats:?}");
     p.assert_conserved();
 }
+
+#[test]
+fn a_subscriber_discards_in_place_writing_only_the_newest_tick_taken() {
+    let clock = ManualClock::shared(1_000_000_000);
+    let table = Arc::new(SymbolTable::new());
+    let (mut hub, mut sub, ring) = provider(&clock, &table, "p", 1, vec![]);
+    hub.step(); // applies the subscription
+    hub.step();
+    hub.step();
+    let mut out = vec![Tick::default(); 3 * CHUNK];
+    let n = match sub.poll_discard(clock.now_ns(), &mut out) {
+        Ok(SourcePoll::Ready(n)) => n,
+        other => panic!("{other:?}"),
+    };
+    let e = ring.snapshot();
+    assert_eq!(e.popped, n as u64, "every tick taken is released");
+    assert_eq!(e.in_flight(), 0, "{e:?}");
+    assert_eq!(
+        out[n - 1].seq,
+        n as u32,
+        "the newest tick taken is written last"
+    );
+    assert!(matches!(
+        sub.poll_discard(clock.now_ns(), &mut out),
+        Ok(SourcePoll::Pending)
+    ));
+}

@@ -77,6 +77,47 @@ impl Subscriber {
         }
     }
 
+    /// Take up to `out.len()` ticks from the ring, handing each slice read to `put` (with
+    /// `out` and the count taken before it); then the waiting error, the end, or `Pending`.
+    #[inline]
+    fn take(
+        &mut self,
+        out: &mut [Tick],
+        mut put: impl FnMut(&mut [Tick], usize, &[Tick]),
+    ) -> Result<SourcePoll, SourceError> {
+        if self.ended {
+            return Ok(SourcePoll::Ended);
+        }
+        let due = self.slot.due_at();
+        if due <= self.read {
+            if let Some(e) = self.slot.take(self.read) {
+                return Err(e);
+            }
+        }
+        // Never read past a waiting error: it comes after the ticks sent before it.
+        let max = out
+            .len()
+            .min(usize::try_from(due - self.read.min(due)).unwrap_or(usize::MAX));
+        let mut n = 0;
+        self.rx.read(max, |s| {
+            put(out, n, s);
+            n += s.len();
+        });
+        if n > 0 {
+            self.read += n as u64;
+            return Ok(SourcePoll::Ready(n));
+        }
+        if self.rx.is_finished() {
+            // The hub dropped the ring after its last push and any error it left.
+            if let Some(e) = self.slot.take_any() {
+                return Err(e);
+            }
+            self.ended = true;
+            return Ok(SourcePoll::Ended);
+        }
+        Ok(SourcePoll::Pending)
+    }
+
     /// Check `symbols` against the provider's table (when it has one).
     fn check(&self, symbols: &[SymbolId]) -> Result<(), SourceError> {
         check_ids(&self.hub, symbols)
@@ -123,37 +164,18 @@ impl TickSource for Subscriber {
 
     #[inline]
     fn poll(&mut self, _now_ns: u64, out: &mut [Tick]) -> Result<SourcePoll, SourceError> {
-        if self.ended {
-            return Ok(SourcePoll::Ended);
-        }
-        let due = self.slot.due_at();
-        if due <= self.read {
-            if let Some(e) = self.slot.take(self.read) {
-                return Err(e);
+        self.take(out, |out, n, s| out[n..n + s.len()].copy_from_slice(s))
+    }
+
+    /// Takes what `poll` would, copying only the newest tick taken (to `out[n - 1]`): the
+    /// others are released from the ring in place.
+    #[inline]
+    fn poll_discard(&mut self, _now_ns: u64, out: &mut [Tick]) -> Result<SourcePoll, SourceError> {
+        self.take(out, |out, n, s| {
+            if let Some(last) = s.last() {
+                out[n + s.len() - 1] = *last;
             }
-        }
-        // Never read past a waiting error: it comes after the ticks sent before it.
-        let max = out
-            .len()
-            .min(usize::try_from(due - self.read.min(due)).unwrap_or(usize::MAX));
-        let mut n = 0;
-        self.rx.read(max, |s| {
-            out[n..n + s.len()].copy_from_slice(s);
-            n += s.len();
-        });
-        if n > 0 {
-            self.read += n as u64;
-            return Ok(SourcePoll::Ready(n));
-        }
-        if self.rx.is_finished() {
-            // The hub dropped the ring after its last push and any error it left.
-            if let Some(e) = self.slot.take_any() {
-                return Err(e);
-            }
-            self.ended = true;
-            return Ok(SourcePoll::Ended);
-        }
-        Ok(SourcePoll::Pending)
+        })
     }
 
     fn close(&mut self) {

@@ -277,7 +277,8 @@ impl RoutedSource {
         n
     }
 
-    /// Drain a queued standby: read what waits in its queue into `scratch` and discard it,
+    /// Drain a queued standby: take what waits in its queue (`poll_discard` into `scratch`:
+    /// a subscriber releases its ring in place, copying only the newest tick) and discard it,
     /// counted as `drained` (at most [`DRAIN_ROUNDS`] reads). The source is read directly, not
     /// through its gate: reading a queue spends no budget and is no probe (its producer is
     /// gated where it runs, or not at all). An error or end is taken as from a poll: errors
@@ -288,7 +289,8 @@ impl RoutedSource {
             return;
         }
         for _ in 0..DRAIN_ROUNDS {
-            match self.source.poll(now_ns, scratch) {
+            // Only the newest tick is looked at (`took`): a queue may skip the others.
+            match self.source.poll_discard(now_ns, scratch) {
                 Ok(SourcePoll::Ready(n)) if n > 0 => {
                     let n = self.took(now_ns, scratch, n);
                     self.drained_at = Some(now_ns);

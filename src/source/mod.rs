@@ -147,6 +147,14 @@ pub trait TickSource: Send {
     /// Fill `out` with ready ticks (at most `out.len()`), stamping `ts_recv = now_ns`.
     fn poll(&mut self, now_ns: u64, out: &mut [Tick]) -> Result<SourcePoll, SourceError>;
 
+    /// As [`poll`](Self::poll), for ticks the caller throws away (a router draining a queued
+    /// standby): for a returned `Ready(n)` only `out[n - 1]`, the newest tick taken, need be
+    /// written, so a source that reads a queue can take the others without copying them. Every
+    /// other outcome means what it means for `poll`. The default polls.
+    fn poll_discard(&mut self, now_ns: u64, out: &mut [Tick]) -> Result<SourcePoll, SourceError> {
+        self.poll(now_ns, out)
+    }
+
     /// Release resources; later polls return `Ended` or an error.
     fn close(&mut self);
 
@@ -212,6 +220,9 @@ impl<S: TickSource + ?Sized> TickSource for Box<S> {
     }
     fn poll(&mut self, now_ns: u64, out: &mut [Tick]) -> Result<SourcePoll, SourceError> {
         (**self).poll(now_ns, out)
+    }
+    fn poll_discard(&mut self, now_ns: u64, out: &mut [Tick]) -> Result<SourcePoll, SourceError> {
+        (**self).poll_discard(now_ns, out)
     }
     fn close(&mut self) {
         (**self).close()
