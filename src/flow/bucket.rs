@@ -359,7 +359,7 @@ impl TokenBucket {
     /// Give back `n` tokens taken earlier (never beyond the capacity). A refund that meets a
     /// live change under way is not made (it is not waited for): the tokens stay spent, which
     /// admits less, never more.
-    pub(crate) fn refund(&self, n: u64) {
+    pub fn refund(&self, n: u64) {
         let Some(mut tat) = self.settled_tat() else {
             return;
         };

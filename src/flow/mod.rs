@@ -14,7 +14,8 @@ pub use breaker::{
 pub use bucket::TokenBucket;
 pub use coordinator::{
     CoordinatorError, Pressure, Priority, ProviderCounters, ProviderHandle, ProviderLimits,
-    ProviderState, RateCoordinator, Request, ScopeId, TenantHandle, MAX_PROVIDERS,
+    ProviderState, RateCoordinator, Request, ScopeId, SharedBudget, SharedBudgetStatus,
+    TenantHandle, MAX_PROVIDERS,
 };
 pub use gcra::UNITS_PER_NS;
 pub use limits::BucketLimits;

@@ -21,6 +21,7 @@ mod error;
 mod limits;
 mod provider;
 mod seed;
+mod shared;
 mod state;
 mod tenant;
 
@@ -35,6 +36,7 @@ pub use limits::ProviderLimits;
 use provider::Provider;
 pub use provider::{Priority, ProviderHandle, Request};
 pub use seed::Pressure;
+pub use shared::{SharedBudget, SharedBudgetStatus};
 pub use state::{ProviderCounters, ProviderState};
 pub use tenant::TenantHandle;
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::cooldown::{Cooldowns, ScopeId, MAX_SCOPES};
 use super::error::CoordinatorError;
 use super::limits::ProviderLimits;
+use super::shared::SharedBudget;
 use super::state::{ProviderCounters, ProviderState};
 use crate::clock::{duration_ns, SharedClock};
 use crate::error::{ConfigError, PacingError};
@@ -87,6 +88,8 @@ pub(crate) struct Provider {
     /// Shared (not inline) so that a router can hand the one breaker of a routed source out.
     breaker: Arc<CircuitBreaker>,
     cooldowns: Cooldowns,
+    /// A budget shared with other processes; when set, it admits instead of `windows`.
+    shared: std::sync::OnceLock<Arc<dyn SharedBudget>>,
     limits: std::sync::Mutex<ProviderLimits>,
     default_cooldown_ns: AtomicU64,
     rate_limited: AtomicU64,
@@ -132,6 +135,7 @@ impl Provider {
             windows,
             breaker: Arc::new(breaker),
             cooldowns: Cooldowns::new(),
+            shared: std::sync::OnceLock::new(),
             limits: std::sync::Mutex::new(limits.clone()),
             default_cooldown_ns: AtomicU64::new(duration_ns(checked.cooldown)),
             rate_limited: AtomicU64::new(0),
@@ -302,6 +306,17 @@ impl ProviderHandle {
                 return Err(self.refused(e, label));
             }
         }
+        if let Some(shared) = p.shared.get() {
+            return match shared.try_take(now_ns, req.tokens) {
+                Ok(()) => Ok(permit),
+                Err(e) => {
+                    if let Some((bucket, _)) = tenant {
+                        bucket.refund(req.tokens);
+                    }
+                    Err(self.refused(e, &self.0.name))
+                }
+            };
+        }
         for (i, w) in p.windows.iter().enumerate() {
             let keep = match req.priority {
                 Priority::High => 0,
@@ -426,9 +441,41 @@ impl ProviderHandle {
         scope: &str,
         duration: Duration,
     ) -> Result<u64, CoordinatorError> {
+        let until = self.apply_cooldown(scope, duration)?;
+        if let Some(shared) = self.0.shared.get() {
+            shared.cooldown_triggered(scope, duration);
+        }
+        Ok(until)
+    }
+
+    /// Start (or extend) a cooldown of `scope` locally only, without telling a shared budget:
+    /// how a shared budget applies a cooldown another host triggered. Never shortens one.
+    ///
+    /// # Errors
+    /// [`CoordinatorError::TooManyScopes`].
+    pub fn apply_cooldown(&self, scope: &str, duration: Duration) -> Result<u64, CoordinatorError> {
         let id = self.scope(scope)?;
         let until = self.0.clock.now_ns().saturating_add(duration_ns(duration));
         Ok(self.0.cooldowns.trigger(id, until))
+    }
+
+    /// Admit this provider's requests through `budget` (shared with other processes) instead
+    /// of its local windows, from the next request on. Once per provider.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the provider when a shared budget is already attached.
+    pub fn attach_shared_budget(&self, budget: Arc<dyn SharedBudget>) -> Result<(), ConfigError> {
+        self.0.shared.set(budget).map_err(|_| {
+            ConfigError::new(
+                format!("providers.{}.shared_budget", self.0.name),
+                "a shared budget is already attached",
+            )
+        })
+    }
+
+    /// The shared budget attached to this provider, if any.
+    pub fn shared_budget(&self) -> Option<&Arc<dyn SharedBudget>> {
+        self.0.shared.get()
     }
 
     /// [`trigger_cooldown`](Self::trigger_cooldown) for the provider's `cooldown_sec`.
@@ -508,6 +555,7 @@ impl ProviderHandle {
                 .map(|(scope, until)| (scope.to_string(), Duration::from_nanos(until - now)))
                 .collect(),
             scale: p.windows[0].bucket.scale(),
+            shared: p.shared.get().map(|b| b.status()),
             counters: ProviderCounters {
                 rate_limited: p.rate_limited.load(Ordering::Relaxed),
                 circuit_open: p.circuit_open.load(Ordering::Relaxed),

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::shared::SharedBudgetStatus;
 use crate::flow::breaker::BreakerStats;
 
 /// Refusals counted per provider, by reason.
@@ -30,4 +31,6 @@ pub struct ProviderState {
     pub scale: f64,
     /// Refusal counters.
     pub counters: ProviderCounters,
+    /// The shared budget's status (`degraded` among others), when one is attached.
+    pub shared: Option<SharedBudgetStatus>,
 }

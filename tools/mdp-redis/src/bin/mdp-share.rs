@@ -1,0 +1,175 @@
+//! `mdp-share`: one "host" spending a provider budget shared through Redis — the process the
+//! multi-process tests, the PERF measurements and the README's demo start several times.
+//!
+//! ```text
+//! mdp-share --url redis://127.0.0.1:6379 [--prefix mdp] [--provider ibkr] [--capacity 100]
+//!           [--rate 1000] [--threads 2] [--seconds 10] [--lease-max N] [--report-ms 1000]
+//!           [--cooldown-at-ms MS] [--cooldown-ms MS] [--local]
+//! ```
+//!
+//! Every thread takes tokens as fast as it is admitted. Prints `progress …` lines every
+//! `--report-ms`, then one `result …` line with the totals (`key=value` pairs). With
+//! `--cooldown-at-ms` it triggers a cooldown at that time; every process prints
+//! `cooldown_seen_unix_ns=…` when it first sees one. `--local` spends a local bucket only
+//! (the baseline).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use market_data_pipeline::flow::{ProviderLimits, RateCoordinator};
+use market_data_pipeline::CoordinatorError;
+use mdp_redis::{Coordination, CoordinationConfig};
+
+fn unix_ns() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("mdp-share: {e}");
+        std::process::exit(2);
+    }
+}
+
+fn run() -> Result<(), String> {
+    let mut args: HashMap<String, String> = HashMap::new();
+    let mut it = std::env::args().skip(1);
+    while let Some(k) = it.next() {
+        let Some(name) = k.strip_prefix("--") else {
+            return Err(format!("unexpected argument {k:?}"));
+        };
+        if name == "local" {
+            args.insert(name.into(), "1".into());
+            continue;
+        }
+        let v = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
+        args.insert(name.into(), v);
+    }
+    let num = |k: &str, d: u64| -> Result<u64, String> {
+        args.get(k).map_or(Ok(d), |v| {
+            v.parse().map_err(|e| format!("--{k} {v:?}: {e}"))
+        })
+    };
+    let provider = args
+        .get("provider")
+        .cloned()
+        .unwrap_or_else(|| "ibkr".into());
+    let (capacity, rate, threads, seconds) = (
+        num("capacity", 100)?,
+        num("rate", 1000)?,
+        num("threads", 2)?,
+        num("seconds", 10)?,
+    );
+    let report = Duration::from_millis(num("report-ms", 1000)?);
+    let coordinator = RateCoordinator::new();
+    let limits = ProviderLimits::new()
+        .capacity(capacity)
+        .refill_rate(rate)
+        .cooldown_sec(1);
+    let handle = coordinator
+        .register_provider_with(&provider, limits)
+        .map_err(|e| e.to_string())?;
+    let mut coordination: Option<Coordination> = None;
+    if !args.contains_key("local") {
+        let mut cfg = CoordinationConfig::new(args.get("url").cloned().ok_or("--url is required")?);
+        if let Some(p) = args.get("prefix") {
+            cfg.key_prefix = p.clone();
+        }
+        cfg.fallback_members = num("members", 1)?;
+        if args.contains_key("lease-max") {
+            cfg.lease_max = Some(num("lease-max", 1)?);
+        }
+        let c = Coordination::start(cfg).map_err(|e| e.to_string())?;
+        c.share(&handle).map_err(|e| e.to_string())?;
+        coordination = Some(c);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(AtomicBool::new(false));
+    let counts: Arc<Vec<AtomicU64>> = Arc::new((0..threads).map(|_| AtomicU64::new(0)).collect());
+    let start = Instant::now();
+    println!("start unix_ns={}", unix_ns());
+    let workers: Vec<_> = (0..threads as usize)
+        .map(|i| {
+            let (h, stop, counts, seen) =
+                (handle.clone(), stop.clone(), counts.clone(), seen.clone());
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    match h.try_acquire() {
+                        Ok(()) => n += 1,
+                        Err(CoordinatorError::CoolingDown { .. }) => {
+                            if !seen.swap(true, Ordering::Relaxed) {
+                                println!("cooldown_seen_unix_ns={}", unix_ns());
+                            }
+                            std::thread::yield_now();
+                        }
+                        Err(CoordinatorError::RateLimited { retry_after, .. }) => {
+                            if retry_after > Duration::from_micros(200) {
+                                std::thread::sleep(retry_after.min(Duration::from_millis(2)));
+                            } else {
+                                std::thread::yield_now();
+                            }
+                        }
+                        Err(_) => std::thread::yield_now(),
+                    }
+                    if n % 64 == 0 {
+                        counts[i].store(n, Ordering::Relaxed);
+                    }
+                }
+                counts[i].store(n, Ordering::Relaxed);
+            })
+        })
+        .collect();
+    let cooldown_at = args
+        .get("cooldown-at-ms")
+        .map(|_| num("cooldown-at-ms", 0))
+        .transpose()?;
+    let cooldown_ms = num("cooldown-ms", 500)?;
+    let mut triggered = false;
+    let end = start + Duration::from_secs(seconds);
+    let mut next_report = start + report;
+    while Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(1));
+        if let Some(at) = cooldown_at {
+            if !triggered && start.elapsed() >= Duration::from_millis(at) {
+                triggered = true;
+                println!("cooldown_triggered_unix_ns={}", unix_ns());
+                let _ = handle.trigger_cooldown("global", Duration::from_millis(cooldown_ms));
+            }
+        }
+        if Instant::now() >= next_report {
+            next_report += report;
+            let total: u64 = counts.iter().map(|c| c.load(Ordering::Relaxed)).sum();
+            let st = handle.state();
+            let sh = st.shared.unwrap_or_default();
+            println!(
+                "progress t_ms={} admitted={total} degraded={} leased={} lease_size={} round_trips={} members={} error={:?}",
+                start.elapsed().as_millis(), sh.degraded, sh.leased, sh.lease_size, sh.round_trips, sh.members,
+                coordination.as_ref().and_then(Coordination::last_error).unwrap_or_default()
+            );
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        let _ = w.join();
+    }
+    let elapsed = start.elapsed();
+    let per: Vec<u64> = counts.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+    let total: u64 = per.iter().sum();
+    let sh = handle.state().shared.unwrap_or_default();
+    drop(coordination);
+    println!(
+        "result admitted={total} per_thread={} elapsed_ms={} round_trips={} lease_size={} end_unix_ns={}",
+        per.iter().map(u64::to_string).collect::<Vec<_>>().join(","),
+        elapsed.as_millis(),
+        sh.round_trips,
+        sh.lease_size,
+        unix_ns()
+    );
+    Ok(())
+}

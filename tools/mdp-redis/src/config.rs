@@ -1,0 +1,130 @@
+//! `CoordinationConfig`: the `[coordination]` TOML section.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::CoordError;
+
+/// How processes coordinate through Redis (`[coordination]` in a runtime's TOML file).
+///
+/// ```
+/// use mdp_redis::CoordinationConfig;
+/// let c: CoordinationConfig = toml::from_str(r#"
+///     url = "redis://127.0.0.1:6379"
+///     key_prefix = "desk1"
+///     lease_target_ms = 20
+/// "#).unwrap();
+/// assert!(c.validate().is_ok());
+/// assert_eq!(c.key_prefix, "desk1");
+/// ```
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CoordinationConfig {
+    /// The Redis URL (`redis://host:port/db`, `redis+unix:///path/to.sock`).
+    pub url: String,
+    /// Prefix of every key and channel (several deployments can share one server).
+    pub key_prefix: String,
+    /// This process's member id (default: `pid-<pid>-<start ns>`).
+    pub member: Option<String>,
+    /// A lease covers about this much of the process's measured demand (ms).
+    pub lease_target_ms: u64,
+    /// The smallest lease (tokens).
+    pub lease_min: u64,
+    /// The largest lease (tokens); default: a window's capacity / (2 · members), at least 1.
+    pub lease_max: Option<u64>,
+    /// Unspent leased tokens go back to Redis this long after the last grant (ms).
+    pub lease_ttl_ms: u64,
+    /// A member not heard from for this long is no longer counted (ms).
+    pub membership_ttl_ms: u64,
+    /// Connect, read and write timeout of every Redis call (ms).
+    pub timeout_ms: u64,
+    /// The longest wait between two reconnection attempts (ms).
+    pub backoff_max_ms: u64,
+    /// The share of each budget a process spends while Redis is unreachable, in `(0, 1]`;
+    /// default: 1 / (members last known).
+    pub local_share: Option<f64>,
+    /// The membership assumed for the local share before Redis has been reached once.
+    pub fallback_members: u64,
+    /// Providers whose budgets are shared (empty: every provider of the runtime).
+    pub providers: Vec<String>,
+}
+
+impl Default for CoordinationConfig {
+    fn default() -> Self {
+        CoordinationConfig {
+            url: String::new(),
+            key_prefix: "mdp".into(),
+            member: None,
+            lease_target_ms: 20,
+            lease_min: 1,
+            lease_max: None,
+            lease_ttl_ms: 1000,
+            membership_ttl_ms: 3000,
+            timeout_ms: 200,
+            backoff_max_ms: 1000,
+            local_share: None,
+            fallback_members: 1,
+            providers: Vec::new(),
+        }
+    }
+}
+
+impl CoordinationConfig {
+    /// The defaults with `url`.
+    pub fn new(url: impl Into<String>) -> CoordinationConfig {
+        CoordinationConfig {
+            url: url.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Check every field.
+    ///
+    /// # Errors
+    /// [`CoordError::Config`] naming the first bad field (`coordination.<field>`).
+    pub fn validate(&self) -> Result<(), CoordError> {
+        let bad = |f: &str, why: &str| Err(CoordError::Config(format!("coordination.{f}: {why}")));
+        if self.url.is_empty() {
+            return bad("url", "required");
+        }
+        if redis::Client::open(self.url.as_str()).is_err() {
+            return bad(
+                "url",
+                "not a Redis URL (redis://host:port, redis+unix:///path)",
+            );
+        }
+        if self.key_prefix.is_empty() || self.key_prefix.contains(char::is_whitespace) {
+            return bad("key_prefix", "must be a non-empty word");
+        }
+        for (f, v) in [
+            ("lease_target_ms", self.lease_target_ms),
+            ("lease_min", self.lease_min),
+            ("lease_ttl_ms", self.lease_ttl_ms),
+            ("membership_ttl_ms", self.membership_ttl_ms),
+            ("timeout_ms", self.timeout_ms),
+            ("backoff_max_ms", self.backoff_max_ms),
+            ("fallback_members", self.fallback_members),
+        ] {
+            if v == 0 {
+                return bad(f, "must be greater than 0");
+            }
+            if v > 86_400_000 {
+                return bad(f, "must be at most 86400000");
+            }
+        }
+        if self.lease_max.is_some_and(|m| m < self.lease_min) {
+            return bad("lease_max", "must be at least lease_min");
+        }
+        if let Some(s) = self.local_share {
+            if !(s > 0.0 && s <= 1.0) {
+                return bad("local_share", "must be in (0, 1]");
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
