@@ -1,0 +1,132 @@
+//! The `SharedBudget` seam: a provider with a shared budget attached is admitted by it instead
+//! of its local windows; cooldowns triggered locally are handed to it, applied ones are not.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use market_data_pipeline::flow::{
+    ProviderLimits, RateCoordinator, SharedBudget, SharedBudgetStatus,
+};
+use market_data_pipeline::{CoordinatorError, ManualClock, PacingError};
+
+/// A pool of tokens, filled by the test.
+#[derive(Debug, Default)]
+struct Pool {
+    tokens: AtomicU64,
+    cooldowns: Mutex<Vec<(String, Duration)>>,
+}
+
+impl SharedBudget for Pool {
+    fn try_take(&self, _now_ns: u64, n: u64) -> Result<(), PacingError> {
+        let mut cur = self.tokens.load(Ordering::Relaxed);
+        while cur >= n {
+            match self
+                .tokens
+                .compare_exchange(cur, cur - n, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return Ok(()),
+                Err(now) => cur = now,
+            }
+        }
+        Err(PacingError::RateLimited {
+            retry_after: Duration::from_millis(1),
+        })
+    }
+    fn give_back(&self, n: u64) {
+        self.tokens.fetch_add(n, Ordering::Relaxed);
+    }
+    fn cooldown_triggered(&self, scope: &str, duration: Duration) {
+        self.cooldowns
+            .lock()
+            .unwrap()
+            .push((scope.to_string(), duration));
+    }
+    fn status(&self) -> SharedBudgetStatus {
+        SharedBudgetStatus {
+            degraded: true,
+            leased: self.tokens.load(Ordering::Relaxed),
+            ..Default::default()
+        }
+    }
+}
+
+#[test]
+fn an_attached_budget_admits_instead_of_the_local_windows() {
+    let coordinator = RateCoordinator::with_clock(ManualClock::shared(0));
+    let h = coordinator
+        .register_provider_with("p", ProviderLimits::new().capacity(2).refill_rate(1))
+        .unwrap();
+    let pool = Arc::new(Pool::default());
+    pool.tokens.store(5, Ordering::Relaxed);
+    h.attach_shared_budget(pool.clone()).unwrap();
+    // Five admissions although the local window holds two: the shared budget decides.
+    for _ in 0..5 {
+        h.try_acquire().unwrap();
+    }
+    assert!(matches!(
+        h.try_acquire(),
+        Err(CoordinatorError::RateLimited { .. })
+    ));
+    assert_eq!(h.state().counters.rate_limited, 1);
+    let shared = h.state().shared.unwrap();
+    assert!(shared.degraded);
+    assert_eq!(shared.leased, 0);
+    // The local windows were never spent.
+    assert_eq!(h.state().tokens, vec![2]);
+}
+
+#[test]
+fn a_second_attachment_is_refused_naming_the_provider() {
+    let coordinator = RateCoordinator::with_clock(ManualClock::shared(0));
+    let h = coordinator.register_provider("ibkr").unwrap();
+    h.attach_shared_budget(Arc::new(Pool::default())).unwrap();
+    let e = h
+        .attach_shared_budget(Arc::new(Pool::default()))
+        .unwrap_err();
+    assert_eq!(e.field, "providers.ibkr.shared_budget");
+}
+
+#[test]
+fn triggered_cooldowns_are_shared_and_applied_ones_are_not() {
+    let coordinator = RateCoordinator::with_clock(ManualClock::shared(0));
+    let h = coordinator.register_provider("p").unwrap();
+    let pool = Arc::new(Pool::default());
+    pool.tokens.store(10, Ordering::Relaxed);
+    h.attach_shared_budget(pool.clone()).unwrap();
+    h.trigger_cooldown("md", Duration::from_secs(5)).unwrap();
+    h.apply_cooldown("global", Duration::from_secs(1)).unwrap();
+    assert_eq!(
+        *pool.cooldowns.lock().unwrap(),
+        vec![("md".to_string(), Duration::from_secs(5))]
+    );
+    assert!(matches!(
+        h.try_acquire(),
+        Err(CoordinatorError::CoolingDown { .. })
+    ));
+    // Never shortened by an applied one.
+    h.apply_cooldown("md", Duration::from_millis(1)).unwrap();
+    let md = h.scope("md").unwrap();
+    assert!(h.is_cooling_down_in(md));
+}
+
+#[test]
+fn a_tenant_request_refused_by_the_shared_budget_gets_its_tenant_tokens_back() {
+    let coordinator = RateCoordinator::with_clock(ManualClock::shared(0));
+    let h = coordinator
+        .register_provider_with("p", ProviderLimits::new().capacity(10).refill_rate(1))
+        .unwrap();
+    h.attach_shared_budget(Arc::new(Pool::default())).unwrap(); // empty
+    let tenant = coordinator
+        .register_tenant(
+            "p",
+            "t",
+            market_data_pipeline::flow::BucketLimits::new(3, 1).unwrap(),
+        )
+        .unwrap();
+    for _ in 0..10 {
+        assert!(tenant.try_acquire().is_err());
+    }
+    // The tenant's 3 tokens are all still there.
+    assert_eq!(tenant.available(), 3);
+}
