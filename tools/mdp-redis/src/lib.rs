@@ -37,7 +37,9 @@ mod agent;
 mod budget;
 mod config;
 mod error;
+pub mod owner;
 mod scripts;
+pub mod stream;
 
 pub use agent::Coordination;
 pub use budget::RedisBudget;

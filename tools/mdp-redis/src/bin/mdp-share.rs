@@ -43,7 +43,7 @@ fn run() -> Result<(), String> {
         let Some(name) = k.strip_prefix("--") else {
             return Err(format!("unexpected argument {k:?}"));
         };
-        if name == "local" {
+        if name == "local" || name == "hot-path" {
             args.insert(name.into(), "1".into());
             continue;
         }
@@ -55,6 +55,12 @@ fn run() -> Result<(), String> {
             v.parse().map_err(|e| format!("--{k} {v:?}: {e}"))
         })
     };
+    if args.contains_key("hot-path") {
+        return hot_path(
+            args.get("url").ok_or("--url is required")?,
+            num("n", 10_000_000)?,
+        );
+    }
     let provider = args
         .get("provider")
         .cloned()
@@ -170,6 +176,56 @@ fn run() -> Result<(), String> {
         sh.round_trips,
         sh.lease_size,
         unix_ns()
+    );
+    Ok(())
+}
+
+/// Amortized cost of one admission: a local provider against a Redis-backed one (same run,
+/// one thread, rounds alternated), and the Redis round trips per 10^4 admissions.
+fn hot_path(url: &str, n: u64) -> Result<(), String> {
+    let coordinator = RateCoordinator::new();
+    let big = ProviderLimits::new()
+        .capacity(10_000_000)
+        .refill_rate(1_000_000_000);
+    let local = coordinator
+        .register_provider_with("local", big.clone())
+        .map_err(|e| e.to_string())?;
+    let shared = coordinator
+        .register_provider_with("shared", big)
+        .map_err(|e| e.to_string())?;
+    let mut cfg = CoordinationConfig::new(url);
+    cfg.key_prefix = format!("hot{}", std::process::id());
+    let c = Coordination::start(cfg).map_err(|e| e.to_string())?;
+    c.share(&shared).map_err(|e| e.to_string())?;
+    while shared.state().shared.is_some_and(|s| s.degraded) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let round = |h: &market_data_pipeline::flow::ProviderHandle| {
+        let t = Instant::now();
+        let mut ok = 0u64;
+        while ok < n {
+            if h.try_acquire().is_ok() {
+                ok += 1;
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+        t.elapsed().as_nanos() as f64 / n as f64
+    };
+    let (mut l, mut r) = (Vec::new(), Vec::new());
+    let trips0 = shared.state().shared.unwrap_or_default().round_trips;
+    for _ in 0..5 {
+        l.push(round(&local));
+        r.push(round(&shared));
+    }
+    let trips = shared.state().shared.unwrap_or_default().round_trips - trips0;
+    l.sort_by(f64::total_cmp);
+    r.sort_by(f64::total_cmp);
+    println!(
+        "hot_path local_ns={:.2} shared_ns={:.2} ratio={:.2} round_trips_per_1e4={:.3} lease_size={} rounds={:?} {:?}",
+        l[2], r[2], r[2] / l[2],
+        trips as f64 * 1e4 / (5 * n) as f64,
+        shared.state().shared.unwrap_or_default().lease_size, l, r
     );
     Ok(())
 }

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The measurements of PERF.md §"Beyond one machine" (needs redis-server; release build).
+# Usage: tools/mdp-redis/perf.sh [runs]   — prints raw lines; PERF.md has the method.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+runs=${1:-3}
+cargo build --release -p mdp-redis >/dev/null
+B=target/release
+dir=$(mktemp -d /tmp/mdp-perf.XXXXXX)
+sock=$dir/r.sock
+redis-server --port 0 --unixsocket "$sock" --save '' --appendonly no --daemonize yes \
+  --pidfile "$dir/r.pid" --logfile "$dir/r.log" >/dev/null
+trap 'kill -9 $(cat $dir/r.pid) 2>/dev/null; rm -rf $dir' EXIT
+until redis-cli -s "$sock" ping >/dev/null 2>&1; do sleep 0.05; done
+url="redis+unix://$sock"
+
+echo "== shared budget: K=4 processes x 2 threads, capacity 1000, rate 10000/s, 10 s"
+for r in $(seq "$runs"); do
+  for k in 1 2 3 4; do
+    $B/mdp-share --url "$url" --prefix "budget$r" --capacity 1000 --rate 10000 --threads 2 \
+      --seconds 10 --members 4 --report-ms 100000 > "$dir/k$k.log" &
+  done
+  wait
+  grep -h -E '^(start|result)' "$dir"/k*.log
+done
+
+echo "== hot path: local provider vs Redis-backed provider (same run, same thread)"
+for r in $(seq "$runs"); do $B/mdp-share --hot-path --url "$url" --n 10000000; done
+
+echo "== cooldown propagation: 1 trigger, 3 observers, per run"
+for r in $(seq "$((runs * 4))"); do
+  $B/mdp-share --url "$url" --prefix "cd$r" --capacity 1000 --rate 100000 --threads 1 --seconds 2 \
+    --cooldown-at-ms 1000 --cooldown-ms 500 --report-ms 100000 > "$dir/c0.log" &
+  for k in 1 2 3; do
+    $B/mdp-share --url "$url" --prefix "cd$r" --capacity 1000 --rate 100000 --threads 1 --seconds 2 \
+      --report-ms 100000 > "$dir/c$k.log" &
+  done
+  wait
+  trig=$(grep -h cooldown_triggered "$dir/c0.log" | cut -d= -f2)
+  for k in 1 2 3; do
+    seen=$(grep -h cooldown_seen "$dir/c$k.log" | cut -d= -f2)
+    echo "cooldown_latency_us=$(( (seen - trig) / 1000 ))"
+  done
+done
+
+echo "== streams: 10^7 ticks, producer and consumer processes, a forced reconnection at 5*10^6"
+for r in $(seq "$runs"); do
+  redis-cli -s "$sock" del "s$r" "b$r" >/dev/null
+  $B/mdp-stream consume --url "$url" --stream "s$r" --ticks 10000000 --cut-at 5000000 &
+  $B/mdp-stream produce --url "$url" --stream "s$r" --ticks 10000000 --max-len 100000
+  wait
+  $B/mdp-stream bare-consume --url "$url" --stream "b$r" --ticks 10000000 &
+  $B/mdp-stream bare-produce --url "$url" --stream "b$r" --ticks 10000000 --max-len 100000
+  wait
+  redis-cli -s "$sock" del "s$r" "b$r" >/dev/null
+done

@@ -1,0 +1,198 @@
+//! `mdp-stream`: ticks through Redis Streams between processes, against a bare pipelined
+//! XADD / XREAD loop carrying the same bytes (PERF.md).
+//!
+//! ```text
+//! mdp-stream produce      --url URL --stream S --ticks N [--chunk 256] [--max-len 4096]
+//! mdp-stream consume      --url URL --stream S --ticks N [--cut-at K]
+//! mdp-stream bare-produce --url URL --stream S --ticks N [--chunk 256] [--max-len 4096]
+//! mdp-stream bare-consume --url URL --stream S --ticks N
+//! ```
+//!
+//! Tick `i` carries `seq = i` and `ts_event = i`; `consume` checks every tick arrives once and
+//! in order, forces a reconnection after `--cut-at` ticks (the server kills its connection),
+//! and prints `result ticks=… lost=… ordered=… elapsed_ms=… mticks_per_s=…`.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use market_data_pipeline::sink::Sink;
+use market_data_pipeline::{Price, SourcePoll, SymbolId, Tick, TickSource};
+use mdp_redis::stream::{RedisStreamSink, RedisStreamSource};
+use redis::Value;
+
+fn tick(i: u64) -> Tick {
+    Tick {
+        seq: i as u32,
+        ..Tick::quote(SymbolId(1), i, Price(i as i64), Price(i as i64 + 1), 1, 1)
+    }
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("mdp-stream: {e}");
+        std::process::exit(2);
+    }
+}
+
+fn run() -> Result<(), String> {
+    let mut args = std::env::args().skip(1);
+    let mode = args.next().ok_or("a mode is required")?;
+    let mut kv: HashMap<String, String> = HashMap::new();
+    while let Some(k) = args.next() {
+        let v = args.next().ok_or_else(|| format!("{k} needs a value"))?;
+        kv.insert(k.trim_start_matches("--").to_string(), v);
+    }
+    let get = |k: &str| {
+        kv.get(k)
+            .cloned()
+            .ok_or_else(|| format!("--{k} is required"))
+    };
+    let num = |k: &str, d: u64| {
+        kv.get(k).map_or(Ok(d), |v| {
+            v.parse::<u64>().map_err(|e| format!("--{k}: {e}"))
+        })
+    };
+    let (url, stream, n) = (get("url")?, get("stream")?, num("ticks", 1_000_000)?);
+    let chunk = num("chunk", 256)? as usize;
+    let max_len = num("max-len", 4096)?;
+    let t0 = Instant::now();
+    let report = |ticks: u64, extra: String| {
+        let s = t0.elapsed().as_secs_f64();
+        println!(
+            "result mode={mode} ticks={ticks} {extra} elapsed_ms={} mticks_per_s={:.3}",
+            (s * 1e3) as u64,
+            ticks as f64 / s / 1e6
+        );
+    };
+    match mode.as_str() {
+        "produce" => {
+            let mut sink = RedisStreamSink::open(&url, &stream, max_len)
+                .map_err(|e| e.to_string())?
+                .chunk_ticks(chunk);
+            let mut buf: Vec<Tick> = Vec::with_capacity(chunk * 16);
+            let mut i = 0;
+            while i < n {
+                buf.clear();
+                let m = (n - i).min((chunk * 16) as u64);
+                buf.extend((i..i + m).map(tick));
+                sink.write_ticks(&buf).map_err(|e| e.to_string())?;
+                i += m;
+            }
+            report(n, format!("reconnects={}", sink.reconnects));
+        }
+        "consume" => {
+            let cut = num("cut-at", u64::MAX)?;
+            let mut src = RedisStreamSource::new("remote", &url, &stream, "0").max_ticks(n);
+            src.start(0).map_err(|e| e.to_string())?;
+            let mut out = vec![Tick::default(); 4096];
+            let (mut got, mut ordered, mut cut_done) = (0u64, true, false);
+            let mut started = None;
+            loop {
+                match src.poll(0, &mut out) {
+                    Ok(SourcePoll::Ready(k)) => {
+                        started.get_or_insert_with(Instant::now);
+                        for t in &out[..k] {
+                            ordered &= t.ts_event == got + src.lost();
+                            got += 1;
+                        }
+                    }
+                    Ok(SourcePoll::Pending) => std::thread::sleep(Duration::from_micros(50)),
+                    Ok(SourcePoll::Ended) => break,
+                    Err(_) => std::thread::sleep(Duration::from_millis(1)),
+                }
+                if !cut_done && got >= cut {
+                    cut_done = true;
+                    let client = redis::Client::open(url.as_str()).map_err(|e| e.to_string())?;
+                    let mut c = client.get_connection().map_err(|e| e.to_string())?;
+                    let _: Value = redis::cmd("CLIENT")
+                        .arg("KILL")
+                        .arg("TYPE")
+                        .arg("normal")
+                        .query(&mut c)
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+            report(
+                got,
+                format!(
+                    "lost={} gaps={} ordered={ordered} reconnects={}",
+                    src.lost(),
+                    src.gaps(),
+                    src.health().reconnects
+                ),
+            );
+        }
+        "bare-produce" => {
+            let client = redis::Client::open(url.as_str()).map_err(|e| e.to_string())?;
+            let mut c = client.get_connection().map_err(|e| e.to_string())?;
+            let mut bytes = Vec::with_capacity(chunk * 64);
+            let mut i = 0u64;
+            while i < n {
+                let mut p = redis::pipe();
+                for _ in 0..16 {
+                    if i >= n {
+                        break;
+                    }
+                    let m = (n - i).min(chunk as u64);
+                    bytes.clear();
+                    for j in i..i + m {
+                        bytes.extend_from_slice(&tick(j).encode());
+                    }
+                    p.cmd("XADD")
+                        .arg(&stream)
+                        .arg("MAXLEN")
+                        .arg("~")
+                        .arg(max_len)
+                        .arg("*")
+                        .arg("i")
+                        .arg(i)
+                        .arg("t")
+                        .arg(&bytes[..])
+                        .ignore();
+                    i += m;
+                }
+                p.query::<()>(&mut c).map_err(|e| e.to_string())?;
+            }
+            report(n, String::new());
+        }
+        "bare-consume" => {
+            let client = redis::Client::open(url.as_str()).map_err(|e| e.to_string())?;
+            let mut c = client.get_connection().map_err(|e| e.to_string())?;
+            let (mut last, mut got) = ("0".to_string(), 0u64);
+            while got < n {
+                let v: Value = redis::cmd("XREAD")
+                    .arg("COUNT")
+                    .arg(64)
+                    .arg("STREAMS")
+                    .arg(&stream)
+                    .arg(&last)
+                    .query(&mut c)
+                    .map_err(|e| e.to_string())?;
+                let Value::Array(s) = v else {
+                    std::thread::sleep(Duration::from_micros(50));
+                    continue;
+                };
+                let Some(Value::Array(kv)) = s.first() else {
+                    continue;
+                };
+                let Value::Array(entries) = &kv[1] else {
+                    continue;
+                };
+                for e in entries {
+                    let Value::Array(pair) = e else { continue };
+                    if let Value::BulkString(id) = &pair[0] {
+                        last = String::from_utf8_lossy(id).into_owned();
+                    }
+                    if let Value::Array(f) = &pair[1] {
+                        if let Some(Value::BulkString(t)) = f.get(3) {
+                            got += (t.len() / 64) as u64;
+                        }
+                    }
+                }
+            }
+            report(got, String::new());
+        }
+        other => return Err(format!("unknown mode {other:?}")),
+    }
+    Ok(())
+}

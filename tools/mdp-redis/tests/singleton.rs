@@ -1,0 +1,89 @@
+//! Singleton ownership across processes: kill -9 of the owner (taken over, a larger token),
+//! SIGSTOP past the lease (the old owner, resumed, is fenced out and stops).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+
+fn spawn(url: &str) -> (Child, Receiver<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mdp-singleton"))
+        .args([
+            "--url",
+            url,
+            "--pipeline",
+            "bars",
+            "--ttl-ms",
+            "600",
+            "--seconds",
+            "60",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn mdp-singleton");
+    let out: ChildStdout = child.stdout.take().unwrap();
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
+}
+
+/// The next line starting with `prefix` (bounded: 30 s).
+fn expect(rx: &Receiver<String>, prefix: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("no {prefix:?} line in 30 s"));
+        if line.starts_with(prefix) {
+            return line;
+        }
+    }
+}
+
+fn token(line: &str) -> u64 {
+    common::field(line, "token")
+}
+
+fn signal(child: &Child, sig: &str) {
+    Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap();
+}
+
+#[test]
+fn a_killed_owner_is_replaced_and_a_stopped_one_is_fenced_out() {
+    let Some(server) = common::Server::start("singleton") else {
+        return;
+    };
+    let url = server.url();
+    let (mut a, ra) = spawn(&url);
+    let t1 = token(&expect(&ra, "acquired"));
+    let (mut b, rb) = spawn(&url);
+    // kill -9 the owner: B takes over with a larger token.
+    a.kill().unwrap();
+    a.wait().unwrap();
+    let t2 = token(&expect(&rb, "acquired"));
+    assert!(t2 > t1);
+    // SIGSTOP B past its lease: C takes over; B, resumed, is fenced out and stops.
+    let (mut c, rc) = spawn(&url);
+    signal(&b, "-STOP");
+    let t3 = token(&expect(&rc, "acquired"));
+    assert!(t3 > t2);
+    signal(&b, "-CONT");
+    assert_eq!(token(&expect(&rb, "lost")), t2);
+    let owner = server.cli(&["HGET", "mdp:owner:bars", "token"]).unwrap();
+    assert_eq!(owner.parse::<u64>().unwrap(), t3);
+    for p in [&mut b, &mut c] {
+        p.kill().unwrap();
+        p.wait().unwrap();
+    }
+}
