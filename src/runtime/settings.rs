@@ -134,6 +134,10 @@ pub struct PipelineRuntimeSettings {
     /// pinned to core `i mod cores`. Fixed when the runtime starts. A pipeline that asks for
     /// [`dedicated`](PipelineSpec::dedicated) threads runs beside them instead.
     pub workers: usize,
+    /// The `[coordination]` section (TOML text), for a coordination layer outside the core
+    /// (the workspace crate `mdp-redis` shares provider budgets through Redis with it); the
+    /// core keeps it and does not read it.
+    pub coordination: Option<String>,
 }
 
 impl Default for PipelineRuntimeSettings {
@@ -157,6 +161,7 @@ impl Default for PipelineRuntimeSettings {
             pipeline: PipelineSettings::default(),
             pipelines: Vec::new(),
             workers: crate::pin::available_cores(),
+            coordination: None,
         }
     }
 }

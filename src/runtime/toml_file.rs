@@ -38,6 +38,7 @@ struct RawSettings {
     #[serde(default)]
     pipelines: Vec<RawPipeline>,
     workers: Option<usize>,
+    coordination: Option<toml::Table>,
 }
 
 #[derive(Deserialize)]
@@ -221,7 +222,13 @@ fn convert(raw: RawSettings) -> Result<PipelineRuntimeSettings, ConfigError> {
             })
         })
         .collect::<Result<_, ConfigError>>()?;
+    let coordination = raw
+        .coordination
+        .map(|t| toml::to_string(&t))
+        .transpose()
+        .map_err(|e| ConfigError::new("coordination", e.to_string()))?;
     Ok(PipelineRuntimeSettings {
+        coordination,
         orchestration_enabled: raw.orchestration_enabled.unwrap_or(d.orchestration_enabled),
         max_concurrent_pipelines: raw
             .max_concurrent_pipelines

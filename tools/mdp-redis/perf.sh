@@ -21,18 +21,27 @@ for r in $(seq "$runs"); do
       --seconds 10 --members 4 --report-ms 100000 > "$dir/k$k.log" &
   done
   wait
-  grep -h -E '^(start|result)' "$dir"/k*.log
+  grep -h -E '^result' "$dir"/k*.log
+  # Bound over the span from the first start to the last end: capacity + rate*t + 4 leases.
+  cat "$dir"/k*.log | awk -F'[ =]' '
+    /^start/ { s = $3 / 1e9; if (first == "" || s < first) first = s }
+    /^result/ { for (i = 1; i <= NF; i++) { if ($i == "admitted") { a = $(i+1); tot += a;
+                  if (min == "" || a < min) min = a; if (a > max) max = a }
+                if ($i == "end_unix_ns") { e = $(i+1) / 1e9; if (e > last) last = e } } }
+    END { t = last - first; ideal = 1000 + 10000 * t; bound = ideal + 4 * 125;
+          printf "total=%d span_s=%.3f capacity+rate*t=%.0f bound=%.0f of_ideal=%.4f fairness_min/max=%.3f\n",
+                 tot, t, ideal, bound, tot / ideal, min / max }'
 done
 
 echo "== hot path: local provider vs Redis-backed provider (same run, same thread)"
 for r in $(seq "$runs"); do $B/mdp-share --hot-path --url "$url" --n 10000000; done
 
-echo "== cooldown propagation: 1 trigger, 3 observers, per run"
+echo "== cooldown propagation: 1 trigger, 3 observers (all hungry), per run"
 for r in $(seq "$((runs * 4))"); do
-  $B/mdp-share --url "$url" --prefix "cd$r" --capacity 1000 --rate 100000 --threads 1 --seconds 2 \
+  $B/mdp-share --url "$url" --prefix "cd$r" --capacity 1000 --rate 10000 --threads 1 --seconds 2 \
     --cooldown-at-ms 1000 --cooldown-ms 500 --report-ms 100000 > "$dir/c0.log" &
   for k in 1 2 3; do
-    $B/mdp-share --url "$url" --prefix "cd$r" --capacity 1000 --rate 100000 --threads 1 --seconds 2 \
+    $B/mdp-share --url "$url" --prefix "cd$r" --capacity 1000 --rate 10000 --threads 1 --seconds 2 \
       --report-ms 100000 > "$dir/c$k.log" &
   done
   wait

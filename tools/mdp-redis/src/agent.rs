@@ -142,6 +142,9 @@ impl Coordination {
         )?);
         budget.degraded.store(true, Ordering::Release);
         budget.set_share(c.local_share.unwrap_or(1.0 / c.fallback_members as f64));
+        // Until Redis is first reached the share starts empty (it refills at its rate): a
+        // starting host must not add a burst on top of the account's.
+        budget.empty_share();
         if let Some(t) = self.agent.as_ref() {
             let _ = budget.agent.set(t.thread().clone());
         }

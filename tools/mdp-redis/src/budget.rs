@@ -175,6 +175,14 @@ impl RedisBudget {
         Ok(())
     }
 
+    /// Take every token out of the local share (it refills at its rate from now).
+    pub(crate) fn empty_share(&self) {
+        let now = self.handle.clock().now_ns();
+        for b in &self.share {
+            b.take_up_to_at(now, b.capacity());
+        }
+    }
+
     /// Set the local share of every window to `fraction` of it (at least one token, at
     /// least one token per period).
     pub(crate) fn set_share(&self, fraction: f64) {

@@ -79,6 +79,18 @@ impl CoordinationConfig {
         }
     }
 
+    /// Parse the `[coordination]` section's text (as
+    /// `PipelineRuntimeSettings::coordination` keeps it) and validate it.
+    ///
+    /// # Errors
+    /// [`CoordError::Config`] for unknown keys, wrong types and invalid values.
+    pub fn from_toml(text: &str) -> Result<CoordinationConfig, CoordError> {
+        let c: CoordinationConfig = toml::from_str(text)
+            .map_err(|e| CoordError::Config(format!("coordination: {}", e.message())))?;
+        c.validate()?;
+        Ok(c)
+    }
+
     /// Check every field.
     ///
     /// # Errors

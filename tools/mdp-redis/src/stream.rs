@@ -110,22 +110,62 @@ impl RedisStreamSink {
         self.con = None;
     }
 
-    fn append(&mut self, ticks: &[Tick]) -> Result<(), SinkError> {
-        self.buf.clear();
-        for t in ticks {
-            self.buf.extend_from_slice(&t.encode());
-        }
-        let id = format!("{}-1", self.entries + 1);
-        let mut cmd = redis::cmd("XADD");
+    /// One XADD of `ticks` as entry `entry` (its first tick is number `first`).
+    fn xadd(&self, cmd: &mut redis::Cmd, entry: u64, first: u64, bytes: &[u8]) {
         cmd.arg(&self.stream)
             .arg("MAXLEN")
             .arg("~")
             .arg(self.max_len)
-            .arg(&id)
+            .arg(format!("{entry}-1"))
             .arg("i")
-            .arg(self.ticks)
+            .arg(first)
             .arg("t")
-            .arg(&self.buf[..]);
+            .arg(bytes);
+    }
+
+    /// Append `ticks` as entries of `chunk` ticks, pipelined (one round trip). After a failure
+    /// the entries are sent again one by one: those already written are refused as "equal or
+    /// smaller" and counted once.
+    fn append_all(&mut self, ticks: &[Tick]) -> Result<(), SinkError> {
+        self.buf.clear();
+        for t in ticks {
+            self.buf.extend_from_slice(&t.encode());
+        }
+        let mut pipe = redis::pipe();
+        let (mut entry, mut first) = (self.entries, self.ticks);
+        for part in self.buf.chunks(self.chunk * 64) {
+            entry += 1;
+            let mut cmd = redis::cmd("XADD");
+            self.xadd(&mut cmd, entry, first, part);
+            pipe.add_command(cmd).ignore();
+            first += (part.len() / 64) as u64;
+        }
+        let sent = match self.con.as_mut() {
+            Some(con) => pipe.query::<()>(con).is_ok(),
+            None => false,
+        };
+        if !sent {
+            self.con = None;
+            let (mut entry, mut first) = (self.entries, self.ticks);
+            let bytes = std::mem::take(&mut self.buf);
+            let result = bytes.chunks(self.chunk * 64).try_for_each(|part| {
+                entry += 1;
+                let r = self.append_one(entry, first, part);
+                first += (part.len() / 64) as u64;
+                r
+            });
+            self.buf = bytes;
+            result?;
+        }
+        self.entries = entry;
+        self.ticks = first;
+        Ok(())
+    }
+
+    /// One entry, reconnecting (at most three times) on connection errors.
+    fn append_one(&mut self, entry: u64, first: u64, bytes: &[u8]) -> Result<(), SinkError> {
+        let mut cmd = redis::cmd("XADD");
+        self.xadd(&mut cmd, entry, first, bytes);
         let mut tries = 0;
         loop {
             if self.con.is_none() {
@@ -137,9 +177,9 @@ impl RedisStreamSink {
             }
             let con = self.con.as_mut().expect("connected above");
             match cmd.query::<Value>(con) {
-                Ok(_) => break,
-                // The entry was written before a lost reply: written once.
-                Err(e) if e.to_string().contains("equal or smaller") => break,
+                Ok(_) => return Ok(()),
+                // Written before a lost reply: written once.
+                Err(e) if e.to_string().contains("equal or smaller") => return Ok(()),
                 Err(e)
                     if tries < 3
                         && (e.is_io_error() || e.is_timeout() || e.is_connection_dropped()) =>
@@ -150,9 +190,6 @@ impl RedisStreamSink {
                 Err(e) => return Err(sink_err(&self.stream, "XADD", &e)),
             }
         }
-        self.entries += 1;
-        self.ticks += ticks.len() as u64;
-        Ok(())
     }
 }
 
@@ -178,20 +215,13 @@ impl Sink for RedisStreamSink {
     }
 
     fn write(&mut self, batch: &[Record]) -> Result<(), SinkError> {
-        let mut piece: Vec<Tick> = Vec::with_capacity(self.chunk);
+        let mut piece: Vec<Tick> = Vec::with_capacity(batch.len());
         for r in batch {
             if let Record::Tick(t) = r {
                 piece.push(*t);
-                if piece.len() == self.chunk {
-                    self.append(&piece)?;
-                    piece.clear();
-                }
             }
         }
-        if !piece.is_empty() {
-            self.append(&piece)?;
-        }
-        Ok(())
+        self.append_all(&piece)
     }
 
     fn accepts_ticks(&self) -> bool {
@@ -199,8 +229,9 @@ impl Sink for RedisStreamSink {
     }
 
     fn write_ticks(&mut self, ticks: &[Tick]) -> Result<(), SinkError> {
-        for part in ticks.chunks(self.chunk) {
-            self.append(part)?;
+        // At most 64 entries per round trip.
+        for part in ticks.chunks(self.chunk * 64) {
+            self.append_all(part)?;
         }
         Ok(())
     }

@@ -81,12 +81,13 @@ fn three_processes_share_one_budget_within_the_declared_bound() {
     );
 }
 
-/// Redis unreachable from the start: the budget is degraded and spends exactly its declared
-/// local share (manual clock: no refill), and never waits.
+/// Redis unreachable from the start: the budget is degraded; its declared local share starts
+/// empty (a starting host adds no burst) and refills at share·rate up to share·capacity; it
+/// never waits.
 #[test]
 fn unreachable_redis_spends_the_local_share_only() {
     let clock = ManualClock::shared(0);
-    let coordinator = RateCoordinator::with_clock(clock);
+    let coordinator = RateCoordinator::with_clock(clock.clone());
     let h = coordinator
         .register_provider_with("p", ProviderLimits::new().capacity(100).refill_rate(10))
         .unwrap();
@@ -96,6 +97,10 @@ fn unreachable_redis_spends_the_local_share_only() {
     let c = Coordination::start(cfg).unwrap();
     c.share(&h).unwrap();
     let t = Instant::now();
+    assert_eq!((0..1000).filter(|_| h.try_acquire().is_ok()).count(), 0);
+    clock.advance(Duration::from_secs(2)); // 2 s at 10/s · 0.25: 5 tokens
+    assert_eq!((0..1000).filter(|_| h.try_acquire().is_ok()).count(), 5);
+    clock.advance(Duration::from_secs(1000)); // capped at 100 · 0.25
     let admitted = (0..1000).filter(|_| h.try_acquire().is_ok()).count();
     assert_eq!(admitted, 25);
     assert!(h.state().shared.unwrap().degraded);
@@ -131,7 +136,8 @@ fn bad_replies_and_silence_degrade_without_hanging() {
                 });
             }
         });
-        let coordinator = RateCoordinator::with_clock(ManualClock::shared(0));
+        let clock = ManualClock::shared(0);
+        let coordinator = RateCoordinator::with_clock(clock.clone());
         let h = coordinator
             .register_provider_with("p", ProviderLimits::new().capacity(40).refill_rate(10))
             .unwrap();
@@ -141,6 +147,7 @@ fn bad_replies_and_silence_degrade_without_hanging() {
         let c = Coordination::start(cfg).unwrap();
         c.share(&h).unwrap();
         common::eventually("an error reported", || c.last_error().is_some());
+        clock.advance(Duration::from_secs(1000));
         let admitted = (0..1000).filter(|_| h.try_acquire().is_ok()).count();
         assert_eq!(
             admitted,

@@ -4,6 +4,7 @@
 #![deny(unsafe_code)]
 
 mod bench;
+mod coordination;
 mod feed;
 mod gen;
 mod limits;

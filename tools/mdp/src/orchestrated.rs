@@ -51,7 +51,11 @@ fn run_runtime(runtime: PipelineRuntime, duration: Duration, json: bool) -> Resu
             break;
         }
         if !json && now >= next_line {
-            eprint!("\r{}   ", live_line(&runtime.snapshot(), started.elapsed()));
+            eprint!(
+                "\r{}{}   ",
+                live_line(&runtime.snapshot(), started.elapsed()),
+                crate::coordination::status_line(&runtime)
+            );
             let _ = std::io::stderr().flush();
             next_line = now + LIVE_LINE;
         }
@@ -105,7 +109,11 @@ pub(crate) fn run_demo(duration: Duration, json: bool) -> Result<()> {
 /// key it is about.
 pub(crate) fn run_file(path: &Path, duration: Duration, json: bool) -> Result<()> {
     let runtime = PipelineRuntime::start_from_file(path)?;
-    run_runtime(runtime, duration, json)
+    let coordination = crate::coordination::attach(&runtime)
+        .with_context(|| format!("{}: [coordination]", path.display()))?;
+    let result = run_runtime(runtime, duration, json);
+    drop(coordination); // gives unspent leased tokens back
+    result
 }
 
 fn live_line(s: &RuntimeSnapshot, elapsed: Duration) -> String {

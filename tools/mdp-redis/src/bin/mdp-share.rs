@@ -115,11 +115,11 @@ fn run() -> Result<(), String> {
                             std::thread::yield_now();
                         }
                         Err(CoordinatorError::RateLimited { retry_after, .. }) => {
-                            if retry_after > Duration::from_micros(200) {
-                                std::thread::sleep(retry_after.min(Duration::from_millis(2)));
-                            } else {
-                                std::thread::yield_now();
-                            }
+                            // Not a spin: the coordination threads share these two cores.
+                            std::thread::sleep(
+                                retry_after
+                                    .clamp(Duration::from_micros(50), Duration::from_millis(2)),
+                            );
                         }
                         Err(_) => std::thread::yield_now(),
                     }

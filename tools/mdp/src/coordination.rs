@@ -1,0 +1,57 @@
+//! `[coordination]` in `mdp run --config`: the runtime's provider budgets and cooldowns shared
+//! with every other runtime on the same Redis and key prefix (the `mdp-redis` crate). Linking
+//! that crate also registers the `redis_stream` source kind.
+
+use anyhow::{Context, Result};
+use market_data_pipeline::runtime::PipelineRuntime;
+use mdp_redis::{Coordination, CoordinationConfig};
+
+/// Start coordination when the settings have a `[coordination]` section, sharing every
+/// provider it names (all of them when it names none). `None` without the section.
+pub(crate) fn attach(runtime: &PipelineRuntime) -> Result<Option<Coordination>> {
+    let Some(text) = runtime.settings().coordination.clone() else {
+        return Ok(None);
+    };
+    let config = CoordinationConfig::from_toml(&text)?;
+    let coordinator = runtime.coordinator();
+    let names: Vec<String> = if config.providers.is_empty() {
+        coordinator.providers()
+    } else {
+        config.providers.clone()
+    };
+    let coordination = Coordination::start(config)?;
+    for name in &names {
+        let handle = coordinator
+            .handle(name)
+            .with_context(|| format!("coordination.providers: {name}"))?;
+        coordination.share(&handle)?;
+    }
+    eprintln!(
+        "coordination: member {} shares {} through Redis",
+        coordination.member(),
+        names.join(", ")
+    );
+    Ok(Some(coordination))
+}
+
+/// One line per shared provider: degraded or not, lease, round trips, members.
+pub(crate) fn status_line(runtime: &PipelineRuntime) -> String {
+    let coordinator = runtime.coordinator();
+    let mut line = String::new();
+    for name in coordinator.providers() {
+        if let Some(s) = coordinator
+            .provider_state(&name)
+            .ok()
+            .and_then(|s| s.shared)
+        {
+            line += &format!(
+                "  {name}: {} lease {} rt {} members {}",
+                if s.degraded { "DEGRADED" } else { "shared" },
+                s.lease_size,
+                s.round_trips,
+                s.members
+            );
+        }
+    }
+    line
+}
