@@ -108,9 +108,26 @@ pub(crate) fn run_demo(duration: Duration, json: bool) -> Result<()> {
 /// `mdp run --config FILE`. An error raised while starting names the file and the line of the
 /// key it is about.
 pub(crate) fn run_file(path: &Path, duration: Duration, json: bool) -> Result<()> {
-    let runtime = PipelineRuntime::start_from_file(path)?;
+    let settings = PipelineRuntimeSettings::from_file(path)?;
+    if settings.coordination.is_none() {
+        let runtime = PipelineRuntime::start_from_file(path)?;
+        return run_runtime(runtime, duration, json);
+    }
+    // Shared budgets are attached before any pipeline polls a provider: started first, the
+    // pipelines would spend every local bucket's burst on top of the account's budget.
+    let pipelines = settings.pipelines.clone();
+    let runtime = PipelineRuntime::start(PipelineRuntimeSettings {
+        pipelines: Vec::new(),
+        ..settings
+    })
+    .with_context(|| format!("starting the runtime of {}", path.display()))?;
     let coordination = crate::coordination::attach(&runtime)
         .with_context(|| format!("{}: [coordination]", path.display()))?;
+    for spec in pipelines {
+        runtime
+            .run_pipeline(spec)
+            .with_context(|| format!("starting a pipeline of {}", path.display()))?;
+    }
     let result = run_runtime(runtime, duration, json);
     drop(coordination); // gives unspent leased tokens back
     result
