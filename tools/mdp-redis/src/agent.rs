@@ -405,7 +405,7 @@ fn resync(
         let charge = spent.min(cap);
         if charge > 0 {
             let mut s = inner.scripts.lease.prepare_invoke();
-            lease_args(&mut s, b, charge, charge, true);
+            lease_args(&mut s, b, (charge, charge, charge), true, Duration::ZERO);
             let _: (u64, u64, u64) = s.invoke(c)?;
             b.round_trips.fetch_add(1, Ordering::Relaxed);
         }
@@ -424,17 +424,23 @@ fn resync(
     Ok(())
 }
 
+/// Arguments of the lease script: below `min`, `floor` tokens are still granted when `min`
+/// would take longer than `max_wait` to come.
 fn lease_args(
     s: &mut redis::ScriptInvocation<'_>,
     b: &RedisBudget,
-    want: u64,
-    min: u64,
+    (want, min, floor): (u64, u64, u64),
     force: bool,
+    max_wait: Duration,
 ) {
     for w in &b.windows {
         s.key(&w.key);
     }
-    s.arg(want).arg(min).arg(u8::from(force));
+    s.arg(want)
+        .arg(min)
+        .arg(u8::from(force))
+        .arg(floor)
+        .arg(u64::try_from(max_wait.as_micros()).unwrap_or(u64::MAX));
     for w in &b.windows {
         s.arg(w.interval_us).arg(w.capacity);
     }
@@ -532,7 +538,9 @@ fn serve(
     let want = size.max(need);
     let min = size.div_ceil(2).max(need).max(1).min(want);
     let mut s = inner.scripts.lease.prepare_invoke();
-    lease_args(&mut s, b, want, min, false);
+    let floor = need.max(1).min(want);
+    let max_wait = Duration::from_millis(cfg.lease_target_ms);
+    lease_args(&mut s, b, (want, min, floor), false, max_wait);
     let (grant, wait_us, _now_us): (u64, u64, u64) = s.invoke(c)?;
     b.round_trips.fetch_add(1, Ordering::Relaxed);
     if grant > 0 {

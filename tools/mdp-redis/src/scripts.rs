@@ -11,24 +11,31 @@ use redis::Script;
 /// smallest availability, and nothing is granted below `min`).
 ///
 /// `KEYS`: the windows' TAT keys. `ARGV`: `want`, `min`, `force` (1: charge `want` without
-/// checking — the resync after a degraded spell), then `T` (µs) and `C` per window.
-/// Returns `{granted, wait_us, now_us}`; `wait_us` is when `min` tokens are available when
-/// nothing was granted.
+/// checking — the resync after a degraded spell), `floor`, `max_wait_us`, then `T` (µs) and
+/// `C` per window. Below `min`, at least `floor` tokens are still granted when `min` would
+/// take longer than `max_wait_us` to come (the tail of a slow window is not left stranded).
+/// Returns `{granted, wait_us, now_us}`; `wait_us` is when `min` (or `floor`) tokens are
+/// available when nothing was granted.
 const LEASE: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local want = tonumber(ARGV[1])
 local min = tonumber(ARGV[2])
 local force = tonumber(ARGV[3])
+local floor = tonumber(ARGV[4])
+local max_wait = tonumber(ARGV[5])
 local grant = want
 local wait = 0
 local tats = {}
+local floor_wait = 0
 for i, key in ipairs(KEYS) do
-  local T = tonumber(ARGV[2 + 2 * i])
-  local cap = tonumber(ARGV[3 + 2 * i])
+  local T = tonumber(ARGV[4 + 2 * i])
+  local cap = tonumber(ARGV[5 + 2 * i])
   local tat = tonumber(redis.call('GET', key) or '0') or 0
   if tat < now then tat = now end
   tats[i] = tat
+  local fneed = tat + floor * T - cap * T - now
+  if fneed > floor_wait then floor_wait = fneed end
   local avail = math.floor((now + cap * T - tat) / T + 1e-6)
   if avail < 0 then avail = 0 end
   if avail < grant then grant = avail end
@@ -38,11 +45,14 @@ end
 if force == 1 then
   grant = want
 elseif grant < min then
-  return {0, math.ceil(wait), now}
+  if wait <= max_wait or grant < floor then
+    if wait > max_wait then wait = floor_wait end
+    return {0, math.ceil(wait), now}
+  end
 end
 for i, key in ipairs(KEYS) do
-  local T = tonumber(ARGV[2 + 2 * i])
-  local cap = tonumber(ARGV[3 + 2 * i])
+  local T = tonumber(ARGV[4 + 2 * i])
+  local cap = tonumber(ARGV[5 + 2 * i])
   local tat = tats[i] + grant * T
   if tat > now + cap * T then tat = now + cap * T end
   redis.call('SET', key, string.format('%.3f', tat), 'PX', math.ceil((tat - now) / 1000) + 1000)
