@@ -130,7 +130,7 @@ fn stop_pipeline_drains_and_reports_exact_conservation_counts() {
     for (n, bp, ring) in cases {
         let mut s = settings_with(vec![synthetic("synthetic", &["AAPL", "MSFT", "GOOG"])], 4);
         s.pipeline.backpressure = bp;
-        s.pipeline.ring_capacity = ring;
+        s.pipeline.ring_capacity = Some(ring);
         let runtime = PipelineRuntime::start(s).unwrap();
         let key = runtime.run_pipeline(PipelineSpec::new("t", "p")).unwrap();
         assert!(

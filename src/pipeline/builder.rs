@@ -13,6 +13,7 @@ use crate::pipeline::PipelineContext;
 use crate::ring::Backpressure;
 use crate::sink::{CountingSink, Sink};
 use crate::source::TickSource;
+use crate::tick::Tick;
 
 /// Which stages share a host: one task (fused) or two joined by an edge (split). With
 /// [`start`](StreamingPipeline::start) each task gets a dedicated thread on the given core;
@@ -64,7 +65,7 @@ pub struct StreamingPipelineBuilder {
     ctx: PipelineContext,
     placement: Placement,
     backpressure: Backpressure,
-    ring_capacity: usize,
+    ring_capacity: Option<usize>,
     chunk: usize,
     idle: IdleStrategy,
     process_idle: Option<IdleStrategy>,
@@ -99,7 +100,7 @@ impl Default for StreamingPipelineBuilder {
             ctx: PipelineContext::new("default", "pipeline"),
             placement: Placement::default(),
             backpressure: Backpressure::Block,
-            ring_capacity: 1 << 14,
+            ring_capacity: None,
             chunk: 256,
             idle: IdleStrategy::default(),
             process_idle: None,
@@ -172,10 +173,14 @@ impl StreamingPipelineBuilder {
         self
     }
 
-    /// Slots of the source edge (default 16384; at most
-    /// [`max_capacity`](crate::ring::max_capacity), checked by `build`).
+    /// Slots of the source edge, wherever the stages run (at most
+    /// [`max_capacity`](crate::ring::max_capacity), checked by `build`). Unset, it depends on
+    /// the host ([`StageHost::default_ring_capacity`](crate::pipeline::StageHost::default_ring_capacity)): 16384 on
+    /// dedicated threads ([`start`](StreamingPipeline::start)), 8 chunks (2048 slots at the
+    /// default chunk) on a worker set ([`start_on`](StreamingPipeline::start_on)), where the
+    /// rings of many pipelines share the workers' caches.
     pub fn ring_capacity(mut self, n: usize) -> Self {
-        self.ring_capacity = n;
+        self.ring_capacity = Some(n);
         self
     }
 
@@ -231,7 +236,8 @@ impl StreamingPipelineBuilder {
     ///
     /// # Errors
     /// A [`ConfigError`] naming the field: missing source, zero chunk size, a ring capacity of
-    /// zero or above [`max_capacity`](crate::ring::max_capacity), a ring smaller than a chunk.
+    /// zero or above [`max_capacity`](crate::ring::max_capacity), a ring smaller than a chunk,
+    /// a chunk larger than any ring (split, no capacity set).
     pub fn build(self) -> Result<StreamingPipeline, PipelineError> {
         let source = self
             .source
@@ -239,16 +245,31 @@ impl StreamingPipelineBuilder {
         if self.chunk == 0 {
             return Err(ConfigError::new("chunk_size", "must be greater than 0").into());
         }
-        crate::ring::check_capacity::<crate::tick::Tick>(self.ring_capacity)?;
-        if matches!(self.placement, Placement::Split { .. }) && self.ring_capacity < self.chunk {
-            return Err(ConfigError::new(
-                "ring_capacity",
-                format!(
-                    "{} is smaller than the chunk size {}",
-                    self.ring_capacity, self.chunk
-                ),
-            )
-            .into());
+        let split = matches!(self.placement, Placement::Split { .. });
+        match self.ring_capacity {
+            Some(n) => {
+                crate::ring::check_capacity::<Tick>(n)?;
+                if split && n < self.chunk {
+                    return Err(ConfigError::new(
+                        "ring_capacity",
+                        format!("{n} is smaller than the chunk size {}", self.chunk),
+                    )
+                    .into());
+                }
+            }
+            // The defaults are at least a chunk, up to the largest ring.
+            None if split && self.chunk > crate::ring::max_capacity::<Tick>() => {
+                return Err(ConfigError::new(
+                    "chunk_size",
+                    format!(
+                        "{} ticks: larger than the largest ring ({} slots)",
+                        self.chunk,
+                        crate::ring::max_capacity::<Tick>()
+                    ),
+                )
+                .into());
+            }
+            None => {}
         }
         if source.symbols().is_empty() {
             return Err(crate::error::SourceError::NoSymbols {
@@ -288,7 +309,8 @@ pub struct StreamingPipeline {
     pub(super) ctx: PipelineContext,
     pub(super) placement: Placement,
     pub(super) backpressure: Backpressure,
-    pub(super) ring_capacity: usize,
+    /// `None`: the host's default ([`StageHost`](crate::pipeline::StageHost)).
+    pub(super) ring_capacity: Option<usize>,
     pub(super) chunk: usize,
     pub(super) idle: IdleStrategy,
     pub(super) process_idle: IdleStrategy,

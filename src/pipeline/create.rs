@@ -56,8 +56,13 @@ pub struct PipelineSettings {
     pub batch_age: Duration,
     /// Policy of the source edge when full.
     pub backpressure: Backpressure,
-    /// Slots of the source edge.
-    pub ring_capacity: usize,
+    /// Slots of the source edge (and, in a runtime, of each subscription to a provider's
+    /// fan-out). `None` (the default): the default of where the stages run —
+    /// [`DEDICATED_RING_CAPACITY`](crate::pipeline::DEDICATED_RING_CAPACITY) (16384) on
+    /// dedicated threads, [`SHARED_RING_CHUNKS`](crate::pipeline::SHARED_RING_CHUNKS) chunks
+    /// (2048 slots at the default chunk) on a worker set (see
+    /// [`StageHost`](crate::pipeline::StageHost)).
+    pub ring_capacity: Option<usize>,
     /// Ticks per chunk.
     pub chunk_size: usize,
     /// Stage placement.
@@ -77,7 +82,7 @@ impl Default for PipelineSettings {
             batch_rows: 500,
             batch_age: Duration::from_millis(250),
             backpressure: Backpressure::Block,
-            ring_capacity: 1 << 14,
+            ring_capacity: None,
             chunk_size: 256,
             placement: Placement::default(),
             stream_capacity: 1 << 14,
@@ -162,14 +167,16 @@ pub fn create_pipeline_with<S: AsRef<str>>(
         settings.bar_window,
         settings.allowed_lateness,
     ))?;
-    StreamingPipeline::builder()
+    let mut b = StreamingPipeline::builder()
         .source(src)
         .operator(bars)
         .batcher(HybridBatcher::new(settings.batch_rows, settings.batch_age)?)
         .ctx(PipelineContext::new(tenant_id, pipeline_id))
         .backpressure(settings.backpressure)
-        .ring_capacity(settings.ring_capacity)
         .chunk_size(settings.chunk_size)
-        .placement(settings.placement)
-        .build()
+        .placement(settings.placement);
+    if let Some(slots) = settings.ring_capacity {
+        b = b.ring_capacity(slots);
+    }
+    b.build()
 }

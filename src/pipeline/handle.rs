@@ -57,6 +57,8 @@ pub struct PipelineHandle {
     wake: Vec<Thread>,
     joined: bool,
     started: Instant,
+    /// Slots of the ring between its stages (`None`: fused).
+    ring_capacity: Option<usize>,
 }
 
 impl PipelineHandle {
@@ -77,12 +79,26 @@ impl PipelineHandle {
             wake,
             joined: false,
             started,
+            ring_capacity: None,
         }
+    }
+
+    /// Set the ring capacity it reports.
+    pub(crate) fn with_ring_capacity(mut self, slots: Option<usize>) -> PipelineHandle {
+        self.ring_capacity = slots;
+        self
     }
 
     /// The context.
     pub fn ctx(&self) -> &PipelineContext {
         &self.ctx
+    }
+
+    /// Slots of the ring its stages were joined by (`None`: fused, no ring): the builder's
+    /// `ring_capacity`, or when none was set the default of where the stages run
+    /// ([`StageHost::default_ring_capacity`](crate::pipeline::StageHost::default_ring_capacity)).
+    pub fn ring_capacity(&self) -> Option<usize> {
+        self.ring_capacity
     }
 
     /// Ask the source to stop; every stage then drains (operator windows included). Returns at

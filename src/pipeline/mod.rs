@@ -32,6 +32,7 @@ mod builder;
 mod create;
 mod handle;
 mod process;
+mod ring_size;
 mod stages;
 mod start;
 pub mod stats;
@@ -43,6 +44,7 @@ mod loom_model;
 pub use builder::{Placement, StreamingPipeline, StreamingPipelineBuilder};
 pub use create::{create_pipeline, create_pipeline_with, PipelineSettings};
 pub use handle::{PipelineHandle, PipelineMonitor, StopTimeout};
+pub use ring_size::{StageHost, DEDICATED_RING_CAPACITY, SHARED_RING_CHUNKS};
 pub use stats::{LatencySummary, PipelineReport, PipelineState, PipelineStats};
 pub use tick_stream::TickStream;
 

@@ -20,6 +20,7 @@ use crate::pin::{CoreChoice, PinFailure};
 use crate::pipeline::builder::{Placement, StreamingPipeline};
 use crate::pipeline::handle::PipelineHandle;
 use crate::pipeline::process::Process;
+use crate::pipeline::ring_size::StageHost;
 use crate::pipeline::stages::{Downstream, LoopConfig, ProcessTask, SourceTask};
 use crate::pipeline::stats::PipelineShared;
 use crate::pipeline::tick_stream::TickStream;
@@ -40,6 +41,8 @@ enum Stages {
 /// Everything a host needs to start a pipeline's stages.
 struct Parts {
     ctx: PipelineContext,
+    /// Slots of the edge between the stages (`None`: fused).
+    ring: Option<usize>,
     shared: Arc<PipelineShared>,
     source_core: CoreChoice,
     process_core: CoreChoice,
@@ -108,8 +111,10 @@ impl StreamingPipeline {
         format!("mdp-{}", self.ctx.pipeline_id)
     }
 
-    fn into_parts(self) -> Result<(Stages, Parts), PipelineError> {
+    /// The stages as tasks for `host` (whose default ring capacity applies when none was set).
+    fn into_parts(self, host: StageHost) -> Result<(Stages, Parts), PipelineError> {
         let cfg = self.loop_config();
+        let capacity = host.ring_capacity(self.ring_capacity, self.chunk);
         let tag = self.tag();
         let (source_core, process_core) = match self.placement {
             Placement::Fused { core } => (core, core),
@@ -135,7 +140,7 @@ impl StreamingPipeline {
                 (shared, Stages::Fused(Box::new(task)))
             }
             Placement::Split { .. } => {
-                let (tx, rx) = edge(self.ring_capacity, self.backpressure)?;
+                let (tx, rx) = edge(capacity, self.backpressure)?;
                 let shared = Arc::new(PipelineShared::new(Some(tx.counters())));
                 let process = Process::new(
                     self.operator,
@@ -170,8 +175,10 @@ impl StreamingPipeline {
                 )
             }
         };
+        let ring = matches!(self.placement, Placement::Split { .. }).then_some(capacity);
         let parts = Parts {
             ctx: self.ctx,
+            ring,
             shared,
             source_core,
             process_core,
@@ -189,28 +196,21 @@ impl StreamingPipeline {
     /// A thread could not be spawned or (with [`PinFailure::Error`]) pinned.
     pub fn start(self) -> Result<PipelineHandle, PipelineError> {
         let started = Instant::now();
-        let (stages, p) = self.into_parts()?;
+        let (stages, p) = self.into_parts(StageHost::Dedicated)?;
         match stages {
             Stages::Fused(task) => {
                 let (name, t) = p.spawn(task, p.source_core, p.idle)?;
-                Ok(dedicated_handle(
-                    p.ctx,
-                    p.shared,
-                    vec![name],
-                    vec![t],
-                    started,
-                ))
+                let h = dedicated_handle(p.ctx, p.shared, vec![name], vec![t], started);
+                Ok(h.with_ring_capacity(p.ring))
             }
             Stages::Split { source, process } => {
                 let (pname, pt) = p.spawn(process, p.process_core, p.process_idle)?;
                 match p.spawn(source, p.source_core, p.idle) {
-                    Ok((sname, st)) => Ok(dedicated_handle(
-                        p.ctx,
-                        p.shared,
-                        vec![sname, pname],
-                        vec![st, pt],
-                        started,
-                    )),
+                    Ok((sname, st)) => {
+                        let (names, threads) = (vec![sname, pname], vec![st, pt]);
+                        let h = dedicated_handle(p.ctx, p.shared, names, threads, started);
+                        Ok(h.with_ring_capacity(p.ring))
+                    }
                     Err(e) => {
                         // The source task was dropped with its edge: the process stage
                         // finishes by itself.
@@ -270,14 +270,14 @@ impl StreamingPipeline {
         process: TaskPlacement,
     ) -> Result<PipelineHandle, PipelineError> {
         let started = Instant::now();
-        let (stages, p) = self.into_parts()?;
+        let (stages, p) = self.into_parts(StageHost::WorkerSet)?;
         let wake = |i: usize| -> Vec<Thread> { set.thread(i).into_iter().collect() };
         match stages {
             Stages::Fused(task) => {
                 let name = task.name().to_string();
                 let i = set.spawn(task, source).map_err(|e| set_error(set, e))?;
                 let h = PipelineHandle::new(p.ctx, p.shared, vec![name], vec![], wake(i), started);
-                Ok(h)
+                Ok(h.with_ring_capacity(p.ring))
             }
             Stages::Split {
                 source: s,
@@ -297,20 +297,17 @@ impl StreamingPipeline {
                     threads.extend(wake(pi));
                 }
                 let names = vec![sname, pname];
-                Ok(PipelineHandle::new(
-                    p.ctx,
-                    p.shared,
-                    names,
-                    vec![],
-                    threads,
-                    started,
-                ))
+                let h = PipelineHandle::new(p.ctx, p.shared, names, vec![], threads, started);
+                Ok(h.with_ring_capacity(p.ring))
             }
         }
     }
 
     /// The source stage alone, sending into an edge read by a [`TickStream`].
-    fn into_stream_parts(self) -> Result<(Box<SourceTask>, Parts, TickStream), PipelineError> {
+    fn into_stream_parts(
+        self,
+        host: StageHost,
+    ) -> Result<(Box<SourceTask>, Parts, TickStream), PipelineError> {
         if self.operator.name() != "passthrough" {
             return Err(ConfigError::new(
                 "operator",
@@ -323,13 +320,17 @@ impl StreamingPipeline {
             Placement::Fused { core } => core,
             Placement::Split { source_core, .. } => source_core,
         };
-        let (tx, rx) = edge(self.ring_capacity.max(self.chunk), self.backpressure)?;
+        let capacity = host
+            .ring_capacity(self.ring_capacity, self.chunk)
+            .max(self.chunk);
+        let (tx, rx) = edge(capacity, self.backpressure)?;
         let shared = Arc::new(PipelineShared::new(Some(tx.counters())));
         let stream = TickStream::new(rx, shared.clone(), self.chunk, self.idle);
         let name = format!("{}-source", self.tag());
         let task = SourceTask::new(name, self.source, Downstream::Edge(tx), cfg, shared.clone());
         let parts = Parts {
             ctx: self.ctx,
+            ring: Some(capacity),
             shared,
             source_core: core,
             process_core: core,
@@ -366,9 +367,10 @@ impl StreamingPipeline {
     /// delivers the source's ticks unchanged), or a worker that cannot be spawned or pinned.
     pub fn start_tick_stream(self) -> Result<(PipelineHandle, TickStream), PipelineError> {
         let started = Instant::now();
-        let (task, p, stream) = self.into_stream_parts()?;
+        let (task, p, stream) = self.into_stream_parts(StageHost::Dedicated)?;
         let (name, t) = p.spawn(task, p.source_core, p.idle)?;
-        let handle = dedicated_handle(p.ctx, p.shared, vec![name], vec![t], started);
+        let handle = dedicated_handle(p.ctx, p.shared, vec![name], vec![t], started)
+            .with_ring_capacity(p.ring);
         Ok((handle, stream))
     }
 
@@ -382,13 +384,14 @@ impl StreamingPipeline {
         set: &WorkerSet,
     ) -> Result<(PipelineHandle, TickStream), PipelineError> {
         let started = Instant::now();
-        let (task, p, stream) = self.into_stream_parts()?;
+        let (task, p, stream) = self.into_stream_parts(StageHost::WorkerSet)?;
         let name = task.name().to_string();
         let i = set
             .spawn(task, TaskPlacement::LeastLoaded)
             .map_err(|e| set_error(set, e))?;
         let wake = set.thread(i).into_iter().collect();
-        let handle = PipelineHandle::new(p.ctx, p.shared, vec![name], vec![], wake, started);
+        let handle = PipelineHandle::new(p.ctx, p.shared, vec![name], vec![], wake, started)
+            .with_ring_capacity(p.ring);
         Ok((handle, stream))
     }
 }

@@ -84,7 +84,7 @@ use crate::admission::CoordinationSwitch;
 use crate::clock::{MonotonicClock, SharedClock};
 use crate::exec::{WorkerSet, WorkerSetConfig, WorkerSetError};
 use crate::flow::RateCoordinator;
-use crate::pipeline::{PipelineHandle, PipelineMonitor, PipelineReport, PipelineState};
+use crate::pipeline::{PipelineHandle, PipelineMonitor, PipelineReport, PipelineState, StageHost};
 use crate::registry::{SourceContext, SourceRegistry};
 use crate::router::RouterControl;
 use crate::sink::{CountingSink, Sink};
@@ -125,9 +125,9 @@ impl Entry {
     }
 
     fn info(&self, key: &PipelineKey) -> PipelineInfo {
-        let (kind, stats) = match &self.running {
-            RunningPipeline::Owned(h) => (PipelineKind::Pipeline, h.stats()),
-            RunningPipeline::Stream(m) => (PipelineKind::QuoteStream, m.stats()),
+        let (kind, stats, ring_capacity) = match &self.running {
+            RunningPipeline::Owned(h) => (PipelineKind::Pipeline, h.stats(), h.ring_capacity()),
+            RunningPipeline::Stream(m) => (PipelineKind::QuoteStream, m.stats(), None),
         };
         PipelineInfo {
             key: key.clone(),
@@ -137,6 +137,7 @@ impl Entry {
             stats,
             routing: self.routed.router.as_ref().map(RouterControl::stats),
             subscription: self.routed.subscription.as_ref().map(|c| c.snapshot()),
+            ring_capacity,
         }
     }
 }
@@ -364,7 +365,11 @@ impl PipelineRuntime {
 
     /// Start a pipeline; its output goes to a counting sink. Its stages are placed on the
     /// runtime's workers (no thread is spawned), or on dedicated threads of their own when
-    /// the spec asks for them ([`PipelineSpec::dedicated`]).
+    /// the spec asks for them ([`PipelineSpec::dedicated`]). Its rings (the edge between its
+    /// stages and its subscription to the provider's fan-out) have
+    /// `settings.pipeline.ring_capacity` slots, or when that is unset the default of where
+    /// its stages run (8 chunks on the workers, 16384 slots on dedicated threads; see
+    /// [`StageHost`]).
     ///
     /// # Errors
     /// [`RuntimeError::MaxPipelines`], [`RuntimeError::DuplicatePipeline`], an unknown
@@ -384,6 +389,14 @@ impl PipelineRuntime {
     ) -> Result<PipelineKey, RuntimeError> {
         let settings = self.settings();
         let names = build::source_names(&settings, &spec)?;
+        // Its edge and its subscription get the ring capacity of where its stages run.
+        let host = if spec.dedicated {
+            StageHost::Dedicated
+        } else {
+            StageHost::WorkerSet
+        };
+        let d = &settings.pipeline;
+        let ring = host.ring_capacity(d.ring_capacity, d.chunk_size);
         self.admit(spec.key(), names.clone(), || {
             let (p, routed) = build::pipeline(
                 &self.inner.parts(),
@@ -391,7 +404,7 @@ impl PipelineRuntime {
                 &spec,
                 &names,
                 Some(sink),
-                settings.pipeline.ring_capacity,
+                ring,
             )?;
             let handle = if spec.dedicated {
                 p.start()?

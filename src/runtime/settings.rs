@@ -357,23 +357,27 @@ impl PipelineRuntimeSettings {
     fn check_defaults(&self) -> Result<(), ConfigError> {
         let d = &self.pipeline;
         positive("pipeline.chunk_size", d.chunk_size)?;
-        positive("pipeline.ring_capacity", d.ring_capacity)?;
+        if let Some(slots) = d.ring_capacity {
+            positive("pipeline.ring_capacity", slots)?;
+        }
         positive("pipeline.batch_rows", d.batch_rows)?;
         positive("pipeline.stream_capacity", d.stream_capacity)?;
+        // Unset, the ring capacity is a host's default: at least a chunk, up to the largest
+        // ring (so the chunk must fit in one).
         for (field, slots) in [
             ("pipeline.ring_capacity", d.ring_capacity),
-            ("pipeline.stream_capacity", d.stream_capacity),
+            ("pipeline.stream_capacity", Some(d.stream_capacity)),
+            ("pipeline.chunk_size", Some(d.chunk_size)),
         ] {
-            crate::ring::check_capacity::<crate::tick::Tick>(slots)
-                .map_err(|e| ConfigError::new(field, e.reason))?;
+            if let Some(slots) = slots {
+                crate::ring::check_capacity::<crate::tick::Tick>(slots)
+                    .map_err(|e| ConfigError::new(field, e.reason))?;
+            }
         }
-        if d.ring_capacity < d.chunk_size {
+        if let Some(slots) = d.ring_capacity.filter(|&n| n < d.chunk_size) {
             return Err(ConfigError::new(
                 "pipeline.ring_capacity",
-                format!(
-                    "{} is smaller than chunk_size {}",
-                    d.ring_capacity, d.chunk_size
-                ),
+                format!("{slots} is smaller than chunk_size {}", d.chunk_size),
             ));
         }
         if d.batch_age.is_zero() {

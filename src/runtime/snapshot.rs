@@ -36,6 +36,11 @@ pub struct PipelineInfo {
     /// popped by the pipeline). `None` for a pipeline with sources of its own (routed, or a
     /// replay).
     pub subscription: Option<EdgeStats>,
+    /// Slots of the ring between its stages, and of its subscription's ring:
+    /// `pipeline.ring_capacity`, or when unset the default of where its stages run (see
+    /// [`StageHost`](crate::pipeline::StageHost)). `None` for a quote stream (its ring has
+    /// `pipeline.stream_capacity` slots).
+    pub ring_capacity: Option<usize>,
 }
 
 /// One provider's health.

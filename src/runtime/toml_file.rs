@@ -193,7 +193,7 @@ fn convert(raw: RawSettings) -> Result<PipelineRuntimeSettings, ConfigError> {
     let pipeline = match raw.pipeline {
         None => dd,
         Some(p) => PipelineSettings {
-            ring_capacity: p.ring_capacity.unwrap_or(dd.ring_capacity),
+            ring_capacity: p.ring_capacity.or(dd.ring_capacity),
             chunk_size: p.chunk_size.unwrap_or(dd.chunk_size),
             backpressure: match p.backpressure {
                 None => dd.backpressure,

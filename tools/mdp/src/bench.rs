@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use hdrhistogram::Histogram;
-use market_data_pipeline::pipeline::{LatencySummary, Placement, StreamingPipeline};
+use market_data_pipeline::pipeline::{LatencySummary, Placement, StageHost, StreamingPipeline};
 use market_data_pipeline::router::{RoutingStrategy, SourceRouter};
 use market_data_pipeline::source::{SyntheticConfig, SyntheticSource};
 use market_data_pipeline::{
@@ -49,9 +49,11 @@ pub(crate) struct BenchArgs {
     /// Ticks per chunk (and batch; 1 to 65536).
     #[arg(long, default_value_t = 256)]
     pub chunk: usize,
-    /// Ring slots (--chunk to 2^24 = 16777216).
-    #[arg(long, default_value_t = 16_384)]
-    pub ring: usize,
+    /// Ring slots (--chunk to 2^24 = 16777216). Default: the library's default for where
+    /// the stages run: 16384 on dedicated threads (the fair bench, --replay), 8 chunks on a
+    /// worker set (--pipelines).
+    #[arg(long)]
+    pub ring: Option<usize>,
     /// Paced rate (ticks/s) of the latency runs (1 to 10^9).
     #[arg(long, default_value_t = 1_000_000)]
     pub latency_rate: u64,
@@ -90,6 +92,14 @@ pub(crate) struct BenchArgs {
     /// rtrb ring copy of it (--ticks and the latency flags do not apply).
     #[arg(long, conflicts_with_all = ["hgrm", "pipelines"])]
     pub replay: Option<PathBuf>,
+}
+
+impl BenchArgs {
+    /// Slots of a ring between stages on dedicated threads: `--ring`, or the library's
+    /// default there.
+    pub(crate) fn dedicated_ring(&self) -> usize {
+        StageHost::Dedicated.ring_capacity(self.ring, self.chunk)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -138,7 +148,7 @@ impl Setup {
             runs,
             cores: (a.producer_core, a.consumer_core),
             chunk: a.chunk,
-            ring: a.ring,
+            ring: a.dedicated_ring(),
             idle: if a.backoff { "backoff" } else { "busy-spin" },
             far_hop_ns: a.far_hop_ns,
         }
@@ -238,7 +248,7 @@ fn pipeline(
         .sink(sink)
         .placement(Placement::pinned(a.producer_core, a.consumer_core))
         .chunk_size(a.chunk)
-        .ring_capacity(a.ring)
+        .ring_capacity(a.dedicated_ring())
         .idle(strategy)
         .build()?
         .start()?;
@@ -333,10 +343,9 @@ pub(crate) fn median(v: &[f64]) -> f64 {
 fn check_shape(a: &BenchArgs) -> Result<()> {
     limits::within("--runs", a.runs, 1, limits::MAX_RUNS)?;
     limits::within("--chunk", a.chunk, 1, limits::MAX_CHUNK)?;
-    if a.ring < a.chunk || a.ring > limits::MAX_RING {
+    if let Some(ring) = a.ring.filter(|&r| r < a.chunk || r > limits::MAX_RING) {
         bail!(
-            "--ring {}: must be --chunk ({}) to {} slots",
-            a.ring,
+            "--ring {ring}: must be --chunk ({}) to {} slots",
             a.chunk,
             limits::MAX_RING
         );

@@ -186,7 +186,7 @@ pub(super) fn bare_ring(
     n: u64,
     strategy: IdleStrategy,
 ) -> Result<Measured> {
-    let (mut tx, rx) = rtrb::RingBuffer::<Tick>::new(a.ring);
+    let (mut tx, rx) = rtrb::RingBuffer::<Tick>::new(a.dedicated_ring());
     let chunk = a.chunk;
     measure(
         "bare ring",
@@ -243,7 +243,7 @@ pub(super) fn bare_mmap_ring(
     strategy: IdleStrategy,
 ) -> Result<Measured> {
     let (n, chunk) = (file.len(), a.chunk);
-    let (mut tx, rx) = rtrb::RingBuffer::<Tick>::new(a.ring);
+    let (mut tx, rx) = rtrb::RingBuffer::<Tick>::new(a.dedicated_ring());
     let produce = move || -> Result<u64> {
         let clock = MonotonicClock;
         let bytes = file.record_bytes();
@@ -295,7 +295,7 @@ pub(super) fn crossbeam_channel(
     n: u64,
     strategy: IdleStrategy,
 ) -> Result<Measured> {
-    let (mut tx, rx) = crossbeam::channel::bounded::<Tick>(a.ring);
+    let (mut tx, rx) = crossbeam::channel::bounded::<Tick>(a.dedicated_ring());
     let chunk = a.chunk;
     measure(
         "crossbeam channel",

@@ -9,6 +9,10 @@
 //! over the window; the total is their sum. The threads of the process are counted during the
 //! window. Then every pipeline is stopped, joined and checked (no error, conserved, nothing in
 //! flight). Ratios are within a run (total of N ÷ one alone); medians over the runs.
+//!
+//! Unless `--ring` is given, the pipelines get the library's default ring on a worker set
+//! (the report names the capacity they got). Each run is probed for the cross-core hop
+//! between the first two workers' cores before and after (see `probe`): near, far or moved.
 
 use std::sync::Arc;
 use std::thread;
@@ -25,6 +29,7 @@ use market_data_pipeline::{CountingSink, HybridBatcher, Passthrough, SymbolTable
 use serde::Serialize;
 
 use super::baseline::stopping;
+use super::probe::{hop_ns, Regime};
 use super::{median, BenchArgs, POLL};
 use crate::limits;
 
@@ -43,6 +48,8 @@ struct Window {
     /// Threads of the process during the window, and of those the set's workers.
     threads: usize,
     worker_threads: usize,
+    /// Slots of each pipeline's ring (`None`: fused).
+    ring: Option<usize>,
 }
 
 /// One run: one pipeline alone, then N together, on the same set.
@@ -53,6 +60,12 @@ struct ManyRun {
     many: Window,
     /// Total of the N ÷ one alone.
     total_vs_alone: f64,
+    /// One-way cross-core hop (ns) between the first two workers' cores, before and after
+    /// the run (`None`: one worker, or the probe did not complete).
+    hop_before_ns: Option<u64>,
+    hop_after_ns: Option<u64>,
+    /// Near, far or moved (`None` without both probes).
+    regime: Option<Regime>,
 }
 
 #[derive(Debug, Serialize)]
@@ -61,7 +74,8 @@ struct ManyReport {
     fused: bool,
     workers: usize,
     chunk: usize,
-    ring: usize,
+    /// Slots of each pipeline's ring (`None`: fused).
+    ring: Option<usize>,
     window_secs: f64,
     runs: Vec<ManyRun>,
     median_alone_mtps: f64,
@@ -104,17 +118,18 @@ fn start(
     } else {
         Placement::default()
     };
-    Ok(StreamingPipeline::builder()
+    let mut b = StreamingPipeline::builder()
         .source(source)
         .placement(placement)
         .operator(Passthrough::new())
         .batcher(HybridBatcher::new(a.chunk, Duration::from_millis(1))?)
         .sink(CountingSink::new())
         .ctx(PipelineContext::new("bench", format!("p{i}")))
-        .chunk_size(a.chunk)
-        .ring_capacity(a.ring)
-        .build()?
-        .start_on(set)?)
+        .chunk_size(a.chunk);
+    if let Some(slots) = a.ring {
+        b = b.ring_capacity(slots);
+    }
+    Ok(b.build()?.start_on(set)?)
 }
 
 /// Sleep `d` in steps, giving up (false) when a signal asks to stop.
@@ -174,6 +189,7 @@ fn measure(
     let waited = wait(window);
     let (d1, t1) = (read(), Instant::now());
     let (threads, worker_threads) = threads(set.name()).unwrap_or((0, 0));
+    let ring = handles[0].ring_capacity();
     finish(handles)?;
     if !waited {
         return Ok(None);
@@ -191,6 +207,7 @@ fn measure(
         max_mtps: rates.iter().copied().fold(0.0, f64::max),
         threads,
         worker_threads,
+        ring,
     }))
 }
 
@@ -209,23 +226,34 @@ pub(super) fn run(a: &BenchArgs) -> Result<()> {
     for w in set.warnings() {
         eprintln!("warning: {w}");
     }
+    // The set pins worker i to core i (mod cores): probe the first two workers' cores while
+    // they host nothing (parked).
+    let probe = || if workers > 1 { hop_ns(0, 1) } else { None };
     let mut runs = Vec::new();
     for run in 1..=a.runs {
         if !a.json {
             eprintln!("run {run}/{} …", a.runs);
         }
+        let hop_before_ns = probe();
         let Some(alone) = measure(a, &set, 1, window)? else {
             break;
         };
         let Some(many) = measure(a, &set, a.pipelines, window)? else {
             break;
         };
+        let hop_after_ns = probe();
         let total_vs_alone = many.total_mtps / alone.total_mtps.max(1e-12);
+        let regime = hop_before_ns
+            .zip(hop_after_ns)
+            .map(|(b, f)| Regime::of(b, f, a.far_hop_ns));
         runs.push(ManyRun {
             run,
             alone,
             many,
             total_vs_alone,
+            hop_before_ns,
+            hop_after_ns,
+            regime,
         });
     }
     set.shutdown();
@@ -238,7 +266,7 @@ pub(super) fn run(a: &BenchArgs) -> Result<()> {
         fused: a.fused,
         workers,
         chunk: a.chunk,
-        ring: a.ring,
+        ring: runs[0].many.ring,
         window_secs: window.as_secs_f64(),
         median_alone_mtps: med(|r| r.alone.total_mtps),
         median_total_mtps: med(|r| r.many.total_mtps),
@@ -259,19 +287,20 @@ pub(super) fn run(a: &BenchArgs) -> Result<()> {
 pub(super) const MAX_PIPELINES: usize = 10_000;
 
 fn print(r: &ManyReport) {
+    let ring = r.ring.map_or("none (fused)".to_string(), |n| n.to_string());
     println!(
-        "{} {} pipelines on {} workers (chunk {}, ring {}, window {:.1} s); M ticks/s",
+        "{} {} pipelines on {} workers (chunk {}, ring {ring}, window {:.1} s); M ticks/s",
         r.pipelines,
         if r.fused { "fused" } else { "split" },
         r.workers,
         r.chunk,
-        r.ring,
         r.window_secs
     );
-    println!("run   alone   total  total/alone  min/pipeline  max/pipeline  threads (workers)");
+    println!("run   alone   total  total/alone  min/pipeline  max/pipeline  threads (workers)  hop ns (placement)");
     for run in &r.runs {
+        let hop = |h: Option<u64>| h.map_or("-".to_string(), |h| h.to_string());
         println!(
-            "{:>3} {:>7.2} {:>7.2} {:>12.2} {:>13.4} {:>13.4} {:>8} ({})",
+            "{:>3} {:>7.2} {:>7.2} {:>12.2} {:>13.4} {:>13.4} {:>8} ({})  {}/{} ({})",
             run.run,
             run.alone.total_mtps,
             run.many.total_mtps,
@@ -279,7 +308,10 @@ fn print(r: &ManyReport) {
             run.many.min_mtps,
             run.many.max_mtps,
             run.many.threads,
-            run.many.worker_threads
+            run.many.worker_threads,
+            hop(run.hop_before_ns),
+            hop(run.hop_after_ns),
+            run.regime.map_or("-", Regime::as_str)
         );
     }
     println!(

@@ -85,7 +85,7 @@ fn replay_pipeline(
         a.chunk,
     )?
     .placement(Placement::pinned(a.producer_core, a.consumer_core))
-    .ring_capacity(a.ring)
+    .ring_capacity(a.dedicated_ring())
     .idle(strategy)
     .build()?
     .start()?;
