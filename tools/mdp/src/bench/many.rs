@@ -50,6 +50,14 @@ struct Window {
     worker_threads: usize,
     /// Slots of each pipeline's ring (`None`: fused).
     ring: Option<usize>,
+    /// Ticks in a pipeline's ring at the end of the window, mean over the pipelines: how
+    /// full the rings run (a full ring is read back long after it was written).
+    mean_in_flight: f64,
+    /// CPU time the workers ran during the window (s), and the total per worker CPU second
+    /// (M ticks/s): what the work costs, whatever else shares the machine (`None` without
+    /// `/proc/self/task/*/schedstat`).
+    worker_cpu_secs: Option<f64>,
+    mtps_per_cpu: Option<f64>,
 }
 
 /// One run: one pipeline alone, then N together, on the same set.
@@ -60,6 +68,8 @@ struct ManyRun {
     many: Window,
     /// Total of the N ÷ one alone.
     total_vs_alone: f64,
+    /// The same per worker CPU second: N's ticks per CPU second ÷ one alone's.
+    per_cpu_vs_alone: Option<f64>,
     /// One-way cross-core hop (ns) between the first two workers' cores, before and after
     /// the run (`None`: one worker, or the probe did not complete).
     hop_before_ns: Option<u64>,
@@ -83,6 +93,29 @@ struct ManyReport {
     median_total_vs_alone: f64,
     median_min_mtps: f64,
     median_max_mtps: f64,
+    /// Median of the runs' `per_cpu_vs_alone` (0 when no run had it).
+    median_per_cpu_vs_alone: f64,
+    /// Median of the runs' mean ticks in flight per pipeline, alone and of the N.
+    median_in_flight_alone: f64,
+    median_in_flight_many: f64,
+}
+
+/// CPU time (s) the threads of this process whose name starts with `prefix` have run, from
+/// `/proc/self/task/*/schedstat` (ns; `None` without it).
+fn cpu_secs(prefix: &str) -> Option<f64> {
+    let mut ns = 0u64;
+    for e in std::fs::read_dir("/proc/self/task")
+        .ok()?
+        .filter_map(|e| e.ok())
+    {
+        let name = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
+        if !name.starts_with(prefix) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(e.path().join("schedstat")).ok()?;
+        ns += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(ns as f64 / 1e9)
 }
 
 /// Threads of this process, and those whose name starts with `prefix` (`None` without
@@ -185,9 +218,10 @@ fn measure(
             .map(|h| h.stats().delivered)
             .collect::<Vec<u64>>()
     };
-    let (d0, t0) = (read(), Instant::now());
+    let (d0, t0, c0) = (read(), Instant::now(), cpu_secs(set.name()));
     let waited = wait(window);
-    let (d1, t1) = (read(), Instant::now());
+    let (d1, t1, c1) = (read(), Instant::now(), cpu_secs(set.name()));
+    let in_flight: u64 = handles.iter().map(|h| h.stats().in_flight()).sum();
     let (threads, worker_threads) = threads(set.name()).unwrap_or((0, 0));
     let ring = handles[0].ring_capacity();
     finish(handles)?;
@@ -200,14 +234,19 @@ fn measure(
         .zip(&d1)
         .map(|(a, b)| (b - a) as f64 / secs / 1e6)
         .collect();
+    let total_mtps: f64 = rates.iter().sum();
+    let worker_cpu_secs = c0.zip(c1).map(|(a, b)| b - a);
     Ok(Some(Window {
         pipelines: count,
-        total_mtps: rates.iter().sum(),
+        total_mtps,
+        worker_cpu_secs,
+        mtps_per_cpu: worker_cpu_secs.map(|c| total_mtps * secs / c.max(1e-9)),
         min_mtps: rates.iter().copied().fold(f64::INFINITY, f64::min),
         max_mtps: rates.iter().copied().fold(0.0, f64::max),
         threads,
         worker_threads,
         ring,
+        mean_in_flight: in_flight as f64 / count as f64,
     }))
 }
 
@@ -243,6 +282,10 @@ pub(super) fn run(a: &BenchArgs) -> Result<()> {
         };
         let hop_after_ns = probe();
         let total_vs_alone = many.total_mtps / alone.total_mtps.max(1e-12);
+        let per_cpu_vs_alone = many
+            .mtps_per_cpu
+            .zip(alone.mtps_per_cpu)
+            .map(|(m, a)| m / a.max(1e-12));
         let regime = hop_before_ns
             .zip(hop_after_ns)
             .map(|(b, f)| Regime::of(b, f, a.far_hop_ns));
@@ -251,6 +294,7 @@ pub(super) fn run(a: &BenchArgs) -> Result<()> {
             alone,
             many,
             total_vs_alone,
+            per_cpu_vs_alone,
             hop_before_ns,
             hop_after_ns,
             regime,
@@ -273,6 +317,9 @@ pub(super) fn run(a: &BenchArgs) -> Result<()> {
         median_total_vs_alone: med(|r| r.total_vs_alone),
         median_min_mtps: med(|r| r.many.min_mtps),
         median_max_mtps: med(|r| r.many.max_mtps),
+        median_per_cpu_vs_alone: med(|r| r.per_cpu_vs_alone.unwrap_or(0.0)),
+        median_in_flight_alone: med(|r| r.alone.mean_in_flight),
+        median_in_flight_many: med(|r| r.many.mean_in_flight),
         runs,
     };
     if a.json {
@@ -296,11 +343,11 @@ fn print(r: &ManyReport) {
         r.chunk,
         r.window_secs
     );
-    println!("run   alone   total  total/alone  min/pipeline  max/pipeline  threads (workers)  hop ns (placement)");
+    println!("run   alone   total  total/alone  min/pipeline  max/pipeline  threads (workers)  per CPU s: N/alone  hop ns (placement)");
     for run in &r.runs {
         let hop = |h: Option<u64>| h.map_or("-".to_string(), |h| h.to_string());
         println!(
-            "{:>3} {:>7.2} {:>7.2} {:>12.2} {:>13.4} {:>13.4} {:>8} ({})  {}/{} ({})",
+            "{:>3} {:>7.2} {:>7.2} {:>12.2} {:>13.4} {:>13.4} {:>8} ({}) {:>19}  {}/{} ({})",
             run.run,
             run.alone.total_mtps,
             run.many.total_mtps,
@@ -309,17 +356,24 @@ fn print(r: &ManyReport) {
             run.many.max_mtps,
             run.many.threads,
             run.many.worker_threads,
+            run.per_cpu_vs_alone
+                .map_or("-".to_string(), |r| format!("{r:.2}")),
             hop(run.hop_before_ns),
             hop(run.hop_after_ns),
             run.regime.map_or("-", Regime::as_str)
         );
     }
     println!(
-        "med {:>7.2} {:>7.2} {:>12.2} {:>13.4} {:>13.4}",
+        "med {:>7.2} {:>7.2} {:>12.2} {:>13.4} {:>13.4} {:>32.2}",
         r.median_alone_mtps,
         r.median_total_mtps,
         r.median_total_vs_alone,
         r.median_min_mtps,
-        r.median_max_mtps
+        r.median_max_mtps,
+        r.median_per_cpu_vs_alone
+    );
+    println!(
+        "ticks in flight per ring (median of the runs' means): alone {:.0}, each of the {} {:.0}",
+        r.median_in_flight_alone, r.pipelines, r.median_in_flight_many
     );
 }
