@@ -118,6 +118,28 @@ fn a_pipeline_gets_the_documented_ring_of_where_its_stages_run_unless_one_is_set
     );
 }
 
+/// 100 pipelines started on a worker set with no ring set each took the dedicated threads'
+/// 1 MiB ring (100 MiB of ring on two cores): 0.57-0.68x one pipeline alone (PERF.md §7).
+#[test]
+fn regression_pipelines_on_a_worker_set_took_the_1_mib_ring_meant_for_dedicated_threads() {
+    let set = WorkerSet::new(WorkerSetConfig {
+        workers: 2,
+        pin: false,
+        ..Default::default()
+    })
+    .unwrap();
+    let table = Arc::new(SymbolTable::new());
+    let handles: Vec<_> = (0..100)
+        .map(|_| builder(&table).build().unwrap().start_on(&set).unwrap())
+        .collect();
+    for h in handles {
+        assert_eq!(h.ring_capacity(), Some(2_048));
+        let r = h.join();
+        assert_eq!(r.stats.delivered, TICKS);
+        assert!(r.stats.is_conserved(), "{:?}", r.stats);
+    }
+}
+
 #[test]
 fn bad_ring_capacities_are_refused_naming_the_field() {
     let table = Arc::new(SymbolTable::new());
