@@ -35,6 +35,15 @@ fn builder(table: &Arc<SymbolTable>) -> StreamingPipelineBuilder {
         .clock(ManualClock::shared(1_000))
 }
 
+fn two_workers() -> WorkerSet {
+    let config = WorkerSetConfig {
+        workers: 2,
+        pin: false,
+        ..Default::default()
+    };
+    WorkerSet::new(config).unwrap()
+}
+
 #[derive(Clone, Copy, Debug)]
 enum Host {
     Dedicated,
@@ -45,12 +54,7 @@ enum Host {
 fn a_pipeline_gets_the_documented_ring_of_where_its_stages_run_unless_one_is_set() {
     assert_eq!(DEDICATED_RING_CAPACITY, 16_384);
     assert_eq!(SHARED_RING_CHUNKS, 8);
-    let set = WorkerSet::new(WorkerSetConfig {
-        workers: 2,
-        pin: false,
-        ..Default::default()
-    })
-    .unwrap();
+    let set = two_workers();
     let table = Arc::new(SymbolTable::new());
     let fused = Placement::Fused {
         core: CoreChoice::Unpinned,
@@ -122,12 +126,7 @@ fn a_pipeline_gets_the_documented_ring_of_where_its_stages_run_unless_one_is_set
 /// 1 MiB ring (100 MiB of ring on two cores): 0.57-0.68x one pipeline alone (PERF.md §7).
 #[test]
 fn regression_pipelines_on_a_worker_set_took_the_1_mib_ring_meant_for_dedicated_threads() {
-    let set = WorkerSet::new(WorkerSetConfig {
-        workers: 2,
-        pin: false,
-        ..Default::default()
-    })
-    .unwrap();
+    let set = two_workers();
     let table = Arc::new(SymbolTable::new());
     let handles: Vec<_> = (0..100)
         .map(|_| builder(&table).build().unwrap().start_on(&set).unwrap())
