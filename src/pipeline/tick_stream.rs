@@ -106,6 +106,24 @@ impl TickStream {
         }
     }
 
+    /// Wait with the stream's idle strategy until a tick is ready or the stream has ended,
+    /// for at most `timeout`; returns `true` when a read would now return a tick or the
+    /// stream has ended, `false` on timeout. Consumes nothing: a binding waits on one thread
+    /// (with its interpreter lock released) and reads on another.
+    pub fn wait_ready(&mut self, timeout: std::time::Duration) -> bool {
+        let start = std::time::Instant::now();
+        loop {
+            if self.pos < self.buf.len() || self.rx.ready() > 0 || self.rx.is_finished() {
+                self.idler.reset();
+                return true;
+            }
+            if start.elapsed() >= timeout {
+                return false;
+            }
+            self.idler.idle();
+        }
+    }
+
     /// The next tick if one is ready now; `Err(true)` when the stream has ended, `Err(false)`
     /// when nothing is ready yet.
     #[inline]

@@ -157,6 +157,14 @@ impl QuoteStream {
             .read_with_while(max, f, || clock.now_ns() < deadline)
     }
 
+    /// Wait until a tick is ready or the stream has ended, for at most `timeout` (`false` on
+    /// timeout); consumes nothing (see [`TickStream::wait_ready`]). With
+    /// [`read_chunks`](Self::read_chunks) it is the wait-here, read-there pair that bindings
+    /// with an event loop use.
+    pub fn wait_ready(&mut self, timeout: Duration) -> bool {
+        self.ticks.wait_ready(timeout)
+    }
+
     /// True when its pipeline has ended (stopped, failed or bounded) and every tick was read.
     pub fn is_finished(&self) -> bool {
         self.ticks.is_finished()
