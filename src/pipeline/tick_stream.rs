@@ -106,6 +106,11 @@ impl TickStream {
         }
     }
 
+    /// Ticks that a read would return now without waiting.
+    pub fn ready(&self) -> usize {
+        (self.buf.len() - self.pos) + self.rx.ready()
+    }
+
     /// Wait with the stream's idle strategy until a tick is ready or the stream has ended,
     /// for at most `timeout`; returns `true` when a read would now return a tick or the
     /// stream has ended, `false` on timeout. Consumes nothing: a binding waits on one thread

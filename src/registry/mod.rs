@@ -114,18 +114,45 @@ impl SourceFactory {
         &self,
         symbols: &[S],
     ) -> Result<Box<dyn TickSource>, RegistryError> {
+        self.create_with(symbols, toml::Table::new())
+    }
+
+    /// [`create`](Self::create) with parameters (the seed's
+    /// `source_cls(symbols=[...], rate=1000)`), as in a `[providers.<name>]` section.
+    ///
+    /// ```
+    /// use market_data_pipeline::registry::SourceRegistry;
+    /// let registry = SourceRegistry::new();
+    /// let params = toml::Table::from_iter([("rate".to_string(), toml::Value::from(1_000))]);
+    /// let source = registry.load("synthetic")?.create_with(&["AAPL"], params)?;
+    /// assert_eq!(source.name(), "synthetic");
+    /// let bad = toml::Table::from_iter([("rat".to_string(), toml::Value::from(1))]);
+    /// assert!(registry.load("synthetic")?.create_with(&["AAPL"], bad).is_err());
+    /// # Ok::<(), market_data_pipeline::RegistryError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`create`](Self::create); parameters the factory does not know or accept.
+    pub fn create_with<S: AsRef<str>>(
+        &self,
+        symbols: &[S],
+        params: toml::Table,
+    ) -> Result<Box<dyn TickSource>, RegistryError> {
         match &self.bound {
             Some((name, shared)) => {
                 let ctx = SourceContext {
                     symbols: shared.symbols.clone(),
                     source_id: shared.next_source_id()?,
                 };
-                self.build(&SourceSpec::new(name, symbols), &ctx)
+                let mut spec = SourceSpec::new(name, symbols);
+                spec.params = params;
+                self.build(&spec, &ctx)
             }
-            None => self.build(
-                &SourceSpec::new("source", symbols),
-                &SourceContext::default(),
-            ),
+            None => {
+                let mut spec = SourceSpec::new("source", symbols);
+                spec.params = params;
+                self.build(&spec, &SourceContext::default())
+            }
         }
     }
 

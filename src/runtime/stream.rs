@@ -157,6 +157,11 @@ impl QuoteStream {
             .read_with_while(max, f, || clock.now_ns() < deadline)
     }
 
+    /// Ticks that a read would return now without waiting (a binding sizes its buffer by it).
+    pub fn ready(&self) -> usize {
+        self.ticks.ready()
+    }
+
     /// Wait until a tick is ready or the stream has ended, for at most `timeout` (`false` on
     /// timeout); consumes nothing (see [`TickStream::wait_ready`]). With
     /// [`read_chunks`](Self::read_chunks) it is the wait-here, read-there pair that bindings
