@@ -10,6 +10,10 @@ Orchestration (opt-in) is in :mod:`market_data_pipeline.orchestration`.
 """
 
 from ._native import (
+    BarOperator,
+    CountingSink,
+    HybridBatcher,
+    PipelineContext,
     CircuitBreakerOpen,
     ConfigError,
     CoolingDown,
@@ -22,12 +26,17 @@ from ._native import (
     SourceError,
     UnknownProvider,
 )
-from .pipeline import Pipeline, create_pipeline
+from .pipeline import Pipeline, StreamingPipeline, create_pipeline
 from .ticks import TICK_DTYPE, PRICE_SCALE
 
 __all__ = [
     "create_pipeline",
     "Pipeline",
+    "StreamingPipeline",
+    "BarOperator",
+    "HybridBatcher",
+    "CountingSink",
+    "PipelineContext",
     "Quote",
     "TICK_DTYPE",
     "PRICE_SCALE",

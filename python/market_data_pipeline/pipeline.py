@@ -43,6 +43,18 @@ class Pipeline:
         return in_executor(self._native.run, duration_sec)
 
 
+class StreamingPipeline(Pipeline):
+    """The original's ``StreamingPipeline(source=router, operator=operator, batcher=batcher,
+    sink=sink, ctx=ctx)``: `source` is a :class:`SourceRouter` or a source made by a source
+    class; `operator` a :class:`BarOperator` (none: ticks unchanged), `batcher` a
+    :class:`HybridBatcher`, `sink` a :class:`CountingSink`, `ctx` a :class:`PipelineContext`.
+    Each object goes into one pipeline. ``run(duration_sec)`` as for :class:`Pipeline`."""
+
+    def __init__(self, source, operator=None, batcher=None, sink=None, ctx=None):
+        source = getattr(source, "_native", source)  # the router wrapper's engine router
+        super().__init__(_native.streaming_pipeline(source, operator, batcher, sink, ctx))
+
+
 #: What ``create_pipeline(...)`` (the seed's placeholder call) builds: a finite demo.
 DEMO = dict(
     tenant_id="default", pipeline_id="default", source="synthetic", symbols=["AAPL"], source_rate=None

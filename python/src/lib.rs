@@ -16,6 +16,7 @@ mod quote;
 mod registry;
 mod router;
 mod runtime;
+mod stages;
 mod stream;
 mod value;
 
@@ -37,6 +38,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<runtime::PyRuntime>()?;
     m.add_class::<pipeline::PyPipeline>()?;
     m.add_function(wrap_pyfunction!(pipeline::create_pipeline, m)?)?;
+    m.add_class::<stages::PyBarOperator>()?;
+    m.add_class::<stages::PyHybridBatcher>()?;
+    m.add_class::<stages::PyCountingSink>()?;
+    m.add_class::<stages::PyPipelineContext>()?;
+    m.add_function(wrap_pyfunction!(stages::streaming_pipeline, m)?)?;
     m.add_function(wrap_pyfunction!(registry::builtin_factory, m)?)?;
     m.add_function(wrap_pyfunction!(registry::standin_factory, m)?)?;
     m.add_function(wrap_pyfunction!(bench::rust_stream_quotes, m)?)?;

@@ -71,6 +71,15 @@ pub(crate) struct PyPipeline {
     inner: std::sync::Mutex<Option<StreamingPipeline>>,
 }
 
+impl PyPipeline {
+    /// A pipeline not started yet.
+    pub(crate) fn new(p: StreamingPipeline) -> PyPipeline {
+        PyPipeline {
+            inner: std::sync::Mutex::new(Some(p)),
+        }
+    }
+}
+
 #[pymethods]
 impl PyPipeline {
     /// Run until the source ends, or for `duration_sec` and then stop gracefully (GIL
@@ -117,7 +126,5 @@ pub(crate) fn create_pipeline(
     };
     let p = create_pipeline_with(tenant_id, pipeline_id, source, &symbols, &settings)
         .map_err(errors::pipeline)?;
-    Ok(PyPipeline {
-        inner: std::sync::Mutex::new(Some(p)),
-    })
+    Ok(PyPipeline::new(p))
 }

@@ -69,6 +69,17 @@ async for quote in router.stream():
     print(quote)
 """
 
+ROUTER_AS_PIPELINE_SOURCE = """\
+# Router can be used directly in pipelines
+pipeline = StreamingPipeline(
+    source=router,  # Router is a TickSource!
+    operator=operator,
+    batcher=batcher,
+    sink=sink,
+    ctx=ctx
+)
+"""
+
 COORDINATOR = """\
 from market_data_pipeline.orchestration import RateCoordinator
 

@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 import seed
-from conftest import DEFAULT_PROVIDER_TICKS, IBKR_FAILS_AT, Finished, Printed
+from conftest import DEFAULT_PROVIDER_TICKS, IBKR_FAILS_AT, STANDIN_TICKS, Finished, Printed
 from market_data_pipeline.orchestration import (
     CircuitBreakerOpen,
     PipelineRuntime,
@@ -63,6 +63,35 @@ def test_router_streams_with_fallback(mode):
     with pytest.raises(Finished):
         run(mode, seed.ROUTER, ns)
     check_fallback(printed)
+
+
+def test_router_as_pipeline_source(mode):
+    from market_data_pipeline import (
+        BarOperator,
+        CountingSink,
+        HybridBatcher,
+        PipelineContext,
+        StreamingPipeline,
+    )
+    from market_data_pipeline.orchestration import SourceRouter
+
+    classes = standin_classes()
+    ns = {
+        "StreamingPipeline": StreamingPipeline,
+        "router": SourceRouter(
+            sources=[classes["IBKRSource"](symbols=["AAPL"]), classes["PolygonSource"](symbols=["AAPL"])],
+            strategy="first",
+        ),
+        "operator": BarOperator(window_sec=1.0),
+        "batcher": HybridBatcher(max_rows=500, max_age_sec=0.25),
+        "sink": CountingSink(),
+        "ctx": PipelineContext("my_tenant", "my_pipeline"),
+    }
+    ns = run(mode, seed.ROUTER_AS_PIPELINE_SOURCE, ns)
+    # The router waits for IBKR to recover after Polygon ends: run for a while, then stop.
+    report = ns["pipeline"].run(duration_sec=0.2)
+    assert report.error is None and report.conserved
+    assert report.produced == IBKR_FAILS_AT + STANDIN_TICKS
 
 
 def test_coordinator_registers_acquires_records_and_cools_down(mode):
