@@ -51,7 +51,7 @@ pub(crate) fn rust_stream_ticks(py: Python<'_>, n: usize) -> PyResult<f64> {
             if stream.is_finished() {
                 break;
             }
-            got += stream.read_ticks_with(n - got, |s| {
+            got += stream.read_chunks(n - got, |s| {
                 for tick in s {
                     sum = sum.wrapping_add(tick.checksum());
                 }

@@ -38,7 +38,7 @@ pub(crate) enum Feed {
 impl Feed {
     fn read_with<F: FnMut(&[Tick])>(&mut self, max: usize, f: F) -> usize {
         match self {
-            Feed::Runtime(s) => s.read_ticks_with(max, f),
+            Feed::Runtime(s) => s.read_chunks(max, f),
             Feed::Ticks(s, _) => s.read_with(max, f),
         }
     }
