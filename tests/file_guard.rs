@@ -397,7 +397,7 @@ fn csv_import_streams_devices_and_pipes_in_bounded_memory_and_leaves_no_output()
             PathBuf::from("/dev/null"),
             "line 1: bad header: empty input",
         ),
-        (4, dir.path(""), "I/O error"),
+        (4, dir.path(""), "refused: a directory"),
         (5, dir.path("left.csv.partial"), "unfinished recording"),
         (6, dir.path("missing.csv"), "I/O error (NotFound)"),
     ];
@@ -408,4 +408,35 @@ fn csv_import_streams_devices_and_pipes_in_bounded_memory_and_leaves_no_output()
         assert!(!out.exists() && !partial_path(&out).exists(), "case {case}");
     }
     feeder.join().unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn regression_a_runtime_started_from_a_fifo_read_it_twice_and_waited_for_a_second_writer() {
+    // A start error is located by its key's line; the old code read the file again to find
+    // it, and a FIFO whose writer had gone made that second open wait for ever.
+    let dir = TempDir::new("guard-runtime-fifo");
+    let fifo = dir.path("runtime.toml");
+    mkfifo(&fifo);
+    let missing = dir.path("missing.ticks");
+    let text = format!(
+        "[providers.file]\nkind = \"replay\"\npath = {:?}\n",
+        missing.display().to_string()
+    );
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+            f.write_all(text.as_bytes()).unwrap();
+        })
+    };
+    let e = market_data_pipeline::PipelineRuntime::start_from_file(&fifo).unwrap_err();
+    writer.join().unwrap();
+    let text = e.to_string();
+    assert!(
+        text.starts_with(&format!("{}:1:", fifo.display())),
+        "{text}"
+    );
+    assert!(text.contains("missing.ticks"), "{text}");
 }

@@ -6,7 +6,6 @@
 //! cannot contain commas or quotes); blank lines are skipped; `\r\n` line ends are accepted.
 //! Errors name the line and the field (1-based) and say why.
 
-use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -450,12 +449,10 @@ pub fn csv_to_tick_file(
     let csv = csv.as_ref();
     refuse_partial_input(csv)?;
     let mut writer = TickFileWriter::create_excluding(out, table.clone(), &[csv])?;
-    let copied = File::open(csv)
-        .map_err(|e| DataError::io(&e).in_file(csv))
-        .and_then(|input| {
-            let mut reader = CsvReader::new(BufReader::new(input), table).with_path(csv);
-            reader.try_for_each(|t| writer.write(&t?))
-        });
+    let copied = super::input::open_stream(csv).and_then(|input| {
+        let mut reader = CsvReader::new(BufReader::new(input), table).with_path(csv);
+        reader.try_for_each(|t| writer.write(&t?))
+    });
     match copied {
         Ok(()) => writer.finish(),
         Err(e) => {

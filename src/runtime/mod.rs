@@ -242,13 +242,11 @@ impl PipelineRuntime {
         path: impl AsRef<std::path::Path>,
     ) -> Result<PipelineRuntime, RuntimeError> {
         let path = path.as_ref();
-        let settings = PipelineRuntimeSettings::from_file(path)?;
+        // The text is kept to locate a key: read again, a FIFO would wait for a new writer
+        // and a file could have changed.
+        let (settings, text) = PipelineRuntimeSettings::from_file_text(path)?;
         PipelineRuntime::start(settings).map_err(|e| {
-            // Read again only to locate the key (the start failed; this is the cold path).
-            let line = e.key().and_then(|key| {
-                let text = std::fs::read_to_string(path).ok()?;
-                toml_file::locate(&text, &key)
-            });
+            let line = e.key().and_then(|key| toml_file::locate(&text, &key));
             RuntimeError::InFile {
                 path: path.display().to_string(),
                 line,

@@ -378,7 +378,14 @@ impl PipelineRuntimeSettings {
     /// [`SettingsError::Io`] naming the file (unreadable, too large, not UTF-8), or as
     /// [`from_toml_str`](Self::from_toml_str) (with the file named).
     pub fn from_file(path: impl AsRef<Path>) -> Result<PipelineRuntimeSettings, SettingsError> {
-        let path = path.as_ref();
+        Self::from_file_text(path.as_ref()).map(|(settings, _)| settings)
+    }
+
+    /// [`from_file`](Self::from_file), also giving the text read: a file is read once (a
+    /// FIFO cannot be read twice).
+    pub(crate) fn from_file_text(
+        path: &Path,
+    ) -> Result<(PipelineRuntimeSettings, String), SettingsError> {
         let io = |message: String| SettingsError::Io {
             path: path.display().to_string(),
             message,
@@ -389,9 +396,11 @@ impl PipelineRuntimeSettings {
             let at = e.utf8_error().valid_up_to();
             io(format!("byte offset {at}: not UTF-8 text"))
         })?;
-        PipelineRuntimeSettings::from_toml_str(&text).map_err(|e| SettingsError::InFile {
-            path: path.display().to_string(),
-            error: Box::new(e),
-        })
+        let settings =
+            PipelineRuntimeSettings::from_toml_str(&text).map_err(|e| SettingsError::InFile {
+                path: path.display().to_string(),
+                error: Box::new(e),
+            })?;
+        Ok((settings, text))
     }
 }

@@ -57,7 +57,8 @@ fn main() {
         std::process::exit(2);
     }
     if let Err(e) = dispatch(cli) {
-        if e.downcast_ref::<signal::Interrupted>().is_some() {
+        // A signal can also end a wait with an error (reading a FIFO): still an interruption.
+        if e.downcast_ref::<signal::Interrupted>().is_some() || signal::requested().is_some() {
             eprintln!("mdp: {e:#}");
             std::process::exit(signal::EXIT_INTERRUPTED);
         }

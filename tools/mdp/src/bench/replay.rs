@@ -8,7 +8,6 @@
 //! counting sink's checksum, latency per run of equal `ts_recv`, counters per batch). The file
 //! is read once before the first run so both find it in the page cache.
 
-use std::fs::File;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -60,7 +59,9 @@ struct ReplayReport {
 
 /// Read `path` once (into nothing) so that every run finds it in the page cache.
 fn warm(path: &Path) -> Result<()> {
-    let mut f = File::open(path).with_context(|| format!("{}", path.display()))?;
+    // Checked and opened without waiting, as every input: the path may have changed since it
+    // was validated.
+    let (mut f, _) = market_data_pipeline::file::input::open_regular(path, "it is read whole")?;
     std::io::copy(&mut f, &mut std::io::sink()).with_context(|| format!("{}", path.display()))?;
     Ok(())
 }
