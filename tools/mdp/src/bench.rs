@@ -476,7 +476,9 @@ fn conclude<R: Serialize>(
     interrupted: Option<&'static str>,
 ) -> Result<()> {
     if a.json {
-        println!("{}", serde_json::to_string_pretty(report)?);
+        let mut out = serde_json::to_value(report)?;
+        out["interrupted"] = interrupted.is_some().into();
+        println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         table(report);
     }

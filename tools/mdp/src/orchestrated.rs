@@ -70,10 +70,9 @@ fn run_runtime(runtime: PipelineRuntime, duration: Duration, json: bool) -> Resu
         reports.push((p.key.to_string(), runtime.stop_pipeline(&p.key)?));
     }
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&to_json(&last, &reports))?
-        );
+        let mut out = to_json(&last, &reports);
+        out["interrupted"] = json!(interrupted.is_some());
+        println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         print_summary(&last, &reports);
     }

@@ -187,6 +187,7 @@ pub(crate) fn run(a: &ReplayArgs) -> Result<()> {
                                "p999": s.latency.p999, "max": s.latency.max},
                 "conserved": s.is_conserved(),
                 "error": report.error.as_ref().map(|e| e.to_string()),
+                "interrupted": interrupted.is_some(),
             }))?
         );
     } else {

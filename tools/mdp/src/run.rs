@@ -147,6 +147,7 @@ pub(crate) fn run(a: &RunArgs) -> Result<()> {
             "conserved": s.is_conserved(),
             "latency_ns": {"p50": s.latency.p50, "p99": s.latency.p99, "max": s.latency.max},
             "error": report.error.as_ref().map(|e| e.to_string()),
+            "interrupted": interrupted.is_some(),
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {

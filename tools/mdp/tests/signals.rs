@@ -306,3 +306,53 @@ fn a_second_signal_ends_at_once_and_nothing_looks_finished() {
     assert_eq!(e.code(), Some(INTERRUPTED), "{}", e.stderr);
     assert_unfinished(&dir, "rec.mdt");
 }
+
+#[test]
+fn regression_json_summaries_did_not_say_the_run_was_interrupted() {
+    let dir = fresh_dir("sig-json");
+    gen_input(&dir, "in.mdt", "100000");
+    let mut c = Mdp::spawn(
+        &[
+            "replay", "in.mdt", "--loops", "100000", "--out", "rec.mdt", "--json",
+        ],
+        &dir,
+    );
+    assert!(c.wait_until(|_| dir.join("rec.mdt.partial").exists()));
+    c.signal(libc::SIGINT);
+    let e = c.wait();
+    assert_interrupted(&e, "replay --json");
+    assert!(e.stdout.contains("\"interrupted\": true"), "{}", e.stdout);
+}
+
+#[test]
+fn json_summaries_of_runs_that_ended_on_their_own_say_not_interrupted() {
+    let dir = fresh_dir("sig-json-done");
+    gen_input(&dir, "in.mdt", "1000");
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/config/failover.toml");
+    // (case, arguments)
+    let cases: [(u32, &[&str]); 4] = [
+        (1, &["replay", "in.mdt", "--json"]),
+        (2, &["run", "--bars", "--duration", "0.1", "--json"]),
+        (3, &["run", "--duration", "0.1", "--json"]),
+        (
+            4,
+            &[
+                "run",
+                "--config",
+                config.to_str().unwrap(),
+                "--duration",
+                "0.1",
+                "--json",
+            ],
+        ),
+    ];
+    for (case, args) in cases {
+        let e = run(args, &dir);
+        assert_eq!(e.code(), Some(0), "case {case}: {}", e.stderr);
+        assert!(
+            e.stdout.contains("\"interrupted\": false"),
+            "case {case}: {}",
+            e.stdout
+        );
+    }
+}

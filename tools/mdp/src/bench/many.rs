@@ -31,7 +31,7 @@ use serde::Serialize;
 use super::baseline::stopping;
 use super::probe::{hop_ns, Regime};
 use super::{median, BenchArgs, POLL};
-use crate::limits;
+use crate::{limits, signal};
 
 /// The longest warm-up: every pipeline of a fair set delivers within milliseconds.
 const WARMUP_BOUND: Duration = Duration::from_secs(60);
@@ -98,6 +98,8 @@ struct ManyReport {
     /// Median of the runs' mean ticks in flight per pipeline, alone and of the N.
     median_in_flight_alone: f64,
     median_in_flight_many: f64,
+    /// A signal cut the runs short (the report covers the runs completed).
+    interrupted: bool,
 }
 
 /// CPU time (s) the threads of this process whose name starts with `prefix` have run, from
@@ -269,15 +271,18 @@ pub(super) fn run(a: &BenchArgs) -> Result<()> {
     // they host nothing (parked).
     let probe = || if workers > 1 { hop_ns(0, 1) } else { None };
     let mut runs = Vec::new();
+    let mut interrupted = false;
     for run in 1..=a.runs {
         if !a.json {
             eprintln!("run {run}/{} …", a.runs);
         }
         let hop_before_ns = probe();
         let Some(alone) = measure(a, &set, 1, window)? else {
+            interrupted = true;
             break;
         };
         let Some(many) = measure(a, &set, a.pipelines, window)? else {
+            interrupted = true;
             break;
         };
         let hop_after_ns = probe();
@@ -302,7 +307,10 @@ pub(super) fn run(a: &BenchArgs) -> Result<()> {
     }
     set.shutdown();
     if runs.is_empty() {
-        bail!("interrupted: no run completed");
+        if let (true, Some(sig)) = (interrupted, signal::requested()) {
+            return Err(signal::interrupted(sig, "no run completed".to_string()));
+        }
+        bail!("no run completed");
     }
     let med = |f: fn(&ManyRun) -> f64| median(&runs.iter().map(f).collect::<Vec<_>>());
     let report = ManyReport {
@@ -321,11 +329,21 @@ pub(super) fn run(a: &BenchArgs) -> Result<()> {
         median_in_flight_alone: med(|r| r.alone.mean_in_flight),
         median_in_flight_many: med(|r| r.many.mean_in_flight),
         runs,
+        interrupted,
     };
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print(&report);
+    }
+    if interrupted {
+        // The same end as every other command a signal cut short (exit status 130).
+        let sig = signal::requested().unwrap_or("a signal");
+        let done = report.runs.len();
+        return Err(signal::interrupted(
+            sig,
+            format!("{done} of {} runs completed and reported", a.runs),
+        ));
     }
     Ok(())
 }
