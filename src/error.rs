@@ -155,6 +155,7 @@ impl fmt::Display for DataLocation {
 
 /// What is wrong with some data.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DataErrorKind {
     /// An I/O error.
     #[error("I/O error ({kind:?}): {message}")]
@@ -282,6 +283,7 @@ impl std::error::Error for DataError {}
 
 /// A source failed. `is_retryable` tells a router whether the source may come back.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SourceError {
     /// No symbols to produce.
     #[error("source {}: no symbols configured", bounded(.source_name))]
@@ -352,6 +354,7 @@ impl SourceError {
 
 /// An operator refused its input or configuration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum OperatorError {
     /// Invalid configuration.
     #[error("operator {operator}: {error}")]
@@ -365,6 +368,7 @@ pub enum OperatorError {
 
 /// A batcher refused its configuration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum BatcherError {
     /// Invalid configuration.
     #[error("batcher: {0}")]
@@ -373,6 +377,7 @@ pub enum BatcherError {
 
 /// A sink failed to write.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SinkError {
     /// An I/O failure writing `path`.
     #[error("sink {sink}: {}: {message}", bounded(.path))]
@@ -402,6 +407,7 @@ pub enum SinkError {
 
 /// Pacing and rate limiting.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PacingError {
     /// More tokens asked for than the bucket can ever hold.
     #[error("request of {requested} tokens exceeds capacity {capacity}")]
@@ -424,6 +430,7 @@ pub enum PacingError {
 
 /// Anything that can stop a pipeline from being built or from running.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PipelineError {
     /// Source family.
     #[error(transparent)]

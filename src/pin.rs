@@ -24,6 +24,7 @@ pub enum PinFailure {
 
 /// Why a worker could not be pinned.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PinError {
     /// The core index is not on this machine.
     #[error("core {requested} does not exist (this machine has {available} cores)")]

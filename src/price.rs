@@ -24,6 +24,7 @@ pub struct Price(pub i64);
 
 /// Why a price string could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PriceParseError {
     /// The string was empty.
     #[error("empty price")]

@@ -22,6 +22,7 @@ pub const MAX_SYMBOL_LEN: usize = 32;
 
 /// Why a symbol name was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SymbolError {
     /// Empty name.
     #[error("empty symbol name")]

@@ -107,6 +107,7 @@ pub const TICK_BYTES: usize = 64;
 
 /// Why 64 bytes do not decode to a [`Tick`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TickDecodeError {
     /// The kind byte is not 1, 2 or 3.
     #[error("invalid tick kind byte {0}")]

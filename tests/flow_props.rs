@@ -231,6 +231,7 @@ proptest! {
                         Err(PacingError::RateLimited { retry_after }) => {
                             prop_assert!(!model.suspended && have <= n && !retry_after.is_zero());
                         }
+                        Err(other) => prop_assert!(false, "unexpected error {}", other),
                     }
                 }
                 LiveOp::SetLimits(c, r) => {

@@ -82,6 +82,7 @@ pub enum TaskPlacement {
 
 /// A worker set could not be made, or could not take a task.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum WorkerSetError {
     /// Invalid configuration.
     #[error(transparent)]

@@ -4,6 +4,7 @@ use crate::error::{bounded, bounded_list, ConfigError, SourceError};
 
 /// A refusal of the [`SourceRegistry`](super::SourceRegistry) or one of its factories.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RegistryError {
     /// No factory is registered under that name.
     #[error("unknown source {:?} (known: {})", bounded(.name), bounded_list(.known))]

@@ -95,6 +95,7 @@ pub(crate) fn next_command(rx: &Receiver<Command>) -> Option<Command> {
 
 /// Why a control request was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ControlError {
     /// Invalid configuration (or a duplicate source name).
     #[error(transparent)]

@@ -7,6 +7,7 @@ use crate::runtime::spec::PipelineKey;
 
 /// Settings that could not be read or do not validate.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SettingsError {
     /// Malformed TOML, an unknown key or a wrong type.
     #[error("line {line}, column {column}: {message}")]
@@ -52,6 +53,7 @@ impl From<ConfigError> for SettingsError {
 
 /// A refusal of the [`PipelineRuntime`](super::PipelineRuntime).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RuntimeError {
     /// Invalid settings (at start or in `update_settings`); nothing was changed.
     ///

@@ -12,6 +12,7 @@ use crate::flow::breaker::CircuitBreakerOpen;
 /// "never" (`UnknownProvider`, `ExceedsCapacity`, `TooManyScopes`, `Config`): see
 /// [`is_retryable`](Self::is_retryable).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CoordinatorError {
     /// No provider of that name is registered (the message lists a bounded number of names:
     /// a coordinator may hold a quarter million).
