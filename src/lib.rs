@@ -15,6 +15,7 @@ pub mod fanout;
 pub mod file;
 pub mod flow;
 pub mod idle;
+pub mod metrics;
 pub mod operator;
 pub mod pin;
 pub mod pipeline;

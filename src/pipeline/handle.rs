@@ -46,7 +46,7 @@ fn stage_of(name: &str) -> &'static str {
 #[derive(Debug)]
 pub struct PipelineHandle {
     ctx: PipelineContext,
-    shared: Arc<PipelineShared>,
+    pub(super) shared: Arc<PipelineShared>,
     /// The stages' names; each sends it on `shared.exits` once, as it exits.
     stages: Vec<String>,
     /// Exits already received from `shared.exits`.
@@ -258,7 +258,7 @@ impl Drop for PipelineHandle {
 /// own it (the [`PipelineHandle`] still joins it).
 #[derive(Clone, Debug)]
 pub struct PipelineMonitor {
-    shared: Arc<PipelineShared>,
+    pub(super) shared: Arc<PipelineShared>,
     wake: Vec<Thread>,
 }
 

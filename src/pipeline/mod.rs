@@ -28,6 +28,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod buckets;
 mod builder;
 mod create;
 mod handle;
@@ -41,6 +42,7 @@ mod tick_stream;
 #[cfg(all(test, loom))]
 mod loom_model;
 
+pub use buckets::LatencyBuckets;
 pub use builder::{Placement, StreamingPipeline, StreamingPipelineBuilder};
 pub use create::{create_pipeline, create_pipeline_with, PipelineSettings};
 pub use handle::{PipelineHandle, PipelineMonitor, StopTimeout};

@@ -198,6 +198,8 @@ impl PipelineShared {
     }
 
     pub(crate) fn fail(&self, e: PipelineError) {
+        // A state change, once per failing stage (the runtime's stop names the pipeline).
+        tracing::error!(target: "market_data_pipeline::pipeline", error = %e, "pipeline stage failed");
         lock(&self.errors).push(e);
         self.set_state(PipelineState::Failed);
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::flow::BreakerState;
 use crate::source::SourceStatus;
 
-use super::{RoutingStrategy, SourceRouter, SwitchRecord};
+use super::{RoutingStrategy, SourceRouter, SwitchReason, SwitchRecord};
 
 /// Whose breaker guards a routed source.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +45,9 @@ pub struct SourceStats {
     /// EWMA (weight 1/8) of `ts_recv − ts_event` of the newest tick of each chunk polled from
     /// it, in ns; `None` before its first tick.
     pub latency_ns: Option<u64>,
+    /// Time since it last delivered data to the router (or since it was added), ns: how
+    /// stale it is.
+    pub since_data_ns: u64,
     /// Its own status.
     pub status: SourceStatus,
     /// Could it be chosen now (not dead or ended, breaker not open, out of its hold-down)?
@@ -64,6 +67,8 @@ pub struct RouterStats {
     pub switches: Vec<SwitchRecord>,
     /// Every switch ever recorded (including those dropped from `switches`).
     pub switches_total: u64,
+    /// Every switch ever recorded, counted by reason (indexed by [`SwitchReason::index`]).
+    pub switches_by_reason: [u64; SwitchReason::ALL.len()],
     /// Ticks delivered.
     pub delivered: u64,
     /// `Arbitrate`: sequence numbers no source carried within the window.
@@ -113,6 +118,7 @@ impl SourceRouter {
                     BreakerOwner::Router
                 },
                 latency_ns: slot.latency.get(),
+                since_data_ns: now_ns.saturating_sub(slot.last_data_ns),
                 status: slot.source.status(),
                 usable: slot.usable(now_ns, self.tuning.hold_down_ns, true),
             };
@@ -126,6 +132,7 @@ impl SourceRouter {
             s.switches.extend(self.log.iter().cloned());
         }
         s.switches_total = self.log.total();
+        s.switches_by_reason = *self.log.by_reason();
         s.delivered = self.delivered;
         s.drained = self.slots.iter().map(|x| x.counters.drained).sum();
         s.gaps = self.window.gaps;

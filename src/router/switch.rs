@@ -34,6 +34,26 @@ pub enum SwitchReason {
 }
 
 impl SwitchReason {
+    /// Every reason, in declaration order (the index [`index`](Self::index) gives).
+    pub const ALL: [SwitchReason; 11] = [
+        SwitchReason::Error,
+        SwitchReason::Disconnected,
+        SwitchReason::Stale,
+        SwitchReason::BreakerOpen,
+        SwitchReason::FailBack,
+        SwitchReason::RoundRobin,
+        SwitchReason::Faster,
+        SwitchReason::Added,
+        SwitchReason::Removed,
+        SwitchReason::Manual,
+        SwitchReason::Ended,
+    ];
+
+    /// Its position in [`ALL`](Self::ALL).
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
     /// Lower-case name.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -75,12 +95,14 @@ pub struct SwitchRecord {
     pub reason: SwitchReason,
 }
 
-/// The bounded history of switches (oldest dropped first) and the total count.
+/// The bounded history of switches (oldest dropped first), the total count and the count
+/// by reason.
 #[derive(Debug)]
 pub(crate) struct SwitchLog {
     records: VecDeque<SwitchRecord>,
     cap: usize,
     total: u64,
+    by_reason: [u64; SwitchReason::ALL.len()],
 }
 
 impl SwitchLog {
@@ -89,6 +111,7 @@ impl SwitchLog {
             records: VecDeque::with_capacity(cap),
             cap,
             total: 0,
+            by_reason: [0; SwitchReason::ALL.len()],
         }
     }
 
@@ -96,8 +119,22 @@ impl SwitchLog {
         if self.records.len() == self.cap {
             self.records.pop_front();
         }
+        tracing::info!(
+            target: "market_data_pipeline::router",
+            from = r.from.as_deref().unwrap_or("-"),
+            to = r.to.as_deref().unwrap_or("-"),
+            reason = r.reason.as_str(),
+            at_ns = r.at_ns,
+            "router switched source"
+        );
+        self.by_reason[r.reason.index()] += 1;
         self.records.push_back(r);
         self.total += 1;
+    }
+
+    /// Switches ever recorded, by reason (indexed by [`SwitchReason::index`]).
+    pub(super) fn by_reason(&self) -> &[u64; SwitchReason::ALL.len()] {
+        &self.by_reason
     }
 
     pub(super) fn set_cap(&mut self, cap: usize) {
@@ -121,6 +158,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_reason_is_listed_at_its_index() {
+        for (i, r) in SwitchReason::ALL.iter().enumerate() {
+            assert_eq!(r.index(), i, "{r}");
+        }
+    }
+
+    #[test]
     fn the_log_keeps_the_newest_records_and_counts_all() {
         let mut log = SwitchLog::new(2);
         for at_ns in 0..5 {
@@ -132,6 +176,8 @@ mod tests {
             });
         }
         assert_eq!(log.total(), 5);
+        assert_eq!(log.by_reason()[SwitchReason::Manual.index()], 5);
+        assert_eq!(log.by_reason().iter().sum::<u64>(), 5);
         let kept: Vec<u64> = log.iter().map(|r| r.at_ns).collect();
         assert_eq!(kept, [3, 4]);
         log.set_cap(1);

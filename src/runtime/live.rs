@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use crate::error::ConfigError;
+use crate::metrics::Scrape;
 use crate::router::RoutingStrategy;
 use crate::runtime::error::RuntimeError;
 use crate::runtime::settings::PipelineRuntimeSettings;
 use crate::runtime::snapshot::{ProviderHealth, RuntimeSnapshot};
-use crate::runtime::{check_sources, PipelineRuntime, Versioned};
+use crate::runtime::{check_sources, PipelineRuntime, RuntimeShared, Versioned};
 
 impl PipelineRuntime {
     /// Validate `new`, then apply it while pipelines run, without restarting them: provider
@@ -36,6 +37,13 @@ impl PipelineRuntime {
                     "{} requested, but the runtime runs {running} workers, fixed at start",
                     new.workers
                 ),
+            )
+            .into());
+        }
+        if new.metrics_addr != self.settings().metrics_addr {
+            return Err(ConfigError::new(
+                "metrics_addr",
+                "fixed when the runtime starts (the metrics server is not moved live)",
             )
             .into());
         }
@@ -96,6 +104,11 @@ impl PipelineRuntime {
                 settings: new.clone(),
             }
         });
+        tracing::info!(
+            target: "market_data_pipeline::runtime",
+            version,
+            "settings swapped"
+        );
         Ok(version)
     }
 
@@ -107,13 +120,26 @@ impl PipelineRuntime {
     /// Provider health (budget, breaker state and transitions, cooldowns, refusals) and every
     /// pipeline's counters and latency percentiles.
     pub fn snapshot(&self) -> RuntimeSnapshot {
-        let current = self.inner.settings.load_full();
+        self.inner.snapshot()
+    }
+}
+
+impl RuntimeShared {
+    /// See [`PipelineRuntime::snapshot`].
+    pub(crate) fn snapshot(&self) -> RuntimeSnapshot {
+        self.scrape(false).snapshot
+    }
+
+    /// The snapshot and, when `with_latency`, each pipeline's latency buckets, the pipelines
+    /// read under one lock of the table (so the two lists match).
+    pub(crate) fn scrape(&self, with_latency: bool) -> Scrape {
+        let current = self.settings.load_full();
         let providers = current
             .settings
             .providers
             .iter()
             .filter_map(|(name, p)| {
-                let state = self.inner.coordinator.provider_state(name).ok()?;
+                let state = self.coordinator.provider_state(name).ok()?;
                 Some(ProviderHealth {
                     name: name.clone(),
                     kind: p.source.kind.clone(),
@@ -122,11 +148,27 @@ impl PipelineRuntime {
                 })
             })
             .collect();
-        RuntimeSnapshot {
-            settings_version: current.version,
-            routing_strategy: current.settings.routing_strategy,
-            providers,
-            pipelines: self.list_pipelines(),
+        let (pipelines, latency) = {
+            let table = self.table();
+            let pipelines = table.iter().map(|(k, e)| e.info(k)).collect();
+            let latency = if with_latency {
+                table
+                    .values()
+                    .map(|e| e.latency_buckets(&crate::metrics::LATENCY_BOUNDS_NS))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            (pipelines, latency)
+        };
+        Scrape {
+            snapshot: RuntimeSnapshot {
+                settings_version: current.version,
+                routing_strategy: current.settings.routing_strategy,
+                providers,
+                pipelines,
+            },
+            latency,
         }
     }
 }

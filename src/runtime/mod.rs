@@ -140,6 +140,13 @@ impl Entry {
             ring_capacity,
         }
     }
+
+    fn latency_buckets(&self, bounds_ns: &[u64]) -> crate::pipeline::LatencyBuckets {
+        match &self.running {
+            RunningPipeline::Owned(h) => h.latency_buckets(bounds_ns),
+            RunningPipeline::Stream(m) => m.latency_buckets(bounds_ns),
+        }
+    }
 }
 
 /// State shared by the runtime and its quote streams.
@@ -189,6 +196,8 @@ impl RuntimeShared {
 #[derive(Debug)]
 pub struct PipelineRuntime {
     inner: Arc<RuntimeShared>,
+    /// The `/metrics` responder, when `metrics_addr` is set; stopped first at shutdown.
+    metrics: Mutex<Option<crate::metrics::MetricsServer>>,
 }
 
 /// Build each provider's source once, to check its parameters before anything runs.
@@ -303,11 +312,31 @@ impl PipelineRuntime {
             hubs: hubs::Hubs::default(),
             workers,
         });
-        let runtime = PipelineRuntime { inner };
+        let metrics = match &settings.metrics_addr {
+            None => None,
+            Some(addr) => Some(serve_metrics(&inner, addr)?),
+        };
+        let runtime = PipelineRuntime {
+            inner,
+            metrics: Mutex::new(metrics),
+        };
         for spec in &settings.pipelines {
             runtime.run_pipeline(spec.clone())?;
         }
         Ok(runtime)
+    }
+
+    /// The address the `/metrics` responder listens on (with the port the OS chose for a
+    /// `metrics_addr` of port 0), or `None` when `metrics_addr` is not set or it has stopped.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        crate::sync::lock(&self.metrics)
+            .as_ref()
+            .map(|m| m.local_addr())
+    }
+
+    /// What one scrape of the metrics reads (see [`metrics::render`](crate::metrics::render)).
+    pub(crate) fn scrape(&self) -> crate::metrics::Scrape {
+        self.inner.scrape(true)
     }
 
     /// The settings in force (an immutable snapshot; a concurrent `update_settings` never
@@ -350,6 +379,12 @@ impl PipelineRuntime {
             return Err(RuntimeError::MaxPipelines { key, running, max });
         }
         let (pipeline, routed) = start()?;
+        tracing::info!(
+            target: "market_data_pipeline::runtime",
+            pipeline = %key,
+            sources = ?sources,
+            "pipeline started"
+        );
         table.insert(
             key.clone(),
             Entry {
@@ -461,6 +496,27 @@ impl PipelineRuntime {
         self.inner.table().iter().map(|(k, e)| e.info(k)).collect()
     }
 
+    fn log_report(key: &PipelineKey, report: &PipelineReport) {
+        match &report.error {
+            None => tracing::info!(
+                target: "market_data_pipeline::runtime",
+                pipeline = %key,
+                produced = report.stats.produced,
+                delivered = report.stats.delivered,
+                elapsed_s = report.elapsed.as_secs_f64(),
+                "pipeline stopped"
+            ),
+            Some(e) => tracing::error!(
+                target: "market_data_pipeline::runtime",
+                pipeline = %key,
+                produced = report.stats.produced,
+                delivered = report.stats.delivered,
+                error = %e,
+                "pipeline failed"
+            ),
+        }
+    }
+
     /// Stop pipeline `key`: its source stops, every stage drains, and the final counts are
     /// reported (`produced == ticks_in + dropped`, exactly). Waits as long as the stages take
     /// (see [`stop_pipeline_timeout`](Self::stop_pipeline_timeout)).
@@ -469,7 +525,9 @@ impl PipelineRuntime {
     /// [`RuntimeError::UnknownPipeline`] listing the running keys;
     /// [`RuntimeError::StreamPipeline`] for a quote stream (stop it through its stream).
     pub fn stop_pipeline(&self, key: &PipelineKey) -> Result<PipelineReport, RuntimeError> {
-        Ok(self.take_owned(key)?.stop_and_join())
+        let report = self.take_owned(key)?.stop_and_join();
+        Self::log_report(key, &report);
+        Ok(report)
     }
 
     /// [`stop_pipeline`](Self::stop_pipeline), waiting at most `deadline` for its stages.
@@ -488,6 +546,7 @@ impl PipelineRuntime {
     ) -> Result<PipelineReport, RuntimeError> {
         self.take_owned(key)?
             .stop_and_join_timeout(deadline)
+            .inspect(|report| Self::log_report(key, report))
             .map_err(|e| {
                 // A stage left stuck on a worker must not make dropping the runtime wait for
                 // ever.
@@ -538,6 +597,8 @@ impl PipelineRuntime {
     }
 
     fn stop_all(&self) -> BTreeMap<PipelineKey, PipelineReport> {
+        // No scrape is answered once the pipelines start going.
+        drop(crate::sync::lock(&self.metrics).take());
         let entries = std::mem::take(&mut *self.inner.table());
         for e in entries.values() {
             match &e.running {
@@ -548,7 +609,11 @@ impl PipelineRuntime {
         let reports = entries
             .into_iter()
             .filter_map(|(key, e)| match e.running {
-                RunningPipeline::Owned(h) => Some((key, h.join())),
+                RunningPipeline::Owned(h) => {
+                    let report = h.join();
+                    Self::log_report(&key, &report);
+                    Some((key, report))
+                }
                 RunningPipeline::Stream(_) => None,
             })
             .collect();
@@ -568,3 +633,18 @@ impl Drop for PipelineRuntime {
 }
 
 mod live;
+
+/// Start the `/metrics` responder of `shared` on `addr` (the `metrics_addr` setting). It holds
+/// the shared state weakly: it never keeps a stopped runtime's state alive.
+fn serve_metrics(
+    shared: &Arc<RuntimeShared>,
+    addr: &str,
+) -> Result<crate::metrics::MetricsServer, RuntimeError> {
+    let addr = crate::metrics::parse_addr("metrics_addr", addr)?;
+    let weak = Arc::downgrade(shared);
+    crate::metrics::MetricsServer::start(addr, move || match weak.upgrade() {
+        Some(shared) => crate::metrics::render_scrape(shared.scrape(true)),
+        None => "# EOF\n".to_string(),
+    })
+    .map_err(|e| crate::error::ConfigError::new("metrics_addr", e.to_string()).into())
+}

@@ -138,6 +138,11 @@ pub struct PipelineRuntimeSettings {
     /// (the workspace crate `mdp-redis` shares provider budgets through Redis with it); the
     /// core keeps it and does not read it.
     pub coordination: Option<String>,
+    /// Serve the OpenMetrics text of [`metrics::render`](crate::metrics::render) at
+    /// `http://<metrics_addr>/metrics` (an `IP:port`, e.g. `127.0.0.1:9100`; port 0 picks a
+    /// free one, see [`PipelineRuntime::metrics_addr`](super::PipelineRuntime::metrics_addr)).
+    /// `None` (the default): no server. Fixed when the runtime starts.
+    pub metrics_addr: Option<String>,
 }
 
 impl Default for PipelineRuntimeSettings {
@@ -162,6 +167,7 @@ impl Default for PipelineRuntimeSettings {
             pipelines: Vec::new(),
             workers: crate::pin::available_cores(),
             coordination: None,
+            metrics_addr: None,
         }
     }
 }
@@ -226,6 +232,9 @@ impl PipelineRuntimeSettings {
     pub fn validate(&self) -> Result<(), ConfigError> {
         positive("max_concurrent_pipelines", self.max_concurrent_pipelines)?;
         crate::exec::check_workers("workers", self.workers)?;
+        if let Some(addr) = &self.metrics_addr {
+            crate::metrics::parse_addr("metrics_addr", addr)?;
+        }
         if self.circuit_breaker_threshold == 0 {
             return Err(ConfigError::new(
                 "circuit_breaker_threshold",

@@ -39,6 +39,7 @@ struct RawSettings {
     pipelines: Vec<RawPipeline>,
     workers: Option<usize>,
     coordination: Option<toml::Table>,
+    metrics_addr: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -255,6 +256,7 @@ fn convert(raw: RawSettings) -> Result<PipelineRuntimeSettings, ConfigError> {
         pipeline,
         pipelines,
         workers: raw.workers.unwrap_or(d.workers),
+        metrics_addr: raw.metrics_addr,
     })
 }
 

@@ -381,6 +381,14 @@ impl CircuitBreaker {
         };
         // Relaxed: statistics; each transition is counted by the one thread whose CAS made it.
         counter.fetch_add(1, Ordering::Relaxed);
+        // A state change (never per call): one event, by the thread that made it.
+        tracing::info!(
+            target: "market_data_pipeline::breaker",
+            breaker = &*self.name,
+            to = entered.as_str(),
+            at_ns = now_ns,
+            "circuit breaker transition"
+        );
         self.last_transition
             .store(now_ns.saturating_add(1), Ordering::Relaxed);
     }

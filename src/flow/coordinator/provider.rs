@@ -92,6 +92,9 @@ pub(crate) struct Provider {
     shared: std::sync::OnceLock<Arc<dyn SharedBudget>>,
     limits: std::sync::Mutex<ProviderLimits>,
     default_cooldown_ns: AtomicU64,
+    /// Requests admitted (every budget window and the breaker passed). Padded: it is bumped
+    /// on every admission, from every thread that spends this provider's budget.
+    admitted: crossbeam::utils::CachePadded<AtomicU64>,
     rate_limited: AtomicU64,
     circuit_open: AtomicU64,
     cooling_down: AtomicU64,
@@ -138,6 +141,7 @@ impl Provider {
             shared: std::sync::OnceLock::new(),
             limits: std::sync::Mutex::new(limits.clone()),
             default_cooldown_ns: AtomicU64::new(duration_ns(checked.cooldown)),
+            admitted: crossbeam::utils::CachePadded::new(AtomicU64::new(0)),
             rate_limited: AtomicU64::new(0),
             circuit_open: AtomicU64::new(0),
             cooling_down: AtomicU64::new(0),
@@ -328,6 +332,7 @@ impl ProviderHandle {
                 return Err(self.refused(e, &w.label)); // dropping the permit frees a probe slot
             }
         }
+        bump(&p.admitted);
         Ok(permit)
     }
 
@@ -456,7 +461,16 @@ impl ProviderHandle {
     pub fn apply_cooldown(&self, scope: &str, duration: Duration) -> Result<u64, CoordinatorError> {
         let id = self.scope(scope)?;
         let until = self.0.clock.now_ns().saturating_add(duration_ns(duration));
-        Ok(self.0.cooldowns.trigger(id, until))
+        let deadline = self.0.cooldowns.trigger(id, until);
+        tracing::info!(
+            target: "market_data_pipeline::coordinator",
+            provider = &*self.0.name,
+            scope,
+            seconds = duration.as_secs_f64(),
+            until_ns = deadline,
+            "cooldown triggered"
+        );
+        Ok(deadline)
     }
 
     /// Admit this provider's requests through `budget` (shared with other processes) instead
@@ -557,6 +571,7 @@ impl ProviderHandle {
             scale: p.windows[0].bucket.scale(),
             shared: p.shared.get().map(|b| b.status()),
             counters: ProviderCounters {
+                admitted: p.admitted.load(Ordering::Relaxed),
                 rate_limited: p.rate_limited.load(Ordering::Relaxed),
                 circuit_open: p.circuit_open.load(Ordering::Relaxed),
                 cooling_down: p.cooling_down.load(Ordering::Relaxed),

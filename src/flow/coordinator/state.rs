@@ -5,9 +5,11 @@ use std::time::Duration;
 use super::shared::SharedBudgetStatus;
 use crate::flow::breaker::BreakerStats;
 
-/// Refusals counted per provider, by reason.
+/// Admissions and refusals counted per provider, refusals by reason.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ProviderCounters {
+    /// Requests admitted by the budget (every window, the tenant's if any, and the breaker).
+    pub admitted: u64,
     /// Refused by a budget window (or a tenant budget).
     pub rate_limited: u64,
     /// Refused by the open breaker.
