@@ -73,6 +73,10 @@ pub(crate) struct BenchArgs {
     /// with this path prefix.
     #[arg(long)]
     pub hgrm: Option<PathBuf>,
+    /// Draw an SVG: the bare ring's and the pipeline's latency percentile distributions (the
+    /// last run's; log-scale percentile axis) and every contender's throughput per run.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
     /// Instead of the fair bench: this many endless pipelines on one worker set beside one
     /// pipeline alone on the same set (total throughput ratio, min/max per pipeline, threads;
     /// 1 to 10000).
@@ -90,7 +94,7 @@ pub(crate) struct BenchArgs {
     pub window_secs: f64,
     /// Instead: `mdp replay`'s pipeline on this tick file at max speed beside a bare mmap →
     /// rtrb ring copy of it (--ticks and the latency flags do not apply).
-    #[arg(long, conflicts_with_all = ["hgrm", "pipelines"])]
+    #[arg(long, conflicts_with_all = ["hgrm", "pipelines", "plot"])]
     pub replay: Option<PathBuf>,
 }
 
@@ -395,6 +399,9 @@ pub(crate) fn run(a: &BenchArgs) -> Result<()> {
         let (ring, pipeline) = hgrm_paths(prefix);
         crate::output::check(&[&ring, &pipeline], &[])?;
     }
+    if let Some(path) = &a.plot {
+        crate::output::check(&[path], &[])?;
+    }
     let (runs, interrupted) = repeat(a, |_| one_run(a, lat_ticks, strategy))?;
     let done = runs.len();
     let mut thr = Rows::default();
@@ -424,12 +431,52 @@ pub(crate) fn run(a: &BenchArgs) -> Result<()> {
         throughput: thr,
         latency: lat,
     };
+    if let (Some(path), Some(r), Some(p)) = (&a.plot, &last_ring_hist, &last_pipeline_hist) {
+        plot(a, path, &report, r, p)?;
+    }
     if let (Some(prefix), Some(r), Some(p)) = (&a.hgrm, last_ring_hist, last_pipeline_hist) {
         let (ring, pipeline) = hgrm_paths(prefix);
         write_hgrm(&ring, &r)?;
         write_hgrm(&pipeline, &p)?;
     }
     conclude(a, &report, print_table, done, interrupted)
+}
+
+/// `--plot`: the last run's latency distributions and every run's throughput.
+fn plot(
+    a: &BenchArgs,
+    path: &std::path::Path,
+    report: &Report,
+    ring: &Histogram<u64>,
+    pipeline: &Histogram<u64>,
+) -> Result<()> {
+    use crate::plot::{bench_svg, percentile_points};
+    let per_run = |rows: &[RunResult]| -> Vec<(f64, f64)> {
+        rows.iter()
+            .enumerate()
+            .map(|(i, r)| (i as f64 + 1.0, r.rate / 1e6))
+            .collect()
+    };
+    let t = &report.throughput;
+    let title = format!(
+        "mdp bench: {}; latency runs paced at {} ticks/s",
+        report.setup.describe(),
+        a.latency_rate
+    );
+    bench_svg(
+        path,
+        &title,
+        &[
+            ("bare ring", percentile_points(ring)),
+            ("pipeline", percentile_points(pipeline)),
+        ],
+        &[
+            ("bare ring", per_run(&t.bare_ring)),
+            ("crossbeam", per_run(&t.crossbeam)),
+            ("pipeline", per_run(&t.pipeline)),
+            ("pipeline + router", per_run(&t.pipeline_router)),
+        ],
+    )
 }
 
 /// Run `one` (given the 1-based run number) `--runs` times, announcing each; a signal stops

@@ -8,8 +8,10 @@ mod coordination;
 mod feed;
 mod gen;
 mod limits;
+mod logging;
 mod orchestrated;
 mod output;
+mod plot;
 mod replay;
 mod run;
 mod signal;
@@ -23,6 +25,13 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
+    /// Print the engine's events (state changes, never per tick) to stderr: -v info (with
+    /// warnings and errors), -vv debug. Without it, none. RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Event format on stderr.
+    #[arg(long, value_enum, default_value_t = logging::LogFormat::Text, global = true)]
+    log_format: logging::LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -52,6 +61,7 @@ Exit status: 0 success, 2 error (bad input, failed run), 130 interrupted.";
 
 fn main() {
     let cli = Cli::parse();
+    logging::install(cli.verbose, cli.log_format);
     if let Err(e) = signal::install() {
         eprintln!("error: {e:#}");
         std::process::exit(2);

@@ -33,6 +33,9 @@ pub(crate) fn run_settings(
 /// Run a started `runtime` (with one default pipeline if its settings listed none) for
 /// `duration` (or until SIGINT/SIGTERM), printing a live line (unless `json`) and a summary.
 fn run_runtime(runtime: PipelineRuntime, duration: Duration, json: bool) -> Result<()> {
+    if let Some(addr) = runtime.metrics_addr() {
+        eprintln!("metrics: http://{addr}/metrics");
+    }
     if runtime.list_pipelines().is_empty() {
         runtime.run_pipeline(PipelineSpec::new("cli", "run"))?;
     }
@@ -99,17 +102,34 @@ fn run_runtime(runtime: PipelineRuntime, duration: Duration, json: bool) -> Resu
 pub(crate) const DEMO: &str = include_str!("../../../examples/config/failover.toml");
 
 /// Plain `mdp run`.
-pub(crate) fn run_demo(duration: Duration, json: bool) -> Result<()> {
-    let settings = PipelineRuntimeSettings::from_toml_str(DEMO).context("the built-in demo")?;
+pub(crate) fn run_demo(duration: Duration, json: bool, metrics: Option<&str>) -> Result<()> {
+    let mut settings = PipelineRuntimeSettings::from_toml_str(DEMO).context("the built-in demo")?;
+    if metrics.is_some() {
+        settings.metrics_addr = metrics.map(str::to_string);
+    }
     run_settings(settings, duration, json)
 }
 
 /// `mdp run --config FILE`. An error raised while starting names the file and the line of the
 /// key it is about.
-pub(crate) fn run_file(path: &Path, duration: Duration, json: bool) -> Result<()> {
-    let settings = PipelineRuntimeSettings::from_file(path)?;
-    if settings.coordination.is_none() {
+/// `--metrics ADDR` replaces the file's `metrics_addr`.
+pub(crate) fn run_file(
+    path: &Path,
+    duration: Duration,
+    json: bool,
+    metrics: Option<&str>,
+) -> Result<()> {
+    let mut settings = PipelineRuntimeSettings::from_file(path)?;
+    if settings.coordination.is_none() && metrics.is_none() {
         let runtime = PipelineRuntime::start_from_file(path)?;
+        return run_runtime(runtime, duration, json);
+    }
+    if let Some(addr) = metrics {
+        settings.metrics_addr = Some(addr.to_string());
+    }
+    if settings.coordination.is_none() {
+        let runtime = PipelineRuntime::start(settings)
+            .with_context(|| format!("starting the runtime of {}", path.display()))?;
         return run_runtime(runtime, duration, json);
     }
     // Shared budgets are attached before any pipeline polls a provider: started first, the

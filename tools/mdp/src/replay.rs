@@ -59,6 +59,9 @@ pub(crate) struct ReplayArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Draw an SVG of throughput and latency (p50, p99 per half-second interval) over time.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
 }
 
 /// Ticks per chunk of `mdp replay`'s pipeline.
@@ -158,8 +161,15 @@ pub(crate) fn run(a: &ReplayArgs) -> Result<()> {
         ProgressStyle::with_template("{bar:40} {pos}/{len} ticks  {per_sec}  eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    if let Some(path) = &a.plot {
+        output::check(&[path], &[&a.file])?;
+    }
+    let mut timeline = a.plot.as_ref().map(|_| Timeline::new());
     let mut interrupted = None;
     while !handle.is_finished() {
+        if let Some(t) = &mut timeline {
+            t.sample(&handle);
+        }
         if interrupted.is_none() {
             if let Some(sig) = signal::requested() {
                 signal::announce(sig, "draining the pipeline; the output stays unfinished");
@@ -171,7 +181,13 @@ pub(crate) fn run(a: &ReplayArgs) -> Result<()> {
         std::thread::sleep(POLL);
     }
     bar.finish_and_clear();
+    if let Some(t) = &mut timeline {
+        t.sample_now(&handle);
+    }
     let report = handle.join();
+    if let (Some(path), Some(t)) = (&a.plot, &timeline) {
+        t.plot(path, &a.file)?;
+    }
     let s = &report.stats;
     let secs = report.elapsed.as_secs_f64();
     if a.json {
@@ -228,4 +244,81 @@ pub(crate) fn run(a: &ReplayArgs) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// `--plot`: the pipeline sampled every [`Timeline::EVERY`] (ticks produced, latency buckets).
+struct Timeline {
+    start: std::time::Instant,
+    next: std::time::Instant,
+    bounds: Vec<u64>,
+    samples: Vec<(f64, u64, market_data_pipeline::pipeline::LatencyBuckets)>,
+}
+
+impl Timeline {
+    /// Sampling interval (the sink merges its latencies into the shared histogram every
+    /// quarter second).
+    const EVERY: Duration = Duration::from_millis(500);
+
+    fn new() -> Timeline {
+        // 1-2-5 steps from 100 ns to 10 s.
+        let mut bounds = Vec::new();
+        let mut decade = 100u64;
+        while decade <= 10_000_000_000 {
+            bounds.extend([decade, 2 * decade, 5 * decade]);
+            decade *= 10;
+        }
+        let now = std::time::Instant::now();
+        Timeline {
+            start: now,
+            next: now,
+            bounds,
+            samples: Vec::new(),
+        }
+    }
+
+    fn sample(&mut self, handle: &market_data_pipeline::PipelineHandle) {
+        if std::time::Instant::now() >= self.next {
+            self.sample_now(handle);
+            self.next += Self::EVERY;
+        }
+    }
+
+    fn sample_now(&mut self, handle: &market_data_pipeline::PipelineHandle) {
+        let t = self.start.elapsed().as_secs_f64();
+        let produced = handle.stats().produced;
+        self.samples
+            .push((t, produced, handle.latency_buckets(&self.bounds)));
+    }
+
+    /// The upper bound of the bucket holding quantile `q` of the records between two samples.
+    fn quantile(&self, a: &[u64], b: &[u64], count: u64, q: f64) -> Option<f64> {
+        let want = (q * count as f64).ceil().max(1.0) as u64;
+        let i = a.iter().zip(b).position(|(x, y)| y - x >= want)?;
+        Some(self.bounds[i] as f64 / 1000.0)
+    }
+
+    fn plot(&self, path: &std::path::Path, file: &std::path::Path) -> Result<()> {
+        let mut thr = Vec::new();
+        let (mut p50, mut p99) = (Vec::new(), Vec::new());
+        for w in self.samples.windows(2) {
+            let ((t0, n0, b0), (t1, n1, b1)) = (&w[0], &w[1]);
+            let dt = (t1 - t0).max(1e-9);
+            thr.push((*t1, (n1 - n0) as f64 / dt / 1e6));
+            let count = b1.count - b0.count;
+            if count > 0 {
+                if let Some(v) = self.quantile(&b0.cumulative, &b1.cumulative, count, 0.5) {
+                    p50.push((*t1, v));
+                }
+                if let Some(v) = self.quantile(&b0.cumulative, &b1.cumulative, count, 0.99) {
+                    p99.push((*t1, v));
+                }
+            }
+        }
+        crate::plot::over_time_svg(
+            path,
+            &format!("mdp replay {} (sampled every 0.5 s)", file.display()),
+            &thr,
+            &[("p50", p50), ("p99", p99)],
+        )
+    }
 }

@@ -51,15 +51,27 @@ pub(crate) struct RunArgs {
     /// read, so a pipe or device is fine).
     #[arg(long)]
     pub config: Option<std::path::PathBuf>,
+    /// Serve Prometheus/OpenMetrics metrics at http://ADDR/metrics while the runtime runs
+    /// (IP:port, e.g. 127.0.0.1:9100; port 0 picks a free one, printed at start). Replaces
+    /// the config's `metrics_addr`. Not with --bars.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<String>,
 }
 
 pub(crate) fn run(a: &RunArgs) -> Result<()> {
     let duration = limits::seconds("--duration", a.duration, limits::MAX_SECONDS)?;
+    let metrics = a.metrics.as_deref();
+    if let Some(addr) = metrics {
+        market_data_pipeline::metrics::parse_addr("--metrics", addr)?;
+    }
     if let Some(path) = &a.config {
-        return crate::orchestrated::run_file(path, duration, a.json);
+        return crate::orchestrated::run_file(path, duration, a.json, metrics);
     }
     if !a.bars {
-        return crate::orchestrated::run_demo(duration, a.json);
+        return crate::orchestrated::run_demo(duration, a.json, metrics);
+    }
+    if metrics.is_some() {
+        bail!("--metrics serves a runtime's metrics: not with --bars (a bare pipeline)");
     }
     let window = limits::bar_window("--bar-ms", a.bar_ms)?;
     limits::within("--rate", a.rate, 0, limits::MAX_RATE)?;
