@@ -439,3 +439,33 @@ fn render_without_a_server_is_well_formed() {
         1.0
     );
 }
+
+#[test]
+fn every_metric_the_grafana_dashboard_queries_is_rendered() {
+    let runtime = PipelineRuntime::start(Default::default()).unwrap();
+    let text = market_data_pipeline::metrics::render(&runtime);
+    let families: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/grafana/mdp-dashboard.json"
+    );
+    let dashboard = std::fs::read_to_string(path).unwrap();
+    let mut queried = 0;
+    for (at, _) in dashboard.match_indices("mdp_") {
+        let name: String = dashboard[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        let family = ["_total", "_bucket"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s))
+            .unwrap_or(&name);
+        assert!(families.contains(&family), "{name} is not rendered");
+        queried += 1;
+    }
+    assert!(queried >= 20, "{queried}");
+}

@@ -144,7 +144,10 @@ fn serve(listener: &TcpListener, stop: &AtomicBool, render: &dyn Fn() -> String)
             return;
         }
         let Ok(mut conn) = conn else {
-            continue; // a failed accept (e.g. the peer reset first): wait for the next one
+            // A failed accept (the peer reset first, or out of descriptors): wait a little so
+            // that a lasting failure does not spin this thread, then take the next one.
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
         };
         let _ = respond(&mut conn, render);
     }

@@ -154,7 +154,7 @@ fn bench_draw(
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(60)
-        .build_cartesian_2d(0.5f64..runs as f64 + 0.5, 0f64..(t_hi * 1.15).max(1e-3))
+        .build_cartesian_2d(0.5f64..runs as f64 + 0.5, 0f64..(t_hi * 1.6).max(1e-3))
         .map_err(err)?;
     chart
         .configure_mesh()
@@ -168,7 +168,7 @@ fn bench_draw(
         &mut chart,
         throughput,
         true,
-        SeriesLabelPosition::LowerRight,
+        SeriesLabelPosition::UpperRight,
     )?;
     root.present().map_err(err)?;
     Ok(())
