@@ -327,6 +327,10 @@ fn metrics_scraped_over_loopback_while_pipelines_run_parse_and_match_the_snapsho
             get(&ours, &format!("mdp_router_source_errors_total{{{k}}}")),
             s.errors as f64
         );
+        assert_eq!(
+            get(&ours, &format!("mdp_router_source_drained_total{{{k}}}")),
+            s.drained as f64
+        );
     }
     // Providers: the request-based one was admitted per poll; breaker state is a one-hot set.
     let primary = after

@@ -370,6 +370,13 @@ fn routers(enc: &mut DescriptorEncoder<'_>, ps: &[PipelineInfo]) -> Fmt {
         "Errors each source returned to the router.",
         per_source().map(|(l, src, _)| (l, src.errors)),
     )?;
+    counter(
+        enc,
+        "router_source_drained",
+        "Ticks of each queued standby source the router read and discarded while it was not \
+         delivered.",
+        per_source().map(|(l, src, _)| (l, src.drained)),
+    )?;
     gauge(
         enc,
         "router_source_staleness",

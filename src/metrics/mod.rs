@@ -34,7 +34,7 @@
 //! | `mdp_pipeline_latency_seconds` (histogram, `ts_recv` → sink write) | `pipeline`, `kind` | [`LatencyBuckets`] at [`LATENCY_BOUNDS_NS`] |
 //! | `mdp_router_active_source` (1 for the delivered one) | `pipeline`, `source` | [`RouterStats`](crate::router::RouterStats) |
 //! | `mdp_router_switches_total` | `pipeline`, `reason` | [`RouterStats::switches_by_reason`](crate::router::RouterStats::switches_by_reason) |
-//! | `mdp_router_source_{delivered,errors}_total`, `mdp_router_source_staleness_seconds` | `pipeline`, `source` | [`RouterStats::sources`](crate::router::RouterStats::sources) |
+//! | `mdp_router_source_{delivered,errors,drained}_total`, `mdp_router_source_staleness_seconds` | `pipeline`, `source` | [`RouterStats::sources`](crate::router::RouterStats::sources) |
 //! | `mdp_router_{gaps,duplicates,late}_total` | `pipeline` | `Arbitrate`'s sequence window |
 //! | `mdp_runtime_settings_version`, `mdp_runtime_pipelines` | | the runtime |
 //!
