@@ -510,3 +510,53 @@ fn read_ticks_copies_every_tick_of_a_bounded_stream_into_a_caller_buffer() {
     assert!(report.stats.is_conserved());
     assert_eq!(report.stats.delivered, 1000);
 }
+
+#[derive(Debug)]
+struct Owner(&'static str);
+
+impl market_data_pipeline::runtime::PipelineOwner for Owner {
+    fn owner(&self) -> String {
+        self.0.to_string()
+    }
+}
+
+#[test]
+fn a_singleton_started_by_its_owner_lists_the_owner_and_the_toml_flag_is_read() {
+    let settings = PipelineRuntimeSettings::from_toml_str(
+        r#"
+default_sources = ["feed"]
+[providers.feed]
+kind = "synthetic"
+symbols = ["SPY"]
+[[pipelines]]
+tenant_id = "desk"
+pipeline_id = "solo"
+singleton = true
+max_ticks = 10
+"#,
+    )
+    .expect("settings");
+    let spec = settings.pipelines[0].clone();
+    assert!(spec.singleton);
+    let runtime = PipelineRuntime::start(PipelineRuntimeSettings {
+        pipelines: Vec::new(),
+        ..settings
+    })
+    .expect("runtime");
+    let key = runtime
+        .run_owned_pipeline(
+            spec,
+            Box::new(market_data_pipeline::CountingSink::new()),
+            Arc::new(Owner("host-a token 7")),
+        )
+        .expect("run");
+    let plain = runtime
+        .run_pipeline(PipelineSpec::new("desk", "plain").max_ticks(10))
+        .expect("run");
+    let listed = runtime.list_pipelines();
+    let owner = |k: &PipelineKey| listed.iter().find(|p| &p.key == k).unwrap().owner.clone();
+    assert_eq!(owner(&key).as_deref(), Some("host-a token 7"));
+    assert_eq!(owner(&plain), None);
+    runtime.stop_pipeline(&key).expect("stop");
+    runtime.stop_pipeline(&plain).expect("stop");
+}

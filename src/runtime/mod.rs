@@ -61,6 +61,7 @@ mod admit;
 mod build;
 mod error;
 mod hubs;
+mod owner;
 mod settings;
 mod snapshot;
 mod spec;
@@ -74,6 +75,7 @@ use arc_swap::ArcSwap;
 
 pub use crate::pipeline::PipelineSettings;
 pub use error::{RuntimeError, SettingsError};
+pub use owner::PipelineOwner;
 pub use settings::{PipelineDefaults, PipelineRuntimeSettings, ProviderSettings};
 pub use snapshot::{PipelineInfo, PipelineKind, ProviderHealth, RuntimeSnapshot};
 pub use spec::{OperatorSpec, PipelineKey, PipelineSpec};
@@ -111,6 +113,7 @@ struct Entry {
     running: RunningPipeline,
     sources: Vec<String>,
     routed: Routed,
+    owner: Option<Arc<dyn PipelineOwner>>,
 }
 
 impl Entry {
@@ -138,6 +141,7 @@ impl Entry {
             routing: self.routed.router.as_ref().map(RouterControl::stats),
             subscription: self.routed.subscription.as_ref().map(|c| c.snapshot()),
             ring_capacity,
+            owner: self.owner.as_ref().map(|o| o.owner()),
         }
     }
 
@@ -367,6 +371,7 @@ impl PipelineRuntime {
         &self,
         key: PipelineKey,
         sources: Vec<String>,
+        owner: Option<Arc<dyn PipelineOwner>>,
         start: impl FnOnce() -> Result<(RunningPipeline, Routed), RuntimeError>,
     ) -> Result<PipelineKey, RuntimeError> {
         let max = self.settings().max_concurrent_pipelines;
@@ -391,6 +396,7 @@ impl PipelineRuntime {
                 running: pipeline,
                 sources,
                 routed,
+                owner,
             },
         );
         Ok(key)
@@ -420,6 +426,31 @@ impl PipelineRuntime {
         spec: PipelineSpec,
         sink: Box<dyn Sink>,
     ) -> Result<PipelineKey, RuntimeError> {
+        self.run_with(spec, sink, None)
+    }
+
+    /// Start a [singleton](PipelineSpec::singleton) pipeline this host owns, writing to `sink`:
+    /// `owner` is what [`list_pipelines`](Self::list_pipelines) shows as its owner. The caller
+    /// (the coordination layer that holds the lease) stops it with
+    /// [`stop_pipeline`](Self::stop_pipeline) when the ownership is lost.
+    ///
+    /// # Errors
+    /// As [`run_pipeline`](Self::run_pipeline).
+    pub fn run_owned_pipeline(
+        &self,
+        spec: PipelineSpec,
+        sink: Box<dyn Sink>,
+        owner: Arc<dyn PipelineOwner>,
+    ) -> Result<PipelineKey, RuntimeError> {
+        self.run_with(spec, sink, Some(owner))
+    }
+
+    fn run_with(
+        &self,
+        spec: PipelineSpec,
+        sink: Box<dyn Sink>,
+        owner: Option<Arc<dyn PipelineOwner>>,
+    ) -> Result<PipelineKey, RuntimeError> {
         let settings = self.settings();
         let names = build::source_names(&settings, &spec)?;
         // Its edge and its subscription get the ring capacity of where its stages run.
@@ -430,7 +461,7 @@ impl PipelineRuntime {
         };
         let d = &settings.pipeline;
         let ring = host.ring_capacity(d.ring_capacity, d.chunk_size);
-        self.admit(spec.key(), names.clone(), || {
+        self.admit(spec.key(), names.clone(), owner, || {
             let (p, routed) = build::pipeline(
                 &self.inner.parts(),
                 &settings,
@@ -465,7 +496,7 @@ impl PipelineRuntime {
         let spec = PipelineSpec::new("quotes", &format!("stream-{n}")).symbols(symbols);
         let names = build::source_names(&settings, &spec)?;
         let mut stream = None;
-        let key = self.admit(spec.key(), names.clone(), || {
+        let key = self.admit(spec.key(), names.clone(), None, || {
             let (p, routed) = build::pipeline(
                 &self.inner.parts(),
                 &settings,

@@ -41,6 +41,9 @@ pub struct PipelineInfo {
     /// [`StageHost`](crate::pipeline::StageHost)). `None` for a quote stream (its ring has
     /// `pipeline.stream_capacity` slots).
     pub ring_capacity: Option<usize>,
+    /// The owner of a singleton pipeline as its [`PipelineOwner`](super::PipelineOwner)
+    /// reports it (e.g. `host-a token 7`); `None` for a pipeline started without one.
+    pub owner: Option<String>,
 }
 
 /// One provider's health.

@@ -74,6 +74,14 @@ pub struct PipelineSpec {
     /// Run the stages on dedicated threads of their own instead of the runtime's workers: for
     /// latency-critical pipelines (default `false`).
     pub dedicated: bool,
+    /// Run on exactly one host at a time (default `false`): a coordination layer outside the
+    /// core starts it only where it owns it ([`PipelineRuntime::run_owned_pipeline`]) and stops
+    /// it when fenced out. Run through [`PipelineRuntime::run_pipeline`], this runtime is
+    /// taken to be the only host.
+    ///
+    /// [`PipelineRuntime::run_owned_pipeline`]: super::PipelineRuntime::run_owned_pipeline
+    /// [`PipelineRuntime::run_pipeline`]: super::PipelineRuntime::run_pipeline
+    pub singleton: bool,
 }
 
 impl PipelineSpec {
@@ -113,6 +121,12 @@ impl PipelineSpec {
     /// Run on dedicated threads (`true`) or on the runtime's workers (`false`, the default).
     pub fn dedicated(mut self, on: bool) -> PipelineSpec {
         self.dedicated = on;
+        self
+    }
+
+    /// Mark it a singleton ([`PipelineSpec::singleton`]).
+    pub fn singleton(mut self, on: bool) -> PipelineSpec {
+        self.singleton = on;
         self
     }
 

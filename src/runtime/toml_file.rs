@@ -66,6 +66,7 @@ struct RawPipeline {
     bar_window_ms: Option<u64>,
     max_ticks: Option<u64>,
     dedicated: Option<bool>,
+    singleton: Option<bool>,
 }
 
 /// A `[providers.<name>]` section: the provider's own keys (`kind`, `symbols`, `request_based`,
@@ -220,6 +221,7 @@ fn convert(raw: RawSettings) -> Result<PipelineRuntimeSettings, ConfigError> {
                 operator: operator(i, p)?,
                 max_ticks: p.max_ticks,
                 dedicated: p.dedicated.unwrap_or(false),
+                singleton: p.singleton.unwrap_or(false),
             })
         })
         .collect::<Result<_, ConfigError>>()?;

@@ -48,6 +48,9 @@ pub struct CoordinationConfig {
     pub fallback_members: u64,
     /// Providers whose budgets are shared (empty: every provider of the runtime).
     pub providers: Vec<String>,
+    /// The lease of a singleton pipeline's ownership (ms): a dead or cut-off owner is replaced
+    /// within about this long (plus one attempt period, a third of it).
+    pub singleton_ttl_ms: u64,
 }
 
 impl Default for CoordinationConfig {
@@ -66,6 +69,7 @@ impl Default for CoordinationConfig {
             local_share: None,
             fallback_members: 1,
             providers: Vec::new(),
+            singleton_ttl_ms: 1000,
         }
     }
 }
@@ -117,6 +121,7 @@ impl CoordinationConfig {
             ("timeout_ms", self.timeout_ms),
             ("backoff_max_ms", self.backoff_max_ms),
             ("fallback_members", self.fallback_members),
+            ("singleton_ttl_ms", self.singleton_ttl_ms),
         ] {
             if v == 0 {
                 return bad(f, "must be greater than 0");
@@ -124,6 +129,9 @@ impl CoordinationConfig {
             if v > 86_400_000 {
                 return bad(f, "must be at most 86400000");
             }
+        }
+        if self.singleton_ttl_ms < 30 {
+            return bad("singleton_ttl_ms", "must be at least 30");
         }
         if self.lease_max.is_some_and(|m| m < self.lease_min) {
             return bad("lease_max", "must be at least lease_min");

@@ -39,9 +39,11 @@ mod config;
 mod error;
 pub mod owner;
 mod scripts;
+pub mod singleton;
 pub mod stream;
 
 pub use agent::Coordination;
 pub use budget::RedisBudget;
 pub use config::CoordinationConfig;
 pub use error::CoordError;
+pub use singleton::{SingletonEvent, Singletons};

@@ -45,6 +45,13 @@ end
 return 0
 ";
 
+const FENCED_APPEND: &str = r"
+if tonumber(redis.call('GET', KEYS[1])) ~= tonumber(ARGV[1]) then return 0 end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', 100000, '*', 'token', ARGV[1], 'member', ARGV[2],
+  'delivered', ARGV[3])
+return 1
+";
+
 /// What [`Ownership::poll`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OwnerEvent {
@@ -198,6 +205,35 @@ impl Ownership {
             (_, Err(_)) => {
                 self.con = None;
                 OwnerEvent::Unchanged
+            }
+        }
+    }
+
+    /// A fenced write: append `(token, member, delivered)` to the stream `stream` only if the
+    /// token held is still the newest one handed out for this pipeline (a Lua check on the
+    /// fencing counter). `Some(false)`: fenced out (a newer owner exists; stop at once), `None`:
+    /// not the owner or Redis could not be asked.
+    pub fn fenced_append(&mut self, stream: &str, delivered: u64) -> Option<bool> {
+        let token = self.token?;
+        let (fence, member) = (self.fence.clone(), self.member.clone());
+        let reply: redis::RedisResult<u64> = self.connection().and_then(|c| {
+            Script::new(FENCED_APPEND)
+                .key(&fence)
+                .key(stream)
+                .arg(token)
+                .arg(&member)
+                .arg(delivered)
+                .invoke(c)
+        });
+        match reply {
+            Ok(1) => Some(true),
+            Ok(_) => {
+                self.token = None;
+                Some(false)
+            }
+            Err(_) => {
+                self.con = None;
+                None
             }
         }
     }

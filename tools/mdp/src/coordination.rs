@@ -4,7 +4,10 @@
 
 use anyhow::{Context, Result};
 use market_data_pipeline::runtime::PipelineRuntime;
-use mdp_redis::{Coordination, CoordinationConfig};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use market_data_pipeline::runtime::PipelineSpec;
+use mdp_redis::{Coordination, CoordinationConfig, SingletonEvent, Singletons};
 
 /// Start coordination when the settings have a `[coordination]` section, sharing every
 /// provider it names (all of them when it names none). `None` without the section.
@@ -54,4 +57,48 @@ pub(crate) fn status_line(runtime: &PipelineRuntime) -> String {
         }
     }
     line
+}
+
+/// The singleton pipelines among `specs`, owned through Redis as this coordination's member;
+/// `None` without `[coordination]` (a singleton then simply runs here: this is the only host).
+pub(crate) fn singletons(
+    runtime: &PipelineRuntime,
+    coordination: Option<&Coordination>,
+    specs: &[PipelineSpec],
+) -> Result<Option<Singletons>> {
+    let (Some(text), Some(coordination)) = (runtime.settings().coordination.clone(), coordination)
+    else {
+        return Ok(None);
+    };
+    let config = CoordinationConfig::from_toml(&text)?;
+    let s = Singletons::new(&config, coordination.member(), specs)?;
+    Ok(Some(s))
+}
+
+/// One line on stderr per singleton start or stop (with the wall clock, for the takeover
+/// measurements in PERF.md §12).
+pub(crate) fn report(events: &[SingletonEvent]) {
+    let ns = || {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    };
+    for e in events {
+        match e {
+            SingletonEvent::Started { key, token } => {
+                eprintln!("\nsingleton {key}: acquired token={token} unix_ns={}", ns());
+            }
+            SingletonEvent::Stopped {
+                key,
+                token,
+                delivered,
+            } => eprintln!(
+                "\nsingleton {key}: lost token={token} delivered={delivered} unix_ns={}",
+                ns()
+            ),
+            SingletonEvent::Failed { key, error } => {
+                eprintln!("\nsingleton {key}: acquired but not started: {error}");
+            }
+        }
+    }
 }

@@ -12,6 +12,8 @@ use market_data_pipeline::runtime::{
 use market_data_pipeline::{PipelineReport, RouterStats};
 use serde_json::{json, Value};
 
+use mdp_redis::Singletons;
+
 use crate::signal;
 
 /// How often the main loop looks at the signal flag while it waits.
@@ -27,16 +29,21 @@ pub(crate) fn run_settings(
     json: bool,
 ) -> Result<()> {
     let runtime = PipelineRuntime::start(settings).context("starting the runtime")?;
-    run_runtime(runtime, duration, json)
+    run_runtime(runtime, None, duration, json)
 }
 
 /// Run a started `runtime` (with one default pipeline if its settings listed none) for
 /// `duration` (or until SIGINT/SIGTERM), printing a live line (unless `json`) and a summary.
-fn run_runtime(runtime: PipelineRuntime, duration: Duration, json: bool) -> Result<()> {
+fn run_runtime(
+    runtime: PipelineRuntime,
+    mut singletons: Option<Singletons>,
+    duration: Duration,
+    json: bool,
+) -> Result<()> {
     if let Some(addr) = runtime.metrics_addr() {
         eprintln!("metrics: http://{addr}/metrics");
     }
-    if runtime.list_pipelines().is_empty() {
+    if runtime.list_pipelines().is_empty() && singletons.as_ref().is_none_or(Singletons::is_empty) {
         runtime.run_pipeline(PipelineSpec::new("cli", "run"))?;
     }
     let started = Instant::now();
@@ -52,6 +59,9 @@ fn run_runtime(runtime: PipelineRuntime, duration: Duration, json: bool) -> Resu
         }
         if now >= deadline {
             break;
+        }
+        if let Some(s) = singletons.as_mut() {
+            crate::coordination::report(&s.poll(&runtime));
         }
         if !json && now >= next_line {
             eprint!(
@@ -71,6 +81,9 @@ fn run_runtime(runtime: PipelineRuntime, duration: Duration, json: bool) -> Resu
     let mut reports = Vec::new();
     for p in runtime.list_pipelines() {
         reports.push((p.key.to_string(), runtime.stop_pipeline(&p.key)?));
+    }
+    if let Some(s) = singletons.as_mut() {
+        s.release(&runtime);
     }
     if json {
         let mut out = to_json(&last, &reports);
@@ -122,7 +135,7 @@ pub(crate) fn run_file(
     let mut settings = PipelineRuntimeSettings::from_file(path)?;
     if settings.coordination.is_none() && metrics.is_none() {
         let runtime = PipelineRuntime::start_from_file(path)?;
-        return run_runtime(runtime, duration, json);
+        return run_runtime(runtime, None, duration, json);
     }
     if let Some(addr) = metrics {
         settings.metrics_addr = Some(addr.to_string());
@@ -130,7 +143,7 @@ pub(crate) fn run_file(
     if settings.coordination.is_none() {
         let runtime = PipelineRuntime::start(settings)
             .with_context(|| format!("starting the runtime of {}", path.display()))?;
-        return run_runtime(runtime, duration, json);
+        return run_runtime(runtime, None, duration, json);
     }
     // Shared budgets are attached before any pipeline polls a provider: started first, the
     // pipelines would spend every local bucket's burst on top of the account's budget.
@@ -142,12 +155,14 @@ pub(crate) fn run_file(
     .with_context(|| format!("starting the runtime of {}", path.display()))?;
     let coordination = crate::coordination::attach(&runtime)
         .with_context(|| format!("{}: [coordination]", path.display()))?;
-    for spec in pipelines {
+    let singletons = crate::coordination::singletons(&runtime, coordination.as_ref(), &pipelines)
+        .with_context(|| format!("{}: [coordination]", path.display()))?;
+    for spec in pipelines.into_iter().filter(|s| !s.singleton) {
         runtime
             .run_pipeline(spec)
             .with_context(|| format!("starting a pipeline of {}", path.display()))?;
     }
-    let result = run_runtime(runtime, duration, json);
+    let result = run_runtime(runtime, singletons, duration, json);
     drop(coordination); // gives unspent leased tokens back
     result
 }
@@ -162,6 +177,9 @@ fn live_line(s: &RuntimeSnapshot, elapsed: Duration) -> String {
             p.stats.delivered,
             p.state.as_str()
         );
+        if let Some(o) = &p.owner {
+            line += &format!(" owner {o}");
+        }
         if let Some(r) = &p.routing {
             line += &format!(
                 " via {} (switches {}:",
@@ -295,6 +313,7 @@ fn to_json(s: &RuntimeSnapshot, reports: &[(String, PipelineReport)]) -> Value {
             let st = &r.stats;
             json!({
                 "key": key,
+                "owner": s.pipelines.iter().find(|p| p.key.as_str() == key).and_then(|p| p.owner.clone()),
                 "elapsed_s": r.elapsed.as_secs_f64(),
                 "produced": st.produced,
                 "processed": st.ticks_in,
