@@ -445,6 +445,39 @@ fn render_without_a_server_is_well_formed() {
 }
 
 #[test]
+fn a_running_cooldown_is_rendered_with_its_time_left_and_its_deadline() {
+    let runtime = PipelineRuntime::start(Default::default()).unwrap();
+    let unix = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    };
+    runtime
+        .coordinator()
+        .trigger_cooldown_for("synthetic", "pacing", 600.0)
+        .unwrap();
+    let before = unix();
+    let text = market_data_pipeline::metrics::render(&runtime);
+    let after = unix();
+    let samples = parse_well_formed(&text);
+    let key = "{provider=synthetic,scope=pacing}";
+    let left = get(
+        &samples,
+        &format!("mdp_provider_cooldown_remaining_seconds{key}"),
+    );
+    assert!(left > 0.0 && left <= 600.0, "time left {left}");
+    let deadline = get(
+        &samples,
+        &format!("mdp_provider_cooldown_deadline_seconds{key}"),
+    );
+    assert!(
+        deadline >= before && deadline <= after + 600.0,
+        "deadline {deadline} outside [{before}, {after} + 600]"
+    );
+}
+
+#[test]
 fn every_metric_the_grafana_dashboard_queries_is_rendered() {
     let runtime = PipelineRuntime::start(Default::default()).unwrap();
     let text = market_data_pipeline::metrics::render(&runtime);

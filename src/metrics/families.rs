@@ -1,5 +1,7 @@
 //! The metric families: one `Collector` that writes every family of one [`Scrape`].
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, NoLabelSet};
 use prometheus_client::metrics::MetricType;
@@ -137,6 +139,25 @@ fn providers(enc: &mut DescriptorEncoder<'_>, ps: &[ProviderHealth]) -> Fmt {
                 (
                     [("provider", &*p.name), ("scope", scope.as_str())],
                     left.as_secs_f64(),
+                )
+            })
+        }),
+    )?;
+    // The deadline as Unix time, from the time left and the wall clock read once per scrape
+    // (the engine's clock is monotonic and has no calendar).
+    let now_unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    gauge(
+        enc,
+        "provider_cooldown_deadline",
+        "When each running cooldown ends, by scope, as Unix time (the wall clock at the scrape plus the time left).",
+        Some(&Unit::Seconds),
+        ps.iter().flat_map(|p| {
+            p.state.cooldowns.iter().map(move |(scope, left)| {
+                (
+                    [("provider", &*p.name), ("scope", scope.as_str())],
+                    now_unix + left.as_secs_f64(),
                 )
             })
         }),

@@ -24,7 +24,7 @@
 //! | family | labels | from |
 //! |---|---|---|
 //! | `mdp_provider_admitted_total`, `…_rate_limited_total`, `…_cooldown_refused_total`, `…_breaker_refused_total` | `provider` | [`ProviderCounters`](crate::flow::ProviderCounters) |
-//! | `mdp_provider_cooldown_remaining_seconds` | `provider`, `scope` | running cooldowns |
+//! | `mdp_provider_cooldown_remaining_seconds`, `mdp_provider_cooldown_deadline_seconds` (Unix time) | `provider`, `scope` | running cooldowns |
 //! | `mdp_provider_breaker_state` (1 for the state it is in) | `provider`, `state` | [`BreakerStats`](crate::flow::BreakerStats) |
 //! | `mdp_provider_breaker_transitions_total` | `provider`, `to` | [`BreakerStats`](crate::flow::BreakerStats) |
 //! | `mdp_provider_budget_scale`, `mdp_provider_tokens` (`window`) | `provider` | [`ProviderState`](crate::flow::ProviderState) |
