@@ -4,24 +4,19 @@ and the adapter that lets a Python source object feed the engine's router."""
 import asyncio
 import inspect
 
-__all__ = ["aiter_quotes", "acquire_later", "in_executor", "SourceDriver"]
+__all__ = ["wait_quote", "acquire_later", "in_executor", "SourceDriver"]
 
 
-async def aiter_quotes(native, wait_sec=0.05):
-    """Yield a native stream's quotes: ready quotes are read in batches on the loop's thread
-    (no thread hop per quote); only when none is ready does an executor thread wait on the
-    engine, with the GIL released."""
+async def wait_quote(native, wait_sec=0.05):
+    """The rest of a native stream's `__anext__` when no quote was ready: an executor thread
+    waits on the engine (GIL released) until one is, then the quote is taken on the loop's
+    thread. Raises `StopAsyncIteration` once the stream has ended."""
     loop = asyncio.get_running_loop()
-    read = native.read_quotes
     while True:
-        batch = read()
-        if batch is None:
-            return
-        if batch:
-            for quote in batch:
-                yield quote
-        else:
-            await loop.run_in_executor(None, native.wait, wait_sec)
+        await loop.run_in_executor(None, native.wait, wait_sec)
+        quote = native._take_ready()
+        if quote is not None:
+            return quote
 
 
 async def acquire_later(coordinator, provider, n, delay):

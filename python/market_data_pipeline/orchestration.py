@@ -10,7 +10,7 @@ batches on the loop's thread.
 """
 
 from . import _native
-from ._aio import aiter_quotes, in_executor
+from ._aio import in_executor
 from ._native import (
     CircuitBreaker,
     CircuitBreakerOpen,
@@ -105,7 +105,7 @@ class QuoteStream:
         return self._native
 
     def __aiter__(self):
-        return aiter_quotes(self._native)
+        return self._native
 
     def read_ticks(self, max_ticks=65536, timeout=0.05):
         """Up to `max_ticks` ready ticks as a NumPy array of ``TICK_DTYPE`` (waits up to

@@ -29,6 +29,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<awaitable::Ready>()?;
     m.add_class::<quote::PyQuote>()?;
     m.add_class::<stream::PyQuoteStream>()?;
+    m.add_class::<stream::ReadyQuote>()?;
     m.add_class::<flow::PyRateCoordinator>()?;
     m.add_class::<flow::PyCircuitBreaker>()?;
     m.add_class::<registry::PySourceFactory>()?;

@@ -3,9 +3,12 @@
 //!
 //! - `next(stream)` converts one buffered tick; when the buffer is empty it reads up to a batch
 //!   of ready ticks, and only when none is ready waits with the GIL released.
-//! - `read_quotes(n)` (the `async for` path) returns the ready quotes as a list without waiting;
-//!   `wait(timeout)` waits for more with the GIL released (asyncio runs it on an executor
-//!   thread, so the event loop never blocks).
+//! - `async for` is native: `__anext__` converts one buffered tick (refilled in batches from
+//!   the ring on the caller's thread) and returns it in a reusable [`ReadyQuote`], an
+//!   awaitable that finishes at once (no coroutine, future or event-loop round trip per
+//!   quote). Only when neither the buffer nor the ring holds a tick does it return a coroutine
+//!   (`_aio.wait_quote`) that waits on an executor thread, GIL released, via `wait(timeout)`.
+//! - `read_quotes(n)` returns the ready quotes as a list without waiting.
 //! - `read_tick_bytes(n, timeout)` copies the ready ticks once, from the ring into a fresh
 //!   `bytearray` of 64-byte records that NumPy views without copying.
 
@@ -16,8 +19,9 @@ use market_data_pipeline::pipeline::TickStream;
 use market_data_pipeline::runtime::QuoteStream;
 use market_data_pipeline::tick::TICK_BYTES;
 use market_data_pipeline::{PipelineHandle, PipelineReport, SymbolTable, Tick};
-use pyo3::exceptions::{PyStopIteration, PyValueError};
+use pyo3::exceptions::{PyStopAsyncIteration, PyStopIteration, PyValueError};
 use pyo3::prelude::*;
+use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyByteArray, PyList};
 
 use crate::quote::{PyQuote, PyQuoteMaker};
@@ -92,7 +96,45 @@ struct State {
     maker: PyQuoteMaker,
     buf: Vec<Tick>,
     pos: usize,
+    /// The awaitable `__anext__` hands out, reused once the caller has dropped it.
+    ready: Option<Py<ReadyQuote>>,
 }
+
+/// The awaitable of `__anext__` when a quote was ready: awaiting it finishes at once with the
+/// quote (`StopIteration(quote)` from its first `__next__`).
+#[pyclass(module = "market_data_pipeline._native")]
+pub(crate) struct ReadyQuote {
+    value: Option<PyObject>,
+}
+
+#[pymethods]
+impl ReadyQuote {
+    fn __await__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&mut self) -> PyResult<()> {
+        Err(match self.value.take() {
+            Some(quote) => PyStopIteration::new_err((quote,)),
+            None => PyStopIteration::new_err(()),
+        })
+    }
+
+    /// As `__next__` (only `None` is ever sent: the awaitable never suspends).
+    fn send(&mut self, _value: PyObject) -> PyResult<()> {
+        self.__next__()
+    }
+
+    fn __repr__(&self) -> &'static str {
+        "<ready quote>"
+    }
+}
+
+static WAIT_QUOTE: GILOnceCell<PyObject> = GILOnceCell::new();
 
 impl PyQuoteStream {
     pub(crate) fn new(feed: Feed, table: Arc<SymbolTable>) -> PyQuoteStream {
@@ -102,6 +144,7 @@ impl PyQuoteStream {
                 maker: PyQuoteMaker::new(table),
                 buf: Vec::with_capacity(BATCH),
                 pos: 0,
+                ready: None,
             }),
         }
     }
@@ -146,6 +189,34 @@ impl PyQuoteStream {
         st.next(py)
     }
 
+    fn __aiter__(slf: PyRefMut<'_, Self>) -> PyRefMut<'_, Self> {
+        slf
+    }
+
+    /// A [`ReadyQuote`] when a quote is buffered or ready in the ring; else a coroutine that
+    /// waits on an executor thread (GIL released) for the next quote. `StopAsyncIteration`
+    /// once the stream has ended and everything was read.
+    fn __anext__(mut slf: PyRefMut<'_, Self>) -> PyResult<PyObject> {
+        let py = slf.py();
+        if let Some(quote) = slf.st().take_ready(py)? {
+            return slf.st().ready_quote(py, quote.into_any());
+        }
+        let native: Py<Self> = slf.into();
+        let wait = WAIT_QUOTE.get_or_try_init(py, || -> PyResult<PyObject> {
+            Ok(py
+                .import("market_data_pipeline._aio")?
+                .getattr("wait_quote")?
+                .unbind())
+        })?;
+        wait.call1(py, (native,))
+    }
+
+    /// The next ready quote without waiting: `None` when none is ready yet;
+    /// `StopAsyncIteration` once the stream has ended and everything was read.
+    fn _take_ready(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyQuote>>> {
+        self.st().take_ready(py)
+    }
+
     /// The ready quotes (at most `max`) as a list, without waiting; `None` once the stream
     /// has ended and everything was read.
     #[pyo3(signature = (max = BATCH))]
@@ -188,6 +259,37 @@ impl PyQuoteStream {
 }
 
 impl State {
+    /// The next buffered or ready quote; `None` when none is ready, `StopAsyncIteration` at
+    /// the end.
+    fn take_ready(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyQuote>>> {
+        if self.pos == self.buf.len() && self.refill()? == 0 {
+            if self.feed.as_ref().is_none_or(Feed::is_finished) {
+                return Err(PyStopAsyncIteration::new_err(()));
+            }
+            return Ok(None);
+        }
+        let t = self.buf[self.pos];
+        self.pos += 1;
+        self.maker.make(py, &t).map(Some)
+    }
+
+    /// `quote` in the stream's awaitable, reused when nobody else holds it (`async for` drops
+    /// it before asking for the next); a fresh one otherwise, so no quote is overwritten.
+    fn ready_quote(&mut self, py: Python<'_>, quote: PyObject) -> PyResult<PyObject> {
+        if let Some(r) = &self.ready {
+            if r.get_refcnt(py) == 1 {
+                if let Ok(mut slot) = r.try_borrow_mut(py) {
+                    slot.value = Some(quote);
+                    drop(slot);
+                    return Ok(r.clone_ref(py).into_any());
+                }
+            }
+        }
+        let r = Py::new(py, ReadyQuote { value: Some(quote) })?;
+        self.ready = Some(r.clone_ref(py));
+        Ok(r.into_any())
+    }
+
     fn next(&mut self, py: Python<'_>) -> PyResult<Py<PyQuote>> {
         loop {
             if self.pos < self.buf.len() {
