@@ -10,10 +10,18 @@ __all__ = ["wait_quote", "acquire_later", "in_executor", "SourceDriver"]
 async def wait_quote(native, wait_sec=0.05):
     """The rest of a native stream's `__anext__` when no quote was ready: an executor thread
     waits on the engine (GIL released) until one is, then the quote is taken on the loop's
-    thread. Raises `StopAsyncIteration` once the stream has ended."""
+    thread. Raises `StopAsyncIteration` once the stream has ended. Cancelled, it returns
+    once the executor thread has let go of the stream."""
     loop = asyncio.get_running_loop()
     while True:
-        await loop.run_in_executor(None, native.wait, wait_sec)
+        waiting = loop.run_in_executor(None, native.wait, wait_sec)
+        try:
+            await asyncio.shield(waiting)
+        except asyncio.CancelledError:
+            # The executor thread holds the stream until its wait (at most `wait_sec`) ends:
+            # let it go before the cancellation reaches the caller, who may use the stream.
+            await asyncio.wait([waiting])
+            raise
         quote = native._take_ready()
         if quote is not None:
             return quote

@@ -144,3 +144,27 @@ def test_empty_ring_wait_completes_when_ticks_arrive():
     first, rest = asyncio.run(main())
     assert first.symbol == "IBM" and first.bid == 10.0
     assert len(rest) == 299
+
+
+def test_regression_cancelled_wait_leaves_the_stream_usable():
+    """A cancelled `async for` wait used to return while the executor thread still held the
+    stream in `wait`: the next call on the stream failed with "Already borrowed"."""
+
+    async def main():
+        stream = gated_router(10).stream()
+        task = asyncio.ensure_future(stream.__aiter__().__anext__())
+        await asyncio.sleep(0)
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        assert not stream.finished
+        Gated.gate.set()
+        rest = [q async for q in stream]
+        await stream.close()
+        return task.cancelled(), rest
+
+    cancelled, rest = asyncio.run(main())
+    assert cancelled
+    assert len(rest) == 10
