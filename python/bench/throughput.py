@@ -5,8 +5,10 @@
 Each run measures, on fresh runtimes (default settings: one unpaced synthetic provider,
 `stream_quotes(["AAPL"])`):
 
-- quotes/s through the sync iterator (`for quote in stream`) and through `async for`, vs the
-  Rust quote iterator (`for quote in stream`: symbol name and price per tick);
+- quotes/s through the sync iterator (`for quote in stream`) and through `async for` (the
+  native `__anext__`), vs the Rust quote iterator (`for quote in stream`: symbol name and
+  price per tick); and, for comparison, `async for` through the previous path: an async
+  generator over `read_quotes()` batches (one generator step per quote);
 - ticks/s through `stream.read_ticks()` (NumPy structured arrays, one copy per batch; the
   script touches every tick with a vectorised sum), vs a Rust bulk reader checksumming each
   tick;
@@ -46,14 +48,38 @@ def py_sync_quotes(n):
     return n / dt
 
 
-def py_async_quotes(n):
+async def agen_quotes(native, wait_sec=0.05):
+    """The previous `async for` path (before the native `__anext__`): batches of ready quotes
+    yielded one by one by an async generator; an executor thread waits when none is ready."""
+    loop = asyncio.get_running_loop()
+    while True:
+        batch = native.read_quotes()
+        if batch is None:
+            return
+        if batch:
+            for quote in batch:
+                yield quote
+        else:
+            await loop.run_in_executor(None, native.wait, wait_sec)
+
+
+class AgenStream:
+    def __init__(self, stream):
+        self.stream = stream
+
+    def __aiter__(self):
+        return agen_quotes(self.stream._native)
+
+
+def py_async_quotes(n, through_generator=False):
     async def main():
         async with PipelineRuntime() as rt:
             stream = rt.stream_quotes(["AAPL"])
+            it = AgenStream(stream) if through_generator else stream
             k = 0
             s = 0.0
             t = None
-            async for q in stream:
+            async for q in it:
                 if t is None:
                     t = time.perf_counter()
                     continue
@@ -112,11 +138,12 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
     n = args.n
-    rows = {k: [] for k in ["rust_q", "sync_q", "async_q", "rust_t", "numpy_t", "acq_sync", "acq_async", "acq_rust"]}
+    rows = {k: [] for k in ["rust_q", "sync_q", "async_q", "agen_q", "rust_t", "numpy_t", "acq_sync", "acq_async", "acq_rust"]}
     for r in range(args.runs):
         rows["rust_q"].append(n / _native.rust_stream_quotes(n))
         rows["sync_q"].append(py_sync_quotes(n))
         rows["async_q"].append(py_async_quotes(n))
+        rows["agen_q"].append(py_async_quotes(n, through_generator=True))
         rows["rust_t"].append(n / _native.rust_stream_ticks(n))
         rows["numpy_t"].append(py_numpy_ticks(n))
         s, a, rr = acquire_costs(200_000)
@@ -125,7 +152,7 @@ def main():
         rows["acq_rust"].append(rr)
         print(
             f"run {r}: rust quotes {rows['rust_q'][-1]/1e6:.2f} M/s, sync {rows['sync_q'][-1]/1e6:.2f}, "
-            f"async {rows['async_q'][-1]/1e6:.2f}; rust ticks {rows['rust_t'][-1]/1e6:.1f} M/s, "
+            f"async {rows['async_q'][-1]/1e6:.2f}, async via generator {rows['agen_q'][-1]/1e6:.2f}; rust ticks {rows['rust_t'][-1]/1e6:.1f} M/s, "
             f"numpy {rows['numpy_t'][-1]/1e6:.1f}; acquire rust {rr:.0f} ns, sync {s:.0f} ns, await {a:.0f} ns",
             flush=True,
         )
@@ -136,6 +163,8 @@ def main():
     print(f"quotes/s  rust iterator   {med['rust_q']/1e6:8.2f} M/s")
     print(f"quotes/s  python for      {med['sync_q']/1e6:8.2f} M/s   ratio {ratio('sync_q','rust_q'):.2f}")
     print(f"quotes/s  python async for{med['async_q']/1e6:8.2f} M/s   ratio {ratio('async_q','rust_q'):.2f}")
+    print(f"quotes/s  async generator {med['agen_q']/1e6:8.2f} M/s   ratio {ratio('agen_q','rust_q'):.2f}   (previous async for)")
+    print(f"async for native / generator          ratio {ratio('async_q','agen_q'):.2f}")
     print(f"ticks/s   rust bulk read  {med['rust_t']/1e6:8.1f} M/s")
     print(f"ticks/s   numpy batches   {med['numpy_t']/1e6:8.1f} M/s   ratio {ratio('numpy_t','rust_t'):.2f}")
     print(f"acquire   rust            {med['acq_rust']:8.0f} ns")

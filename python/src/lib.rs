@@ -13,6 +13,7 @@ mod flow;
 mod pipeline;
 mod pysource;
 mod quote;
+mod ready_quote;
 mod registry;
 mod router;
 mod runtime;
@@ -29,7 +30,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<awaitable::Ready>()?;
     m.add_class::<quote::PyQuote>()?;
     m.add_class::<stream::PyQuoteStream>()?;
-    m.add_class::<stream::ReadyQuote>()?;
+    m.add("ReadyQuote", ready_quote::type_object(m.py())?)?;
     m.add_class::<flow::PyRateCoordinator>()?;
     m.add_class::<flow::PyCircuitBreaker>()?;
     m.add_class::<registry::PySourceFactory>()?;

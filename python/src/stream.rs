@@ -4,8 +4,8 @@
 //! - `next(stream)` converts one buffered tick; when the buffer is empty it reads up to a batch
 //!   of ready ticks, and only when none is ready waits with the GIL released.
 //! - `async for` is native: `__anext__` converts one buffered tick (refilled in batches from
-//!   the ring on the caller's thread) and returns it in a reusable [`ReadyQuote`], an
-//!   awaitable that finishes at once (no coroutine, future or event-loop round trip per
+//!   the ring on the caller's thread) and returns it in a reusable `ReadyQuote` (see
+//!   `ready_quote`), an awaitable that finishes at once (no coroutine, future or event-loop round trip per
 //!   quote). Only when neither the buffer nor the ring holds a tick does it return a coroutine
 //!   (`_aio.wait_quote`) that waits on an executor thread, GIL released, via `wait(timeout)`.
 //! - `read_quotes(n)` returns the ready quotes as a list without waiting.
@@ -97,41 +97,7 @@ struct State {
     buf: Vec<Tick>,
     pos: usize,
     /// The awaitable `__anext__` hands out, reused once the caller has dropped it.
-    ready: Option<Py<ReadyQuote>>,
-}
-
-/// The awaitable of `__anext__` when a quote was ready: awaiting it finishes at once with the
-/// quote (`StopIteration(quote)` from its first `__next__`).
-#[pyclass(module = "market_data_pipeline._native")]
-pub(crate) struct ReadyQuote {
-    value: Option<PyObject>,
-}
-
-#[pymethods]
-impl ReadyQuote {
-    fn __await__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
-    }
-
-    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
-    }
-
-    fn __next__(&mut self) -> PyResult<()> {
-        Err(match self.value.take() {
-            Some(quote) => PyStopIteration::new_err((quote,)),
-            None => PyStopIteration::new_err(()),
-        })
-    }
-
-    /// As `__next__` (only `None` is ever sent: the awaitable never suspends).
-    fn send(&mut self, _value: PyObject) -> PyResult<()> {
-        self.__next__()
-    }
-
-    fn __repr__(&self) -> &'static str {
-        "<ready quote>"
-    }
+    ready: Option<PyObject>,
 }
 
 static WAIT_QUOTE: GILOnceCell<PyObject> = GILOnceCell::new();
@@ -278,16 +244,13 @@ impl State {
     fn ready_quote(&mut self, py: Python<'_>, quote: PyObject) -> PyResult<PyObject> {
         if let Some(r) = &self.ready {
             if r.get_refcnt(py) == 1 {
-                if let Ok(mut slot) = r.try_borrow_mut(py) {
-                    slot.value = Some(quote);
-                    drop(slot);
-                    return Ok(r.clone_ref(py).into_any());
-                }
+                crate::ready_quote::put(r.bind(py), quote);
+                return Ok(r.clone_ref(py));
             }
         }
-        let r = Py::new(py, ReadyQuote { value: Some(quote) })?;
+        let r = crate::ready_quote::new(py, quote)?;
         self.ready = Some(r.clone_ref(py));
-        Ok(r.into_any())
+        Ok(r)
     }
 
     fn next(&mut self, py: Python<'_>) -> PyResult<Py<PyQuote>> {

@@ -168,3 +168,26 @@ def test_regression_cancelled_wait_leaves_the_stream_usable():
     cancelled, rest = asyncio.run(main())
     assert cancelled
     assert len(rest) == 10
+
+
+def test_ready_awaitable_also_finishes_through_stop_iteration():
+    """The iterator protocol (what CPython < 3.10 uses, and `yield from`) gives the same quote."""
+
+    async def main():
+        async with finite_runtime(1_000) as runtime:
+            native = runtime.stream_quotes(["AAPL"]).__aiter__()
+            first = await native.__anext__()
+            aw = native.__anext__()
+            assert isinstance(aw, _native.ReadyQuote)
+            try:
+                next(aw.__await__())
+            except StopIteration as e:
+                second = e.value
+            try:
+                next(aw.__await__())
+            except StopIteration as e:
+                again = e.value
+            return first, second, again
+
+    first, second, again = asyncio.run(main())
+    assert second.seq == first.seq + 1 and again is None
