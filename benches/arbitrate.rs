@@ -1,11 +1,13 @@
 //! `Arbitrate` over two hot-hot feeds produced on two workers, end to end, against a single
-//! bare rtrb ring hop, in the same run, with the same payload, pacing and latency recording.
+//! bare rtrb ring hop, in the same run, with the same payload, pacing and sink-side work.
 //!
 //! - **Bare hop** (baseline): a producer thread pinned to core 0 polls the paced synthetic
-//!   source (stamping `ts_recv` at the poll) and pushes its chunks into a 16,384-slot rtrb
-//!   ring; a consumer pinned to core 1 reads chunks and records `now − ts_recv` per tick with
-//!   the engine's own recorder (`pipeline::stats::record_latency_runs`: one clock read per
-//!   chunk). Both busy-spin.
+//!   source (stamping `ts_recv` at the poll) into a chunk buffer and writes the chunk into a
+//!   16,384-slot rtrb ring; a consumer pinned to core 1 reads chunks (up to 256 ticks) and
+//!   does per chunk what the pipeline's sink stage does per batch
+//!   (`benchkit::BaselineSink`: the counting sink's checksum, one clock read, `now − ts_recv`
+//!   recorded per run of equal stamps, delivered and batch counters published). Both
+//!   busy-spin.
 //! - **Arbitrate**: a `WorkerSet` of two busy-spinning workers pinned to cores 0 and 1. Two
 //!   identical synthetic sources (same seed, `shared_sequence`) each run as a feed
 //!   (`fanout::spawn_feed`, `Block`) on worker 0 and worker 1; a `SourceRouter` with
@@ -14,10 +16,15 @@
 //!   the sink, `ts_recv` stamped when the winning feed polled its source.
 //!
 //! Both sides: `ARB_BENCH_TICKS` ticks (default 500,000) paced at `ARB_BENCH_RATE` ticks/s
-//! (default 1,000,000; bursts of one 256-tick chunk). Runs alternate (bare, arbitrate)
-//! `ARB_BENCH_RUNS` times (default 7); prints each run's p50 and p99 and the ratio
-//! arbitrate p50 ÷ bare p50 within the run, then the median of the ratios. Every tick must
-//! arrive exactly once on both sides or the bench fails.
+//! (default 1,000,000; bursts of one 256-tick chunk). Each of `ARB_BENCH_RUNS` runs (default
+//! 7) probes the core 0 ↔ core 1 hop (`benchkit::probe`), measures bare then arbitrate, and
+//! probes again; the run is near, far or moved (the probes disagree) at
+//! `ARB_BENCH_FAR_HOP_NS` (default `probe::FAR_HOP_NS`). Prints each run's probes, placement,
+//! the load average (`/proc/loadavg`, 1 min) at its start, p50 and p99 of both and the ratio
+//! arbitrate p50 ÷ bare p50 within the run, and the share of ticks the router delivered from
+//! feed a (worker 0: the copies that crossed cores; feed b's are produced on the sink's own
+//! worker), then the median ratio per placement. Every tick
+//! must arrive exactly once on both sides or the bench fails.
 //!
 //! Run: `cargo bench --bench arbitrate`
 
@@ -25,12 +32,12 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use market_data_pipeline::benchkit::probe::{hop_ns, Regime, FAR_HOP_NS};
+use market_data_pipeline::benchkit::BaselineSink;
 use market_data_pipeline::exec::{TaskPlacement, WorkerSet, WorkerSetConfig};
 use market_data_pipeline::fanout::{spawn_feed, HubConfig, SubscriberConfig};
 use market_data_pipeline::pin::{pin_current, CoreChoice};
-use market_data_pipeline::pipeline::stats::{
-    latency_histogram, record_latency_runs, LatencySummary,
-};
+use market_data_pipeline::pipeline::stats::LatencySummary;
 use market_data_pipeline::pipeline::{Placement, StreamingPipeline};
 use market_data_pipeline::ring::Backpressure;
 use market_data_pipeline::router::{RoutingStrategy, SourceRouter};
@@ -73,14 +80,15 @@ fn bare(n: u64, rate: u64, clock: &SharedClock) -> LatencySummary {
         let mut buf = vec![Tick::default(); CHUNK];
         src.start(pclock.now_ns()).expect("start");
         loop {
-            match src.poll(pclock.now_ns(), &mut buf).expect("poll") {
+            let free = tx.slots().min(CHUNK);
+            if free == 0 {
+                std::hint::spin_loop();
+                continue;
+            }
+            match src.poll(pclock.now_ns(), &mut buf[..free]).expect("poll") {
                 SourcePoll::Ready(k) => {
-                    let mut rest = &buf[..k];
-                    while !rest.is_empty() {
-                        let (done, left) = tx.push_partial_slice(rest);
-                        let _ = done;
-                        rest = left;
-                    }
+                    let chunk = tx.write_chunk_uninit(k).expect("free slots");
+                    chunk.fill_from_iter(buf[..k].iter().copied());
                 }
                 SourcePoll::Pending => std::hint::spin_loop(),
                 SourcePoll::Ended => break,
@@ -90,30 +98,30 @@ fn bare(n: u64, rate: u64, clock: &SharedClock) -> LatencySummary {
     let cclock = clock.clone();
     let consumer = thread::spawn(move || {
         let _ = pin_current(CoreChoice::Core(1));
-        let mut hist = latency_histogram();
-        let mut got = 0u64;
-        while got < n {
+        let mut sink = BaselineSink::new();
+        while sink.delivered() < n {
             let k = rx.slots().min(CHUNK);
             if k == 0 {
                 std::hint::spin_loop();
                 continue;
             }
             let chunk = rx.read_chunk(k).expect("slots");
-            let now = cclock.now_ns();
             let (a, b) = chunk.as_slices();
-            record_latency_runs(&mut hist, now, a.iter().chain(b).map(|t| t.ts_recv));
+            sink.deliver(&*cclock, a);
+            sink.deliver(&*cclock, b);
             chunk.commit_all();
-            got += k as u64;
         }
-        hist
+        sink
     });
     producer.join().expect("producer");
-    let hist = consumer.join().expect("consumer");
-    LatencySummary::of(&hist)
+    let sink = consumer.join().expect("consumer");
+    assert_eq!(sink.counted(), n, "bare hop counted each tick once");
+    LatencySummary::of(sink.histogram())
 }
 
-/// Arbitrate over two feeds on two workers, fused into a pipeline on worker 1.
-fn arbitrate(n: u64, rate: u64, clock: &SharedClock) -> LatencySummary {
+/// Arbitrate over two feeds on two workers, fused into a pipeline on worker 1: its latency and
+/// the share of ticks delivered from feed a (worker 0, the copy that crossed cores).
+fn arbitrate(n: u64, rate: u64, clock: &SharedClock) -> (LatencySummary, f64) {
     let set = WorkerSet::new(WorkerSetConfig {
         workers: 2,
         idle: IdleStrategy::BusySpin,
@@ -142,6 +150,7 @@ fn arbitrate(n: u64, rate: u64, clock: &SharedClock) -> LatencySummary {
         clock.clone(),
     )
     .expect("router");
+    let control = router.control();
     let handle = StreamingPipeline::builder()
         .source(router)
         .operator(Passthrough::new())
@@ -163,7 +172,9 @@ fn arbitrate(n: u64, rate: u64, clock: &SharedClock) -> LatencySummary {
     );
     assert!(report.stats.is_conserved());
     set.shutdown();
-    report.stats.latency
+    let routed = control.stats();
+    let from_a = routed.sources.first().map_or(0, |s| s.delivered);
+    (report.stats.latency, from_a as f64 / n.max(1) as f64)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -171,23 +182,62 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// The 1-minute load average, from `/proc/loadavg` (`NaN` where there is none).
+fn load_1min() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// The core 0 ↔ core 1 one-way hop (ns); 0 when the probe could not complete a round.
+fn probe_hop() -> u64 {
+    hop_ns(0, 1, || false).unwrap_or(0)
+}
+
 fn main() {
     let n = env("ARB_BENCH_TICKS", 500_000);
     let rate = env("ARB_BENCH_RATE", 1_000_000);
     let runs = env("ARB_BENCH_RUNS", 7).max(1);
+    let far_ns = env("ARB_BENCH_FAR_HOP_NS", FAR_HOP_NS);
     let clock = MonotonicClock::shared();
     println!("arbitrate over two feeds on two workers vs one bare ring hop: {n} ticks at {rate}/s");
-    println!("run  bare_p50  bare_p99  arb_p50  arb_p99  arb/bare_p50");
-    let mut ratios = Vec::new();
+    println!("far placement: a one-way hop probe ≥ {far_ns} ns");
+    println!(
+        "run  hop_before  hop_after  placement  load1  bare_p50  bare_p99  arb_p50  arb_p99  arb/bare_p50  from_a"
+    );
+    let mut rows: Vec<(Regime, f64)> = Vec::new();
     for run in 1..=runs {
+        let load = load_1min();
+        let before = probe_hop();
         let b = bare(n, rate, &clock);
-        let a = arbitrate(n, rate, &clock);
+        let (a, cross) = arbitrate(n, rate, &clock);
+        let after = probe_hop();
+        let placement = Regime::of(before, after, far_ns);
         let r = a.p50 as f64 / b.p50.max(1) as f64;
-        ratios.push(r);
+        rows.push((placement, r));
         println!(
-            "{run:>3}  {:>8}  {:>8}  {:>7}  {:>7}  {r:>12.2}",
-            b.p50, b.p99, a.p50, a.p99
+            "{run:>3}  {before:>10}  {after:>9}  {:>9}  {load:>5.2}  {:>8}  {:>8}  {:>7}  {:>7}  {r:>12.2}  {cross:>6.2}",
+            placement.as_str(),
+            b.p50,
+            b.p99,
+            a.p50,
+            a.p99
         );
     }
-    println!("median arb/bare p50: {:.2}", median(ratios));
+    for regime in [Regime::Near, Regime::Far, Regime::Moved] {
+        let ratios: Vec<f64> = rows
+            .iter()
+            .filter(|(p, _)| *p == regime)
+            .map(|(_, r)| *r)
+            .collect();
+        if !ratios.is_empty() {
+            println!(
+                "{}: {} runs, median arb/bare p50: {:.2}",
+                regime.as_str(),
+                ratios.len(),
+                median(ratios)
+            );
+        }
+    }
 }

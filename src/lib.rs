@@ -8,6 +8,9 @@
 
 pub mod admission;
 pub mod batcher;
+#[cfg(not(loom))]
+#[doc(hidden)]
+pub mod benchkit;
 pub mod clock;
 pub mod error;
 pub mod exec;

@@ -1,7 +1,7 @@
 //! `mdp bench`: end-to-end throughput and latency of the pipeline beside a bare rtrb chunk ring
 //! and a crossbeam channel carrying the same 64-byte ticks between the same two pinned threads,
 //! with the same per-tick work at both ends (see `baseline`), in one run, repeated. Each run is
-//! probed for the cross-core hop before and after (see `probe`) and reported in its group
+//! probed for the cross-core hop before and after (see `market_data_pipeline::benchkit::probe`) and reported in its group
 //! (near, far, moved); ratios within each run, medians per group.
 
 use std::path::PathBuf;
@@ -23,12 +23,11 @@ use crate::{limits, signal};
 
 mod baseline;
 mod many;
-mod probe;
 mod replay;
 mod report;
 
 use baseline::{bare_ring, crossbeam_channel, stopping};
-use probe::{hop_ns, Regime};
+use market_data_pipeline::benchkit::probe::{self, hop_ns, Regime};
 use report::{print_table, Group, PerRun};
 
 /// Options of `mdp bench`.
@@ -292,7 +291,7 @@ struct OneRun {
 }
 
 fn one_run(a: &BenchArgs, lat_ticks: u64, strategy: IdleStrategy) -> Result<Option<OneRun>> {
-    let Some(before) = hop_ns(a.producer_core, a.consumer_core) else {
+    let Some(before) = hop_ns(a.producer_core, a.consumer_core, stopping) else {
         return Ok(None);
     };
     // Interleave the contenders inside each run so drift on the host hits all alike.
@@ -321,7 +320,7 @@ fn one_run(a: &BenchArgs, lat_ticks: u64, strategy: IdleStrategy) -> Result<Opti
     let Some((pipe_lat, pipeline_hist)) = pipeline(a, lat_ticks, rate, strategy, false)? else {
         return Ok(None);
     };
-    let Some(after) = hop_ns(a.producer_core, a.consumer_core) else {
+    let Some(after) = hop_ns(a.producer_core, a.consumer_core, stopping) else {
         return Ok(None);
     };
     Ok(Some(OneRun {

@@ -4,26 +4,23 @@
 //!
 //! Fair by construction (DESIGN.md §6): the producer polls the same `SyntheticSource` (same
 //! configuration, so the same generator and pacing) that the pipeline runs, into a chunk
-//! buffer; the consumer hands each chunk to a `CountingSink` (the pipeline's sink: a checksum
-//! of every tick and counters published per batch), records latency with the pipeline's own
-//! [`record_latency_runs`] (one clock read per chunk, one histogram update per run of equal
-//! `ts_recv`) and publishes its delivered and batch counters per batch as the pipeline's sink
-//! stage does. What is left between the two is the engine: its stages, operator, batcher and
+//! buffer; the consumer hands each chunk to a [`BaselineSink`]: the pipeline's sink stage's
+//! work per batch (a `CountingSink`'s checksum of every tick, then one clock read and the
+//! latency recorded per run of equal `ts_recv`, then the delivered and batch counters
+//! published). What is left between the two is the engine: its stages, operator, batcher and
 //! bookkeeping.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use hdrhistogram::Histogram;
-use market_data_pipeline::pipeline::stats::{latency_histogram, record_latency_runs};
+use market_data_pipeline::benchkit::BaselineSink;
 use market_data_pipeline::pipeline::LatencySummary;
 use market_data_pipeline::source::SyntheticSource;
 use market_data_pipeline::tick::{flags, TICK_BYTES};
 use market_data_pipeline::{
-    Clock, CountingSink, IdleStrategy, MonotonicClock, Sink, SourcePoll, Tick, TickFile, TickSource,
+    Clock, IdleStrategy, MonotonicClock, SourcePoll, Tick, TickFile, TickSource,
 };
 
 use super::{BenchArgs, RunResult};
@@ -55,40 +52,6 @@ fn idle(strategy: IdleStrategy, rounds: &mut u32) {
 /// per chunk, as the pipeline's source checks its stop flag).
 pub(super) fn stopping() -> bool {
     signal::requested().is_some()
-}
-
-/// The consumer's sink-side work, the same as the pipeline's sink stage: the counting sink,
-/// latency per run of equal `ts_recv`, delivered and batch counters published per batch.
-struct SinkWork {
-    sink: CountingSink,
-    hist: Histogram<u64>,
-    published: Arc<[AtomicU64; 2]>,
-    delivered: u64,
-    batches: u64,
-}
-
-impl SinkWork {
-    fn new() -> SinkWork {
-        SinkWork {
-            sink: CountingSink::new(),
-            hist: latency_histogram(),
-            published: Arc::default(),
-            delivered: 0,
-            batches: 0,
-        }
-    }
-
-    /// One delivered batch (non-empty), read at `now`.
-    #[inline]
-    fn deliver(&mut self, now: u64, ticks: &[Tick]) {
-        // The counting sink cannot fail.
-        let _ = self.sink.write_ticks(ticks);
-        record_latency_runs(&mut self.hist, now, ticks.iter().map(|t| t.ts_recv));
-        self.delivered += ticks.len() as u64;
-        self.batches += 1;
-        self.published[0].store(self.delivered, Ordering::Release);
-        self.published[1].store(self.batches, Ordering::Release);
-    }
 }
 
 /// Where a baseline's producer puts its chunks.
@@ -161,20 +124,28 @@ fn produce(
 type Measured = Option<(RunResult, Histogram<u64>)>;
 
 /// Check a baseline's counts, then summarise it.
-fn finish(name: &str, n: u64, sent: u64, work: SinkWork, elapsed: Duration) -> Result<Measured> {
-    let got = work.sink.snapshot();
+fn finish(
+    name: &str,
+    n: u64,
+    sent: u64,
+    work: BaselineSink,
+    elapsed: Duration,
+) -> Result<Measured> {
     if sent < n && stopping() {
         return Ok(None);
     }
-    if sent != n || got.ticks != n || work.delivered != n {
+    if sent != n || work.counted() != n || work.delivered() != n {
         bail!(
             "{name}: {n} ticks asked, {sent} sent, {} counted, {} delivered",
-            got.ticks,
-            work.delivered
+            work.counted(),
+            work.delivered()
         );
     }
-    let lat = LatencySummary::of(&work.hist);
-    Ok(Some((RunResult::new(n, elapsed, lat), work.hist)))
+    let lat = LatencySummary::of(work.histogram());
+    Ok(Some((
+        RunResult::new(n, elapsed, lat),
+        work.into_histogram(),
+    )))
 }
 
 /// The baseline: `source` through a bare rtrb ring moved in chunks (`write_chunk_uninit` from
@@ -198,12 +169,12 @@ pub(super) fn bare_ring(
 }
 
 /// The consumer of a bare rtrb ring: reads chunks until the producer is gone and all it sent
-/// was read, reads the clock once per chunk and does the sink work on each chunk.
+/// was read, and does the sink work on each chunk (a chunk that wraps the ring is two batches).
 fn ring_consumer(
     mut rx: rtrb::Consumer<Tick>,
     chunk: usize,
     strategy: IdleStrategy,
-) -> impl FnOnce(&MonotonicClock, &mut SinkWork) + Send + 'static {
+) -> impl FnOnce(&MonotonicClock, &mut BaselineSink) + Send + 'static {
     move |clock, work| {
         let mut rounds = 0u32;
         loop {
@@ -218,13 +189,9 @@ fn ring_consumer(
             }
             rounds = 0;
             let Ok(rc) = rx.read_chunk(k) else { continue };
-            let now = clock.now_ns();
             let (x, y) = rc.as_slices();
-            for part in [x, y] {
-                if !part.is_empty() {
-                    work.deliver(now, part);
-                }
-            }
+            work.deliver(clock, x);
+            work.deliver(clock, y);
             rc.commit_all();
         }
     }
@@ -312,7 +279,7 @@ pub(super) fn crossbeam_channel(
                         Err(_) => break,
                     }
                 }
-                work.deliver(clock.now_ns(), &buf);
+                work.deliver(clock, &buf);
                 buf.clear();
             }
         },
@@ -326,7 +293,7 @@ pub(super) fn crossbeam_channel(
 fn measure<P, C>(name: &str, a: &BenchArgs, n: u64, produce: P, consume: C) -> Result<Measured>
 where
     P: FnOnce() -> Result<u64> + Send + 'static,
-    C: FnOnce(&MonotonicClock, &mut SinkWork) + Send + 'static,
+    C: FnOnce(&MonotonicClock, &mut BaselineSink) + Send + 'static,
 {
     let (pc, cc) = (a.producer_core, a.consumer_core);
     let start = Instant::now();
@@ -336,7 +303,7 @@ where
     });
     let consumer = thread::spawn(move || {
         pin(cc);
-        let mut work = SinkWork::new();
+        let mut work = BaselineSink::new();
         consume(&MonotonicClock, &mut work);
         work
     });

@@ -12,7 +12,7 @@
 //!
 //! Unless `--ring` is given, the pipelines get the library's default ring on a worker set
 //! (the report names the capacity they got). Each run is probed for the cross-core hop
-//! between the first two workers' cores before and after (see `probe`): near, far or moved.
+//! between the first two workers' cores before and after (see `benchkit::probe`): near, far or moved.
 
 use std::sync::Arc;
 use std::thread;
@@ -29,9 +29,9 @@ use market_data_pipeline::{CountingSink, HybridBatcher, Passthrough, SymbolTable
 use serde::Serialize;
 
 use super::baseline::stopping;
-use super::probe::{hop_ns, Regime};
 use super::{median, BenchArgs, POLL};
 use crate::{limits, signal};
+use market_data_pipeline::benchkit::probe::{hop_ns, Regime};
 
 /// The longest warm-up: every pipeline of a fair set delivers within milliseconds.
 const WARMUP_BOUND: Duration = Duration::from_secs(60);
@@ -269,7 +269,13 @@ pub(super) fn run(a: &BenchArgs) -> Result<()> {
     }
     // The set pins worker i to core i (mod cores): probe the first two workers' cores while
     // they host nothing (parked).
-    let probe = || if workers > 1 { hop_ns(0, 1) } else { None };
+    let probe = || {
+        if workers > 1 {
+            hop_ns(0, 1, stopping)
+        } else {
+            None
+        }
+    };
     let mut runs = Vec::new();
     let mut interrupted = false;
     for run in 1..=a.runs {

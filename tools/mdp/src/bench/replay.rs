@@ -21,8 +21,8 @@ use market_data_pipeline::{
 use serde::Serialize;
 
 use super::baseline::{bare_mmap_ring, stopping};
-use super::probe::{hop_ns, Regime};
 use super::{conclude, median, repeat, BenchArgs, RunResult, Setup, POLL};
+use market_data_pipeline::benchkit::probe::{hop_ns, Regime};
 
 /// One run: its hop probes, placement and both contenders.
 #[derive(Debug, Clone, Serialize)]
@@ -148,7 +148,7 @@ fn one_run(
     strategy: IdleStrategy,
     run: usize,
 ) -> Result<Option<ReplayRun>> {
-    let Some(before) = hop_ns(a.producer_core, a.consumer_core) else {
+    let Some(before) = hop_ns(a.producer_core, a.consumer_core, stopping) else {
         return Ok(None);
     };
     let Some((mmap_ring, _)) = bare_mmap_ring(a, TickFile::open(path)?, strategy)? else {
@@ -157,7 +157,7 @@ fn one_run(
     let Some(replay) = replay_pipeline(a, path, strategy).context("replay pipeline run")? else {
         return Ok(None);
     };
-    let Some(after) = hop_ns(a.producer_core, a.consumer_core) else {
+    let Some(after) = hop_ns(a.producer_core, a.consumer_core, stopping) else {
         return Ok(None);
     };
     Ok(Some(ReplayRun {

@@ -1,4 +1,5 @@
-//! The cross-core hop probe of `mdp bench`: how far apart the two pinned cores are right now.
+//! The cross-core hop probe of `mdp bench` and the benches: how far apart two pinned cores are
+//! right now.
 //!
 //! The host places the two vCPUs near each other (a shared cache: a cross-core SPSC hop moves
 //! ~120 M ticks/s) or far apart (~34 M/s), and moves them between runs (DESIGN.md §6). A run's
@@ -9,20 +10,20 @@
 //! = elapsed ÷ (2 × round trips). It takes the best of a few short rounds (another process on
 //! the machine can only make a round slower). A one-way hop below [`FAR_HOP_NS`] is near.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
 
 use serde::Serialize;
 
-use super::baseline::{pin, stopping};
+use crate::pin::{pin_current, CoreChoice};
+use crate::sync::{AtomicU64, Ordering};
 
 /// One-way hops at or above this (ns) are far. DESIGN.md §6 gives ~100–450 ns per one-way rtrb
 /// hop across the range; the two regimes differ ~3.5× in chunked throughput (~120 M vs ~34 M
 /// ticks/s), and a bare cache-line hop splits the same way at roughly the geometric middle
-/// (about 200 ns). Override with `--far-hop-ns` after looking at the probes a run printed.
-pub(super) const FAR_HOP_NS: u64 = 200;
+/// (about 200 ns). `mdp bench` overrides it with `--far-hop-ns`.
+pub const FAR_HOP_NS: u64 = 200;
 
 /// Round trips per round.
 const TRIPS: u64 = 2_000;
@@ -35,7 +36,7 @@ const PATIENCE: u64 = 1 << 30;
 /// Where the two cores were during a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub(super) enum Regime {
+pub enum Regime {
     /// Both probes (before and after the run) found a short hop.
     Near,
     /// Both probes found a long hop.
@@ -45,7 +46,7 @@ pub(super) enum Regime {
 }
 
 impl Regime {
-    pub(super) fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Regime::Near => "near",
             Regime::Far => "far",
@@ -54,7 +55,7 @@ impl Regime {
     }
 
     /// The regime of a run probed `before` and `after` it (one-way ns), split at `far_ns`.
-    pub(super) fn of(before: u64, after: u64, far_ns: u64) -> Regime {
+    pub fn of(before: u64, after: u64, far_ns: u64) -> Regime {
         match (before >= far_ns, after >= far_ns) {
             (false, false) => Regime::Near,
             (true, true) => Regime::Far,
@@ -64,8 +65,9 @@ impl Regime {
 }
 
 /// The one-way cross-core hop (ns, best round) between `core_a` and `core_b`; `None` when no
-/// round completed (a signal, or both rounds starved).
-pub(super) fn hop_ns(core_a: usize, core_b: usize) -> Option<u64> {
+/// round completed (`stop` said so before the first, or the first starved). `stop` is asked
+/// before each round (`mdp bench`: a signal arrived).
+pub fn hop_ns(core_a: usize, core_b: usize, stop: fn() -> bool) -> Option<u64> {
     let ball = Arc::new(AtomicU64::new(0));
     let peer_ball = Arc::clone(&ball);
     // The peer answers every odd value with the next even one.
@@ -95,7 +97,7 @@ pub(super) fn hop_ns(core_a: usize, core_b: usize) -> Option<u64> {
         }
     });
     // The serving side runs on its own thread too: pinning is for the probe only.
-    let server = thread::spawn(move || serve(&ball, core_a));
+    let server = thread::spawn(move || serve(&ball, core_a, stop));
     let best = server.join().ok().flatten();
     let _ = peer.join();
     best
@@ -103,12 +105,12 @@ pub(super) fn hop_ns(core_a: usize, core_b: usize) -> Option<u64> {
 
 /// The serving side of [`hop_ns`]: pinned on `core`, `ROUNDS` rounds of `TRIPS` round trips;
 /// tells the peer to stop when done.
-fn serve(ball: &AtomicU64, core: usize) -> Option<u64> {
+fn serve(ball: &AtomicU64, core: usize, stop: fn() -> bool) -> Option<u64> {
     pin(core);
     let mut best = None;
     let mut value = 0u64;
     'rounds: for _ in 0..ROUNDS {
-        if stopping() {
+        if stop() {
             break;
         }
         let start = Instant::now();
@@ -130,6 +132,11 @@ fn serve(ball: &AtomicU64, core: usize) -> Option<u64> {
     }
     ball.store(u64::MAX, Ordering::Release);
     best
+}
+
+/// Pin the calling thread to `core`, best effort (an unpinned probe still measures a hop).
+fn pin(core: usize) {
+    let _ = pin_current(CoreChoice::Core(core));
 }
 
 #[cfg(test)]
