@@ -195,7 +195,11 @@ fn two_pipelines_and_a_quote_stream_on_one_provider_open_one_upstream_source() {
             sub.popped + sub.dropped + sub.conflated + sub.in_flight(),
             "{key}: {sub:?}"
         );
-        assert_eq!((sub.popped, sub.dropped), (n, 0), "{key}: {sub:?}");
+        // It read exactly its bound. What the hub offered between the pipeline taking its
+        // last tick and its unsubscribing is counted as pushed-unread or, once the ring is full,
+        // dropped: how much depends on scheduling (with a 2048-slot ring on the worker set, 96
+        // were dropped in one CI run), so only the read count and the balance are asserted.
+        assert_eq!(sub.popped, n, "{key}: {sub:?}");
         let report = runtime.stop_pipeline(key).unwrap();
         assert!(report.stats.is_conserved(), "{key}: {:?}", report.stats);
         assert_eq!(report.stats.produced, n, "{key}");

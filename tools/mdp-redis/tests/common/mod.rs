@@ -1,5 +1,6 @@
 //! A private `redis-server` per test (unix socket under the temp directory, no persistence),
-//! or none: then each test prints a loud SKIPPED line and passes.
+//! or none: then each test prints a loud SKIPPED line and passes (fails when the environment
+//! variable `MDP_REQUIRE_REDIS` is set, as `.ci/run` does).
 
 #![allow(dead_code)]
 
@@ -23,6 +24,12 @@ impl Server {
             .status()
             .is_ok_and(|s| s.success());
         if !ok {
+            // .ci/run sets this after installing the server: there, a missing server is a
+            // failure, not a skip.
+            assert!(
+                std::env::var_os("MDP_REQUIRE_REDIS").is_none(),
+                "{test}: MDP_REQUIRE_REDIS is set but `redis-server` cannot be run"
+            );
             eprintln!(
                 "\n*** SKIPPED {test}: `redis-server` is not installed (Debian: apt-get install \
                  redis-server; .ci/run installs it). The Redis tests did NOT run. ***\n"
