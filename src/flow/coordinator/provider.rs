@@ -8,6 +8,7 @@ use super::error::CoordinatorError;
 use super::limits::ProviderLimits;
 use super::shared::SharedBudget;
 use super::state::{ProviderCounters, ProviderState};
+use super::tenant::TenantBudget;
 use crate::clock::{duration_ns, SharedClock};
 use crate::error::{ConfigError, PacingError};
 use crate::flow::breaker::{CircuitBreaker, Permit};
@@ -287,7 +288,7 @@ impl ProviderHandle {
         &self,
         now_ns: u64,
         req: Request,
-        tenant: Option<(&TokenBucket, &Arc<str>)>,
+        tenant: Option<&TenantBudget>,
     ) -> Result<Permit<'_>, CoordinatorError> {
         let p = &*self.0;
         if let Some((until_ns, scope)) = p.cooldowns.blocking(req.scope, now_ns) {
@@ -305,17 +306,20 @@ impl ProviderHandle {
             bump(&p.circuit_open);
             CoordinatorError::CircuitOpen(e)
         })?;
-        if let Some((bucket, label)) = tenant {
-            if let Err(e) = bucket.try_acquire_keeping_at(now_ns, req.tokens, 0) {
-                return Err(self.refused(e, label));
+        if let Some(t) = tenant {
+            if let Err(e) = t.take(now_ns, req.tokens) {
+                return Err(self.refused(e, &t.label));
             }
         }
         if let Some(shared) = p.shared.get() {
-            return match shared.try_take(now_ns, req.tokens) {
-                Ok(()) => Ok(permit),
+            return match shared.try_take_as(now_ns, req.tokens, req.priority) {
+                Ok(()) => {
+                    bump(&p.admitted);
+                    Ok(permit)
+                }
                 Err(e) => {
-                    if let Some((bucket, _)) = tenant {
-                        bucket.refund(req.tokens);
+                    if let Some(t) = tenant {
+                        t.refund(req.tokens);
                     }
                     Err(self.refused(e, &self.0.name))
                 }
@@ -328,7 +332,7 @@ impl ProviderHandle {
                 Priority::Normal => w.reserve.load(Ordering::Relaxed),
             };
             if let Err(e) = w.bucket.try_acquire_keeping_at(now_ns, req.tokens, keep) {
-                self.refund(i, req.tokens, tenant.map(|(b, _)| b));
+                self.refund(i, req.tokens, tenant);
                 return Err(self.refused(e, &w.label)); // dropping the permit frees a probe slot
             }
         }
@@ -338,12 +342,12 @@ impl ProviderHandle {
 
     /// Give `n` tokens back to the windows before `window` and to the tenant.
     #[cold]
-    fn refund(&self, window: usize, n: u64, tenant: Option<&TokenBucket>) {
+    fn refund(&self, window: usize, n: u64, tenant: Option<&TenantBudget>) {
         for earlier in &self.0.windows[..window] {
             earlier.bucket.refund(n);
         }
-        if let Some(bucket) = tenant {
-            bucket.refund(n);
+        if let Some(t) = tenant {
+            t.refund(n);
         }
     }
 
@@ -503,7 +507,7 @@ impl ProviderHandle {
     }
 
     /// Scale every window's refill rate by `scale` in `[0, 1]` (feedback, backpressure);
-    /// tokens held are kept.
+    /// tokens held are kept. A shared budget is told ([`SharedBudget::scale_changed`]).
     ///
     /// # Errors
     /// [`ConfigError`] naming `scale`.
@@ -511,11 +515,15 @@ impl ProviderHandle {
         for w in self.0.windows.iter() {
             w.bucket.set_scale(scale)?;
         }
+        if let Some(shared) = self.0.shared.get() {
+            shared.scale_changed(scale);
+        }
         Ok(())
     }
 
     /// Change the limits live, keeping the tokens every window holds and the breaker's state
-    /// (see [`CircuitBreaker::set_limits`]). The number of windows cannot change live.
+    /// (see [`CircuitBreaker::set_limits`]). The number of windows cannot change live. A
+    /// shared budget is told ([`SharedBudget::limits_changed`]).
     ///
     /// # Errors
     /// [`ConfigError`] for invalid limits or a change of window count; nothing is changed.
@@ -546,6 +554,11 @@ impl ProviderHandle {
         self.0
             .default_cooldown_ns
             .store(duration_ns(checked.cooldown), Ordering::Relaxed);
+        // Under the lock: concurrent changes reach the shared budget in the order they took
+        // effect here (the hook only queues the change).
+        if let Some(shared) = self.0.shared.get() {
+            shared.limits_changed(limits);
+        }
         *current = limits.clone();
         Ok(())
     }

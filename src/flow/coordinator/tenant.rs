@@ -4,7 +4,10 @@ use std::sync::Arc;
 
 use super::error::CoordinatorError;
 use super::provider::{ProviderHandle, Request};
+use super::shared::SharedBudget;
+use crate::error::{ConfigError, PacingError};
 use crate::flow::bucket::TokenBucket;
+use crate::flow::limits::BucketLimits;
 
 /// A tenant's budget at one provider: both the tenant's bucket and the provider's windows must
 /// admit (the tenant's tokens are given back when the provider refuses).
@@ -24,18 +27,85 @@ pub struct TenantHandle(Arc<Tenant>);
 
 #[derive(Debug)]
 struct Tenant {
-    label: Arc<str>,
-    bucket: TokenBucket,
+    name: Arc<str>,
+    budget: TenantBudget,
     provider: ProviderHandle,
+}
+
+/// The tenant's side of the gate: its own bucket, or a budget shared with other processes
+/// attached in its place.
+#[derive(Debug)]
+pub(crate) struct TenantBudget {
+    pub(crate) label: Arc<str>,
+    bucket: TokenBucket,
+    shared: std::sync::OnceLock<Arc<dyn SharedBudget>>,
+}
+
+impl TenantBudget {
+    /// Take `n` tokens of the tenant's budget.
+    #[inline(always)]
+    pub(crate) fn take(&self, now_ns: u64, n: u64) -> Result<(), PacingError> {
+        match self.shared.get() {
+            Some(shared) => shared.try_take(now_ns, n),
+            None => self.bucket.try_acquire_keeping_at(now_ns, n, 0),
+        }
+    }
+
+    /// Give back `n` tokens taken by [`take`](Self::take) (a later budget refused).
+    #[cold]
+    pub(crate) fn refund(&self, n: u64) {
+        match self.shared.get() {
+            Some(shared) => shared.give_back(n),
+            None => self.bucket.refund(n),
+        }
+    }
 }
 
 impl TenantHandle {
     pub(crate) fn new(tenant: &str, bucket: TokenBucket, provider: ProviderHandle) -> Self {
         TenantHandle(Arc::new(Tenant {
-            label: Arc::from(format!("tenant {tenant}")),
-            bucket,
+            name: Arc::from(tenant),
+            budget: TenantBudget {
+                label: Arc::from(format!("tenant {tenant}")),
+                bucket,
+                shared: std::sync::OnceLock::new(),
+            },
             provider,
         }))
+    }
+
+    /// The tenant's name.
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The limits of the tenant's budget.
+    pub fn limits(&self) -> BucketLimits {
+        self.0.budget.bucket.limits()
+    }
+
+    /// Admit this tenant's requests through `budget` (shared with other processes, e.g. the
+    /// same tenant's budget on every host) instead of its own bucket, from the next request
+    /// on. Once per tenant handle.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the tenant when a shared budget is already attached.
+    pub fn attach_shared_budget(&self, budget: Arc<dyn SharedBudget>) -> Result<(), ConfigError> {
+        self.0.budget.shared.set(budget).map_err(|_| {
+            ConfigError::new(
+                format!(
+                    "providers.{}.tenants.{}.shared_budget",
+                    self.0.provider.name(),
+                    self.0.name
+                ),
+                "a shared budget is already attached",
+            )
+        })
+    }
+
+    /// The shared budget attached to this tenant, if any.
+    pub fn shared_budget(&self) -> Option<&Arc<dyn SharedBudget>> {
+        self.0.budget.shared.get()
     }
 
     /// The provider this budget draws on.
@@ -43,9 +113,10 @@ impl TenantHandle {
         &self.0.provider
     }
 
-    /// Whole tokens left in the tenant's own bucket now.
+    /// Whole tokens left in the tenant's own bucket now (its own bucket is not spent while
+    /// a shared budget is attached).
     pub fn available(&self) -> u64 {
-        self.0.bucket.available()
+        self.0.budget.bucket.available()
     }
 
     /// Non-blocking acquire at a time already read from the provider's clock.
@@ -58,7 +129,7 @@ impl TenantHandle {
         let t = &*self.0;
         // As the provider's try_request_at: a probe stays out until reported bare.
         t.provider
-            .request_with(now_ns, req, Some((&t.bucket, &t.label)))
+            .request_with(now_ns, req, Some(&t.budget))
             .map(crate::flow::Permit::detach)
     }
 
