@@ -14,11 +14,12 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use market_data_pipeline::flow::ProviderHandle;
+use market_data_pipeline::flow::{ProviderHandle, TenantHandle};
 
 use crate::budget::RedisBudget;
 use crate::config::CoordinationConfig;
 use crate::error::{redis_err, CoordError};
+use crate::live;
 use crate::scripts::Scripts;
 
 /// A cooldown to push to Redis: provider, scope, duration.
@@ -140,6 +141,42 @@ impl Coordination {
             &c.key_prefix,
             c.lease_min.max(1),
         )?);
+        self.enlist(budget, |b| {
+            provider
+                .attach_shared_budget(b)
+                .map_err(|e| CoordError::Config(format!("{}: {}", e.field, e.reason)))
+        })
+    }
+
+    /// Share `tenant`'s budget at its provider with every process coordinated through the
+    /// same Redis and key prefix that shares the same tenant name at the same provider name:
+    /// its bucket is held in Redis (one GCRA window, leased into a local pool like a
+    /// provider's), so the tenant's limit holds across all hosts. The provider's own budget
+    /// is shared separately ([`share`](Self::share)).
+    ///
+    /// # Errors
+    /// [`CoordError::Config`] when the tenant handle already has a shared budget.
+    pub fn share_tenant(&self, tenant: &TenantHandle) -> Result<Arc<RedisBudget>, CoordError> {
+        let c = &self.inner.config;
+        let budget = Arc::new(RedisBudget::for_tenant(
+            tenant,
+            &c.key_prefix,
+            c.lease_min.max(1),
+        ));
+        self.enlist(budget, |b| {
+            tenant
+                .attach_shared_budget(b)
+                .map_err(|e| CoordError::Config(format!("{}: {}", e.field, e.reason)))
+        })
+    }
+
+    /// Start `budget` degraded (empty local share), attach it with `attach` and serve it.
+    fn enlist(
+        &self,
+        budget: Arc<RedisBudget>,
+        attach: impl FnOnce(Arc<RedisBudget>) -> Result<(), CoordError>,
+    ) -> Result<Arc<RedisBudget>, CoordError> {
+        let c = &self.inner.config;
         budget.degraded.store(true, Ordering::Release);
         budget.set_share(c.local_share.unwrap_or(1.0 / c.fallback_members as f64));
         // Until Redis is first reached the share starts empty (it refills at its rate): a
@@ -149,9 +186,7 @@ impl Coordination {
             let _ = budget.agent.set(t.thread().clone());
         }
         let _ = budget.outbox.set(Mutex::new(self.inner.pushes.clone()));
-        provider
-            .attach_shared_budget(budget.clone())
-            .map_err(|e| CoordError::Config(format!("{}: {}", e.field, e.reason)))?;
+        attach(budget.clone())?;
         self.inner
             .budgets
             .lock()
@@ -211,6 +246,8 @@ struct Lease {
     expires: Option<Instant>,
     /// Redis said the next lease cannot be granted before this.
     retry_at: Instant,
+    /// The same for a lease from the reserve.
+    retry_high: Instant,
     sampled_at: Instant,
     consumed_at_sample: u64,
     /// Demand, tokens per second (smoothed).
@@ -224,6 +261,7 @@ impl Lease {
         Lease {
             expires: None,
             retry_at: now,
+            retry_high: now,
             sampled_at: now,
             consumed_at_sample: 0,
             demand: 0.0,
@@ -334,9 +372,9 @@ fn run_agent(inner: &Arc<Inner>, pushes: &Receiver<Push>) {
             let _ = push_cooldown(inner, c, &p);
         }
         for b in &budgets {
-            let left = b.drain();
+            let left = b.drain_all();
             if left > 0 {
-                let _ = give_back(inner, c, b, left);
+                let _ = live::give_back(&inner.scripts, c, b, left);
             }
         }
         let _: redis::RedisResult<()> = redis::cmd("ZREM")
@@ -404,10 +442,15 @@ fn resync(
         let cap = b.share.iter().map(|s| s.capacity()).min().unwrap_or(1);
         let charge = spent.min(cap);
         if charge > 0 {
-            let mut s = inner.scripts.lease.prepare_invoke();
-            lease_args(&mut s, b, (charge, charge, charge), true, Duration::ZERO);
-            let _: (u64, u64, u64) = s.invoke(c)?;
-            b.round_trips.fetch_add(1, Ordering::Relaxed);
+            let ask = live::Ask {
+                want: charge,
+                min: charge,
+                floor: charge,
+                force: true,
+                high: true,
+                max_wait: Duration::ZERO,
+            };
+            live::lease(&inner.scripts, c, b, ask)?;
         }
         let running: Vec<String> = inner
             .scripts
@@ -421,48 +464,6 @@ fn resync(
         }
         b.degraded.store(false, Ordering::Release);
     }
-    Ok(())
-}
-
-/// Arguments of the lease script: below `min`, `floor` tokens are still granted when `min`
-/// would take longer than `max_wait` to come.
-fn lease_args(
-    s: &mut redis::ScriptInvocation<'_>,
-    b: &RedisBudget,
-    (want, min, floor): (u64, u64, u64),
-    force: bool,
-    max_wait: Duration,
-) {
-    for w in &b.windows {
-        s.key(&w.key);
-    }
-    s.arg(want)
-        .arg(min)
-        .arg(u8::from(force))
-        .arg(floor)
-        .arg(u64::try_from(max_wait.as_micros()).unwrap_or(u64::MAX));
-    for w in &b.windows {
-        s.arg(w.interval_us).arg(w.capacity);
-    }
-}
-
-fn give_back(
-    inner: &Inner,
-    c: &mut redis::Connection,
-    b: &RedisBudget,
-    n: u64,
-) -> redis::RedisResult<()> {
-    let mut s = inner.scripts.give_back.prepare_invoke();
-    for w in &b.windows {
-        s.key(&w.key);
-    }
-    s.arg(n);
-    for w in &b.windows {
-        s.arg(w.interval_us);
-    }
-    let _: u64 = s.invoke(c)?;
-    b.returned.fetch_add(n, Ordering::Relaxed);
-    b.round_trips.fetch_add(1, Ordering::Relaxed);
     Ok(())
 }
 
@@ -510,21 +511,35 @@ fn serve(
         lease.sampled_at = now;
         lease.consumed_at_sample = consumed;
     }
+    live::push_limits(&inner.scripts, c, b)?;
+    // Leases never above what a normal request may spend (the capacity less the reserve);
+    // `lo <= hi` even when `lease_min` is above the capacity (clamp would panic).
+    let hi = b.normal_capacity().max(1);
+    let lo = cfg.lease_min.max(1).min(hi);
     let max = cfg
         .lease_max
-        .unwrap_or(b.capacity / (2 * members.max(1)))
-        .clamp(cfg.lease_min.max(1), b.capacity);
-    let size =
-        ((lease.demand * cfg.lease_target_ms as f64 / 1e3) as u64).clamp(cfg.lease_min.max(1), max);
+        .unwrap_or(b.capacity() / (2 * members.max(1)))
+        .clamp(lo, hi);
+    let size = ((lease.demand * cfg.lease_target_ms as f64 / 1e3) as u64).clamp(lo, max);
     b.lease_size.store(size, Ordering::Relaxed);
     b.low_water.store(size.div_ceil(2), Ordering::Relaxed);
 
+    let max_wait = Duration::from_millis(cfg.lease_target_ms);
+    if now >= lease.retry_high {
+        match live::lease_high(&inner.scripts, c, b, max_wait)? {
+            live::High::Idle => {}
+            live::High::Granted => {
+                lease.expires = Some(now + Duration::from_millis(cfg.lease_ttl_ms));
+            }
+            live::High::Wait(w) => lease.retry_high = now + w,
+        }
+    }
     let wanted = b.want.load(Ordering::Acquire);
     if !wanted && pool > 0 && lease.expires.is_some_and(|e| now >= e) {
-        let left = b.drain();
+        let left = b.drain_all();
         lease.expires = None;
         if left > 0 {
-            give_back(inner, c, b, left)?;
+            live::give_back(&inner.scripts, c, b, left)?;
         }
         return Ok(None);
     }
@@ -534,15 +549,23 @@ fn serve(
     if now < lease.retry_at {
         return Ok(Some(lease.retry_at - now));
     }
-    let need = b.want_tokens.load(Ordering::Relaxed).min(b.capacity);
+    // A normal lease never takes the reserve: no more than the capacity less it.
+    let need = b
+        .want_tokens
+        .load(Ordering::Relaxed)
+        .min(b.normal_capacity());
     let want = size.max(need);
     let min = size.div_ceil(2).max(need).max(1).min(want);
-    let mut s = inner.scripts.lease.prepare_invoke();
     let floor = need.max(1).min(want);
-    let max_wait = Duration::from_millis(cfg.lease_target_ms);
-    lease_args(&mut s, b, (want, min, floor), false, max_wait);
-    let (grant, wait_us, _now_us): (u64, u64, u64) = s.invoke(c)?;
-    b.round_trips.fetch_add(1, Ordering::Relaxed);
+    let ask = live::Ask {
+        want,
+        min,
+        floor,
+        force: false,
+        high: false,
+        max_wait,
+    };
+    let (grant, wait_us) = live::lease(&inner.scripts, c, b, ask)?;
     if grant > 0 {
         b.granted.fetch_add(grant, Ordering::Relaxed);
         b.fill(grant);

@@ -10,36 +10,64 @@ use redis::Script;
 /// Lease up to `want` tokens from every window at once (all or nothing: the grant is the
 /// smallest availability, and nothing is granted below `min`).
 ///
-/// `KEYS`: the windows' TAT keys. `ARGV`: `want`, `min`, `force` (1: charge `want` without
-/// checking — the resync after a degraded spell), `floor`, `max_wait_us`, then `T` (µs) and
-/// `C` per window. Below `min`, at least `floor` tokens are still granted when `min` would
-/// take longer than `max_wait_us` to come (the tail of a slow window is not left stranded).
-/// Returns `{granted, wait_us, now_us}`; `wait_us` is when `min` (or `floor`) tokens are
-/// available when nothing was granted.
+/// `KEYS`: the budget's limits hash, then the windows' TAT keys. `ARGV`: `want`, `min`,
+/// `force` (1: charge `want` without checking — the resync after a degraded spell), `floor`,
+/// `max_wait_us`, the caller's limits `version`, `high` (1: the reserve may be leased), the
+/// caller's limits `spec`, `suspended` (1: scale 0, nothing is granted), then `T` (µs, scale
+/// applied), `C` and `K` (reserve) per window. Below `min`, at least `floor` tokens are still
+/// granted when `min` would take longer than `max_wait_us` to come (the tail of a slow window
+/// is not left stranded).
+///
+/// Limits: the hash holds the version `v` and `spec` of the last live change. A caller with an
+/// older version is granted nothing and gets the current `spec` back (it adopts it and asks
+/// again): once a change is stored, no lease is granted under the old limits. A caller with a
+/// newer version (the server lost its state) stores its own.
+///
+/// Reserve: unless `high`, a window is leased only down to `K` tokens, so normal-priority
+/// leases of all hosts together never take the last `K` tokens of any window.
+///
+/// Returns `{granted, wait_us, now_us, version, spec}`; `wait_us` is when `min` (or `floor`)
+/// tokens are available when nothing was granted; `spec` is empty unless the caller's
+/// version is stale.
 const LEASE: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local hv = tonumber(ARGV[6])
+local pv = tonumber(redis.call('HGET', KEYS[1], 'v') or '0') or 0
+if pv > hv then
+  return {0, 0, now, pv, redis.call('HGET', KEYS[1], 'spec') or ''}
+end
+if pv < hv then
+  redis.call('HSET', KEYS[1], 'v', hv, 'spec', ARGV[8])
+end
 local want = tonumber(ARGV[1])
 local min = tonumber(ARGV[2])
 local force = tonumber(ARGV[3])
 local floor = tonumber(ARGV[4])
 local max_wait = tonumber(ARGV[5])
+local high = tonumber(ARGV[7])
+if tonumber(ARGV[9]) == 1 and force ~= 1 then
+  return {0, max_wait, now, hv, ''}
+end
 local grant = want
 local wait = 0
 local tats = {}
 local floor_wait = 0
-for i, key in ipairs(KEYS) do
-  local T = tonumber(ARGV[4 + 2 * i])
-  local cap = tonumber(ARGV[5 + 2 * i])
-  local tat = tonumber(redis.call('GET', key) or '0') or 0
+for i = 2, #KEYS do
+  local j = i - 1
+  local T = tonumber(ARGV[7 + 3 * j])
+  local cap = tonumber(ARGV[8 + 3 * j])
+  local keep = 0
+  if high ~= 1 then keep = tonumber(ARGV[9 + 3 * j]) end
+  local tat = tonumber(redis.call('GET', KEYS[i]) or '0') or 0
   if tat < now then tat = now end
   tats[i] = tat
-  local fneed = tat + floor * T - cap * T - now
+  local fneed = tat + (floor + keep) * T - cap * T - now
   if fneed > floor_wait then floor_wait = fneed end
-  local avail = math.floor((now + cap * T - tat) / T + 1e-6)
+  local avail = math.floor((now + cap * T - tat) / T + 1e-6) - keep
   if avail < 0 then avail = 0 end
   if avail < grant then grant = avail end
-  local need = tat + min * T - cap * T - now
+  local need = tat + (min + keep) * T - cap * T - now
   if need > wait then wait = need end
 end
 if force == 1 then
@@ -47,36 +75,105 @@ if force == 1 then
 elseif grant < min then
   if wait <= max_wait or grant < floor then
     if wait > max_wait then wait = floor_wait end
-    return {0, math.ceil(wait), now}
+    return {0, math.ceil(wait), now, hv, ''}
   end
 end
-for i, key in ipairs(KEYS) do
-  local T = tonumber(ARGV[4 + 2 * i])
-  local cap = tonumber(ARGV[5 + 2 * i])
+for i = 2, #KEYS do
+  local j = i - 1
+  local T = tonumber(ARGV[7 + 3 * j])
+  local cap = tonumber(ARGV[8 + 3 * j])
   local tat = tats[i] + grant * T
   if tat > now + cap * T then tat = now + cap * T end
-  redis.call('SET', key, string.format('%.3f', tat), 'PX', math.ceil((tat - now) / 1000) + 1000)
+  redis.call('SET', KEYS[i], string.format('%.3f', tat), 'PX', math.ceil((tat - now) / 1000) + 1000)
 end
-return {grant, 0, now}
+return {grant, 0, now, hv, ''}
 ";
 
 /// Give `k` unspent leased tokens back to every window (never more than a full bucket).
 ///
-/// `KEYS`: the windows' TAT keys. `ARGV`: `k`, then `T` (µs) per window. Returns `now_us`.
+/// `KEYS`: the limits hash, then the windows' TAT keys. `ARGV`: `k`, the caller's limits
+/// `version`, then `T` (µs, scale applied) per window. Tokens leased under other limits than
+/// the stored ones are not given back (dropped: fewer admissions, never more). Returns
+/// `now_us`.
 const RETURN: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local pv = tonumber(redis.call('HGET', KEYS[1], 'v') or '0') or 0
+if pv ~= tonumber(ARGV[2]) then return now end
 local k = tonumber(ARGV[1])
-for i, key in ipairs(KEYS) do
+for i = 2, #KEYS do
   local T = tonumber(ARGV[1 + i])
-  local tat = tonumber(redis.call('GET', key) or '0') or 0
+  local tat = tonumber(redis.call('GET', KEYS[i]) or '0') or 0
   if tat > now then
     tat = tat - k * T
     if tat < now then tat = now end
-    redis.call('SET', key, string.format('%.3f', tat), 'PX', math.ceil((tat - now) / 1000) + 1000)
+    redis.call('SET', KEYS[i], string.format('%.3f', tat), 'PX', math.ceil((tat - now) / 1000) + 1000)
   end
 end
 return now
+";
+
+/// A live change of a budget's limits, atomic for every host: each window keeps the tokens
+/// it has now (capped at the new capacity, as a local bucket's `set_limits`), re-expressed in
+/// the new limits; the version is raised, so that no lease is granted under the old limits
+/// after this (see `LEASE`).
+///
+/// `KEYS`: the limits hash, then the windows' TAT keys. `ARGV`: the new `spec`, the caller's
+/// current `spec` (the old limits when none is stored), the caller's `version`. A spec is
+/// `scale;T,C,K;T,C,K…` (`T` µs per token at scale 1). At scale 0 (suspended) the tokens a
+/// window holds are kept in the hash (`a<i>`) and nothing refills. Returns
+/// `{version, now_us}`.
+const SET_LIMITS: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local function parse(spec)
+  local s = nil
+  local w = {}
+  for part in string.gmatch(spec, '[^;]+') do
+    if s == nil then
+      s = tonumber(part)
+    else
+      local T, C = string.match(part, '^([^,]+),([^,]+),[^,]+$')
+      w[#w + 1] = {tonumber(T), tonumber(C)}
+    end
+  end
+  return s, w
+end
+local hv = tonumber(ARGV[3])
+local pv = tonumber(redis.call('HGET', KEYS[1], 'v') or '0') or 0
+local old = ARGV[2]
+local stored = redis.call('HGET', KEYS[1], 'spec')
+if stored and pv >= hv then old = stored end
+if pv < hv then pv = hv end
+local os, ow = parse(old)
+local ns, nw = parse(ARGV[1])
+if os == nil or ns == nil or #ow ~= #KEYS - 1 or #nw ~= #KEYS - 1 then
+  return redis.error_reply('mdp: limits spec does not match the windows')
+end
+for i = 2, #KEYS do
+  local j = i - 1
+  local oT, oC, nT, nC = ow[j][1], ow[j][2], nw[j][1], nw[j][2]
+  local a
+  if os == 0 then
+    a = tonumber(redis.call('HGET', KEYS[1], 'a' .. j) or '') or oC
+  else
+    oT = oT / os
+    local tat = tonumber(redis.call('GET', KEYS[i]) or '0') or 0
+    if tat < now then tat = now end
+    a = (now + oC * oT - tat) / oT
+  end
+  if a > nC then a = nC end
+  if a < 0 then a = 0 end
+  if ns == 0 then
+    redis.call('HSET', KEYS[1], 'a' .. j, string.format('%.6f', a))
+  else
+    nT = nT / ns
+    local tat = now + (nC - a) * nT
+    redis.call('SET', KEYS[i], string.format('%.3f', tat), 'PX', math.ceil((tat - now) / 1000) + 1000)
+  end
+end
+redis.call('HSET', KEYS[1], 'v', pv + 1, 'spec', ARGV[1])
+return {pv + 1, now}
 ";
 
 /// Heartbeat of one member of a budget: `KEYS[1]` the members' sorted set, `ARGV`: member id,
@@ -130,6 +227,7 @@ return out
 pub(crate) struct Scripts {
     pub lease: Script,
     pub give_back: Script,
+    pub set_limits: Script,
     pub heartbeat: Script,
     pub cooldown: Script,
     pub cooldowns: Script,
@@ -140,6 +238,7 @@ impl Scripts {
         Scripts {
             lease: Script::new(LEASE),
             give_back: Script::new(RETURN),
+            set_limits: Script::new(SET_LIMITS),
             heartbeat: Script::new(HEARTBEAT),
             cooldown: Script::new(COOLDOWN),
             cooldowns: Script::new(COOLDOWNS),
