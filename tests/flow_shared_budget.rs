@@ -147,6 +147,16 @@ fn a_tenant_request_refused_by_the_shared_budget_gets_its_tenant_tokens_back() {
     }
     // The tenant's 3 tokens are all still there.
     assert_eq!(tenant.available(), 3);
+    // Likewise when the tenant's budget is shared: its tokens go back to the shared pool.
+    let pool = Arc::new(Pool::default());
+    pool.tokens.store(4, Ordering::Relaxed);
+    tenant.attach_shared_budget(pool.clone()).unwrap();
+    for _ in 0..10 {
+        assert!(tenant
+            .try_request_at(0, market_data_pipeline::flow::Request::cost(2))
+            .is_err());
+    }
+    assert_eq!(pool.tokens.load(Ordering::Relaxed), 4);
 }
 
 #[test]
@@ -175,25 +185,6 @@ fn a_tenant_with_a_shared_budget_spends_it_instead_of_its_own_bucket() {
     assert_eq!(tenant.available(), 2);
     let again = tenant.attach_shared_budget(pool).unwrap_err();
     assert_eq!(again.field, "providers.p.tenants.desk.shared_budget");
-}
-
-#[test]
-fn a_shared_tenant_budget_gets_its_tokens_back_when_the_provider_refuses() {
-    let coordinator = RateCoordinator::with_clock(ManualClock::shared(0));
-    let h = coordinator
-        .register_provider_with("p", ProviderLimits::new().capacity(10).refill_rate(1))
-        .unwrap();
-    h.attach_shared_budget(Arc::new(Pool::default())).unwrap(); // empty
-    let tenant = coordinator
-        .register_tenant("p", "t", BucketLimits::new(3, 1).unwrap())
-        .unwrap();
-    let pool = Arc::new(Pool::default());
-    pool.tokens.store(4, Ordering::Relaxed);
-    tenant.attach_shared_budget(pool.clone()).unwrap();
-    for _ in 0..10 {
-        assert!(tenant.try_request_at(0, Request::cost(2)).is_err());
-    }
-    assert_eq!(pool.tokens.load(Ordering::Relaxed), 4);
 }
 
 #[test]

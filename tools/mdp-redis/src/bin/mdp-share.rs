@@ -5,20 +5,28 @@
 //! mdp-share --url redis://127.0.0.1:6379 [--prefix mdp] [--provider ibkr] [--capacity 100]
 //!           [--rate 1000] [--threads 2] [--seconds 10] [--lease-max N] [--report-ms 1000]
 //!           [--cooldown-at-ms MS] [--cooldown-ms MS] [--local]
+//!           [--cost N] [--priority normal|high] [--reserve F] [--target N]
+//!           [--tenant NAME --tenant-capacity C --tenant-rate R]
+//!           [--update-at-ms MS [--update-capacity C] [--update-rate R] [--update-scale S]]
 //! ```
 //!
-//! Every thread takes tokens as fast as it is admitted. Prints `progress …` lines every
-//! `--report-ms`, then one `result …` line with the totals (`key=value` pairs). With
-//! `--cooldown-at-ms` it triggers a cooldown at that time; every process prints
-//! `cooldown_seen_unix_ns=…` when it first sees one. `--local` spends a local bucket only
-//! (the baseline).
+//! Every thread takes tokens as fast as it is admitted (requests of `--cost` tokens, of
+//! `--priority`; with `--tenant`, through that tenant's budget, shared too). Prints
+//! `progress …` lines every `--report-ms`, then one `result …` line with the totals
+//! (`key=value` pairs; `tokens` = admitted · cost; `spent`, `spent_at_adopt`, `share_spent`,
+//! `limits_version` of the provider's shared budget, `tenant_*` of the tenant's). With
+//! `--target` it stops once that many requests were admitted. With `--cooldown-at-ms` it
+//! triggers a cooldown at that time; every process prints `cooldown_seen_unix_ns=…` when it
+//! first sees one. With `--update-at-ms` it changes the provider's limits live at that time
+//! (`update_limits` for capacity/rate, `set_scale` for the scale) and prints
+//! `update_unix_ns=…` just before. `--local` spends a local bucket only (the baseline).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use market_data_pipeline::flow::{ProviderLimits, RateCoordinator};
+use market_data_pipeline::flow::{Priority, ProviderLimits, RateCoordinator, Request};
 use market_data_pipeline::CoordinatorError;
 use mdp_redis::{Coordination, CoordinationConfig};
 
@@ -73,13 +81,41 @@ fn run() -> Result<(), String> {
     );
     let report = Duration::from_millis(num("report-ms", 1000)?);
     let coordinator = RateCoordinator::new();
-    let limits = ProviderLimits::new()
+    let mut limits = ProviderLimits::new()
         .capacity(capacity)
         .refill_rate(rate)
         .cooldown_sec(1);
+    if let Some(r) = args.get("reserve") {
+        limits.high_priority_reserve = r.parse().map_err(|e| format!("--reserve {r:?}: {e}"))?;
+    }
     let handle = coordinator
-        .register_provider_with(&provider, limits)
+        .register_provider_with(&provider, limits.clone())
         .map_err(|e| e.to_string())?;
+    let tenant = match args.get("tenant") {
+        Some(name) => {
+            let l = market_data_pipeline::flow::BucketLimits::new(
+                num("tenant-capacity", 10)?,
+                num("tenant-rate", 10)?,
+            )
+            .map_err(|e| format!("--tenant-{}: {}", e.field, e.reason))?;
+            Some(
+                coordinator
+                    .register_tenant(&provider, name, l)
+                    .map_err(|e| e.to_string())?,
+            )
+        }
+        None => None,
+    };
+    let cost = num("cost", 1)?;
+    let priority = match args.get("priority").map(String::as_str) {
+        None | Some("normal") => Priority::Normal,
+        Some("high") => Priority::High,
+        Some(p) => return Err(format!("--priority {p:?}: expected normal or high")),
+    };
+    let request = Request::cost(cost).priority(priority);
+    let target = num("target", 0)?;
+    let mut budget = None;
+    let mut tenant_budget = None;
     let mut coordination: Option<Coordination> = None;
     if !args.contains_key("local") {
         let mut cfg = CoordinationConfig::new(args.get("url").cloned().ok_or("--url is required")?);
@@ -91,22 +127,36 @@ fn run() -> Result<(), String> {
             cfg.lease_max = Some(num("lease-max", 1)?);
         }
         let c = Coordination::start(cfg).map_err(|e| e.to_string())?;
-        c.share(&handle).map_err(|e| e.to_string())?;
+        budget = Some(c.share(&handle).map_err(|e| e.to_string())?);
+        if let Some(t) = tenant.as_ref() {
+            tenant_budget = Some(c.share_tenant(t).map_err(|e| e.to_string())?);
+        }
         coordination = Some(c);
     }
     let stop = Arc::new(AtomicBool::new(false));
     let seen = Arc::new(AtomicBool::new(false));
     let counts: Arc<Vec<AtomicU64>> = Arc::new((0..threads).map(|_| AtomicU64::new(0)).collect());
     let start = Instant::now();
-    println!("start unix_ns={}", unix_ns());
+    let start_unix = unix_ns();
+    println!("start unix_ns={start_unix}");
     let workers: Vec<_> = (0..threads as usize)
         .map(|i| {
-            let (h, stop, counts, seen) =
-                (handle.clone(), stop.clone(), counts.clone(), seen.clone());
+            let (h, stop, counts, seen, tenant) = (
+                handle.clone(),
+                stop.clone(),
+                counts.clone(),
+                seen.clone(),
+                tenant.clone(),
+            );
             std::thread::spawn(move || {
                 let mut n = 0u64;
                 while !stop.load(Ordering::Relaxed) {
-                    match h.try_acquire() {
+                    let now = h.clock().now_ns();
+                    let r = match tenant.as_ref() {
+                        Some(t) => t.try_request_at(now, request),
+                        None => h.try_request_at(now, request),
+                    };
+                    match r {
                         Ok(()) => n += 1,
                         Err(CoordinatorError::CoolingDown { .. }) => {
                             if !seen.swap(true, Ordering::Relaxed) {
@@ -123,7 +173,7 @@ fn run() -> Result<(), String> {
                         }
                         Err(_) => std::thread::yield_now(),
                     }
-                    if n % 64 == 0 {
+                    if n % 64 == 0 || target > 0 {
                         counts[i].store(n, Ordering::Relaxed);
                     }
                 }
@@ -137,6 +187,11 @@ fn run() -> Result<(), String> {
         .transpose()?;
     let cooldown_ms = num("cooldown-ms", 500)?;
     let mut triggered = false;
+    let update_at = args
+        .get("update-at-ms")
+        .map(|_| num("update-at-ms", 0))
+        .transpose()?;
+    let mut updated = false;
     let end = start + Duration::from_secs(seconds);
     let mut next_report = start + report;
     while Instant::now() < end {
@@ -147,6 +202,32 @@ fn run() -> Result<(), String> {
                 println!("cooldown_triggered_unix_ns={}", unix_ns());
                 let _ = handle.trigger_cooldown("global", Duration::from_millis(cooldown_ms));
             }
+        }
+        if let Some(at) = update_at {
+            if !updated && start.elapsed() >= Duration::from_millis(at) {
+                updated = true;
+                println!("update_unix_ns={}", unix_ns());
+                if let Some(sc) = args.get("update-scale") {
+                    let sc: f64 = sc.parse().map_err(|e| format!("--update-scale: {e}"))?;
+                    handle.set_scale(sc).map_err(|e| e.to_string())?;
+                }
+                if args.contains_key("update-capacity") || args.contains_key("update-rate") {
+                    let l = limits
+                        .clone()
+                        .capacity(num("update-capacity", capacity)?)
+                        .refill_rate(num("update-rate", rate)?);
+                    handle.update_limits(&l).map_err(|e| e.to_string())?;
+                }
+            }
+        }
+        if target > 0
+            && counts
+                .iter()
+                .map(|c| c.load(Ordering::Relaxed))
+                .sum::<u64>()
+                >= target
+        {
+            break;
         }
         if Instant::now() >= next_report {
             next_report += report;
@@ -168,9 +249,25 @@ fn run() -> Result<(), String> {
     let per: Vec<u64> = counts.iter().map(|c| c.load(Ordering::Relaxed)).collect();
     let total: u64 = per.iter().sum();
     let sh = handle.state().shared.unwrap_or_default();
-    drop(coordination);
+    drop(coordination); // gives unspent leased tokens back
+    let of = |b: &Option<std::sync::Arc<mdp_redis::RedisBudget>>| {
+        b.as_ref().map_or((0, 0, 0, 0), |b| {
+            (
+                b.spent(),
+                b.spent_at_adopt(),
+                b.share_spent(),
+                b.limits_version(),
+            )
+        })
+    };
+    let (spent, at_adopt, share, version) = of(&budget);
+    let (t_spent, t_at_adopt, t_share, _) = of(&tenant_budget);
     println!(
-        "result admitted={total} per_thread={} elapsed_ms={} round_trips={} lease_size={} end_unix_ns={}",
+        "result admitted={total} tokens={} per_thread={} elapsed_ms={} round_trips={} lease_size={} \
+         spent={spent} spent_at_adopt={at_adopt} share_spent={share} limits_version={version} \
+         tenant_spent={t_spent} tenant_spent_at_adopt={t_at_adopt} tenant_share_spent={t_share} \
+         start_unix_ns={start_unix} end_unix_ns={}",
+        total * cost,
         per.iter().map(u64::to_string).collect::<Vec<_>>().join(","),
         elapsed.as_millis(),
         sh.round_trips,
