@@ -19,7 +19,37 @@
 //! `Σ lease_max`, and zero after `lease_ttl_ms` of no demand), plus, for every host that
 //! was degraded during the interval, its local share (`share·capacity + share·rate·t_degraded`,
 //! less what the resync charged back). A Redis restart without persistence forgets the
-//! buckets' state: each restart may add one `capacity`.
+//! buckets' state: each restart may add one `capacity`. The bound holds for every window of
+//! a provider (multi-window limits: a lease is granted from all windows at once) and counts
+//! tokens, so a request of cost `n` counts `n` (weighted cost).
+//!
+//! **Tenants.** [`Coordination::share_tenant`] holds a tenant's budget in Redis the same way
+//! (its own GCRA key, `<prefix>:tenant:<provider>:<tenant>:w0`, leased into its own local
+//! pool), so the tenant's limit holds across every host that shares the same tenant name at
+//! the same provider: the tenant admits at most `C_T + r_T·t + S_T` over all hosts, `S_T`
+//! its lease slack (and degraded shares) as above. A request spends both the tenant's and the
+//! provider's budget; the tenant's tokens go back to its pool when the provider refuses.
+//!
+//! **High-priority reserve.** A window with `high_priority_reserve` keeps
+//! `K = ⌊capacity · reserve⌋` tokens: the lease script grants normal-priority leases only down
+//! to `K` tokens left in Redis, so tokens leased for normal priority, over all hosts together,
+//! never take a window below `K` — normal-priority requests admit at most
+//! `capacity − K + rate·t + S` over any interval. A high-priority request that finds the
+//! pool empty is served from a second pool, leased for just what it needs with the reserve
+//! allowed; while degraded, each local share keeps its part of the reserve likewise.
+//!
+//! **Live changes.** `update_limits` / `set_scale` on a shared provider, on any host, are
+//! stored in Redis by one script: the windows' state is re-expressed in the new limits
+//! (each keeps the tokens it holds, capped at the new capacity, as a local bucket does; at
+//! scale 0 nothing refills until the scale is raised) and a version is raised. From then on
+//! no lease is granted under the old limits: a host asking with an older version gets the
+//! new limits back, adopts them, gives its pools' tokens back under them and leases again.
+//! So from the change on (time `t_c`), all hosts together admit at most
+//! `C_new + rate_new·(t − t_c) + S_old`, `S_old` the tokens their pools held at `t_c` (at most
+//! `Σ lease_max`), spent or given back at each host's next lease (or lease expiry). The
+//! number of windows cannot change live (as locally); the adopting hosts' own
+//! `ProviderHandle::limits()` keep showing their registered limits (the shared budget
+//! admits under the adopted ones: [`RedisBudget::limits_version`]).
 //!
 //! ```no_run
 //! use mdp_redis::{Coordination, CoordinationConfig};
@@ -37,6 +67,7 @@ mod agent;
 mod budget;
 mod config;
 mod error;
+mod live;
 pub mod owner;
 mod scripts;
 pub mod singleton;
