@@ -308,3 +308,63 @@ fn regression_a_lease_min_above_the_capacity_is_capped() {
     });
     assert!(!h.state().shared.unwrap().degraded);
 }
+
+/// `set_scale(0)` on one host suspends the shared budget on every host (only tokens already
+/// in a pool are spent) and keeps the tokens the window holds; `set_scale(1)` gives them back.
+#[test]
+fn a_shared_scale_of_zero_suspends_every_host_and_keeps_the_tokens() {
+    let Some(server) = common::Server::start("suspend") else {
+        return;
+    };
+    let host = || {
+        let coordinator = RateCoordinator::new();
+        let h = coordinator
+            .register_provider_with("p", ProviderLimits::new().capacity(20).refill_rate(1))
+            .unwrap();
+        let mut cfg = CoordinationConfig::new(server.url());
+        cfg.lease_max = Some(2);
+        let c = Coordination::start(cfg).unwrap();
+        let b = c.share(&h).unwrap();
+        common::eventually("connected", || !h.state().shared.unwrap().degraded);
+        (coordinator, h, c, b)
+    };
+    let (_ca, a, _a, ba) = host();
+    let (_cb, b, _b, bb) = host();
+    let t0 = Instant::now();
+    let mut n = 0;
+    common::eventually("A admits 5", || {
+        n += u64::from(a.try_acquire().is_ok());
+        n == 5
+    });
+    a.set_scale(0.0).unwrap();
+    common::eventually("A adopted", || ba.limits_version() == 1);
+    let mut suspended = 0u64;
+    common::eventually("B adopted", || {
+        suspended += u64::from(b.try_acquire().is_ok());
+        bb.limits_version() == 1
+    });
+    for _ in 0..2000 {
+        suspended += u64::from(b.try_acquire().is_ok());
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    // B's pool from before (at most lease_max) only.
+    assert!(suspended <= 2, "B admitted {suspended} while suspended");
+    a.set_scale(1.0).unwrap();
+    let mut resumed = 0u64;
+    common::eventually("B admits 10 after the resume", || {
+        resumed += u64::from(b.try_acquire().is_ok());
+        resumed >= 10
+    });
+    let deadline = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < deadline {
+        resumed += u64::from(b.try_acquire().is_ok());
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let t = t0.elapsed().as_secs_f64();
+    // 15 held (20 − A's 5), at 1/s refill only while not suspended, plus the pools.
+    let bound = 15.0 + t + 4.0;
+    assert!(
+        (suspended + resumed) as f64 <= bound,
+        "B admitted {suspended} + {resumed} > {bound:.0}"
+    );
+}
