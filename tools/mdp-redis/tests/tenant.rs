@@ -4,9 +4,10 @@
 mod common;
 
 use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use market_data_pipeline::flow::{ProviderLimits, RateCoordinator};
+use market_data_pipeline::flow::{ProviderHandle, ProviderLimits, RateCoordinator};
 use mdp_redis::{Coordination, CoordinationConfig};
 
 /// Start one `mdp-share` per argument list (all at once); wait for all; their `result` lines
@@ -52,6 +53,30 @@ fn sum(outs: &[String], key: &str) -> u64 {
     outs.iter()
         .map(|out| common::field(result_line(out), key))
         .sum()
+}
+
+/// One host in this process: provider `p` (`capacity`, 1/s) shared with leases of at most
+/// `lease_max`, connected.
+fn host(
+    server: &common::Server,
+    capacity: u64,
+    lease_max: u64,
+) -> (
+    RateCoordinator,
+    ProviderHandle,
+    Coordination,
+    Arc<mdp_redis::RedisBudget>,
+) {
+    let coordinator = RateCoordinator::new();
+    let h = coordinator
+        .register_provider_with("p", ProviderLimits::new().capacity(capacity).refill_rate(1))
+        .unwrap();
+    let mut cfg = CoordinationConfig::new(server.url());
+    cfg.lease_max = Some(lease_max);
+    let c = Coordination::start(cfg).unwrap();
+    let b = c.share(&h).unwrap();
+    common::eventually("connected", || !h.state().shared.unwrap().degraded);
+    (coordinator, h, c, b)
 }
 
 fn args(s: &str) -> Vec<String> {
@@ -240,20 +265,8 @@ fn a_live_capacity_change_keeps_the_tokens_held_capped() {
     let Some(server) = common::Server::start("capped") else {
         return;
     };
-    let host = || {
-        let coordinator = RateCoordinator::new();
-        let h = coordinator
-            .register_provider_with("p", ProviderLimits::new().capacity(100).refill_rate(1))
-            .unwrap();
-        let mut cfg = CoordinationConfig::new(server.url());
-        cfg.lease_max = Some(4);
-        let c = Coordination::start(cfg).unwrap();
-        let b = c.share(&h).unwrap();
-        common::eventually("connected", || !h.state().shared.unwrap().degraded);
-        (coordinator, h, c, b)
-    };
-    let (_ca, a, _a, ba) = host();
-    let (_cb, b, _b, bb) = host();
+    let (_ca, a, _a, ba) = host(&server, 100, 4);
+    let (_cb, b, _b, bb) = host(&server, 100, 4);
     let t0 = Instant::now();
     // A spends 10 of 100.
     let mut n = 0;
@@ -316,20 +329,8 @@ fn a_shared_scale_of_zero_suspends_every_host_and_keeps_the_tokens() {
     let Some(server) = common::Server::start("suspend") else {
         return;
     };
-    let host = || {
-        let coordinator = RateCoordinator::new();
-        let h = coordinator
-            .register_provider_with("p", ProviderLimits::new().capacity(20).refill_rate(1))
-            .unwrap();
-        let mut cfg = CoordinationConfig::new(server.url());
-        cfg.lease_max = Some(2);
-        let c = Coordination::start(cfg).unwrap();
-        let b = c.share(&h).unwrap();
-        common::eventually("connected", || !h.state().shared.unwrap().degraded);
-        (coordinator, h, c, b)
-    };
-    let (_ca, a, _a, ba) = host();
-    let (_cb, b, _b, bb) = host();
+    let (_ca, a, _a, ba) = host(&server, 20, 2);
+    let (_cb, b, _b, bb) = host(&server, 20, 2);
     let t0 = Instant::now();
     let mut n = 0;
     common::eventually("A admits 5", || {
