@@ -51,6 +51,12 @@ pub struct CoordinationConfig {
     /// The lease of a singleton pipeline's ownership (ms): a dead or cut-off owner is replaced
     /// within about this long (plus one attempt period, a third of it).
     pub singleton_ttl_ms: u64,
+    /// When set, each singleton pipeline's ticks go to the Redis stream
+    /// `<key_prefix>:singleton:<tenant>/<pipeline>:ticks` (kept to about this many entries),
+    /// every entry fenced by the owner's lease token: an owner fenced out cannot append one
+    /// more entry, and its pipeline stops itself on the refusal. Unset: the pipelines' output
+    /// is only counted.
+    pub singleton_stream_max_len: Option<u64>,
 }
 
 impl Default for CoordinationConfig {
@@ -70,6 +76,7 @@ impl Default for CoordinationConfig {
             fallback_members: 1,
             providers: Vec::new(),
             singleton_ttl_ms: 1000,
+            singleton_stream_max_len: None,
         }
     }
 }
@@ -132,6 +139,9 @@ impl CoordinationConfig {
         }
         if self.singleton_ttl_ms < 30 {
             return bad("singleton_ttl_ms", "must be at least 30");
+        }
+        if self.singleton_stream_max_len == Some(0) {
+            return bad("singleton_stream_max_len", "must be greater than 0");
         }
         if self.lease_max.is_some_and(|m| m < self.lease_min) {
             return bad("lease_max", "must be at least lease_min");

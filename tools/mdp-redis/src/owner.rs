@@ -8,7 +8,9 @@
 //! off (SIGSTOP, partition) past the TTL finds, on its next renewal, a token that is not its
 //! own — or could not renew for a whole TTL — and stops its pipeline: [`Ownership::poll`]
 //! says `Lost`. Anything the pipeline writes elsewhere can carry the token, so a store can
-//! refuse writes from an older one.
+//! refuse writes from an older one: a singleton's Redis stream sink
+//! ([`RedisStreamSink::open_fenced`](crate::stream::RedisStreamSink::open_fenced)) checks it
+//! against the lease on every entry.
 
 use std::time::{Duration, Instant};
 
@@ -124,6 +126,12 @@ impl Ownership {
     /// The fencing token held, if this host owns the pipeline.
     pub fn token(&self) -> Option<u64> {
         self.token
+    }
+
+    /// The lease's key (a hash of `member` and `token`): what a fenced write checks its
+    /// token against ([`RedisStreamSink::open_fenced`](crate::stream::RedisStreamSink::open_fenced)).
+    pub fn lease_key(&self) -> &str {
+        &self.key
     }
 
     /// The owner recorded in Redis (member, token), if any.

@@ -8,17 +8,28 @@
 //! also makes a *fenced write* every tenth of the lease: `(token, member, delivered)` appended
 //! to `<prefix>:singleton:<tenant>/<pipeline>:log` by a Lua script that refuses it unless the
 //! token is still the newest handed out. A refused write stops the pipeline at once, before the
-//! lease's own renewal would. Anything else the pipeline writes can be fenced the same way.
+//! lease's own renewal would.
+//!
+//! That check runs every lease/10, so an owner cut off past its lease could still deliver for
+//! up to that long after it resumes. With `singleton_stream_max_len` set, the pipeline's sink
+//! is a fenced Redis stream sink (`<prefix>:singleton:<tenant>/<pipeline>:ticks`,
+//! [`RedisStreamSink::open_fenced`]): every entry is checked against the lease's token in
+//! Redis as it is appended, so an owner that has been replaced cannot append a single tick
+//! after the new owner's first; the refused sink fails its pipeline, which stops itself, and
+//! the next poll reports it stopped.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use market_data_pipeline::pipeline::PipelineState;
 use market_data_pipeline::runtime::{PipelineKey, PipelineOwner, PipelineRuntime, PipelineSpec};
+use market_data_pipeline::sink::Sink;
 use market_data_pipeline::CountingSink;
 
 use crate::config::CoordinationConfig;
 use crate::error::CoordError;
 use crate::owner::{OwnerEvent, Ownership};
+use crate::stream::RedisStreamSink;
 
 /// The owner label a running singleton pipeline carries.
 #[derive(Debug)]
@@ -49,8 +60,9 @@ pub enum SingletonEvent {
         /// The fencing token.
         token: u64,
     },
-    /// This host lost `key` (fenced out, or cut off for a whole lease) and stopped it after
-    /// it had delivered `delivered` records.
+    /// This host lost `key` (fenced out, or cut off for a whole lease; or its fenced sink was
+    /// refused or failed and the pipeline stopped itself) and stopped it after it had
+    /// delivered `delivered` records.
     Stopped {
         /// The pipeline.
         key: PipelineKey,
@@ -72,6 +84,9 @@ pub enum SingletonEvent {
 /// A runtime's singleton pipelines (see the module docs).
 pub struct Singletons {
     member: String,
+    url: String,
+    prefix: String,
+    stream_max_len: Option<u64>,
     ttl: Duration,
     held: Vec<Held>,
 }
@@ -109,6 +124,9 @@ impl Singletons {
         }
         Ok(Singletons {
             member: member.into(),
+            url: config.url.clone(),
+            prefix: config.key_prefix.clone(),
+            stream_max_len: config.singleton_stream_max_len,
             ttl,
             held,
         })
@@ -117,6 +135,22 @@ impl Singletons {
     /// The stream the fenced writes of `key` go to.
     pub fn log_key(prefix: &str, key: &PipelineKey) -> String {
         format!("{prefix}:singleton:{key}:log")
+    }
+
+    /// The stream a singleton's ticks go to (with `singleton_stream_max_len`).
+    pub fn stream_key(prefix: &str, key: &PipelineKey) -> String {
+        format!("{prefix}:singleton:{key}:ticks")
+    }
+
+    /// The sink of a pipeline just acquired with `token`: fenced into its stream, or counting.
+    fn sink(&self, h: &Held, token: u64) -> Result<Box<dyn Sink>, String> {
+        let Some(max_len) = self.stream_max_len else {
+            return Ok(Box::new(CountingSink::new()));
+        };
+        let stream = Singletons::stream_key(&self.prefix, &h.spec.key());
+        RedisStreamSink::open_fenced(&self.url, &stream, max_len, h.ownership.lease_key(), token)
+            .map(|s| Box::new(s) as Box<dyn Sink>)
+            .map_err(|e| e.to_string())
     }
 
     /// How many singleton pipelines there are.
@@ -134,25 +168,32 @@ impl Singletons {
     pub fn poll(&mut self, runtime: &PipelineRuntime) -> Vec<SingletonEvent> {
         let mut events = Vec::new();
         let now = Instant::now();
-        for h in &mut self.held {
-            match h.ownership.poll() {
+        for i in 0..self.held.len() {
+            let event = self.held[i].ownership.poll();
+            let sink = match event {
+                OwnerEvent::Acquired(token) => Some(self.sink(&self.held[i], token)),
+                _ => None,
+            };
+            let h = &mut self.held[i];
+            match event {
                 OwnerEvent::Acquired(token) => {
                     let label = Arc::new(Label(format!("{} token {token}", self.member)));
-                    match runtime.run_owned_pipeline(
-                        h.spec.clone(),
-                        Box::new(CountingSink::new()),
-                        label,
-                    ) {
+                    let started = sink.expect("made above").and_then(|sink| {
+                        runtime
+                            .run_owned_pipeline(h.spec.clone(), sink, label)
+                            .map_err(|e| e.to_string())
+                    });
+                    match started {
                         Ok(key) => {
                             h.running = Some((key.clone(), token));
                             h.next_write = now;
                             events.push(SingletonEvent::Started { key, token });
                         }
-                        Err(e) => {
+                        Err(error) => {
                             h.ownership.release();
                             events.push(SingletonEvent::Failed {
                                 key: h.spec.key(),
-                                error: e.to_string(),
+                                error,
                             });
                         }
                     }
@@ -162,8 +203,13 @@ impl Singletons {
             }
             if h.running.is_some() && now >= h.next_write {
                 h.next_write = now + self.ttl / 10;
-                let delivered = delivered(runtime, h);
-                if h.ownership.fenced_append(&h.log, delivered) == Some(false) {
+                let (delivered, failed) = progress(runtime, h);
+                if failed {
+                    // Its sink refused (fenced out) or failed: it has stopped itself; the
+                    // lease goes back (a no-op when another host holds it already).
+                    events.extend(stop(runtime, h));
+                    h.ownership.release();
+                } else if h.ownership.fenced_append(&h.log, delivered) == Some(false) {
                     events.extend(stop(runtime, h));
                 }
             }
@@ -182,13 +228,18 @@ impl Singletons {
     }
 }
 
-fn delivered(runtime: &PipelineRuntime, h: &Held) -> u64 {
-    let Some((key, _)) = &h.running else { return 0 };
+/// Records delivered so far, and whether the pipeline failed.
+fn progress(runtime: &PipelineRuntime, h: &Held) -> (u64, bool) {
+    let Some((key, _)) = &h.running else {
+        return (0, false);
+    };
     runtime
         .list_pipelines()
         .into_iter()
         .find(|p| &p.key == key)
-        .map_or(0, |p| p.stats.delivered)
+        .map_or((0, false), |p| {
+            (p.stats.delivered, p.state == PipelineState::Failed)
+        })
 }
 
 fn stop(runtime: &PipelineRuntime, h: &mut Held) -> Option<SingletonEvent> {

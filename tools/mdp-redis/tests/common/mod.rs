@@ -128,3 +128,26 @@ pub fn field(line: &str, key: &str) -> u64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("no {key} in {line:?}"))
 }
+
+/// The `token` field of every entry of `stream`, in stream order (0 where there is none).
+pub fn entry_tokens(url: &str, stream: &str) -> Vec<u64> {
+    let mut con = redis::Client::open(url)
+        .and_then(|c| c.get_connection())
+        .expect("connect");
+    let entries: Vec<(String, Vec<(String, Vec<u8>)>)> = redis::cmd("XRANGE")
+        .arg(stream)
+        .arg("-")
+        .arg("+")
+        .query(&mut con)
+        .expect("XRANGE");
+    entries
+        .iter()
+        .map(|(_, fields)| {
+            fields
+                .iter()
+                .find(|(k, _)| k == "token")
+                .and_then(|(_, v)| std::str::from_utf8(v).ok()?.parse().ok())
+                .unwrap_or(0)
+        })
+        .collect()
+}
