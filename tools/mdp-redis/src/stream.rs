@@ -1055,20 +1055,29 @@ impl TickSource for RedisStreamSource {
     }
 
     fn close(&mut self) {
-        // A group reader acknowledges what it handed out (best effort: unacknowledged
-        // entries are re-read under the same consumer name or claimed).
+        // A group reader acknowledges what it handed out (best effort: entries left
+        // unacknowledged are re-read under the same consumer name, or claimed).
         if self.group.is_some() && self.at == self.pending.len() {
             self.batch_done();
         }
-        if let (Some(g), Some(con)) = (self.group.as_ref(), self.con.as_mut()) {
-            if !self.unacked.is_empty() {
+        if let Some(g) = self.group.as_ref() {
+            // The connection may have been cut: one new one is tried.
+            for _ in 0..2 {
+                if self.unacked.is_empty() {
+                    break;
+                }
+                if self.con.is_none() {
+                    self.con = connect(&self.url, self.timeout).ok();
+                }
+                let Some(con) = self.con.as_mut() else { break };
                 let acked: redis::RedisResult<u64> = redis::cmd("XACK")
                     .arg(&self.stream)
                     .arg(&g.name)
                     .arg(&self.unacked[..])
                     .query(con);
-                if acked.is_ok() {
-                    self.unacked.clear();
+                match acked {
+                    Ok(_) => self.unacked.clear(),
+                    Err(_) => self.con = None,
                 }
             }
         }

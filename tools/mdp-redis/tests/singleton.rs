@@ -1,5 +1,7 @@
 //! Singleton ownership across processes: kill -9 of the owner (taken over, a larger token),
-//! SIGSTOP past the lease (the old owner, resumed, is fenced out and stops).
+//! SIGSTOP past the lease (the old owner, resumed, is fenced out and stops); with the output in
+//! a fenced Redis stream, the resumed old owner's next append is refused in Redis and the
+//! stream holds no entry of the old token after the new token's first.
 
 mod common;
 
@@ -8,6 +10,10 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 
 fn spawn(url: &str) -> (Child, Receiver<String>) {
+    spawn_with(url, &[])
+}
+
+fn spawn_with(url: &str, extra: &[&str]) -> (Child, Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mdp-singleton"))
         .args([
             "--url",
@@ -19,6 +25,7 @@ fn spawn(url: &str) -> (Child, Receiver<String>) {
             "--seconds",
             "60",
         ])
+        .args(extra)
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn mdp-singleton");
@@ -83,6 +90,58 @@ fn a_killed_owner_is_replaced_and_a_stopped_one_is_fenced_out() {
     let owner = server.cli(&["HGET", "mdp:owner:bars", "token"]).unwrap();
     assert_eq!(owner.parse::<u64>().unwrap(), t3);
     for p in [&mut b, &mut c] {
+        p.kill().unwrap();
+        p.wait().unwrap();
+    }
+}
+
+#[test]
+fn a_resumed_stale_owners_next_append_is_refused_and_never_follows_the_new_owners() {
+    let Some(server) = common::Server::start("singleton_fence") else {
+        return;
+    };
+    let url = server.url();
+    // --fence-only: the old owner keeps writing after its lease says lost, so only the
+    // fence can stop it.
+    let args = ["--stream", "desk:out", "--fence-only", "1"];
+    let (mut a, ra) = spawn_with(&url, &args);
+    let t1 = token(&expect(&ra, "acquired"));
+    common::eventually("the first owner appends", || {
+        common::entry_tokens(&url, "desk:out").contains(&t1)
+    });
+    let (mut b, rb) = spawn_with(&url, &args);
+    signal(&a, "-STOP");
+    let t2 = token(&expect(&rb, "acquired"));
+    assert!(t2 > t1);
+    common::eventually("the new owner appends", || {
+        common::entry_tokens(&url, "desk:out").contains(&t2)
+    });
+    signal(&a, "-CONT");
+    let refused = expect(&ra, "refused");
+    eprintln!("{refused}");
+    assert_eq!(token(&refused), t1, "{refused}");
+    assert!(
+        refused.contains("fenced out") && refused.contains(&format!("lease token ({t2})")),
+        "{refused}"
+    );
+    // The new owner carries on; in the stream, no entry of t1 after the first of t2.
+    let before = common::entry_tokens(&url, "desk:out").len();
+    common::eventually("the new owner keeps appending", || {
+        common::entry_tokens(&url, "desk:out").len() > before + 5
+    });
+    let tokens = common::entry_tokens(&url, "desk:out");
+    let first_new = tokens.iter().position(|&t| t == t2).expect("t2 entries");
+    assert!(tokens[..first_new].iter().all(|&t| t == t1), "{tokens:?}");
+    assert!(
+        tokens[first_new..].iter().all(|&t| t == t2),
+        "an entry of the old token after the new owner's first: {tokens:?}"
+    );
+    eprintln!(
+        "fenced stream: {first_new} entries of token {t1}, then {} of token {t2}; the old \
+         owner's resumed append refused",
+        tokens.len() - first_new
+    );
+    for p in [&mut a, &mut b] {
         p.kill().unwrap();
         p.wait().unwrap();
     }
