@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use redis_common::{eventually, field, Server};
+use redis_common::{entry_tokens, eventually, field, Server};
 
 const PIPELINE: &str = "desk/solo";
 
@@ -27,6 +27,11 @@ fn ttl_ms() -> u64 {
 }
 
 fn config(dir: &std::path::Path, url: &str) -> std::path::PathBuf {
+    config_with(dir, url, "")
+}
+
+/// The config with `extra` lines appended to its `[coordination]` section.
+fn config_with(dir: &std::path::Path, url: &str, extra: &str) -> std::path::PathBuf {
     let path = dir.join("singleton.toml");
     std::fs::write(
         &path,
@@ -50,6 +55,7 @@ singleton = true
 url = "{url}"
 key_prefix = "t"
 singleton_ttl_ms = {ttl}
+{extra}
 "#,
             ttl = ttl_ms()
         ),
@@ -226,6 +232,58 @@ fn a_singleton_pipeline_moves_to_another_runtime_and_a_fenced_out_owner_stops() 
         "an older token wrote after a newer one: {entries:?}"
     );
     for child in [second, other] {
+        signal(child, "-KILL");
+        let _ = child.wait();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_singletons_fenced_stream_never_takes_an_entry_of_an_old_owner_after_the_new_ones() {
+    let Some(server) = Server::start("singleton_stream") else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("mdp-singleton-stream-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = config_with(&dir, &server.url(), "singleton_stream_max_len = 1000000");
+    let stream = format!("t:singleton:{PIPELINE}:ticks");
+    let url = server.url();
+
+    let (mut a, ra) = spawn(&config);
+    let ta = field(&expect(&ra, "acquired"), "token");
+    eventually("the first owner appends", || {
+        entry_tokens(&url, &stream).contains(&ta)
+    });
+    let (mut b, rb) = spawn(&config);
+    // SIGSTOP the owner past its lease: B takes over and appends under its token.
+    signal(&a, "-STOP");
+    let tb = field(&expect(&rb, "acquired"), "token");
+    assert!(tb > ta);
+    eventually("the new owner appends", || {
+        entry_tokens(&url, &stream).contains(&tb)
+    });
+    // Resumed, A's pipeline stops: either its sink's next append is refused by the fence in
+    // Redis (the pipeline fails and stops itself) or its lease poll notices first. Whichever
+    // comes first, nothing of A's lands after B's first entry.
+    signal(&a, "-CONT");
+    let lost = expect(&ra, "lost");
+    assert_eq!(field(&lost, "token"), ta, "{lost}");
+    let n = entry_tokens(&url, &stream).len();
+    eventually("the new owner keeps appending", || {
+        entry_tokens(&url, &stream).len() > n + 3
+    });
+    let tokens = entry_tokens(&url, &stream);
+    let first_b = tokens.iter().position(|&t| t == tb).expect("B's entries");
+    assert!(tokens[..first_b].iter().all(|&t| t == ta), "{tokens:?}");
+    assert!(
+        tokens[first_b..].iter().all(|&t| t == tb),
+        "an entry of the old owner after the new owner's first"
+    );
+    eprintln!(
+        "fenced singleton stream: {first_b} entries of token {ta}, then {} of token {tb}; {lost}",
+        tokens.len() - first_b
+    );
+    for child in [&mut a, &mut b] {
         signal(child, "-KILL");
         let _ = child.wait();
     }
