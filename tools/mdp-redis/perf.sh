@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The measurements of PERF.md §"Beyond one machine" (needs redis-server; release build).
-# Usage: tools/mdp-redis/perf.sh [runs]   — prints raw lines; PERF.md has the method.
+# Usage: tools/mdp-redis/perf.sh [runs] [all|fence]   — prints raw lines; PERF.md has the method.
+# `fence` runs only the fenced-XADD comparison.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${1:-3}
@@ -13,6 +14,27 @@ redis-server --port 0 --unixsocket "$sock" --save '' --appendonly no --daemonize
 trap 'kill -9 $(cat $dir/r.pid) 2>/dev/null; rm -rf $dir' EXIT
 until redis-cli -s "$sock" ping >/dev/null 2>&1; do sleep 0.05; done
 url="redis+unix://$sock"
+
+# Fenced XADD (the EVALSHA script that checks the lease's token per entry, as a singleton's
+# sink appends) against plain XADD, same sink code and server, runs alternating; per chunk size.
+fence() {
+  echo "== fenced vs plain XADD per entry (producer alone, 10000 entries per run, 64 pipelined)"
+  for chunk in 256 16; do
+    n=$((chunk * 10000))
+    for r in $(seq "$runs"); do
+      $B/mdp-stream produce --url "$url" --stream "p$chunk.$r" --ticks $n --chunk $chunk \
+        --max-len 100000 | sed "s/^/plain chunk=$chunk /"
+      $B/mdp-stream produce --url "$url" --stream "f$chunk.$r" --ticks $n --chunk $chunk \
+        --max-len 100000 --fenced 1 | sed "s/^/fenced chunk=$chunk /"
+      redis-cli -s "$sock" del "p$chunk.$r" "f$chunk.$r" >/dev/null
+    done
+  done
+  uptime
+}
+if [ "${2:-all}" = fence ]; then
+  fence
+  exit 0
+fi
 
 echo "== shared budget: K=4 processes x 2 threads, capacity 1000, rate 10000/s, 10 s"
 for r in $(seq "$runs"); do
@@ -63,3 +85,5 @@ for r in $(seq "$runs"); do
   wait
   redis-cli -s "$sock" del "s$r" "b$r" >/dev/null
 done
+
+fence
