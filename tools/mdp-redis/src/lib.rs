@@ -51,6 +51,17 @@
 //! `ProviderHandle::limits()` keep showing their registered limits (the shared budget
 //! admits under the adopted ones: [`RedisBudget::limits_version`]).
 //!
+//! # Singleton pipelines and ticks across hosts
+//!
+//! [`owner`] and [`singleton`]: a pipeline marked singleton runs on exactly one host, under a
+//! Redis lease with a fencing token; with `singleton_stream_max_len` its ticks go to a Redis
+//! stream through a sink that checks the token against the lease on every entry, in Redis
+//! (no entry of a replaced owner after the new owner's first). [`stream`]: Redis Streams
+//! sink and source (registry kind `redis_stream`), the source reading plainly or as a
+//! consumer of a consumer group (pending entries re-read after a reconnection, acknowledged
+//! once handed downstream, a dead consumer's claimed); its module docs state the delivery
+//! guarantees.
+//!
 //! ```no_run
 //! use mdp_redis::{Coordination, CoordinationConfig};
 //! use market_data_pipeline::flow::{ProviderLimits, RateCoordinator};
