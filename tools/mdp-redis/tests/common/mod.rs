@@ -129,12 +129,15 @@ pub fn field(line: &str, key: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {key} in {line:?}"))
 }
 
+/// A stream entry as `XRANGE` returns it: ID, then field–value pairs.
+type Entry = (String, Vec<(String, Vec<u8>)>);
+
 /// The `token` field of every entry of `stream`, in stream order (0 where there is none).
 pub fn entry_tokens(url: &str, stream: &str) -> Vec<u64> {
     let mut con = redis::Client::open(url)
         .and_then(|c| c.get_connection())
         .expect("connect");
-    let entries: Vec<(String, Vec<(String, Vec<u8>)>)> = redis::cmd("XRANGE")
+    let entries: Vec<Entry> = redis::cmd("XRANGE")
         .arg(stream)
         .arg("-")
         .arg("+")
