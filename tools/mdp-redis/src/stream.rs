@@ -886,8 +886,8 @@ impl RedisStreamSource {
                 .ignore();
         }
         let count = self.count;
-        match read {
-            GroupRead::Own(after) => pipe
+        let cmd = match read {
+            GroupRead::Own(_) | GroupRead::New => pipe
                 .cmd("XREADGROUP")
                 .arg("GROUP")
                 .arg(&g.name)
@@ -895,18 +895,7 @@ impl RedisStreamSource {
                 .arg("COUNT")
                 .arg(count)
                 .arg("STREAMS")
-                .arg(&self.stream)
-                .arg(after),
-            GroupRead::New => pipe
-                .cmd("XREADGROUP")
-                .arg("GROUP")
-                .arg(&g.name)
-                .arg(&g.consumer)
-                .arg("COUNT")
-                .arg(count)
-                .arg("STREAMS")
-                .arg(&self.stream)
-                .arg(">"),
+                .arg(&self.stream),
             GroupRead::Claim => pipe
                 .cmd("XAUTOCLAIM")
                 .arg(&self.stream)
@@ -916,6 +905,11 @@ impl RedisStreamSource {
                 .arg(g.claim_cursor)
                 .arg("COUNT")
                 .arg(count),
+        };
+        match read {
+            GroupRead::Own(after) => cmd.arg(after),
+            GroupRead::New => cmd.arg(">"),
+            GroupRead::Claim => cmd,
         };
         let con = self.con.as_mut().expect("connected above");
         let reply: redis::RedisResult<Vec<Value>> = pipe.query(con);

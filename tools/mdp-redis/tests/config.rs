@@ -42,6 +42,10 @@ fn bad_coordination_values_name_their_field() {
             "url = \"redis://h\"\ntimeout_ms = 99999999999",
             "coordination.timeout_ms",
         ),
+        (
+            "url = \"redis://h\"\nsingleton_stream_max_len = 0",
+            "coordination.singleton_stream_max_len",
+        ),
         ("url = \"redis://h\"\nunknown = 1", "unknown field"),
     ];
     for (i, (text, field)) in cases.iter().enumerate() {

@@ -5,9 +5,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::Receiver;
 
 fn spawn(url: &str) -> (Child, Receiver<String>) {
     spawn_with(url, &[])
@@ -29,15 +28,7 @@ fn spawn_with(url: &str, extra: &[&str]) -> (Child, Receiver<String>) {
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn mdp-singleton");
-    let out: ChildStdout = child.stdout.take().unwrap();
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = common::stdout_lines(&mut child);
     (child, rx)
 }
 

@@ -7,9 +7,8 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use market_data_pipeline::sink::Sink;
@@ -26,6 +25,13 @@ fn tick(i: u64) -> Tick {
     }
 }
 
+/// A sink on stream `s` (room for every test's entries), 64 ticks per entry.
+fn sink(url: &str) -> RedisStreamSink {
+    RedisStreamSink::open(url, "s", 10_000_000)
+        .expect("sink")
+        .chunk_ticks(CHUNK as usize)
+}
+
 fn append(sink: &mut RedisStreamSink, from: u64, to: u64) {
     let ticks: Vec<Tick> = (from..to).map(tick).collect();
     sink.write_ticks(&ticks).expect("append");
@@ -40,15 +46,7 @@ fn consumer(url: &str, name: &str, extra: &[&str]) -> (Child, Receiver<String>) 
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn mdp-stream");
-    let out = child.stdout.take().expect("stdout");
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = common::stdout_lines(&mut child);
     (child, rx)
 }
 
@@ -164,12 +162,10 @@ fn two_consumers_share_a_group_and_no_tick_is_delivered_twice() {
     let url = server.url();
     let (a, ra) = consumer(&url, "a", &["--claim-idle-ms", "60000"]);
     let (b, rb) = consumer(&url, "b", &["--claim-idle-ms", "60000"]);
-    let mut sink = RedisStreamSink::open(&url, "s", 10_000_000)
-        .unwrap()
-        .chunk_ticks(CHUNK as usize);
+    let mut writer = sink(&url);
     const N: u64 = 200 * 640;
     for k in 0..200 {
-        append(&mut sink, k * 640, (k + 1) * 640);
+        append(&mut writer, k * 640, (k + 1) * 640);
     }
     let (mut sa, mut sb) = (Seen::default(), Seen::default());
     until_all(N, (&mut sa, &ra), (&mut sb, &rb));
@@ -197,9 +193,7 @@ fn a_killed_consumers_pending_entries_are_claimed_and_only_they_are_delivered_tw
         return;
     };
     let url = server.url();
-    let mut sink = RedisStreamSink::open(&url, "s", 10_000_000)
-        .unwrap()
-        .chunk_ticks(CHUNK as usize);
+    let mut writer = sink(&url);
     const N1: u64 = 500 * CHUNK;
     const N2: u64 = 500 * CHUNK;
     // Consumer a stops handing out (without acknowledging) in the middle of a batch of the
@@ -208,7 +202,7 @@ fn a_killed_consumers_pending_entries_are_claimed_and_only_they_are_delivered_tw
     let stall = N1 + 100 * CHUNK + 10;
     let (a, ra) = consumer(&url, "a", &["--stall-at-seq", &stall.to_string()]);
     let (b, rb) = consumer(&url, "b", &["--claim-idle-ms", "3000"]);
-    append(&mut sink, 0, N1);
+    append(&mut writer, 0, N1);
     let (mut sa, mut sb) = (Seen::default(), Seen::default());
     until_all(N1, (&mut sa, &ra), (&mut sb, &rb));
     assert!(
@@ -217,7 +211,7 @@ fn a_killed_consumers_pending_entries_are_claimed_and_only_they_are_delivered_tw
     );
     // b paused: a alone takes the second half, stalls mid-batch, and is killed -9.
     signal(&b, "-STOP");
-    append(&mut sink, N1, N1 + N2);
+    append(&mut writer, N1, N1 + N2);
     common::eventually("consumer a stalled", || {
         sa.take(&ra);
         sa.stalled
@@ -274,11 +268,9 @@ fn a_group_consumer_cut_off_again_and_again_delivers_exactly_once_in_order() {
         return;
     };
     let url = server.url();
-    let mut sink = RedisStreamSink::open(&url, "s", 10_000_000)
-        .unwrap()
-        .chunk_ticks(CHUNK as usize);
+    let mut writer = sink(&url);
     const N: u64 = 300_000;
-    append(&mut sink, 0, N);
+    append(&mut writer, 0, N);
     let out = Command::new(env!("CARGO_BIN_EXE_mdp-stream"))
         .args(["consume", "--url", &url, "--stream", "s"])
         .args(["--ticks", &N.to_string(), "--group", "g", "--consumer", "c"])

@@ -4,8 +4,10 @@
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
 /// A private server that can be stopped, restarted and have its clients cut.
@@ -153,4 +155,18 @@ pub fn entry_tokens(url: &str, stream: &str) -> Vec<u64> {
                 .unwrap_or(0)
         })
         .collect()
+}
+
+/// The lines `child` prints on its (piped) stdout, as they come.
+pub fn stdout_lines(child: &mut Child) -> Receiver<String> {
+    let out = child.stdout.take().expect("stdout piped");
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
 }
