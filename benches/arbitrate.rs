@@ -27,6 +27,16 @@
 //! must arrive exactly once on both sides or the bench fails.
 //!
 //! Run: `cargo bench --bench arbitrate`
+//!
+//! **Instruction counts** (`ARB_BENCH_MODE=instr`): one thread, a manual clock, no spinning, so
+//! `valgrind --tool=callgrind` counts the same instructions whatever the load. Each round moves
+//! one chunk of `ARB_BENCH_CHUNK` ticks (default 256; the paced latency runs see chunks of one
+//! or two ticks, so 1 shows the per-poll cost): the bare side writes it into an rtrb ring and `bare_consume` reads it in
+//! place into a `BaselineSink`; the arbitrate side steps both feeds' hubs (each pushes the
+//! chunk into its subscriber ring) and `arb_consume` polls the router until it is `Pending`,
+//! handing each poll's ticks to a `BaselineSink`. The consumer sides differ only by the ring
+//! read against the router's poll; compare the inclusive counts of the two functions
+//! (`callgrind_annotate --inclusive=yes`) divided by the ticks (`ARB_BENCH_TICKS`).
 
 use std::sync::Arc;
 use std::thread;
@@ -34,7 +44,9 @@ use std::time::Duration;
 
 use market_data_pipeline::benchkit::probe::{hop_ns, Regime, FAR_HOP_NS};
 use market_data_pipeline::benchkit::BaselineSink;
+use market_data_pipeline::exec::Task;
 use market_data_pipeline::exec::{TaskPlacement, WorkerSet, WorkerSetConfig};
+use market_data_pipeline::fanout::FanoutHub;
 use market_data_pipeline::fanout::{spawn_feed, HubConfig, SubscriberConfig};
 use market_data_pipeline::pin::{pin_current, CoreChoice};
 use market_data_pipeline::pipeline::stats::LatencySummary;
@@ -43,8 +55,8 @@ use market_data_pipeline::ring::Backpressure;
 use market_data_pipeline::router::{RoutingStrategy, SourceRouter};
 use market_data_pipeline::source::{SyntheticConfig, SyntheticSource};
 use market_data_pipeline::{
-    CountingSink, HybridBatcher, IdleStrategy, MonotonicClock, Passthrough, SharedClock,
-    SourcePoll, SymbolTable, Tick, TickSource,
+    Clock, CountingSink, HybridBatcher, IdleStrategy, ManualClock, MonotonicClock, Passthrough,
+    SharedClock, SourcePoll, SymbolTable, Tick, TickSource,
 };
 
 const CHUNK: usize = 256;
@@ -60,7 +72,8 @@ fn env(name: &str, default: u64) -> u64 {
 fn source(name: &str, n: u64, rate: u64, table: &Arc<SymbolTable>) -> SyntheticSource {
     let cfg = SyntheticConfig {
         name: name.to_string(),
-        rate: Some(rate),
+        // 0: unpaced (the instruction-count mode).
+        rate: (rate > 0).then_some(rate),
         burst: CHUNK as u64,
         max_ticks: Some(n),
         shared_sequence: true,
@@ -195,8 +208,107 @@ fn probe_hop() -> u64 {
     hop_ns(0, 1, || false).unwrap_or(0)
 }
 
+/// The bare consumer's work for what waits in `rx`: read chunks in place into the sink until
+/// the ring is empty (the last look finding it empty, as the spinning consumer's does).
+#[inline(never)]
+fn bare_consume(rx: &mut rtrb::Consumer<Tick>, sink: &mut BaselineSink, clock: &dyn Clock) {
+    for _ in 0..8 {
+        let k = rx.slots().min(CHUNK);
+        if k == 0 {
+            return;
+        }
+        if let Ok(chunk) = rx.read_chunk(k) {
+            let (a, b) = chunk.as_slices();
+            sink.deliver(clock, a);
+            sink.deliver(clock, b);
+            chunk.commit_all();
+        }
+    }
+}
+
+/// The arbitrate consumer's work for what waits in the feeds' rings: poll the router until it
+/// has nothing (bounded), handing each poll's ticks to the sink.
+#[inline(never)]
+fn arb_consume(
+    router: &mut SourceRouter,
+    buf: &mut [Tick],
+    sink: &mut BaselineSink,
+    clock: &dyn Clock,
+) {
+    for _ in 0..8 {
+        match router.poll(clock.now_ns(), buf).expect("router poll") {
+            SourcePoll::Ready(k) => sink.deliver(clock, &buf[..k]),
+            SourcePoll::Pending | SourcePoll::Ended => return,
+        }
+    }
+}
+
+/// `ARB_BENCH_MODE=instr`: both consumer sides on one thread with a manual clock, for
+/// callgrind (see the module docs).
+fn instr(n: u64, chunk: usize) {
+    let manual = ManualClock::shared(1);
+    let clock: SharedClock = manual.clone();
+    let table = Arc::new(SymbolTable::new());
+    // Bare: one ring, written and read on this thread.
+    let (mut tx, mut rx) = rtrb::RingBuffer::<Tick>::new(RING);
+    let mut src = source("bare", n, 0, &table);
+    src.start(clock.now_ns()).expect("start");
+    let mut buf = vec![Tick::default(); CHUNK];
+    let mut sink = BaselineSink::new();
+    for _ in 0..n.div_ceil(chunk as u64) + 1 {
+        manual.advance_ns(256_000);
+        if let SourcePoll::Ready(k) = src.poll(clock.now_ns(), &mut buf[..chunk]).expect("poll") {
+            let chunk = tx.write_chunk_uninit(k).expect("free slots");
+            chunk.fill_from_iter(buf[..k].iter().copied());
+        }
+        bare_consume(&mut rx, &mut sink, &*clock);
+    }
+    assert_eq!(sink.counted(), n, "bare: every tick once");
+    // Arbitrate: two hubs stepped here, each filling its subscriber's ring.
+    let hub = |name: &str| {
+        let hub = FanoutHub::new(
+            Box::new(source(name, n, 0, &table)),
+            HubConfig {
+                chunk_size: chunk,
+                ..HubConfig::default()
+            },
+            clock.clone(),
+        )
+        .expect("hub");
+        let sub = hub
+            .handle()
+            .subscribe(SubscriberConfig::all().backpressure(Backpressure::Block))
+            .expect("subscribe");
+        (hub, sub)
+    };
+    let ((mut ha, a), (mut hb, b)) = (hub("a"), hub("b"));
+    let mut router = SourceRouter::with_config(
+        vec![Box::new(a), Box::new(b)],
+        market_data_pipeline::RouterConfig::new(RoutingStrategy::Arbitrate),
+        clock.clone(),
+    )
+    .expect("router");
+    router.start(clock.now_ns()).expect("router start");
+    let mut sink = BaselineSink::new();
+    for _ in 0..n.div_ceil(chunk as u64) + 4 {
+        manual.advance_ns(256_000);
+        ha.step();
+        hb.step();
+        arb_consume(&mut router, &mut buf, &mut sink, &*clock);
+    }
+    assert_eq!(sink.counted(), n, "arbitrate: every seq once");
+    println!("instr: {n} ticks in chunks of {chunk} through bare_consume and arb_consume");
+}
+
 fn main() {
     let n = env("ARB_BENCH_TICKS", 500_000);
+    if std::env::var("ARB_BENCH_MODE").as_deref() == Ok("instr") {
+        instr(
+            n,
+            (env("ARB_BENCH_CHUNK", CHUNK as u64) as usize).clamp(1, CHUNK),
+        );
+        return;
+    }
     let rate = env("ARB_BENCH_RATE", 1_000_000);
     let runs = env("ARB_BENCH_RUNS", 7).max(1);
     let far_ns = env("ARB_BENCH_FAR_HOP_NS", FAR_HOP_NS);
