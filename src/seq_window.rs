@@ -120,8 +120,19 @@ impl SeqWindow {
 
     /// Decide the `seq`s in `[base, new_base)`: each one not seen is a gap. Returns whether
     /// any was.
+    #[inline]
     fn advance(&mut self, new_base: u32) -> bool {
         let dist = new_base.wrapping_sub(self.base);
+        if dist == 1 {
+            // The common slide of an in-order stream: one number leaves the window.
+            let (w, m) = self.slot(self.base);
+            let missing = self.bits[w] & m == 0;
+            self.bits[w] &= !m;
+            self.base = new_base;
+            self.decided = true;
+            self.gaps += u64::from(missing);
+            return missing;
+        }
         // Only the window's own slots can be set; anything past it was never seen.
         let seen = self.take_range(self.base, dist.min(self.width));
         let missing = u64::from(dist - seen);

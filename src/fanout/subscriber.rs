@@ -77,13 +77,13 @@ impl Subscriber {
         }
     }
 
-    /// Take up to `out.len()` ticks from the ring, handing each slice read to `put` (with
-    /// `out` and the count taken before it); then the waiting error, the end, or `Pending`.
+    /// Take up to `max` ticks from the ring, handing each slice read to `put` (with the count
+    /// taken before it); then the waiting error, the end, or `Pending`.
     #[inline]
     fn take(
         &mut self,
-        out: &mut [Tick],
-        mut put: impl FnMut(&mut [Tick], usize, &[Tick]),
+        max: usize,
+        mut put: impl FnMut(usize, &[Tick]),
     ) -> Result<SourcePoll, SourceError> {
         if self.ended {
             return Ok(SourcePoll::Ended);
@@ -95,12 +95,10 @@ impl Subscriber {
             }
         }
         // Never read past a waiting error: it comes after the ticks sent before it.
-        let max = out
-            .len()
-            .min(usize::try_from(due - self.read.min(due)).unwrap_or(usize::MAX));
+        let max = max.min(usize::try_from(due - self.read.min(due)).unwrap_or(usize::MAX));
         let mut n = 0;
         self.rx.read(max, |s| {
-            put(out, n, s);
+            put(n, s);
             n += s.len();
         });
         if n > 0 {
@@ -164,14 +162,28 @@ impl TickSource for Subscriber {
 
     #[inline]
     fn poll(&mut self, _now_ns: u64, out: &mut [Tick]) -> Result<SourcePoll, SourceError> {
-        self.take(out, |out, n, s| out[n..n + s.len()].copy_from_slice(s))
+        let max = out.len();
+        self.take(max, |n, s| out[n..n + s.len()].copy_from_slice(s))
+    }
+
+    /// Hands the ring's slices to `visit` in place: nothing is copied (`scratch` is not
+    /// used beyond its length, the most ticks taken).
+    #[inline]
+    fn poll_visit(
+        &mut self,
+        _now_ns: u64,
+        scratch: &mut [Tick],
+        visit: &mut dyn FnMut(&[Tick]),
+    ) -> Result<SourcePoll, SourceError> {
+        self.take(scratch.len(), |_, s| visit(s))
     }
 
     /// Takes what `poll` would, copying only the newest tick taken (to `out[n - 1]`): the
     /// others are released from the ring in place.
     #[inline]
     fn poll_discard(&mut self, _now_ns: u64, out: &mut [Tick]) -> Result<SourcePoll, SourceError> {
-        self.take(out, |out, n, s| {
+        let max = out.len();
+        self.take(max, |n, s| {
             if let Some(last) = s.last() {
                 out[n + s.len() - 1] = *last;
             }

@@ -15,6 +15,12 @@ use super::{SourceRouter, SwitchReason};
 impl SourceRouter {
     /// One poll of `Arbitrate`: poll each usable source once (starting one further each poll,
     /// so no source always wins ties), forward first arrivals into `out`.
+    ///
+    /// Each tick is judged where the source holds it ([`TickSource::poll_visit`]: a fan-out
+    /// subscriber's ring, read in place): the first arrival of a `seq` is copied once, into
+    /// `out`; a duplicate is not copied at all.
+    ///
+    /// [`TickSource::poll_visit`]: crate::source::TickSource::poll_visit
     pub(super) fn poll_arbitrate(&mut self, now_ns: u64, out: &mut [Tick]) -> SourcePoll {
         let n = self.slots.len();
         let hold = self.tuning.hold_down_ns;
@@ -28,31 +34,48 @@ impl SourceRouter {
                 continue;
             }
             let room = (out.len() - w).min(self.scratch.len());
-            match self.slots[i].poll(now_ns, &mut self.scratch[..room]) {
-                SlotPoll::Data(m) => {
-                    if !self.slots[i].in_service {
-                        self.slots[i].in_service = true;
-                        self.slots[i].counters.selected += 1;
-                        self.record(now_ns, None, Some(i), SwitchReason::FailBack);
-                    }
-                    let before = w;
-                    for t in &self.scratch[..m] {
-                        if let Arrival::New { gap } = self.window.arrive(t.seq) {
+            // A source back in service: its first new tick is the first after a switch
+            // (recorded below once the poll has shown data).
+            let rejoin = !self.slots[i].in_service;
+            let mut flag = self.flag_next || rejoin;
+            let mut flagged = false;
+            let before = w;
+            let mut read = 0usize;
+            let window = &mut self.window;
+            let polled = self.slots[i].poll_visit(
+                now_ns,
+                &mut self.scratch[..room],
+                &mut |ticks: &[Tick]| {
+                    read += ticks.len();
+                    for t in ticks {
+                        // A source hands over at most `room` ticks; one that hands over more
+                        // has the excess counted as discarded, not written past `out`.
+                        if w == out.len() {
+                            break;
+                        }
+                        if let Arrival::New { gap } = window.arrive(t.seq) {
                             let mut t = *t;
                             if gap {
                                 t.flags |= flags::GAP_BEFORE;
                             }
-                            if self.flag_next {
-                                self.flag_next = false;
+                            if flag {
+                                flag = false;
+                                flagged = true;
                                 t.flags |= flags::FIRST_AFTER_SWITCH;
                             }
                             out[w] = t;
                             w += 1;
                         }
                     }
-                    let c = &mut self.slots[i].counters;
-                    c.delivered += (w - before) as u64;
-                    c.discarded += (m - (w - before)) as u64;
+                },
+            );
+            match polled {
+                SlotPoll::Data(_) => {
+                    if rejoin {
+                        self.slots[i].in_service = true;
+                        self.slots[i].counters.selected += 1;
+                        self.record(now_ns, None, Some(i), SwitchReason::FailBack);
+                    }
                 }
                 SlotPoll::NotNow => {}
                 SlotPoll::Quiet => {
@@ -67,6 +90,13 @@ impl SourceRouter {
                     self.leave(now_ns, i, why);
                 }
             }
+            if flagged {
+                self.flag_next = false;
+            }
+            // Whatever the outcome, every tick read is delivered or discarded.
+            let c = &mut self.slots[i].counters;
+            c.delivered += (w - before) as u64;
+            c.discarded += (read - (w - before)) as u64;
         }
         self.cursor = if n == 0 { 0 } else { (self.cursor + 1) % n };
         if w > 0 {

@@ -7,14 +7,17 @@ use super::{SourceRouter, SwitchReason};
 
 impl SourceRouter {
     /// Apply at most `COMMANDS_PER_POLL` control commands (never blocks).
-    pub(super) fn drain_commands(&mut self, now_ns: u64) {
+    /// Apply up to [`COMMANDS_PER_POLL`](control::COMMANDS_PER_POLL) waiting commands;
+    /// `false` when more may be waiting.
+    pub(super) fn drain_commands(&mut self, now_ns: u64) -> bool {
         for _ in 0..control::COMMANDS_PER_POLL {
             match control::next_command(&self.commands) {
                 Some(Command::Add(slot)) => self.add(now_ns, *slot),
                 Some(Command::Remove(name)) => self.remove(now_ns, &name),
-                None => return,
+                None => return true,
             }
         }
+        false
     }
 
     fn add(&mut self, now_ns: u64, mut slot: RoutedSource) {

@@ -1,10 +1,11 @@
 //! `RouterControl`: the control plane of a router, usable from any thread while the router is
 //! polled on its worker.
 //!
-//! Configuration changes are validated here and swapped in with `arc-swap`; the poll thread
-//! reads the config once per poll with `load()`. Sources are added and removed through a
-//! crossbeam channel that the poll thread drains (non-blocking) once per poll. Stats are
-//! published by the poll thread into a mutex it only ever `try_lock`s.
+//! Configuration changes are validated here and swapped in with `arc-swap`; sources are added
+//! and removed through a crossbeam channel. Every change then bumps one counter (`changes`), and
+//! the poll thread reads that counter once per poll (one `Acquire` load): only when it moved
+//! does it `load()` the config and drain the channel (non-blocking). Stats are published by the
+//! poll thread into a mutex it only ever `try_lock`s.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -17,7 +18,7 @@ use crate::clock::SharedClock;
 use crate::error::ConfigError;
 use crate::flow::RateCoordinator;
 use crate::source::TickSource;
-use crate::sync::lock;
+use crate::sync::{lock, AtomicU64, Ordering};
 
 use super::slot::RoutedSource;
 use super::{RouterConfig, RouterStats, RoutingStrategy};
@@ -43,6 +44,9 @@ pub(crate) struct Gating {
 /// State shared by the router and its controls.
 pub(crate) struct RouterShared {
     config: ArcSwap<RouterConfig>,
+    /// Bumped after every config swap and every command sent: the poll thread looks at the
+    /// config and the channel only when it moved.
+    changes: AtomicU64,
     /// The names of the sources (added and not removed), kept by the control plane only.
     names: Mutex<Vec<Arc<str>>>,
     /// The rate coordinator whose providers guard the sources, and the coordination switch
@@ -59,6 +63,7 @@ impl RouterShared {
     ) -> RouterShared {
         RouterShared {
             config: ArcSwap::new(config),
+            changes: AtomicU64::new(0),
             names: Mutex::new(names),
             coordinator: Mutex::new(None),
             stats: Mutex::new(stats),
@@ -70,6 +75,19 @@ impl RouterShared {
     pub(crate) fn changed(&self, seen: &Arc<RouterConfig>) -> Option<Arc<RouterConfig>> {
         let cur = self.config.load();
         (!Arc::ptr_eq(&cur, seen)).then(|| Arc::clone(&cur))
+    }
+
+    /// A config was swapped in or a command sent (called after it).
+    fn bump(&self) {
+        // Release: whoever reads the new count with Acquire sees the swap or the send before it.
+        self.changes.fetch_add(1, Ordering::Release);
+    }
+
+    /// How many changes were made so far (see [`bump`](Self::bump)).
+    #[inline]
+    pub(crate) fn changes(&self) -> u64 {
+        // Acquire: pairs with the Release in `bump`.
+        self.changes.load(Ordering::Acquire)
     }
 
     pub(crate) fn set_gating(&self, g: Gating) {
@@ -151,6 +169,7 @@ impl RouterControl {
     pub fn set_config(&self, config: RouterConfig) -> Result<(), ConfigError> {
         config.validate()?;
         self.shared.config.store(Arc::new(config));
+        self.shared.bump();
         Ok(())
     }
 
@@ -166,6 +185,7 @@ impl RouterControl {
             next.validate()?;
             let prev = self.shared.config.compare_and_swap(&cur, Arc::new(next));
             if Arc::ptr_eq(&prev, &cur) {
+                self.shared.bump();
                 return Ok(());
             }
         }
@@ -197,6 +217,7 @@ impl RouterControl {
         self.tx
             .send(Command::Add(Box::new(slot)))
             .map_err(|_| ControlError::RouterDropped)?;
+        self.shared.bump();
         names.push(name);
         Ok(())
     }
@@ -213,6 +234,7 @@ impl RouterControl {
         self.tx
             .send(Command::Remove(names[i].clone()))
             .map_err(|_| ControlError::RouterDropped)?;
+        self.shared.bump();
         names.remove(i);
         Ok(())
     }

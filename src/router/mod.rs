@@ -149,19 +149,24 @@
 //!
 //! The router is polled by one thread (a pipeline's source worker, or a [`SourceStream`](crate::source::SourceStream)).
 //! [`RouterControl`] (`Clone + Send + Sync`) changes it from any other thread: configs are
-//! validated and swapped in (`arc-swap`), read once per poll with one `load()`; sources are
-//! added and removed through a channel drained once per poll (`try_recv`, never blocking);
+//! validated and swapped in (`arc-swap`); sources are added and removed through a channel;
+//! each change bumps a counter that the poll thread reads once per poll (one atomic load), and
+//! only when it moved does the poll thread `load()` the config and drain the channel
+//! (`try_recv`, never blocking, at most 16 commands per poll);
 //! stats are published by the poll thread into a mutex it only `try_lock`s, every
 //! `stats_interval` and on every switch.
 //!
 //! # Cost on the poll path
 //!
-//! Per poll of a healthy `First` router: one `ArcSwap::load`, one `try_recv`, one breaker
+//! Per poll of a healthy `First` router: one atomic load (the control plane's change count;
+//! the config's `ArcSwap::load` and the commands' `try_recv` only after a change), one breaker
 //! check (an atomic load), the source's poll, a comparison of the clock against the next
 //! probe and publish times, and one read of each queued standby's queue (a copy of what it
 //! holds into the scratch buffer). No allocation, lock, syscall or log line per tick or per poll
 //! (switch records are allocated per switch, stats copied into preallocated space every
-//! `stats_interval`). `Arbitrate` adds a copy and a bitmap test per tick.
+//! `stats_interval`). `Arbitrate` reads each feed where it lies (a fan-out subscriber's ring, in
+//! place: [`TickSource::poll_visit`]) and adds a bitmap test per tick read; a delivered tick is
+//! copied once, from the ring into the caller's buffer, a duplicate not at all.
 
 mod arbitrate;
 mod commands;
@@ -228,6 +233,9 @@ pub struct SourceRouter {
     /// The active source failed in this poll: (it, why), until a fallback is found.
     pending_switch: Option<(usize, SwitchReason)>,
     window: SeqWindow,
+    /// The control plane's change count (`RouterShared::changes`) as of the last look at the
+    /// config and the commands.
+    seen_changes: u64,
     delivered: u64,
     polls: u64,
     last_tick_ns: Option<u64>,
@@ -324,6 +332,7 @@ impl SourceRouter {
             scratch: vec![Tick::default(); cfg.scratch_ticks],
             log: SwitchLog::new(cfg.switch_history),
             window: SeqWindow::new(cfg.arbitrate_window),
+            seen_changes: 0,
             cfg,
             clock,
             shared,
@@ -590,8 +599,14 @@ impl TickSource for SourceRouter {
         if out.is_empty() {
             return Ok(SourcePoll::Pending);
         }
-        self.refresh_config(now_ns);
-        self.drain_commands(now_ns);
+        // One Acquire load per poll; the config and the commands only when it moved.
+        let changes = self.shared.changes();
+        if changes != self.seen_changes {
+            self.refresh_config(now_ns);
+            if self.drain_commands(now_ns) {
+                self.seen_changes = changes;
+            }
+        }
         self.polls += 1;
         let r = if self.cfg.strategy.single_active() {
             let r = self.poll_single(now_ns, out);

@@ -226,21 +226,74 @@ impl RoutedSource {
     /// `fed` (its gate was applied upstream).
     #[inline]
     pub(crate) fn poll(&mut self, now_ns: u64, out: &mut [Tick]) -> SlotPoll {
+        match self.call(now_ns, |s| s.poll(now_ns, out)) {
+            Ok(n) => {
+                let n = n.min(out.len());
+                self.took(now_ns, &out[n - 1]);
+                SlotPoll::Data(n)
+            }
+            Err(p) => p,
+        }
+    }
+
+    /// As [`poll`](Self::poll), handing the ticks to `visit` where they lie
+    /// ([`TickSource::poll_visit`]: a queued source's ring slices, in place) instead of
+    /// copying them out; at most `scratch.len()` ticks. `Data(n)`: `n` ticks were visited.
+    #[inline]
+    pub(crate) fn poll_visit(
+        &mut self,
+        now_ns: u64,
+        scratch: &mut [Tick],
+        visit: &mut dyn FnMut(&[Tick]),
+    ) -> SlotPoll {
+        // What `took` needs of the newest tick visited (not the whole tick: a copy per slice).
+        let mut last: Option<(u32, u64)> = None;
+        let mut visit_noting_last = |s: &[Tick]| {
+            if let Some(t) = s.last() {
+                last = Some((t.seq, t.ts_recv.saturating_sub(t.ts_event)));
+            }
+            visit(s);
+        };
+        let r = self.call(now_ns, |s| {
+            s.poll_visit(now_ns, scratch, &mut visit_noting_last)
+        });
+        match (r, last) {
+            (Ok(n), Some((seq, latency_ns))) => {
+                self.took_seq(now_ns, seq, latency_ns);
+                SlotPoll::Data(n)
+            }
+            // `Ready(n ≥ 1)` with nothing visited: a source breaking `poll_visit`'s contract
+            // delivered nothing.
+            (Ok(_), None) => SlotPoll::Quiet,
+            (Err(p), _) => p,
+        }
+    }
+
+    /// One call of the source (`poll` or `poll_visit`, by `f`) through the gate, or straight
+    /// when `fed`: `Ok(n)` for `Ready(n ≥ 1)`, otherwise what the poll came to.
+    #[inline]
+    fn call(
+        &mut self,
+        now_ns: u64,
+        f: impl FnOnce(&mut dyn TickSource) -> Result<SourcePoll, SourceError>,
+    ) -> Result<usize, SlotPoll> {
         if self.dead || self.ended {
-            return SlotPoll::Failed(if self.ended {
+            return Err(SlotPoll::Failed(if self.ended {
                 SwitchReason::Ended
             } else {
                 SwitchReason::Error
-            });
+            }));
         }
-        let source = &mut self.source;
+        let source = &mut *self.source;
         let polled = if self.fed {
-            source.poll(now_ns, out)
+            f(source)
         } else {
-            match self.gate.poll(now_ns, || source.poll(now_ns, out)) {
+            match self.gate.poll(now_ns, || f(source)) {
                 Ok(r) => r,
-                Err(Refusal::NotNow(_)) => return SlotPoll::NotNow,
-                Err(Refusal::BreakerOpen(_)) => return SlotPoll::Failed(SwitchReason::BreakerOpen),
+                Err(Refusal::NotNow(_)) => return Err(SlotPoll::NotNow),
+                Err(Refusal::BreakerOpen(_)) => {
+                    return Err(SlotPoll::Failed(SwitchReason::BreakerOpen))
+                }
                 Err(Refusal::Never(e)) => {
                     self.dead = true;
                     self.counters.errors += 1;
@@ -248,33 +301,36 @@ impl RoutedSource {
                         source_name: self.name.to_string(),
                         reason: e.to_string(),
                     });
-                    return SlotPoll::Failed(SwitchReason::Error);
+                    return Err(SlotPoll::Failed(SwitchReason::Error));
                 }
             }
         };
         match polled {
-            Ok(SourcePoll::Ready(n)) if n > 0 => SlotPoll::Data(self.took(now_ns, out, n)),
-            Ok(SourcePoll::Ready(_)) | Ok(SourcePoll::Pending) => SlotPoll::Quiet,
+            Ok(SourcePoll::Ready(n)) if n > 0 => Ok(n),
+            Ok(SourcePoll::Ready(_)) | Ok(SourcePoll::Pending) => Err(SlotPoll::Quiet),
             Ok(SourcePoll::Ended) => {
                 self.ended = true;
-                SlotPoll::Failed(SwitchReason::Ended)
+                Err(SlotPoll::Failed(SwitchReason::Ended))
             }
-            Err(e) => SlotPoll::Failed(self.fail(now_ns, &e)),
+            Err(e) => Err(SlotPoll::Failed(self.fail(now_ns, &e))),
         }
     }
 }
 
 impl RoutedSource {
-    /// It wrote `n ≥ 1` ticks to `out` at `now_ns`: the newest one updates its latency estimate
-    /// and last `seq`; it is not stale. Returns `n` (at most `out.len()`).
+    /// It produced ticks at `now_ns`, `last` the newest: that updates its latency estimate and
+    /// last `seq`; it is not stale.
     #[inline]
-    fn took(&mut self, now_ns: u64, out: &[Tick], n: usize) -> usize {
-        let n = n.min(out.len());
-        let last = &out[n - 1];
-        self.latency.add(last.ts_recv.saturating_sub(last.ts_event));
-        self.last_seq = Some(last.seq);
+    fn took(&mut self, now_ns: u64, last: &Tick) {
+        self.took_seq(now_ns, last.seq, last.ts_recv.saturating_sub(last.ts_event));
+    }
+
+    /// As [`took`](Self::took), given the newest tick's `seq` and `ts_recv − ts_event`.
+    #[inline]
+    fn took_seq(&mut self, now_ns: u64, seq: u32, latency_ns: u64) {
+        self.latency.add(latency_ns);
+        self.last_seq = Some(seq);
         self.last_data_ns = now_ns;
-        n
     }
 
     /// Drain a queued standby: take what waits in its queue (`poll_discard` into `scratch`:
@@ -292,7 +348,8 @@ impl RoutedSource {
             // Only the newest tick is looked at (`took`): a queue may skip the others.
             match self.source.poll_discard(now_ns, scratch) {
                 Ok(SourcePoll::Ready(n)) if n > 0 => {
-                    let n = self.took(now_ns, scratch, n);
+                    let n = n.min(scratch.len());
+                    self.took(now_ns, &scratch[n - 1]);
                     self.drained_at = Some(now_ns);
                     self.counters.drained += n as u64;
                 }

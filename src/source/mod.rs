@@ -155,6 +155,29 @@ pub trait TickSource: Send {
         self.poll(now_ns, out)
     }
 
+    /// As [`poll`](Self::poll) for a caller that reads each tick once where it lies (a
+    /// router's `Arbitrate` judging each `seq`): up to `scratch.len()` ticks are handed to
+    /// `visit`, in order, in one or more slices, and `Ready(n)` counts them all. A source that
+    /// reads a queue (a fan-out subscriber) hands over its ring's slices in place, copying
+    /// nothing; the default polls into `scratch` and hands that over. Every other outcome
+    /// means what it means for `poll`, with nothing visited.
+    fn poll_visit(
+        &mut self,
+        now_ns: u64,
+        scratch: &mut [Tick],
+        visit: &mut dyn FnMut(&[Tick]),
+    ) -> Result<SourcePoll, SourceError> {
+        let r = self.poll(now_ns, scratch);
+        if let Ok(SourcePoll::Ready(n)) = r {
+            let n = n.min(scratch.len());
+            if n > 0 {
+                visit(&scratch[..n]);
+            }
+            return Ok(SourcePoll::Ready(n));
+        }
+        r
+    }
+
     /// Release resources; later polls return `Ended` or an error.
     fn close(&mut self);
 
@@ -223,6 +246,14 @@ impl<S: TickSource + ?Sized> TickSource for Box<S> {
     }
     fn poll_discard(&mut self, now_ns: u64, out: &mut [Tick]) -> Result<SourcePoll, SourceError> {
         (**self).poll_discard(now_ns, out)
+    }
+    fn poll_visit(
+        &mut self,
+        now_ns: u64,
+        scratch: &mut [Tick],
+        visit: &mut dyn FnMut(&[Tick]),
+    ) -> Result<SourcePoll, SourceError> {
+        (**self).poll_visit(now_ns, scratch, visit)
     }
     fn close(&mut self) {
         (**self).close()
