@@ -14,8 +14,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use market_data_pipeline::flow::{ProviderLimits, RateCoordinator};
-use market_data_pipeline::router::{RouterConfig, RoutingStrategy};
-use market_data_pipeline::TickSource;
+use market_data_pipeline::exec::Task;
+use market_data_pipeline::fanout::{FanoutHub, HubConfig, SubscriberConfig};
+use market_data_pipeline::router::{RouterConfig, RoutingStrategy, SourceRouter};
+use market_data_pipeline::{Clock, ManualClock, SourcePoll, Tick, TickSource};
 use router_support::*;
 
 use common::counting_alloc::{thread_allocations, Counting};
@@ -120,4 +122,48 @@ fn steady_state_polling_allocates_nothing() {
             "case {case}: a gated source"
         );
     }
+
+    // 5. Arbitrate over two fan-out subscribers, read in place (`poll_visit`). The hubs are
+    //    stepped on this thread between the polls; only the router's polls are counted.
+    assert_eq!(arbitrate_over_subscribers(10, 10_000), 0, "case 5: subscribers");
+}
+
+/// Allocations of this thread inside `polls` router polls (after `warm`) of an `Arbitrate`
+/// router over two fan-out subscribers whose hubs are stepped here before each poll; also
+/// asserts that the polls delivered every seq the hubs fanned out exactly once.
+fn arbitrate_over_subscribers(warm: usize, polls: usize) -> u64 {
+    let clock = ManualClock::shared(T0);
+    let mut hubs = Vec::new();
+    let mut subs: Vec<Box<dyn TickSource>> = Vec::new();
+    for (name, id) in [("a", 1), ("b", 2)] {
+        let feed = SeqFeed::all(name, id, 1_000_000, 32);
+        let hub = FanoutHub::new(Box::new(feed), HubConfig::default(), clock.clone()).unwrap();
+        subs.push(Box::new(hub.handle().subscribe(SubscriberConfig::all()).unwrap()));
+        hubs.push(hub);
+    }
+    let cfg = RouterConfig::new(RoutingStrategy::Arbitrate);
+    let mut router = SourceRouter::with_config(subs, cfg, clock.clone()).unwrap();
+    router.start(T0).unwrap();
+    let mut buf = vec![Tick::default(); 64];
+    let (mut allocations, mut delivered, mut next_seq) = (0, 0u64, 1u32);
+    for k in 0..warm + polls {
+        clock.advance_ns(MS);
+        for h in &mut hubs {
+            h.step();
+        }
+        let before = thread_allocations();
+        let r = router.poll(clock.now_ns(), &mut buf).unwrap();
+        if k >= warm {
+            allocations += thread_allocations() - before;
+        }
+        if let SourcePoll::Ready(n) = r {
+            for t in &buf[..n] {
+                assert_eq!(t.seq, next_seq, "each seq once, in order");
+                next_seq += 1;
+            }
+            delivered += n as u64;
+        }
+    }
+    assert!(delivered >= polls as u64, "the router delivered ({delivered})");
+    allocations
 }
