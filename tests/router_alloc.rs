@@ -13,9 +13,9 @@ mod router_support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use market_data_pipeline::flow::{ProviderLimits, RateCoordinator};
 use market_data_pipeline::exec::Task;
 use market_data_pipeline::fanout::{FanoutHub, HubConfig, SubscriberConfig};
+use market_data_pipeline::flow::{ProviderLimits, RateCoordinator};
 use market_data_pipeline::router::{RouterConfig, RoutingStrategy, SourceRouter};
 use market_data_pipeline::{Clock, ManualClock, SourcePoll, Tick, TickSource};
 use router_support::*;
@@ -125,7 +125,11 @@ fn steady_state_polling_allocates_nothing() {
 
     // 5. Arbitrate over two fan-out subscribers, read in place (`poll_visit`). The hubs are
     //    stepped on this thread between the polls; only the router's polls are counted.
-    assert_eq!(arbitrate_over_subscribers(10, 10_000), 0, "case 5: subscribers");
+    assert_eq!(
+        arbitrate_over_subscribers(10, 10_000),
+        0,
+        "case 5: subscribers"
+    );
 }
 
 /// Allocations of this thread inside `polls` router polls (after `warm`) of an `Arbitrate`
@@ -138,7 +142,9 @@ fn arbitrate_over_subscribers(warm: usize, polls: usize) -> u64 {
     for (name, id) in [("a", 1), ("b", 2)] {
         let feed = SeqFeed::all(name, id, 1_000_000, 32);
         let hub = FanoutHub::new(Box::new(feed), HubConfig::default(), clock.clone()).unwrap();
-        subs.push(Box::new(hub.handle().subscribe(SubscriberConfig::all()).unwrap()));
+        subs.push(Box::new(
+            hub.handle().subscribe(SubscriberConfig::all()).unwrap(),
+        ));
         hubs.push(hub);
     }
     let cfg = RouterConfig::new(RoutingStrategy::Arbitrate);
@@ -164,6 +170,9 @@ fn arbitrate_over_subscribers(warm: usize, polls: usize) -> u64 {
             delivered += n as u64;
         }
     }
-    assert!(delivered >= polls as u64, "the router delivered ({delivered})");
+    assert!(
+        delivered >= polls as u64,
+        "the router delivered ({delivered})"
+    );
     allocations
 }
