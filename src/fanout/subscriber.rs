@@ -190,6 +190,18 @@ impl TickSource for Subscriber {
         })
     }
 
+    /// Ticks in its ring, an error due, or its end: what `poll` would look at, without
+    /// reading anything.
+    #[inline]
+    fn has_waiting(&self) -> Option<bool> {
+        Some(
+            self.ended
+                || self.rx.ready() > 0
+                || self.slot.due_at() <= self.read
+                || self.rx.is_finished(),
+        )
+    }
+
     fn close(&mut self) {
         self.leave();
         self.ended = true;

@@ -500,3 +500,59 @@ fn stop_ends_every_subscriber_at_once_counting_what_was_owed_as_dropped() {
     let mut buf = [Tick::default(); 8];
     assert_eq!(block.poll(0, &mut buf).unwrap(), SourcePoll::Ended);
 }
+
+/// The outcome of one poll, with the ticks it gave (errors by their text).
+fn outcome(r: Result<SourcePoll, SourceError>, ticks: Vec<u32>) -> (String, Vec<u32>) {
+    match r {
+        Ok(p) => (format!("{p:?}"), ticks),
+        Err(e) => (e.to_string(), ticks),
+    }
+}
+
+#[test]
+fn poll_visit_hands_over_what_poll_copies_and_has_waiting_says_whether_a_poll_would_pend() {
+    let (mut up, _log) = scripted(7);
+    up.end_at = Some(40);
+    up.errors = vec![(14, failed("blip"))];
+    let mut hub = hub_over(up);
+    let h = hub.handle();
+    let mut copied = h.subscribe(SubscriberConfig::all()).unwrap();
+    let mut visited = h.subscribe(SubscriberConfig::all()).unwrap();
+    let mut buf = [Tick::default(); 5];
+    let mut scratch = [Tick::default(); 5];
+    let (mut ticks_seen, mut pending_seen, mut ended) = (0, 0, false);
+    for _ in 0..200 {
+        hub.step();
+        // Read both until each pends or ends (bounded), checking `has_waiting` before each poll.
+        for _ in 0..50 {
+            let waiting = [copied.has_waiting(), visited.has_waiting()];
+            assert_eq!(waiting[0], waiting[1]);
+            let a = copied.poll(0, &mut buf);
+            let got_a = match a {
+                Ok(SourcePoll::Ready(n)) => seqs(&buf[..n]),
+                _ => Vec::new(),
+            };
+            let mut got_b = Vec::new();
+            let b = visited.poll_visit(0, &mut scratch, &mut |s| got_b.extend(seqs(s)));
+            let (a, b) = (outcome(a, got_a), outcome(b, got_b));
+            assert_eq!(a, b, "poll and poll_visit differ");
+            let pending = a.0 == "Pending";
+            assert_eq!(waiting[0], Some(!pending), "has_waiting before {a:?}");
+            ticks_seen += a.1.len();
+            if pending {
+                pending_seen += 1;
+                break;
+            }
+            if a.0 == "Ended" {
+                ended = true;
+                break;
+            }
+        }
+        if ended {
+            break;
+        }
+    }
+    assert!(ended, "the subscribers saw the end");
+    assert_eq!(ticks_seen, 40);
+    assert!(pending_seen > 0, "some look found nothing waiting");
+}

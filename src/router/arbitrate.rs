@@ -42,33 +42,39 @@ impl SourceRouter {
             let before = w;
             let mut read = 0usize;
             let window = &mut self.window;
-            let polled = self.slots[i].poll_visit(
-                now_ns,
-                &mut self.scratch[..room],
-                &mut |ticks: &[Tick]| {
-                    read += ticks.len();
-                    for t in ticks {
-                        // A source hands over at most `room` ticks; one that hands over more
-                        // has the excess counted as discarded, not written past `out`.
-                        if w == out.len() {
-                            break;
-                        }
-                        if let Arrival::New { gap } = window.arrive(t.seq) {
-                            let mut t = *t;
-                            if gap {
-                                t.flags |= flags::GAP_BEFORE;
+            // An empty feed is as quiet as its poll would have been, without the gate's
+            // permit and the poll's layers.
+            let polled = if self.slots[i].nothing_waiting() {
+                SlotPoll::Quiet
+            } else {
+                self.slots[i].poll_visit(
+                    now_ns,
+                    &mut self.scratch[..room],
+                    &mut |ticks: &[Tick]| {
+                        read += ticks.len();
+                        for t in ticks {
+                            // A source hands over at most `room` ticks; one that hands over more
+                            // has the excess counted as discarded, not written past `out`.
+                            if w == out.len() {
+                                break;
                             }
-                            if flag {
-                                flag = false;
-                                flagged = true;
-                                t.flags |= flags::FIRST_AFTER_SWITCH;
+                            if let Arrival::New { gap } = window.arrive(t.seq) {
+                                let mut t = *t;
+                                if gap {
+                                    t.flags |= flags::GAP_BEFORE;
+                                }
+                                if flag {
+                                    flag = false;
+                                    flagged = true;
+                                    t.flags |= flags::FIRST_AFTER_SWITCH;
+                                }
+                                out[w] = t;
+                                w += 1;
                             }
-                            out[w] = t;
-                            w += 1;
                         }
-                    }
-                },
-            );
+                    },
+                )
+            };
             match polled {
                 SlotPoll::Data(_) => {
                     if rejoin {

@@ -221,6 +221,15 @@ impl RoutedSource {
         self.failed_at = Some(now_ns);
     }
 
+    /// Nothing waits in the source (its [`has_waiting`](TickSource::has_waiting) says so),
+    /// and skipping the poll changes nothing at its gate: an empty poll through a breaker (or
+    /// a provider's breaker) only takes and releases a permit, but a request-based source
+    /// behind its provider's gate spends a token per poll, so it is always polled.
+    #[inline]
+    pub(crate) fn nothing_waiting(&self) -> bool {
+        (self.fed || !self.caps.request_based) && self.source.has_waiting() == Some(false)
+    }
+
     /// Poll through the gate into `out` (see [`crate::admission`] for what the gate decides
     /// and how each outcome resolves its grant), or straight from the source when it is
     /// `fed` (its gate was applied upstream).

@@ -178,6 +178,14 @@ pub trait TickSource: Send {
         r
     }
 
+    /// Whether a poll now could return anything but `Pending`, when the source can tell
+    /// cheaply: `Some(false)` means nothing waits (an empty queue, no error or end to
+    /// report), so a caller that polls many sources in turn (a router's `Arbitrate`) may skip
+    /// this one for now. The default, `None`, cannot tell: the caller polls.
+    fn has_waiting(&self) -> Option<bool> {
+        None
+    }
+
     /// Release resources; later polls return `Ended` or an error.
     fn close(&mut self);
 
@@ -254,6 +262,9 @@ impl<S: TickSource + ?Sized> TickSource for Box<S> {
         visit: &mut dyn FnMut(&[Tick]),
     ) -> Result<SourcePoll, SourceError> {
         (**self).poll_visit(now_ns, scratch, visit)
+    }
+    fn has_waiting(&self) -> Option<bool> {
+        (**self).has_waiting()
     }
     fn close(&mut self) {
         (**self).close()
