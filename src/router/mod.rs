@@ -62,7 +62,7 @@
 //! | `First` | the active source; higher-priority sources only as fail-back probes (every `probe_interval`, once out of their `hold_down`, through their breaker) | the highest-priority source that has delivered since its last failure | nothing the router polled. Each source's stream stays gapless as seen by the router: a standby is not polled, so whatever it does not buffer itself while it waits is not seen, and a failed source's outage is not back-filled. A queued standby (`Capabilities::queued`, a fan-out subscriber) is drained instead: what it produces while another source is delivered is discarded (`SourceStats::drained`), not delivered late after a switch. |
 //! | `RoundRobin` | the active source | each usable source in turn for `round_robin_chunks` chunks | nothing the router polled (as `First`); queued standbys drained (as `First`). |
 //! | `Fastest` | the active source, and every standby once per `probe_interval` | the usable source with the lowest latency estimate, switched only when a standby beats the active one by `fastest_hysteresis` and the last switch is `hold_down` old | the standby samples: polled and discarded (counted as `SourceStats::discarded`); queued standbys drained (as `First`), and measured as they are drained. |
-//! | `Arbitrate` | every usable source, every poll | each `seq` once, on first arrival (so possibly out of `seq` order when a feed was behind) | nothing any feed carried, unless it arrives more than `arbitrate_window` behind the newest `seq` (`RouterStats::late`). A `seq` no feed carried is reported as a gap (`RouterStats::gaps`, and `GAP_BEFORE` on the next delivered tick) once the stream is `arbitrate_window` past it, or when every feed has ended. |
+//! | `Arbitrate` | every usable source, every poll (a source whose [`has_waiting`](TickSource::has_waiting) says nothing waits counts as polled and quiet; a request-based source behind a spending gate is always polled) | each `seq` once, on first arrival (so possibly out of `seq` order when a feed was behind) | nothing any feed carried, unless it arrives more than `arbitrate_window` behind the newest `seq` (`RouterStats::late`). A `seq` no feed carried is reported as a gap (`RouterStats::gaps`, and `GAP_BEFORE` on the next delivered tick) once the stream is `arbitrate_window` past it, or when every feed has ended. |
 //!
 //! The single-active strategies (`First`, `RoundRobin`, `Fastest`) treat each source as its own
 //! stream: nothing is delivered twice per (source, `seq`), and a source's ticks come in its own
@@ -166,7 +166,8 @@
 //! (switch records are allocated per switch, stats copied into preallocated space every
 //! `stats_interval`). `Arbitrate` reads each feed where it lies (a fan-out subscriber's ring, in
 //! place: [`TickSource::poll_visit`]) and adds a bitmap test per tick read; a delivered tick is
-//! copied once, from the ring into the caller's buffer, a duplicate not at all.
+//! copied once, from the ring into the caller's buffer, a duplicate not at all. A feed with
+//! nothing waiting costs a few loads ([`TickSource::has_waiting`]), not a poll.
 
 mod arbitrate;
 mod commands;
