@@ -130,7 +130,8 @@ pub enum ControlError {
 ///
 /// Every method returns at once. Source changes take effect at the router's next poll; config
 /// changes at the poll after the swap; [`stats`](Self::stats) is what the poll thread last
-/// published (at most `stats_interval` old, and refreshed on every switch).
+/// published (at most `stats_interval` old, refreshed on every switch, and final once the
+/// router has ended, been closed or been dropped).
 #[derive(Clone)]
 pub struct RouterControl {
     shared: Arc<RouterShared>,

@@ -154,7 +154,10 @@
 //! only when it moved does the poll thread `load()` the config and drain the channel
 //! (`try_recv`, never blocking, at most 16 commands per poll);
 //! stats are published by the poll thread into a mutex it only `try_lock`s, every
-//! `stats_interval` and on every switch.
+//! `stats_interval` and on every switch, and (waiting for the lock) once more when the routed
+//! stream ends, the router is closed (a pipeline stopping) or dropped: the last published
+//! stats then count every delivered tick, so the sources' `delivered` sum exactly to the
+//! router's `delivered`, which is the pipeline's `produced`.
 //!
 //! # Cost on the poll path
 //!
@@ -624,24 +627,33 @@ impl TickSource for SourceRouter {
             self.delivered += n as u64;
             self.last_tick_ns = Some(now_ns);
         }
-        if self.stats_dirty || now_ns >= self.next_publish_ns {
-            self.publish(now_ns);
-        }
         if r == SourcePoll::Ended {
+            // The stream is over: what the control plane reports from now on is complete.
+            self.publish_final(now_ns);
             // A stream whose every source failed did not end: it was lost.
             if let Some(e) = self.all_failed() {
                 return Err(e);
             }
+        } else if self.stats_dirty || now_ns >= self.next_publish_ns {
+            self.publish(now_ns);
         }
         Ok(r)
     }
 
+    /// Close every source and publish the final stats (a pipeline that stops closes its
+    /// source: the chunks delivered since the last periodic publication are counted).
     fn close(&mut self) {
+        if self.closed {
+            return;
+        }
         self.closed = true;
         for s in &mut self.slots {
             s.source.close();
         }
         self.active = None;
+        if self.started {
+            self.publish_final(self.clock.now_ns());
+        }
     }
 
     fn status(&self) -> SourceStatus {
@@ -712,6 +724,16 @@ impl TickSource for SourceRouter {
         let r = self.each_source(|s| s.unsubscribe(symbols));
         self.refresh_symbols();
         r
+    }
+}
+
+impl Drop for SourceRouter {
+    /// A router dropped without being closed (a [`SourceStream`](crate::source::SourceStream)
+    /// left before its end) publishes its final stats too.
+    fn drop(&mut self) {
+        if self.started && !self.closed {
+            self.publish_final(self.clock.now_ns());
+        }
     }
 }
 

@@ -150,6 +150,19 @@ impl SourceRouter {
         s
     }
 
+    /// Publish the final stats for the control plane, waiting for the lock if a reader holds
+    /// it (a reader only clones): called when the routed stream ends or fails, when the router
+    /// is closed and when it is dropped, so that what the control plane reports afterwards
+    /// counts every tick delivered — the sources' `delivered` sum to the router's (and so to
+    /// the pipeline's `produced`). Not on the data path: at most a few times per router.
+    pub(super) fn publish_final(&mut self, now_ns: u64) {
+        let mut s = crate::sync::lock(&self.shared.stats);
+        self.fill_stats(&mut s, now_ns, true);
+        drop(s);
+        self.stats_dirty = false;
+        self.next_publish_ns = now_ns.saturating_add(self.tuning.stats_ns);
+    }
+
     /// Publish stats for the control plane if the lock is free (never waits).
     pub(super) fn publish(&mut self, now_ns: u64) {
         let Ok(mut s) = self.shared.stats.try_lock() else {
