@@ -2,10 +2,16 @@
 //! and exact counters.
 //!
 //! Conservation holds for every edge in each side's own totals, from the producer's side:
-//! `offered == pushed + dropped + conflated + pending`, and from the consumer's side
-//! `pushed == popped + in_ring`. So `offered == popped + dropped + conflated + in_flight` where
+//! `offered == pushed + dropped + conflated + after_close + pending`, and from the consumer's
+//! side `pushed == popped + in_ring`. So
+//! `offered == popped + dropped + conflated + after_close + in_flight` where
 //! `in_flight = in_ring + pending`, exactly in a snapshot taken once both sides are done; a
 //! snapshot of a live edge can mix publications (see [`EdgeCounters::snapshot`]).
+//!
+//! `dropped` is backpressure's loss (and, on a pipeline's own edges, what a stage that is gone
+//! never took). `after_close` is only used by an edge whose consumer may leave while it is fed
+//! (a fan-out subscription, [`EdgeTx::count_departure_apart`]): what it was offered after it
+//! stopped reading — left unread in the ring when it left, or offered once it was gone.
 
 use std::sync::Arc;
 
@@ -84,8 +90,12 @@ pub struct EdgeCounters {
     pub offered: CachePadded<AtomicU64>,
     /// Items that entered the ring.
     pub pushed: AtomicU64,
-    /// Items dropped (`DropNewest`, or lost because the consumer is gone).
+    /// Items dropped (`DropNewest`, or lost because the consumer is gone, unless the edge
+    /// counts that as `after_close`).
     pub dropped: AtomicU64,
+    /// Items offered after the consumer stopped reading, never read: left in the ring when it
+    /// left, or offered once it was gone (edges that [`EdgeTx::count_departure_apart`]).
+    pub after_close: AtomicU64,
     /// Quotes replaced by a later quote of the same symbol (`ConflateLatest`).
     pub conflated: AtomicU64,
     /// Conflated quotes waiting at the producer.
@@ -101,8 +111,10 @@ pub struct EdgeStats {
     pub offered: u64,
     /// Items pushed into the ring.
     pub pushed: u64,
-    /// Items dropped.
+    /// Items dropped (backpressure; see [`EdgeCounters::dropped`]).
     pub dropped: u64,
+    /// Items offered after the consumer stopped reading (see [`EdgeCounters::after_close`]).
+    pub after_close: u64,
     /// Quotes conflated away.
     pub conflated: u64,
     /// Quotes pending at the producer.
@@ -135,6 +147,7 @@ impl EdgeCounters {
             offered: self.offered.load(Ordering::Acquire),
             pushed: self.pushed.load(Ordering::Acquire),
             dropped: self.dropped.load(Ordering::Acquire),
+            after_close: self.after_close.load(Ordering::Acquire),
             conflated: self.conflated.load(Ordering::Acquire),
             pending: self.pending.load(Ordering::Acquire),
         }
@@ -201,6 +214,9 @@ pub fn edge<T: Conflatable + Send>(
             offered: 0,
             pushed: 0,
             dropped: 0,
+            after_close: 0,
+            apart: false,
+            left: false,
             conflated: 0,
             stash: Stash::default(),
         },
@@ -275,6 +291,11 @@ pub struct EdgeTx<T> {
     offered: u64,
     pushed: u64,
     dropped: u64,
+    after_close: u64,
+    /// The consumer leaving is counted as `after_close`, not `dropped`.
+    apart: bool,
+    /// The consumer has left and its leftovers were counted (`apart` only).
+    left: bool,
     conflated: u64,
     stash: Stash<T>,
 }
@@ -295,11 +316,43 @@ impl<T: Conflatable> EdgeTx<T> {
         self.tx.is_abandoned()
     }
 
+    /// Count what the consumer is offered after it stops reading as `after_close`, not as
+    /// `dropped`: for a consumer that may leave while it is fed (a fan-out subscriber), so that
+    /// `dropped` stays backpressure's loss alone. See [`consumer_left`](Self::consumer_left).
+    pub fn count_departure_apart(&mut self) {
+        self.apart = true;
+    }
+
+    /// The consumer has left for good (its end is dropped, or it said it reads no more and
+    /// its last read happened before the caller learned that): with
+    /// [`count_departure_apart`](Self::count_departure_apart), what it left unread in the ring
+    /// and conflated quotes still waiting are counted as `after_close` (taken back from
+    /// `pushed` and `pending`), so nothing of it stays in flight. Once per edge; without
+    /// `count_departure_apart`, nothing is counted (what the ring holds stays in flight).
+    pub fn consumer_left(&mut self) {
+        if !self.apart || self.left {
+            return;
+        }
+        self.left = true;
+        // Acquire: pairs with the consumer's Release of its last `popped`, published before
+        // it dropped its end or said it left.
+        let popped = self.counters.popped.load(Ordering::Acquire);
+        let unread = self.pushed.saturating_sub(popped);
+        self.pushed -= unread;
+        let stashed = self.stash.len() as u64;
+        while self.stash.len() > 0 {
+            self.stash.pop_front();
+        }
+        self.after_close += unread + stashed;
+        self.publish();
+    }
+
     fn publish(&self) {
         // Release: a reader that acquires these sees totals at least this new (see snapshot).
         let c = &self.counters;
         c.pushed.store(self.pushed, Ordering::Release);
         c.dropped.store(self.dropped, Ordering::Release);
+        c.after_close.store(self.after_close, Ordering::Release);
         c.conflated.store(self.conflated, Ordering::Release);
         c.pending.store(self.stash.len() as u64, Ordering::Release);
         c.offered.store(self.offered, Ordering::Release);
@@ -364,7 +417,8 @@ impl<T: Conflatable> EdgeTx<T> {
     /// # Errors
     /// [`Disconnected`] when the consumer is gone and something had to wait: everything not
     /// delivered (the rest, and conflated quotes still stashed) is counted as offered and
-    /// dropped.
+    /// dropped (`after_close` with [`count_departure_apart`](Self::count_departure_apart),
+    /// with what the ring still holds: see [`consumer_left`](Self::consumer_left)).
     pub fn offer(&mut self, items: &[T]) -> Result<usize, Disconnected> {
         let rest = match self.policy {
             Backpressure::Block => self.push_some(items),
@@ -384,6 +438,13 @@ impl<T: Conflatable> EdgeTx<T> {
         self.offered += taken as u64;
         if !rest.is_empty() && self.tx.is_abandoned() {
             self.offered += rest.len() as u64;
+            if self.apart {
+                // Offered once it was gone: not backpressure's loss.
+                self.after_close += rest.len() as u64;
+                self.consumer_left();
+                self.publish();
+                return Err(Disconnected { unsent: rest.len() });
+            }
             let stashed = self.stash.len();
             while self.stash.len() > 0 {
                 self.stash.pop_front();
@@ -542,7 +603,7 @@ mod tests {
 
     fn conserved(c: &EdgeCounters) -> bool {
         let s = c.snapshot();
-        s.offered == s.popped + s.dropped + s.conflated + s.in_flight()
+        s.offered == s.popped + s.dropped + s.conflated + s.after_close + s.in_flight()
     }
 
     #[test]
@@ -722,6 +783,36 @@ mod tests {
         assert_eq!(seqs[..2], [3, 4]);
         assert!(tx.flush_pending());
         assert!(conserved(&tx.counters()));
+    }
+
+    #[test]
+    fn regression_a_departing_consumer_is_counted_after_close_not_dropped() {
+        // Was: a fan-out subscriber that left (a bounded pipeline done reading) while the hub
+        // held a chunk for it had the rest counted as dropped (96 in one CI run), and what
+        // it left in its ring stayed in flight.
+        for policy in [
+            Backpressure::Block,
+            Backpressure::DropNewest,
+            Backpressure::ConflateLatest,
+        ] {
+            let (mut tx, mut rx) = edge::<Tick>(4, policy).unwrap();
+            tx.count_departure_apart();
+            let items: Vec<Tick> = (0..4).map(|i| trade(0, i)).collect();
+            assert_eq!(tx.offer(&items).unwrap(), 4, "{policy:?}");
+            assert_eq!(rx.read(1, |_| {}), 1);
+            drop(rx);
+            let more: Vec<Tick> = (4..7).map(|i| trade(0, i)).collect();
+            // Room for one more (pushed, never read), then the consumer is found gone.
+            let e = tx.offer(&more).unwrap_err();
+            assert_eq!(e.unsent, 2, "{policy:?}");
+            let s = tx.counters().snapshot();
+            assert_eq!((s.offered, s.popped, s.dropped), (7, 1, 0), "{policy:?}: {s:?}");
+            assert_eq!((s.after_close, s.in_flight()), (6, 0), "{policy:?}: {s:?}");
+            assert!(conserved(&tx.counters()), "{policy:?}: {s:?}");
+            // Told again (the hub removing it): nothing counted twice.
+            tx.consumer_left();
+            assert_eq!(tx.counters().snapshot(), s);
+        }
     }
 
     #[test]

@@ -268,6 +268,16 @@ fn metrics_scraped_over_loopback_while_pipelines_run_parse_and_match_the_snapsho
             get(&ours, &format!("mdp_pipeline_delivered_total{{{l}}}")),
             info.stats.delivered as f64
         );
+        // What its subscription was offered after it stopped reading: exported, and no
+        // loss (the hub may see it leave after the scrape: counters only grow).
+        let sub = info.subscription.unwrap_or_default();
+        let after_close = get(&ours, &format!("mdp_pipeline_after_close_total{{{l}}}"));
+        assert!(after_close <= sub.after_close as f64, "{sub:?}");
+        assert_eq!(
+            get(&ours, &format!("mdp_pipeline_dropped_total{{{l}}}")),
+            0.0,
+            "{sub:?}"
+        );
         assert_eq!(
             get(&ours, &format!("mdp_pipeline_state{{{l},state=stopped}}")),
             1.0

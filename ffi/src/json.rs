@@ -20,7 +20,8 @@ fn latency(l: &LatencySummary) -> Value {
 fn edge(e: &EdgeStats) -> Value {
     json!({
         "offered": e.offered, "pushed": e.pushed, "dropped": e.dropped,
-        "conflated": e.conflated, "pending": e.pending, "popped": e.popped,
+        "after_close": e.after_close, "conflated": e.conflated, "pending": e.pending,
+        "popped": e.popped,
     })
 }
 

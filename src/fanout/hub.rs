@@ -310,9 +310,12 @@ impl FanoutHub {
         drop_ref(&mut self.refs, id);
     }
 
+    /// Its consumer left (closed or dropped, after its last read): what it left unread is
+    /// counted as `after_close`.
     fn remove_at(&mut self, i: usize) {
-        let sub = self.subs.swap_remove(i);
+        let mut sub = self.subs.swap_remove(i);
         forget(&mut self.refs, &mut self.all_subs, &sub);
+        sub.tx.consumer_left();
         // Dropping its ring's producer ends its stream.
     }
 
@@ -381,7 +384,7 @@ impl FanoutHub {
                     i += 1;
                 }
                 Err(()) => {
-                    // Counted as dropped by the edge; the subscriber is gone.
+                    // Counted as `after_close` by the edge; the subscriber is gone.
                     let sub = self.subs.swap_remove(i);
                     forget(&mut self.refs, &mut self.all_subs, &sub);
                     gone = true;

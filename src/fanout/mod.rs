@@ -61,6 +61,11 @@
 //!   If several errors come before a subscriber reads one, it gets the first (the provider's
 //!   `health().errors` counts them all).
 //! - A subscriber leaving (dropped or closed) is removed without disturbing the others.
+//!   What the hub offered it after it stopped reading — left unread in its ring, or offered
+//!   once its consumer was gone — is counted as `after_close` in its counters
+//!   ([`EdgeStats::after_close`](crate::ring::EdgeStats::after_close)), not as `dropped`:
+//!   `dropped` is backpressure's loss alone (e.g. a pipeline that reached its `max_ticks`
+//!   bound reads nothing more before it unsubscribes; none of that is dropped).
 //!   When the last one leaves, the hub closes the upstream and finishes (the default: a
 //!   provider allows few connections and each one may spend budget, so an unused one is
 //!   given back); [`HubConfig::keep_open`] keeps it polling for a provider whose reconnects
@@ -190,12 +195,14 @@ impl FanoutHandle {
     pub fn subscribe(&self, config: SubscriberConfig) -> Result<Subscriber, SourceError> {
         let name = &self.shared.name;
         subscriber::check_ids(&self.shared, &config.symbols)?;
-        let (tx, rx) = edge::<Tick>(config.capacity, config.backpressure).map_err(|error| {
+        let (mut tx, rx) = edge::<Tick>(config.capacity, config.backpressure).map_err(|error| {
             SourceError::Config {
                 source_name: name.clone(),
                 error,
             }
         })?;
+        // What it is offered after it stops reading is no backpressure loss.
+        tx.count_departure_apart();
         let id = self.shared.next_id();
         let slot = Arc::new(ErrorSlot::default());
         let symbols = if config.symbols.is_empty() {

@@ -197,7 +197,7 @@ fn seqs(ticks: &[Tick]) -> Vec<u32> {
 }
 
 fn conserved(s: &EdgeStats) -> bool {
-    s.offered == s.popped + s.dropped + s.conflated + s.in_flight()
+    s.offered == s.popped + s.dropped + s.conflated + s.after_close + s.in_flight()
 }
 
 #[test]
@@ -555,4 +555,38 @@ fn poll_visit_hands_over_what_poll_copies_and_has_waiting_says_whether_a_poll_wo
     assert!(ended, "the subscribers saw the end");
     assert_eq!(ticks_seen, 40);
     assert!(pending_seen > 0, "some look found nothing waiting");
+}
+
+#[test]
+fn regression_a_subscriber_that_leaves_has_nothing_counted_as_dropped_or_left_in_flight() {
+    // Was: what the hub offered a subscriber between its last read and its leaving stayed
+    // `in_flight` for ever (pushed, never read) or, when the hub found its consumer gone
+    // with a chunk in hand, was counted as `dropped`, as if backpressure had lost it.
+    for close in [true, false] {
+        let (up, _log) = scripted(64);
+        let mut hub = hub_over(up);
+        let h = hub.handle();
+        let mut keeper = h.subscribe(SubscriberConfig::all().capacity(1024)).unwrap();
+        let mut bounded = h.subscribe(blocking(16)).unwrap();
+        let counters = bounded.counters();
+        hub.step();
+        assert!(hub.is_holding(), "close {close}");
+        // It reads its bound (10 ticks), then leaves.
+        let mut buf = [Tick::default(); 10];
+        assert_eq!(bounded.poll(0, &mut buf).unwrap(), SourcePoll::Ready(10));
+        if close {
+            bounded.close();
+        }
+        drop(bounded);
+        for _ in 0..3 {
+            hub.step();
+            read_all(&mut keeper);
+        }
+        assert!(!hub.is_holding(), "close {close}");
+        let s = counters.snapshot();
+        assert_eq!((s.popped, s.dropped, s.in_flight()), (10, 0, 0), "{s:?}");
+        // The 6 it left unread in its ring.
+        assert_eq!((s.offered, s.after_close), (16, 6), "{s:?}");
+        assert!(conserved(&s), "{s:?}");
+    }
 }

@@ -258,6 +258,13 @@ fn pipelines(enc: &mut DescriptorEncoder<'_>, s: &Scrape) -> Fmt {
     )?;
     counter(
         enc,
+        "pipeline_after_close",
+        "Ticks its fan-out subscription was offered after it stopped reading (left unread \
+         when it left, or offered once it was gone): not lost to backpressure.",
+        by(|p, _| p.subscription.unwrap_or_default().after_close),
+    )?;
+    counter(
+        enc,
         "pipeline_late",
         "Ticks its operator dropped as late.",
         by(|_, st| st.operator.late),

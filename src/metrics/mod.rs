@@ -28,7 +28,7 @@
 //! | `mdp_provider_breaker_state` (1 for the state it is in) | `provider`, `state` | [`BreakerStats`](crate::flow::BreakerStats) |
 //! | `mdp_provider_breaker_transitions_total` | `provider`, `to` | [`BreakerStats`](crate::flow::BreakerStats) |
 //! | `mdp_provider_budget_scale`, `mdp_provider_tokens` (`window`) | `provider` | [`ProviderState`](crate::flow::ProviderState) |
-//! | `mdp_pipeline_{produced,processed,delivered,dropped,conflated,late,lost,source_errors}_total` | `pipeline`, `kind` | [`PipelineStats`](crate::pipeline::PipelineStats) |
+//! | `mdp_pipeline_{produced,processed,delivered,dropped,conflated,after_close,late,lost,source_errors}_total` | `pipeline`, `kind` | [`PipelineStats`](crate::pipeline::PipelineStats) |
 //! | `mdp_pipeline_operator_{filtered,duplicates,conflated}_total` | `pipeline`, `kind` | [`OperatorStats`](crate::operator::OperatorStats) |
 //! | `mdp_pipeline_in_flight`, `mdp_pipeline_state` (1 for its state) | `pipeline`, `kind` (`state`) | [`PipelineStats`](crate::pipeline::PipelineStats) |
 //! | `mdp_pipeline_latency_seconds` (histogram, `ts_recv` → sink write) | `pipeline`, `kind` | [`LatencyBuckets`] at [`LATENCY_BOUNDS_NS`] |
@@ -39,7 +39,10 @@
 //! | `mdp_runtime_settings_version`, `mdp_runtime_pipelines` | | the runtime |
 //!
 //! `dropped` and `conflated` count what backpressure took on the pipeline's own source edge
-//! and on its fan-out subscription ring; `late` is its operator's late ticks. The histogram's
+//! and on its fan-out subscription ring; `after_close` what its subscription was offered after
+//! it stopped reading (a bounded pipeline done, a stopped one: see
+//! [`EdgeStats::after_close`](crate::ring::EdgeStats::after_close)), which is no loss;
+//! `late` is its operator's late ticks. The histogram's
 //! `_sum` comes from the histogram's bucket values (3 significant digits).
 
 mod families;

@@ -650,10 +650,11 @@ impl TickSource for SourceRouter {
         for s in &mut self.slots {
             s.source.close();
         }
-        self.active = None;
         if self.started {
+            // `active` still names the source delivered last.
             self.publish_final(self.clock.now_ns());
         }
+        self.active = None;
     }
 
     fn status(&self) -> SourceStatus {

@@ -59,7 +59,8 @@ pub struct SourceStats {
 pub struct RouterStats {
     /// Strategy in force.
     pub strategy: RoutingStrategy,
-    /// The delivered source (`None` for `Arbitrate`, or when none is usable).
+    /// The delivered source (`None` for `Arbitrate`, or when none is usable); in the stats
+    /// published when the router is closed, the one delivered last.
     pub active: Option<Arc<str>>,
     /// Per source, in priority order.
     pub sources: Vec<SourceStats>,
