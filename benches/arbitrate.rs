@@ -18,8 +18,9 @@
 //! Both sides: `ARB_BENCH_TICKS` ticks (default 500,000) paced at `ARB_BENCH_RATE` ticks/s
 //! (default 1,000,000; bursts of one 256-tick chunk). Each of `ARB_BENCH_RUNS` runs (default
 //! 7) probes the core 0 ↔ core 1 hop (`benchkit::probe`), measures bare then arbitrate, and
-//! probes again; the run is near, far or moved (the probes disagree) at
-//! `ARB_BENCH_FAR_HOP_NS` (default `probe::FAR_HOP_NS`). Prints each run's probes, placement,
+//! probes again; once every run is probed, each is near, far or moved (the probes disagree)
+//! at the split `probe::HopSplit` derives from the session's probes, or `single` when they
+//! show one level (`ARB_BENCH_FAR_HOP_NS` gives the split instead). Prints each run's probes,
 //! the load average (`/proc/loadavg`, 1 min) at its start, p50 and p99 of both and the ratio
 //! arbitrate p50 ÷ bare p50 within the run, and the share of ticks the router delivered from
 //! feed a (worker 0: the copies that crossed cores; feed b's are produced on the sink's own
@@ -42,7 +43,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use market_data_pipeline::benchkit::probe::{hop_ns, Regime, FAR_HOP_NS};
+use market_data_pipeline::benchkit::probe::{hop_ns, HopSplit, Regime};
 use market_data_pipeline::benchkit::BaselineSink;
 use market_data_pipeline::exec::Task;
 use market_data_pipeline::exec::{TaskPlacement, WorkerSet, WorkerSetConfig};
@@ -311,37 +312,47 @@ fn main() {
     }
     let rate = env("ARB_BENCH_RATE", 1_000_000);
     let runs = env("ARB_BENCH_RUNS", 7).max(1);
-    let far_ns = env("ARB_BENCH_FAR_HOP_NS", FAR_HOP_NS);
+    let given = std::env::var("ARB_BENCH_FAR_HOP_NS")
+        .ok()
+        .and_then(|v| v.parse().ok());
     let clock = MonotonicClock::shared();
     println!("arbitrate over two feeds on two workers vs one bare ring hop: {n} ticks at {rate}/s");
-    println!("far placement: a one-way hop probe ≥ {far_ns} ns");
     println!(
-        "run  hop_before  hop_after  placement  load1  bare_p50  bare_p99  arb_p50  arb_p99  arb/bare_p50  from_a"
+        "run  hop_before  hop_after  load1  bare_p50  bare_p99  arb_p50  arb_p99  arb/bare_p50  from_a"
     );
-    let mut rows: Vec<(Regime, f64)> = Vec::new();
+    let mut rows: Vec<(u64, u64, f64)> = Vec::new();
     for run in 1..=runs {
         let load = load_1min();
         let before = probe_hop();
         let b = bare(n, rate, &clock);
         let (a, cross) = arbitrate(n, rate, &clock);
         let after = probe_hop();
-        let placement = Regime::of(before, after, far_ns);
         let r = a.p50 as f64 / b.p50.max(1) as f64;
-        rows.push((placement, r));
+        rows.push((before, after, r));
         println!(
-            "{run:>3}  {before:>10}  {after:>9}  {:>9}  {load:>5.2}  {:>8}  {:>8}  {:>7}  {:>7}  {r:>12.2}  {cross:>6.2}",
-            placement.as_str(),
+            "{run:>3}  {before:>10}  {after:>9}  {load:>5.2}  {:>8}  {:>8}  {:>7}  {:>7}  {r:>12.2}  {cross:>6.2}",
             b.p50,
             b.p99,
             a.p50,
             a.p99
         );
     }
-    for regime in [Regime::Near, Regime::Far, Regime::Moved] {
+    let probes: Vec<u64> = rows.iter().flat_map(|&(b, f, _)| [b, f]).collect();
+    let split = HopSplit::derive(&probes, given);
+    let placements: Vec<Regime> = rows.iter().map(|&(b, f, _)| split.regime(b, f)).collect();
+    println!("placement: {}", split.describe());
+    let each: Vec<String> = placements
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("{} {}", i + 1, p.as_str()))
+        .collect();
+    println!("runs: {}", each.join(", "));
+    for regime in Regime::ALL {
         let ratios: Vec<f64> = rows
             .iter()
-            .filter(|(p, _)| *p == regime)
-            .map(|(_, r)| *r)
+            .zip(&placements)
+            .filter(|(_, p)| **p == regime)
+            .map(|((_, _, r), _)| *r)
             .collect();
         if !ratios.is_empty() {
             println!(

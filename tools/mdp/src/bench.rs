@@ -27,7 +27,7 @@ mod replay;
 mod report;
 
 use baseline::{bare_ring, crossbeam_channel, stopping};
-use market_data_pipeline::benchkit::probe::{self, hop_ns, Regime};
+use market_data_pipeline::benchkit::probe::{hop_ns, HopSplit, Regime};
 use report::{print_table, Group, PerRun};
 
 /// Options of `mdp bench`.
@@ -62,9 +62,11 @@ pub(crate) struct BenchArgs {
     /// Wait with spin → yield → park instead of busy-spinning.
     #[arg(long)]
     pub backoff: bool,
-    /// One-way cross-core hop (ns) from which a run counts as far (see the hop probe).
-    #[arg(long, default_value_t = probe::FAR_HOP_NS)]
-    pub far_hop_ns: u64,
+    /// One-way cross-core hop (ns) from which a run counts as far, overriding the split
+    /// derived from the session's hop probes (two levels at least 2× apart: their geometric
+    /// mean; one level: every run is one placement, `single`).
+    #[arg(long)]
+    pub far_hop_ns: Option<u64>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -140,12 +142,14 @@ struct Setup {
     chunk: usize,
     ring: usize,
     idle: &'static str,
-    /// One-way hop (ns) from which a run counts as far.
-    far_hop_ns: u64,
+    /// One-way hop (ns) from which a run counts as far (`None`: the probes showed one level).
+    far_hop_ns: Option<u64>,
+    /// How that split was found: given, or derived from the probes (their levels).
+    hop_split: HopSplit,
 }
 
 impl Setup {
-    fn new(a: &BenchArgs, ticks: u64, runs: usize) -> Setup {
+    fn new(a: &BenchArgs, ticks: u64, runs: usize, split: HopSplit) -> Setup {
         Setup {
             ticks,
             runs,
@@ -153,14 +157,15 @@ impl Setup {
             chunk: a.chunk,
             ring: a.dedicated_ring(),
             idle: if a.backoff { "backoff" } else { "busy-spin" },
-            far_hop_ns: a.far_hop_ns,
+            far_hop_ns: split.far_ns(),
+            hop_split: split,
         }
     }
 
-    /// "N ticks × R runs, cores P→C, chunk K, ring S, idle; far from a H ns one-way hop".
+    /// "N ticks × R runs, cores P→C, chunk K, ring S, idle; <how runs split near/far>".
     fn describe(&self) -> String {
         format!(
-            "{} ticks × {} runs, cores {}→{}, chunk {}, ring {}, {}; far from a {} ns one-way hop",
+            "{} ticks × {} runs, cores {}→{}, chunk {}, ring {}, {}; {}",
             self.ticks,
             self.runs,
             self.cores.0,
@@ -168,7 +173,7 @@ impl Setup {
             self.chunk,
             self.ring,
             self.idle,
-            self.far_hop_ns
+            self.hop_split.describe()
         )
     }
 }
@@ -232,13 +237,16 @@ fn pipeline(
 ) -> Result<Option<(RunResult, Histogram<u64>)>> {
     let table = Arc::new(SymbolTable::new());
     let synthetic = |name: &str| synthetic(a, name, n, rate, &table);
+    let mut control = None;
     let source: Box<dyn TickSource> = if routed {
         // One healthy source behind the router: its per-poll cost on the happy path (a
         // finite standby would be switched to when the primary ends and add ticks).
-        Box::new(SourceRouter::new(
+        let router = SourceRouter::new(
             vec![Box::new(synthetic("primary")?)],
             RoutingStrategy::First,
-        )?)
+        )?;
+        control = Some(router.control());
+        Box::new(router)
     } else {
         Box::new(synthetic("synthetic")?)
     };
@@ -269,6 +277,14 @@ fn pipeline(
     }
     if report.stats.delivered != n || counts.records() != n || !report.stats.is_conserved() {
         bail!("pipeline lost ticks: {:?}", report.stats);
+    }
+    if let Some(control) = control {
+        // The router's final stats: its sources' delivered counts sum to what it delivered.
+        let stats = control.stats();
+        let per_source: u64 = stats.sources.iter().map(|s| s.delivered).sum();
+        if (per_source, stats.delivered) != (n, n) {
+            bail!("router counted {per_source} ticks per source, {} in all, of {n}", stats.delivered);
+        }
     }
     Ok(Some((
         RunResult::new(n, report.elapsed, report.stats.latency),
@@ -421,9 +437,11 @@ pub(crate) fn run(a: &BenchArgs) -> Result<()> {
         last_ring_hist = Some(one.ring_hist);
         last_pipeline_hist = Some(one.pipeline_hist);
     }
-    let per_run = report::per_run(&thr, &lat, &hops, a.far_hop_ns);
+    let probes: Vec<u64> = hops.iter().flat_map(|&(b, f)| [b, f]).collect();
+    let split = HopSplit::derive(&probes, a.far_hop_ns);
+    let per_run = report::per_run(&thr, &lat, &hops, &split);
     let report = Report {
-        setup: Setup::new(a, a.ticks, done),
+        setup: Setup::new(a, a.ticks, done, split),
         latency_rate: a.latency_rate,
         groups: report::groups(&per_run),
         per_run,

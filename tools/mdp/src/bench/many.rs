@@ -31,7 +31,7 @@ use serde::Serialize;
 use super::baseline::stopping;
 use super::{median, BenchArgs, POLL};
 use crate::{limits, signal};
-use market_data_pipeline::benchkit::probe::{hop_ns, Regime};
+use market_data_pipeline::benchkit::probe::{hop_ns, HopSplit, Regime};
 
 /// The longest warm-up: every pipeline of a fair set delivers within milliseconds.
 const WARMUP_BOUND: Duration = Duration::from_secs(60);
@@ -74,7 +74,7 @@ struct ManyRun {
     /// the run (`None`: one worker, or the probe did not complete).
     hop_before_ns: Option<u64>,
     hop_after_ns: Option<u64>,
-    /// Near, far or moved (`None` without both probes).
+    /// Near, far, moved or single (`None` without both probes).
     regime: Option<Regime>,
 }
 
@@ -88,6 +88,8 @@ struct ManyReport {
     ring: Option<usize>,
     window_secs: f64,
     runs: Vec<ManyRun>,
+    /// How the runs' placements were split (given, or derived from their probes).
+    hop_split: HopSplit,
     median_alone_mtps: f64,
     median_total_mtps: f64,
     median_total_vs_alone: f64,
@@ -297,9 +299,6 @@ pub(super) fn run(a: &BenchArgs) -> Result<()> {
             .mtps_per_cpu
             .zip(alone.mtps_per_cpu)
             .map(|(m, a)| m / a.max(1e-12));
-        let regime = hop_before_ns
-            .zip(hop_after_ns)
-            .map(|(b, f)| Regime::of(b, f, a.far_hop_ns));
         runs.push(ManyRun {
             run,
             alone,
@@ -308,7 +307,7 @@ pub(super) fn run(a: &BenchArgs) -> Result<()> {
             per_cpu_vs_alone,
             hop_before_ns,
             hop_after_ns,
-            regime,
+            regime: None,
         });
     }
     set.shutdown();
@@ -318,6 +317,18 @@ pub(super) fn run(a: &BenchArgs) -> Result<()> {
         }
         bail!("no run completed");
     }
+    // Placements once every run is probed: the split comes from the session's probes.
+    let probes: Vec<u64> = runs
+        .iter()
+        .flat_map(|r| r.hop_before_ns.into_iter().chain(r.hop_after_ns))
+        .collect();
+    let split = HopSplit::derive(&probes, a.far_hop_ns);
+    for r in &mut runs {
+        r.regime = r
+            .hop_before_ns
+            .zip(r.hop_after_ns)
+            .map(|(b, f)| split.regime(b, f));
+    }
     let med = |f: fn(&ManyRun) -> f64| median(&runs.iter().map(f).collect::<Vec<_>>());
     let report = ManyReport {
         pipelines: a.pipelines,
@@ -326,6 +337,7 @@ pub(super) fn run(a: &BenchArgs) -> Result<()> {
         chunk: a.chunk,
         ring: runs[0].many.ring,
         window_secs: window.as_secs_f64(),
+        hop_split: split,
         median_alone_mtps: med(|r| r.alone.total_mtps),
         median_total_mtps: med(|r| r.many.total_mtps),
         median_total_vs_alone: med(|r| r.total_vs_alone),
@@ -367,6 +379,7 @@ fn print(r: &ManyReport) {
         r.chunk,
         r.window_secs
     );
+    println!("placement: {}", r.hop_split.describe());
     println!("run   alone   total  total/alone  min/pipeline  max/pipeline  threads (workers)  per CPU s: N/alone  hop ns (placement)");
     for run in &r.runs {
         let hop = |h: Option<u64>| h.map_or("-".to_string(), |h| h.to_string());

@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use super::baseline::{bare_mmap_ring, stopping};
 use super::{conclude, median, repeat, BenchArgs, RunResult, Setup, POLL};
-use market_data_pipeline::benchkit::probe::{hop_ns, Regime};
+use market_data_pipeline::benchkit::probe::{hop_ns, HopSplit, Regime};
 
 /// One run: its hop probes, placement and both contenders.
 #[derive(Debug, Clone, Serialize)]
@@ -132,10 +132,19 @@ pub(super) fn run(a: &BenchArgs, path: &Path, strategy: IdleStrategy) -> Result<
         );
     }
     warm(path)?;
-    let (per_run, interrupted) = repeat(a, |run| one_run(a, path, strategy, run))?;
+    let (mut per_run, interrupted) = repeat(a, |run| one_run(a, path, strategy, run))?;
+    // Placements once every run is probed: the split comes from the session's probes.
+    let probes: Vec<u64> = per_run
+        .iter()
+        .flat_map(|r| [r.hop_before_ns, r.hop_after_ns])
+        .collect();
+    let split = HopSplit::derive(&probes, a.far_hop_ns);
+    for r in &mut per_run {
+        r.placement = split.regime(r.hop_before_ns, r.hop_after_ns);
+    }
     let report = ReplayReport {
         file: path.display().to_string(),
-        setup: Setup::new(a, ticks, per_run.len()),
+        setup: Setup::new(a, ticks, per_run.len(), split),
         groups: groups(&per_run),
         per_run,
     };
@@ -164,7 +173,8 @@ fn one_run(
         run,
         hop_before_ns: before,
         hop_after_ns: after,
-        placement: Regime::of(before, after, a.far_hop_ns),
+        // Set once every run is probed (see `run`).
+        placement: Regime::Single,
         replay_vs_mmap_ring: replay.rate / mmap_ring.rate,
         mmap_ring,
         replay,
@@ -172,7 +182,7 @@ fn one_run(
 }
 
 fn groups(runs: &[ReplayRun]) -> Vec<ReplayGroup> {
-    [Regime::Near, Regime::Far, Regime::Moved]
+    Regime::ALL
         .into_iter()
         .filter_map(|placement| {
             let rows: Vec<&ReplayRun> = runs.iter().filter(|r| r.placement == placement).collect();

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{median, Regime, Report, Rows};
+use super::{median, HopSplit, Regime, Report, Rows};
 
 /// One run: where the cores were, what each contender did, and the ratios within the run.
 #[derive(Debug, Clone, Serialize)]
@@ -51,7 +51,12 @@ pub(super) struct Group {
 }
 
 /// The runs of `thr` and `lat` (one row each per completed run) with their `hops`.
-pub(super) fn per_run(thr: &Rows, lat: &Rows, hops: &[(u64, u64)], far_ns: u64) -> Vec<PerRun> {
+pub(super) fn per_run(
+    thr: &Rows,
+    lat: &Rows,
+    hops: &[(u64, u64)],
+    split: &HopSplit,
+) -> Vec<PerRun> {
     (0..hops.len())
         .map(|i| {
             let (ring, cb, pipe, routed) = (
@@ -66,7 +71,7 @@ pub(super) fn per_run(thr: &Rows, lat: &Rows, hops: &[(u64, u64)], far_ns: u64) 
                 run: i + 1,
                 hop_before_ns: before,
                 hop_after_ns: after,
-                placement: Regime::of(before, after, far_ns),
+                placement: split.regime(before, after),
                 ring_mtps: ring.rate / 1e6,
                 crossbeam_mtps: cb.rate / 1e6,
                 pipeline_mtps: pipe.rate / 1e6,
@@ -84,9 +89,10 @@ pub(super) fn per_run(thr: &Rows, lat: &Rows, hops: &[(u64, u64)], far_ns: u64) 
         .collect()
 }
 
-/// The medians per placement, near then far then moved; empty groups are left out.
+/// The medians per placement, near then far then moved (or single); empty groups are left
+/// out.
 pub(super) fn groups(runs: &[PerRun]) -> Vec<Group> {
-    [Regime::Near, Regime::Far, Regime::Moved]
+    Regime::ALL
         .into_iter()
         .filter_map(|placement| {
             let rows: Vec<&PerRun> = runs.iter().filter(|r| r.placement == placement).collect();
