@@ -806,7 +806,11 @@ mod tests {
             let e = tx.offer(&more).unwrap_err();
             assert_eq!(e.unsent, 2, "{policy:?}");
             let s = tx.counters().snapshot();
-            assert_eq!((s.offered, s.popped, s.dropped), (7, 1, 0), "{policy:?}: {s:?}");
+            assert_eq!(
+                (s.offered, s.popped, s.dropped),
+                (7, 1, 0),
+                "{policy:?}: {s:?}"
+            );
             assert_eq!((s.after_close, s.in_flight()), (6, 0), "{policy:?}: {s:?}");
             assert!(conserved(&tx.counters()), "{policy:?}: {s:?}");
             // Told again (the hub removing it): nothing counted twice.

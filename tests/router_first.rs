@@ -377,7 +377,11 @@ fn regression_per_source_delivered_counts_sum_to_a_stopped_pipelines_delivered()
     const PRIMARY_TICKS: u64 = 1_000;
     let clock = market_data_pipeline::ManualClock::shared(T0);
     let sources = vec![
-        synth("primary", PRIMARY, vec![fault(PRIMARY_TICKS, FaultKind::Fail)]),
+        synth(
+            "primary",
+            PRIMARY,
+            vec![fault(PRIMARY_TICKS, FaultKind::Fail)],
+        ),
         synth("backup", BACKUP, vec![]),
     ];
     let router = SourceRouter::with_config(sources, cfg(), clock.clone()).unwrap();
@@ -398,7 +402,10 @@ fn regression_per_source_delivered_counts_sum_to_a_stopped_pipelines_delivered()
     let report = handle.stop_and_join();
     assert!(report.error.is_none(), "{:?}", report.error);
     assert!(report.stats.delivered >= 5 * PRIMARY_TICKS, "{report:?}");
-    assert_eq!(report.stats.delivered, report.stats.produced, "nothing lost");
+    assert_eq!(
+        report.stats.delivered, report.stats.produced,
+        "nothing lost"
+    );
 
     let stats = control.stats();
     let (sum, each) = per_source_sum(&stats);

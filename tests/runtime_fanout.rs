@@ -316,7 +316,11 @@ fn a_routed_pipeline_subscribes_to_each_providers_hub_and_fails_over_on_its_erro
     // The router published its final stats when the pipeline closed it: the per-source
     // counts sum to what it delivered.
     let per_source: u64 = routing.sources.iter().map(|s| s.delivered).sum();
-    assert_eq!((per_source, routing.delivered), (5_000, 5_000), "{routing:?}");
+    assert_eq!(
+        (per_source, routing.delivered),
+        (5_000, 5_000),
+        "{routing:?}"
+    );
     let report = runtime.stop_pipeline(&routed).unwrap();
     assert!(report.stats.is_conserved(), "{:?}", report.stats);
     assert_eq!(

@@ -307,7 +307,12 @@ mod tests {
 
     #[test]
     fn one_level_is_one_placement_reported_as_such() {
-        for probes in [&[32u64, 35, 33, 40, 31][..], &[160, 170, 190, 158], &[50], &[]] {
+        for probes in [
+            &[32u64, 35, 33, 40, 31][..],
+            &[160, 170, 190, 158],
+            &[50],
+            &[],
+        ] {
             let split = HopSplit::derive(probes, None);
             assert!(
                 matches!(split, HopSplit::OneLevel { .. }),

@@ -283,7 +283,10 @@ fn pipeline(
         let stats = control.stats();
         let per_source: u64 = stats.sources.iter().map(|s| s.delivered).sum();
         if (per_source, stats.delivered) != (n, n) {
-            bail!("router counted {per_source} ticks per source, {} in all, of {n}", stats.delivered);
+            bail!(
+                "router counted {per_source} ticks per source, {} in all, of {n}",
+                stats.delivered
+            );
         }
     }
     Ok(Some((
