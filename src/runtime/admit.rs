@@ -162,12 +162,8 @@ mod tests {
         // dropped although the pipeline wanted nothing more.
         let table = Arc::new(SymbolTable::new());
         let upstream = SyntheticSource::new(SyntheticConfig::new(&["AAPL"]), table).unwrap();
-        let mut hub = FanoutHub::new(
-            Box::new(upstream),
-            HubConfig::default(),
-            ManualClock::shared(0),
-        )
-        .unwrap();
+        let clock = ManualClock::shared(0);
+        let mut hub = FanoutHub::new(Box::new(upstream), HubConfig::default(), clock).unwrap();
         let h = hub.handle();
         let config = SubscriberConfig::all()
             .capacity(512)
