@@ -265,3 +265,33 @@ fn arbitrate_drops_a_silent_feed_from_the_hot_set_and_takes_it_back_when_it_spea
     assert_eq!(run.got.len(), 20_000);
     assert_eq!(run.router.stats().gaps, 0);
 }
+
+#[test]
+fn regression_every_strategy_publishes_per_source_counts_that_sum_to_what_it_delivered() {
+    // Was: the control plane's stats were published every `stats_interval` and on a switch;
+    // a stream left before its end (the clock standing still) never published its last
+    // chunks.
+    for strategy in [
+        RoutingStrategy::RoundRobin,
+        RoutingStrategy::Fastest,
+        RoutingStrategy::Arbitrate,
+    ] {
+        let clock = market_data_pipeline::ManualClock::shared(T0);
+        // Feed a carries seqs 1..=1000 and ends (a switch, or leaving the hot set); b all.
+        let sources: Vec<Box<dyn TickSource>> = vec![
+            Box::new(SeqFeed::all("a", 1, 1_000, 64)),
+            Box::new(SeqFeed::all("b", 2, 5_000, 64)),
+        ];
+        let router =
+            market_data_pipeline::SourceRouter::with_config(sources, cfg(strategy), clock.clone())
+                .unwrap();
+        let control = router.control();
+        let taken = router.tick_stream(clock).take(2_000).count();
+        assert_eq!(taken, 2_000, "{strategy:?}");
+        let stats = control.stats();
+        let per_source: u64 = stats.sources.iter().map(|s| s.delivered).sum();
+        assert!(stats.switches_total > 0, "{strategy:?}: {stats:?}");
+        assert!(stats.delivered >= 2_000, "{strategy:?}: {stats:?}");
+        assert_eq!(per_source, stats.delivered, "{strategy:?}: {stats:?}");
+    }
+}
