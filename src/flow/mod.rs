@@ -10,6 +10,7 @@ pub mod pacer;
 
 pub use breaker::{
     BreakerState, BreakerStats, CircuitBreaker, CircuitBreakerBuilder, CircuitBreakerOpen, Permit,
+    SharedBreaker, SharedBreakerStatus,
 };
 pub use bucket::TokenBucket;
 pub use coordinator::{

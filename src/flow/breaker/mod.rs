@@ -29,6 +29,7 @@
 mod builder;
 mod error;
 mod gate;
+mod shared;
 mod word;
 
 use std::fmt;
@@ -38,6 +39,7 @@ use std::time::Duration;
 pub(crate) use builder::checked_rules;
 pub use builder::CircuitBreakerBuilder;
 pub use error::CircuitBreakerOpen;
+pub use shared::{SharedBreaker, SharedBreakerStatus};
 use word::{Origin, Rules, Word};
 
 use crate::clock::{duration_ns, MonotonicClock, Seconds, SharedClock};
@@ -160,6 +162,19 @@ pub struct CircuitBreaker {
     timeout_ns: AtomicU64,
     name: Arc<str>,
     clock: SharedClock,
+    /// Trips and probes shared with other processes, when attached.
+    shared: std::sync::OnceLock<Arc<dyn SharedBreaker>>,
+}
+
+/// Where a transition comes from, and so whom it is told to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    /// Decided here: the shared side (if any) is told.
+    Here,
+    /// Another host's transition (its OPEN period ends at this clock reading): not told back.
+    Remote(u64),
+    /// Undoing a local probe slot the shared side refused: nothing to tell.
+    Silent,
 }
 
 impl fmt::Debug for CircuitBreaker {
@@ -212,7 +227,53 @@ impl CircuitBreaker {
             timeout_ns: AtomicU64::new(duration_ns(timeout)),
             name,
             clock,
+            shared: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Share this breaker's trips and HALF_OPEN probes through `shared` from now on (see
+    /// [`SharedBreaker`]). Once per breaker.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the breaker when a shared side is already attached.
+    pub fn attach_shared(&self, shared: Arc<dyn SharedBreaker>) -> Result<(), ConfigError> {
+        self.shared.set(shared).map_err(|_| {
+            ConfigError::new(
+                format!("breaker.{}.shared", self.name),
+                "a shared breaker is already attached",
+            )
+        })
+    }
+
+    /// The shared side attached, if any.
+    pub fn shared(&self) -> Option<&Arc<dyn SharedBreaker>> {
+        self.shared.get()
+    }
+
+    /// Apply another host's trip: OPEN for `open_for` from now (a running OPEN period is never
+    /// shortened; probes out here become stale). The shared side is not told.
+    pub fn apply_open(&self, open_for: Duration) {
+        let now = self.clock.now_ns();
+        let until = now.saturating_add(duration_ns(open_for));
+        let mut w = self.load();
+        loop {
+            if w.state == BreakerState::Open {
+                // OPEN (its timeout passed or not: no probe is out while the word reads
+                // OPEN): the period only gets longer. Relaxed: as in `cas`.
+                self.open_until.fetch_max(until, Ordering::Relaxed);
+                return;
+            }
+            match self.cas(w, w, w.enter(BreakerState::Open), now, Source::Remote(until)) {
+                Ok(()) => return,
+                Err(current) => w = current,
+            }
+        }
+    }
+
+    /// Apply another host's recovery: CLOSED with no failures counted (probes out here become
+    /// stale). The shared side is not told.
+    pub fn apply_close(&self) {
+        self.update_from(self.clock.now_ns(), Source::Remote(0), word::reset);
     }
 
     /// The rules in force. Relaxed: they are independent settings; a decision taken under
@@ -321,8 +382,21 @@ impl CircuitBreaker {
             let view = w.view(self.expired(w, now_ns));
             match word::allow(view, self.rules()) {
                 Ok(None) => return Ok(Permit::new(self, Origin::Closed(view.epoch))),
-                Ok(Some(new)) => match self.cas(w, view, new, now_ns) {
-                    Ok(()) => return Ok(Permit::new(self, Origin::Probe(new.epoch))),
+                Ok(Some(new)) => match self.cas(w, view, new, now_ns, Source::Here) {
+                    Ok(()) => {
+                        if self.shared.get().is_none_or(|s| s.try_probe()) {
+                            return Ok(Permit::new(self, Origin::Probe(new.epoch)));
+                        }
+                        // Every shared probe slot is out (on this host or others): give the
+                        // local slot back and refuse, as a full HALF_OPEN does.
+                        self.update_from(now_ns, Source::Silent, |w| {
+                            word::release(w, Origin::Probe(new.epoch))
+                        });
+                        return Err(CircuitBreakerOpen {
+                            breaker: self.name.clone(),
+                            retry_after: None,
+                        });
+                    }
                     Err(current) => w = current,
                 },
                 Err(()) => {
@@ -341,16 +415,27 @@ impl CircuitBreaker {
     }
 
     /// Compare-and-swap `from` → `to` (`view` is `from` as seen at `now_ns`); counts the
-    /// transitions on success, returns the current word on failure.
-    fn cas(&self, from: Word, view: Word, to: Word, now_ns: u64) -> Result<(), Word> {
+    /// transitions on success (and tells the shared side of those made [`Source::Here`]),
+    /// returns the current word on failure.
+    fn cas(
+        &self,
+        from: Word,
+        view: Word,
+        to: Word,
+        now_ns: u64,
+        source: Source,
+    ) -> Result<(), Word> {
         if to.state == BreakerState::Open && view.state != BreakerState::Open {
+            let until = match source {
+                Source::Remote(until) => until,
+                Source::Here | Source::Silent => {
+                    now_ns.saturating_add(self.timeout_ns.load(Ordering::Relaxed))
+                }
+            };
             // Written before the CAS that publishes OPEN (whose Release carries it). A racing
             // loser may also write here; `fetch_max` keeps the latest deadline, so a running
             // OPEN period is never shortened.
-            self.open_until.fetch_max(
-                now_ns.saturating_add(self.timeout_ns.load(Ordering::Relaxed)),
-                Ordering::Relaxed,
-            );
+            self.open_until.fetch_max(until, Ordering::Relaxed);
         }
         // AcqRel on success: Release publishes `open_until` with the OPEN word; Acquire on
         // failure: the word returned is read like `load`.
@@ -367,9 +452,28 @@ impl CircuitBreaker {
                 if to.state != view.state {
                     self.count(to.state, now_ns);
                 }
+                if source == Source::Here {
+                    if let Some(shared) = self.shared.get() {
+                        self.tell(&**shared, view, to);
+                    }
+                }
                 Ok(())
             }
             Err(current) => Err(Word::unpack(current)),
+        }
+    }
+
+    /// Tell the shared side of a transition made here.
+    #[cold]
+    fn tell(&self, shared: &dyn SharedBreaker, view: Word, to: Word) {
+        use BreakerState::{Closed, HalfOpen, Open};
+        match (view.state, to.state) {
+            (Closed | HalfOpen, Open) => shared.opened(Duration::from_nanos(
+                self.timeout_ns.load(Ordering::Relaxed),
+            )),
+            (Open | HalfOpen, Closed) => shared.closed(),
+            (HalfOpen, HalfOpen) if to.probes < view.probes => shared.probe_released(),
+            _ => {}
         }
     }
 
@@ -395,11 +499,16 @@ impl CircuitBreaker {
 
     /// Apply `f` to the state seen at `now_ns` until it sticks or `f` says "no change".
     fn update(&self, now_ns: u64, f: impl Fn(Word) -> Option<Word>) {
+        self.update_from(now_ns, Source::Here, f);
+    }
+
+    /// [`update`](Self::update) for a transition from `source`.
+    fn update_from(&self, now_ns: u64, source: Source, f: impl Fn(Word) -> Option<Word>) {
         let mut w = self.load();
         loop {
             let view = w.view(self.expired(w, now_ns));
             let Some(new) = f(view) else { return };
-            match self.cas(w, view, new, now_ns) {
+            match self.cas(w, view, new, now_ns, source) {
                 Ok(()) => return,
                 Err(current) => w = current,
             }

@@ -115,7 +115,7 @@ impl Word {
     }
 
     /// The next state, with fresh counters and a new epoch.
-    fn enter(self, state: BreakerState) -> Word {
+    pub(super) fn enter(self, state: BreakerState) -> Word {
         Word {
             state,
             failures: 0,

@@ -491,6 +491,23 @@ impl ProviderHandle {
         })
     }
 
+    /// Share this provider's breaker (trips and HALF_OPEN probes) with other processes
+    /// through `breaker`; see [`SharedBreaker`](crate::flow::SharedBreaker). Once per provider.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the provider when a shared breaker is already attached.
+    pub fn attach_shared_breaker(
+        &self,
+        breaker: Arc<dyn crate::flow::SharedBreaker>,
+    ) -> Result<(), ConfigError> {
+        self.0.breaker.attach_shared(breaker).map_err(|_| {
+            ConfigError::new(
+                format!("providers.{}.shared_breaker", self.0.name),
+                "a shared breaker is already attached",
+            )
+        })
+    }
+
     /// The shared budget attached to this provider, if any.
     pub fn shared_budget(&self) -> Option<&Arc<dyn SharedBudget>> {
         self.0.shared.get()
@@ -583,6 +600,7 @@ impl ProviderHandle {
                 .collect(),
             scale: p.windows[0].bucket.scale(),
             shared: p.shared.get().map(|b| b.status()),
+            shared_breaker: p.breaker.shared().map(|b| b.status()),
             counters: ProviderCounters {
                 admitted: p.admitted.load(Ordering::Relaxed),
                 rate_limited: p.rate_limited.load(Ordering::Relaxed),

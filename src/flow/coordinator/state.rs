@@ -35,4 +35,6 @@ pub struct ProviderState {
     pub counters: ProviderCounters,
     /// The shared budget's status (`degraded` among others), when one is attached.
     pub shared: Option<SharedBudgetStatus>,
+    /// The shared breaker's status (`degraded` among others), when one is attached.
+    pub shared_breaker: Option<crate::flow::SharedBreakerStatus>,
 }
