@@ -263,7 +263,13 @@ impl CircuitBreaker {
                 self.open_until.fetch_max(until, Ordering::Relaxed);
                 return;
             }
-            match self.cas(w, w, w.enter(BreakerState::Open), now, Source::Remote(until)) {
+            match self.cas(
+                w,
+                w,
+                w.enter(BreakerState::Open),
+                now,
+                Source::Remote(until),
+            ) {
                 Ok(()) => return,
                 Err(current) => w = current,
             }

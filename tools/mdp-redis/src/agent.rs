@@ -1,6 +1,9 @@
 //! `Coordination`: the process's link to Redis. One thread leases tokens into the budgets'
-//! pools, gives unspent ones back, keeps this process's membership alive, pushes cooldowns
-//! and reconnects with back-off; a second thread listens for other hosts' cooldowns.
+//! pools, gives unspent ones back, claims and releases shared breakers' probe slots, keeps this
+//! process's membership alive and reconnects with back-off; a second thread (the pusher) waits
+//! on the queue of cooldowns and breaker transitions triggered here and pushes each the moment
+//! it is queued, on its own connection (never behind a lease's round trip); a third listens
+//! for other hosts' cooldowns and breaker transitions.
 //!
 //! Nothing on a data path waits for Redis: admissions spend the local pool (see
 //! [`RedisBudget`]); only these threads make round trips, each bounded by
@@ -16,14 +19,23 @@ use std::time::{Duration, Instant};
 
 use market_data_pipeline::flow::{ProviderHandle, TenantHandle};
 
+use crate::breaker::RedisBreaker;
 use crate::budget::RedisBudget;
 use crate::config::CoordinationConfig;
 use crate::error::{redis_err, CoordError};
 use crate::live;
 use crate::scripts::Scripts;
 
-/// A cooldown to push to Redis: provider, scope, duration.
-pub(crate) type Push = (Arc<str>, String, Duration);
+/// A transition triggered here, to push to Redis (and so to every other host).
+#[derive(Debug)]
+pub(crate) enum Push {
+    /// A cooldown: provider, scope, duration.
+    Cooldown(Arc<str>, String, Duration),
+    /// A shared breaker opened: provider, OPEN period, when.
+    Open(Arc<str>, Duration, Instant),
+    /// A shared breaker closed: provider.
+    Close(Arc<str>),
+}
 
 /// What the threads share.
 struct Inner {
@@ -32,8 +44,11 @@ struct Inner {
     scripts: Scripts,
     member: String,
     budgets: Mutex<Vec<Arc<RedisBudget>>>,
+    breakers: Mutex<Vec<Arc<RedisBreaker>>>,
     pushes: Sender<Push>,
     stop: AtomicBool,
+    /// The listener is subscribed (and has caught up with what was published before).
+    listening: AtomicBool,
     /// Last connection error (for the snapshot).
     last_error: Mutex<Option<String>>,
 }
@@ -41,12 +56,19 @@ struct Inner {
 /// Queue a cooldown triggered locally for the other hosts (never blocks on Redis).
 pub(crate) fn publish_cooldown(budget: &RedisBudget, scope: &str, duration: Duration) {
     if let Some(tx) = budget.outbox.get() {
-        let tx = tx.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let _ = tx.send((budget.provider.clone(), scope.to_string(), duration));
+        let tx = tx.lock().unwrap_or_else(|p| p.into_inner());
+        // The pusher waits on this queue: the send wakes it.
+        let _ = tx.send(Push::Cooldown(
+            budget.provider.clone(),
+            scope.to_string(),
+            duration,
+        ));
     }
-    if let Some(t) = budget.agent.get() {
-        t.unpark();
-    }
+}
+
+/// Lock `m`, recovering the data of a poisoned lock (the threads only copy lists out).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A process's coordination through Redis. Dropping it stops its threads and gives unspent
@@ -54,6 +76,7 @@ pub(crate) fn publish_cooldown(budget: &RedisBudget, scope: &str, duration: Dura
 pub struct Coordination {
     inner: Arc<Inner>,
     agent: Option<JoinHandle<()>>,
+    pusher: Option<JoinHandle<()>>,
     listener: Option<JoinHandle<()>>,
 }
 
@@ -90,17 +113,24 @@ impl Coordination {
             scripts: Scripts::new(),
             member,
             budgets: Mutex::new(Vec::new()),
+            breakers: Mutex::new(Vec::new()),
             pushes: tx,
             stop: AtomicBool::new(false),
+            listening: AtomicBool::new(false),
             last_error: Mutex::new(None),
         });
         let a = inner.clone();
         let agent = std::thread::Builder::new()
             .name("mdp-coord".into())
-            .spawn(move || run_agent(&a, &rx))
+            .spawn(move || run_agent(&a))
             .map_err(|e| {
                 CoordError::Config(format!("cannot start the coordination thread: {e}"))
             })?;
+        let p = inner.clone();
+        let pusher = std::thread::Builder::new()
+            .name("mdp-coord-push".into())
+            .spawn(move || run_pusher(&p, &rx))
+            .map_err(|e| CoordError::Config(format!("cannot start the pusher thread: {e}")))?;
         let l = inner.clone();
         let listener = std::thread::Builder::new()
             .name("mdp-coord-listen".into())
@@ -109,6 +139,7 @@ impl Coordination {
         Ok(Coordination {
             inner,
             agent: Some(agent),
+            pusher: Some(pusher),
             listener: Some(listener),
         })
     }
@@ -116,6 +147,12 @@ impl Coordination {
     /// This process's member id.
     pub fn member(&self) -> &str {
         &self.inner.member
+    }
+
+    /// Whether the listener is subscribed to other hosts' cooldowns and breaker transitions
+    /// (and has applied those still running when it subscribed).
+    pub fn is_listening(&self) -> bool {
+        self.inner.listening.load(Ordering::Acquire)
     }
 
     /// The last Redis error met, if the link is down.
@@ -198,10 +235,43 @@ impl Coordination {
         Ok(budget)
     }
 
+    /// Share `provider`'s circuit breaker with every process coordinated through the same Redis
+    /// and key prefix (opt-in per provider; independent of [`share`](Self::share)): a trip
+    /// here opens it on every host until the OPEN period ends, and in HALF_OPEN at most the
+    /// breaker's `half_open_max_probes` probes are out over all hosts together; a probe's
+    /// success closes it everywhere, its failure re-opens it everywhere. Each slot expires
+    /// `probe_ttl_ms` after its claim. Every host sharing a provider's breaker should give it
+    /// the same `half_open_max_probes` (the first to claim sets no limit for the others: each
+    /// claim checks against its own).
+    ///
+    /// # Errors
+    /// [`CoordError::Config`] when the provider's breaker is already shared.
+    pub fn share_breaker(
+        &self,
+        provider: &ProviderHandle,
+    ) -> Result<Arc<RedisBreaker>, CoordError> {
+        let agent = self
+            .agent
+            .as_ref()
+            .map(|t| t.thread().clone())
+            .ok_or_else(|| CoordError::Config("coordination stopped".into()))?;
+        let breaker = Arc::new(RedisBreaker::new(
+            provider.clone(),
+            self.inner.pushes.clone(),
+            agent.clone(),
+        ));
+        provider
+            .attach_shared_breaker(breaker.clone())
+            .map_err(|e| CoordError::Config(format!("{}: {}", e.field, e.reason)))?;
+        lock(&self.inner.breakers).push(breaker.clone());
+        agent.unpark();
+        Ok(breaker)
+    }
+
     /// Stop the threads, give unspent tokens back and leave the membership.
     pub fn stop(&mut self) {
         self.inner.stop.store(true, Ordering::Release);
-        for t in [self.agent.take(), self.listener.take()]
+        for t in [self.agent.take(), self.pusher.take(), self.listener.take()]
             .into_iter()
             .flatten()
         {
@@ -290,26 +360,111 @@ fn channel_cooldowns(prefix: &str) -> String {
     format!("{prefix}:cooldowns")
 }
 
-fn run_agent(inner: &Arc<Inner>, pushes: &Receiver<Push>) {
+fn channel_breakers(prefix: &str) -> String {
+    format!("{prefix}:breakers")
+}
+
+/// A shared breaker's keys: its OPEN deadline and its probe slots.
+fn keys_breaker(prefix: &str, provider: &str) -> (String, String) {
+    (
+        format!("{prefix}:breaker:{provider}:open"),
+        format!("{prefix}:breaker:{provider}:probes"),
+    )
+}
+
+/// The coordination thread's view of one shared breaker's probe slots.
+#[derive(Default)]
+struct Slots {
+    /// Ids of the slots this process holds in Redis (ready or handed out; they are
+    /// interchangeable: Redis only counts them).
+    ids: Vec<String>,
+    /// The generation they belong to.
+    generation: u64,
+    /// Do not claim again before this (an OPEN period left, or every slot out).
+    retry_at: Option<Instant>,
+    /// Slots claimed so far (for their ids).
+    claimed: u64,
+}
+
+/// One shared breaker's turn: release slots given back, claim one when a call wants a probe.
+fn serve_breaker(
+    inner: &Inner,
+    c: &mut redis::Connection,
+    b: &RedisBreaker,
+    slots: &mut Slots,
+) -> redis::RedisResult<Option<Duration>> {
+    let generation = b.generation.load(Ordering::Acquire);
+    if generation != slots.generation {
+        slots.ids.clear();
+        slots.generation = generation;
+        slots.retry_at = None;
+    }
+    let (open_key, probes_key) = keys_breaker(&inner.config.key_prefix, b.provider());
+    let release = b.to_release.swap(0, Ordering::AcqRel);
+    for _ in 0..release {
+        let Some(id) = slots.ids.pop() else { break };
+        let _: i64 = redis::cmd("ZREM").arg(&probes_key).arg(&id).query(c)?;
+    }
+    if !b.want.load(Ordering::Acquire) {
+        return Ok(None);
+    }
+    let now = Instant::now();
+    if let Some(at) = slots.retry_at.filter(|at| now < *at) {
+        return Ok(Some(at - now));
+    }
+    slots.claimed += 1;
+    let id = format!("{}:{}", inner.member, slots.claimed);
+    let (_, max_probes, _) = b.handle.breaker().limits();
+    let (granted, retry_ms): (u64, u64) = inner
+        .scripts
+        .claim
+        .key(&open_key)
+        .key(&probes_key)
+        .arg(max_probes)
+        .arg(inner.config.probe_ttl_ms)
+        .arg(&id)
+        .invoke(c)?;
+    if granted == 1 {
+        if b.generation.load(Ordering::Acquire) == generation {
+            slots.ids.push(id);
+            b.ready.fetch_add(1, Ordering::AcqRel);
+            b.want.store(false, Ordering::Release);
+        }
+        slots.retry_at = None;
+        return Ok(None);
+    }
+    // An OPEN period left (another host's trip, its message on the way), or every slot out:
+    // ask again then (a slot is released, dropped or expires meanwhile).
+    let wait = if retry_ms > 0 {
+        Duration::from_millis(retry_ms)
+    } else {
+        PROBE_POLL
+    };
+    slots.retry_at = Some(now + wait);
+    Ok(Some(wait))
+}
+
+/// How often a process that wants a probe asks again while every shared slot is out.
+const PROBE_POLL: Duration = Duration::from_millis(10);
+
+fn run_agent(inner: &Arc<Inner>) {
     let cfg = &inner.config;
     let mut con: Option<redis::Connection> = None;
     let mut backoff = Backoff::new(Duration::from_millis(cfg.backoff_max_ms));
     let mut next_attempt = Instant::now();
     let mut next_heartbeat = Instant::now();
     let mut leases: HashMap<usize, Lease> = HashMap::new();
-    let mut pending: Vec<Push> = Vec::new();
+    let mut slots: HashMap<usize, Slots> = HashMap::new();
     let mut members: u64 = cfg.fallback_members;
     while !inner.stop.load(Ordering::Acquire) {
-        pending.extend(pushes.try_iter());
-        let budgets: Vec<Arc<RedisBudget>> = inner
-            .budgets
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let budgets: Vec<Arc<RedisBudget>> = lock(&inner.budgets).clone();
+        let breakers: Vec<Arc<RedisBreaker>> = lock(&inner.breakers).clone();
         let now = Instant::now();
         if con.is_none() && now >= next_attempt {
             match connect(inner).and_then(|mut c| {
-                resync(inner, &mut c, &budgets, &mut leases, &mut members).map(|()| c)
+                resync(inner, &mut c, &budgets, &mut leases, &mut members)?;
+                resync_breakers(inner, &mut c, &breakers)?;
+                Ok(c)
             }) {
                 Ok(c) => {
                     con = Some(c);
@@ -320,15 +475,22 @@ fn run_agent(inner: &Arc<Inner>, pushes: &Receiver<Push>) {
                 Err(e) => {
                     next_attempt = now + backoff.step();
                     degrade(inner, &budgets, &mut leases, members, &e);
+                    degrade_breakers(&breakers);
                 }
             }
         }
         let mut wait = Duration::from_millis(1);
         if let Some(c) = con.as_mut() {
             let step = (|| -> redis::RedisResult<()> {
-                while let Some(p) = pending.first() {
-                    push_cooldown(inner, c, p)?;
-                    pending.remove(0);
+                for b in &breakers {
+                    if b.degraded.load(Ordering::Acquire) {
+                        // Shared after the connection came up: its OPEN period, if any.
+                        resync_breakers(inner, c, std::slice::from_ref(b))?;
+                    }
+                    let s = slots.entry(Arc::as_ptr(b) as usize).or_default();
+                    if let Some(w) = serve_breaker(inner, c, b, s)? {
+                        wait = wait.min(w);
+                    }
                 }
                 if Instant::now() >= next_heartbeat {
                     members = heartbeat(inner, c)?;
@@ -354,6 +516,7 @@ fn run_agent(inner: &Arc<Inner>, pushes: &Receiver<Push>) {
                 con = None;
                 next_attempt = Instant::now() + backoff.step();
                 degrade(inner, &budgets, &mut leases, members, &e);
+                degrade_breakers(&breakers);
             }
         }
         std::thread::park_timeout(wait);
@@ -368,9 +531,6 @@ fn run_agent(inner: &Arc<Inner>, pushes: &Receiver<Push>) {
         b.degraded.store(true, Ordering::Release);
     }
     if let Some(c) = con.as_mut() {
-        for p in pending.drain(..).chain(pushes.try_iter()) {
-            let _ = push_cooldown(inner, c, &p);
-        }
         for b in &budgets {
             let left = b.drain_all();
             if left > 0 {
@@ -382,6 +542,143 @@ fn run_agent(inner: &Arc<Inner>, pushes: &Receiver<Push>) {
             .arg(&inner.member)
             .query(c);
     }
+}
+
+/// The pusher: pushes every cooldown and breaker transition triggered here as soon as it is
+/// queued (the queue's send wakes it), on its own connection; keeps what it could not push and
+/// pushes it after reconnecting (a trip whose OPEN period has ended meanwhile is dropped).
+fn run_pusher(inner: &Arc<Inner>, queue: &Receiver<Push>) {
+    let mut con: Option<redis::Connection> = None;
+    let mut backoff = Backoff::new(Duration::from_millis(inner.config.backoff_max_ms));
+    let mut pending: std::collections::VecDeque<Push> = std::collections::VecDeque::new();
+    loop {
+        let stopping = inner.stop.load(Ordering::Acquire);
+        if pending.is_empty() {
+            if stopping {
+                match queue.try_recv() {
+                    Ok(p) => pending.push_back(p),
+                    Err(_) => return,
+                }
+            } else {
+                // Bounded: the stop flag is looked at every 50 ms.
+                match queue.recv_timeout(Duration::from_millis(50)) {
+                    Ok(p) => pending.push_back(p),
+                    Err(_) => continue,
+                }
+            }
+        }
+        pending.extend(queue.try_iter());
+        if con.is_none() {
+            match connect(inner) {
+                Ok(c) => {
+                    con = Some(c);
+                    backoff.reset();
+                }
+                Err(_) if stopping => return,
+                Err(_) => {
+                    std::thread::park_timeout(backoff.step());
+                    continue;
+                }
+            }
+        }
+        let Some(c) = con.as_mut() else { continue };
+        while let Some(p) = pending.front() {
+            if let Err(_e) = push(inner, c, p) {
+                con = None;
+                break;
+            }
+            pending.pop_front();
+        }
+        if con.is_none() && stopping {
+            return;
+        }
+    }
+}
+
+/// Push one transition.
+fn push(inner: &Inner, c: &mut redis::Connection, p: &Push) -> redis::RedisResult<()> {
+    let prefix = &inner.config.key_prefix;
+    match p {
+        Push::Cooldown(..) => push_cooldown(inner, c, p),
+        Push::Open(provider, open_for, at) => {
+            let left = open_for.saturating_sub(at.elapsed());
+            if left.is_zero() {
+                return Ok(()); // ended before it could be pushed
+            }
+            let (open_key, probes_key) = keys_breaker(prefix, provider);
+            let _: i64 = inner
+                .scripts
+                .trip
+                .key(open_key)
+                .key(probes_key)
+                .arg(
+                    u64::try_from(left.as_micros())
+                        .unwrap_or(u64::MAX)
+                        .min(1 << 50),
+                )
+                .arg(channel_breakers(prefix))
+                .arg(&**provider)
+                .arg(&inner.member)
+                .invoke(c)?;
+            forget_slots(inner, provider);
+            Ok(())
+        }
+        Push::Close(provider) => {
+            let (open_key, probes_key) = keys_breaker(prefix, provider);
+            let _: i64 = inner
+                .scripts
+                .close
+                .key(open_key)
+                .key(probes_key)
+                .arg(channel_breakers(prefix))
+                .arg(&**provider)
+                .arg(&inner.member)
+                .invoke(c)?;
+            forget_slots(inner, provider);
+            Ok(())
+        }
+    }
+}
+
+/// Every probe slot of `provider`'s shared breaker is gone from Redis (a trip or a recovery
+/// ran there): the ones this process held are forgotten.
+fn forget_slots(inner: &Inner, provider: &str) {
+    for b in lock(&inner.breakers)
+        .iter()
+        .filter(|b| b.provider() == provider)
+    {
+        b.slots_gone();
+    }
+}
+
+/// Redis lost: every shared breaker decides its probes locally until it is back.
+fn degrade_breakers(breakers: &[Arc<RedisBreaker>]) {
+    for b in breakers {
+        if !b.degraded.swap(true, Ordering::AcqRel) {
+            b.slots_gone();
+        }
+    }
+}
+
+/// After a (re)connection: apply each shared breaker's running OPEN period (a trip another
+/// host pushed while this one could not hear it).
+fn resync_breakers(
+    inner: &Inner,
+    c: &mut redis::Connection,
+    breakers: &[Arc<RedisBreaker>],
+) -> redis::RedisResult<()> {
+    for b in breakers {
+        let (open_key, _) = keys_breaker(&inner.config.key_prefix, b.provider());
+        let left_us: u64 = inner.scripts.open_left.key(open_key).invoke(c)?;
+        if left_us > 0 {
+            b.handle
+                .breaker()
+                .apply_open(Duration::from_micros(left_us));
+        }
+        b.slots_gone();
+        b.degraded.store(false, Ordering::Release);
+    }
+    Ok(())
 }
 
 fn heartbeat_every(cfg: &CoordinationConfig) -> Duration {
@@ -469,7 +766,9 @@ fn resync(
 
 fn push_cooldown(inner: &Inner, c: &mut redis::Connection, p: &Push) -> redis::RedisResult<()> {
     let prefix = &inner.config.key_prefix;
-    let (provider, scope, duration) = p;
+    let Push::Cooldown(provider, scope, duration) = p else {
+        return Ok(());
+    };
     let us = u64::try_from(duration.as_micros())
         .unwrap_or(u64::MAX)
         .min(1 << 50);
@@ -586,10 +885,12 @@ fn serve(
     }
 }
 
-/// The listener: applies cooldowns other hosts triggered, as they are published.
+/// The listener: applies cooldowns and breaker transitions other hosts triggered, as they are
+/// published.
 fn run_listener(inner: &Arc<Inner>) {
     let prefix = inner.config.key_prefix.clone();
     let chan = channel_cooldowns(&prefix);
+    let breakers = channel_breakers(&prefix);
     let mut backoff = Backoff::new(Duration::from_millis(inner.config.backoff_max_ms));
     while !inner.stop.load(Ordering::Acquire) {
         let mut con = match connect(inner) {
@@ -600,7 +901,7 @@ fn run_listener(inner: &Arc<Inner>) {
             }
         };
         let mut ps = con.as_pubsub();
-        if ps.subscribe(&chan).is_err()
+        if ps.subscribe(&[&chan, &breakers]).is_err()
             || ps
                 .set_read_timeout(Some(Duration::from_millis(50)))
                 .is_err()
@@ -609,19 +910,61 @@ fn run_listener(inner: &Arc<Inner>) {
             continue;
         }
         backoff.reset();
+        // What was published before the subscription (or while it was down) is not heard:
+        // catch up with the running cooldowns and OPEN periods now.
+        if catch_up(inner).is_err() {
+            std::thread::park_timeout(backoff.step());
+            continue;
+        }
+        inner.listening.store(true, Ordering::Release);
         while !inner.stop.load(Ordering::Acquire) {
             match ps.get_message() {
                 Ok(msg) => {
                     let Ok(payload) = msg.get_payload::<String>() else {
                         continue;
                     };
-                    apply_message(inner, &payload);
+                    if msg.get_channel_name() == breakers {
+                        apply_breaker_message(inner, &payload);
+                    } else {
+                        apply_message(inner, &payload);
+                    }
                 }
                 Err(e) if e.is_timeout() => {}
                 Err(_) => break,
             }
         }
+        inner.listening.store(false, Ordering::Release);
     }
+}
+
+/// Apply the cooldowns and shared breakers' OPEN periods running in Redis (on a connection of
+/// its own: the listener's is subscribed).
+fn catch_up(inner: &Inner) -> redis::RedisResult<()> {
+    let mut c = connect(inner)?;
+    let breakers: Vec<Arc<RedisBreaker>> = lock(&inner.breakers).clone();
+    for b in &breakers {
+        let (open_key, _) = keys_breaker(&inner.config.key_prefix, b.provider());
+        let left_us: u64 = inner.scripts.open_left.key(open_key).invoke(&mut c)?;
+        if left_us > 0 {
+            b.handle
+                .breaker()
+                .apply_open(Duration::from_micros(left_us));
+        }
+    }
+    let budgets: Vec<Arc<RedisBudget>> = lock(&inner.budgets).clone();
+    for b in &budgets {
+        let running: Vec<String> = inner
+            .scripts
+            .cooldowns
+            .key(key_cooldowns(&inner.config.key_prefix, b.provider()))
+            .invoke(&mut c)?;
+        for pair in running.chunks_exact(2) {
+            if let Ok(us) = pair[1].parse::<u64>() {
+                let _ = b.handle.apply_cooldown(&pair[0], Duration::from_micros(us));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `provider \t scope \t remaining_us`: apply locally (never shortening a running one).
@@ -634,5 +977,34 @@ fn apply_message(inner: &Inner, payload: &str) {
     let budgets = inner.budgets.lock().unwrap_or_else(|p| p.into_inner());
     for b in budgets.iter().filter(|b| b.provider() == provider) {
         let _ = b.handle.apply_cooldown(scope, Duration::from_micros(us));
+    }
+}
+
+/// `provider \t open|close \t remaining_us \t member`: apply another host's trip or recovery
+/// to the shared breaker here (this host's own messages come back too: they are skipped).
+fn apply_breaker_message(inner: &Inner, payload: &str) {
+    let mut parts = payload.splitn(4, '\t');
+    let (Some(provider), Some(kind), Some(us), Some(member)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return;
+    };
+    if member == inner.member {
+        return;
+    }
+    let Ok(us) = us.parse::<u64>() else { return };
+    let breakers = lock(&inner.breakers);
+    for b in breakers.iter().filter(|b| b.provider() == provider) {
+        let breaker = b.handle.breaker();
+        match kind {
+            "open" => breaker.apply_open(Duration::from_micros(us)),
+            "close" if breaker.state() != market_data_pipeline::flow::BreakerState::Closed => {
+                breaker.apply_close();
+            }
+            _ => continue,
+        }
+        // The trip or recovery dropped every slot in Redis before it was published.
+        b.slots_gone();
+        b.applied.fetch_add(1, Ordering::Relaxed);
     }
 }

@@ -48,6 +48,12 @@ pub struct CoordinationConfig {
     pub fallback_members: u64,
     /// Providers whose budgets are shared (empty: every provider of the runtime).
     pub providers: Vec<String>,
+    /// Providers whose circuit breakers are shared too (opt-in; empty: none): a trip on one
+    /// host opens the breaker on every host, HALF_OPEN probes are limited over all hosts.
+    pub breakers: Vec<String>,
+    /// A shared breaker's probe slot expires this long after its claim (ms): a host that dies
+    /// or hangs holding one blocks the others' probes at most this long.
+    pub probe_ttl_ms: u64,
     /// The lease of a singleton pipeline's ownership (ms): a dead or cut-off owner is replaced
     /// within about this long (plus one attempt period, a third of it).
     pub singleton_ttl_ms: u64,
@@ -75,6 +81,8 @@ impl Default for CoordinationConfig {
             local_share: None,
             fallback_members: 1,
             providers: Vec::new(),
+            breakers: Vec::new(),
+            probe_ttl_ms: 10_000,
             singleton_ttl_ms: 1000,
             singleton_stream_max_len: None,
         }
@@ -129,6 +137,7 @@ impl CoordinationConfig {
             ("backoff_max_ms", self.backoff_max_ms),
             ("fallback_members", self.fallback_members),
             ("singleton_ttl_ms", self.singleton_ttl_ms),
+            ("probe_ttl_ms", self.probe_ttl_ms),
         ] {
             if v == 0 {
                 return bad(f, "must be greater than 0");

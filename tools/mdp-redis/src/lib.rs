@@ -75,6 +75,7 @@
 //! ```
 
 mod agent;
+mod breaker;
 mod budget;
 mod config;
 mod error;
@@ -85,6 +86,7 @@ pub mod singleton;
 pub mod stream;
 
 pub use agent::Coordination;
+pub use breaker::RedisBreaker;
 pub use budget::RedisBudget;
 pub use config::CoordinationConfig;
 pub use error::CoordError;

@@ -222,6 +222,68 @@ end
 return out
 ";
 
+/// Open a shared breaker: raise its OPEN deadline (never lowered), drop every probe slot and
+/// publish the time remaining.
+///
+/// `KEYS`: the breaker's deadline key (µs of Redis time), its probe slots' sorted set. `ARGV`:
+/// the OPEN period (µs), channel, provider, member. Publishes `provider \t open \t
+/// remaining_us \t member`; returns `remaining_us`.
+const TRIP: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local deadline = now + tonumber(ARGV[1])
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+if cur > deadline then deadline = cur end
+redis.call('SET', KEYS[1], string.format('%.0f', deadline), 'PX', math.ceil((deadline - now) / 1000) + 1000)
+redis.call('DEL', KEYS[2])
+local remaining = string.format('%.0f', deadline - now)
+redis.call('PUBLISH', ARGV[2], ARGV[3] .. '\topen\t' .. remaining .. '\t' .. ARGV[4])
+return deadline - now
+";
+
+/// Close a shared breaker unless another host's OPEN period is running: drop the deadline and
+/// every probe slot, publish `provider \t close \t 0 \t member`.
+///
+/// `KEYS`: as [`TRIP`]. `ARGV`: channel, provider, member. Returns 1 when closed, 0 when an
+/// OPEN period runs (the close is dropped: that host's trip reaches this one too).
+const CLOSE: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+if cur > now then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('PUBLISH', ARGV[1], ARGV[2] .. '\tclose\t0\t' .. ARGV[3])
+return 1
+";
+
+/// Claim one HALF_OPEN probe slot of a shared breaker: granted while fewer than `max` unexpired
+/// slots are held over all hosts and no OPEN period runs.
+///
+/// `KEYS`: as [`TRIP`]. `ARGV`: `max`, the slot's TTL (ms), the slot's id. A slot not released
+/// expires after its TTL (its holder died or hangs). Returns `{granted, retry_ms}`: `retry_ms`
+/// is the OPEN period left when one runs, 0 otherwise.
+const CLAIM: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now_ms = math.floor(now / 1000)
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+if cur > now then return {0, math.ceil((cur - now) / 1000)} end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now_ms)
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[1]) then return {0, 0} end
+redis.call('ZADD', KEYS[2], now_ms + tonumber(ARGV[2]), ARGV[3])
+redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[2]) + 1000)
+return {1, 0}
+";
+
+/// The OPEN period left of a shared breaker (µs, 0 when none runs). `KEYS[1]`: its deadline.
+const OPEN_LEFT: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+if cur > now then return cur - now end
+return 0
+";
+
 /// The scripts, hashed once.
 #[derive(Debug)]
 pub(crate) struct Scripts {
@@ -231,6 +293,10 @@ pub(crate) struct Scripts {
     pub heartbeat: Script,
     pub cooldown: Script,
     pub cooldowns: Script,
+    pub trip: Script,
+    pub close: Script,
+    pub claim: Script,
+    pub open_left: Script,
 }
 
 impl Scripts {
@@ -242,6 +308,10 @@ impl Scripts {
             heartbeat: Script::new(HEARTBEAT),
             cooldown: Script::new(COOLDOWN),
             cooldowns: Script::new(COOLDOWNS),
+            trip: Script::new(TRIP),
+            close: Script::new(CLOSE),
+            claim: Script::new(CLAIM),
+            open_left: Script::new(OPEN_LEFT),
         }
     }
 }

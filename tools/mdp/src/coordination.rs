@@ -1,6 +1,7 @@
-//! `[coordination]` in `mdp run --config`: the runtime's provider budgets and cooldowns shared
-//! with every other runtime on the same Redis and key prefix (the `mdp-redis` crate). Linking
-//! that crate also registers the `redis_stream` source kind.
+//! `[coordination]` in `mdp run --config`: the runtime's provider budgets and cooldowns (and
+//! the breakers it names in `breakers`) shared with every other runtime on the same Redis and
+//! key prefix (the `mdp-redis` crate). Linking that crate also registers the `redis_stream`
+//! source kind.
 
 use anyhow::{Context, Result};
 use market_data_pipeline::runtime::PipelineRuntime;
@@ -22,6 +23,7 @@ pub(crate) fn attach(runtime: &PipelineRuntime) -> Result<Option<Coordination>> 
     } else {
         config.providers.clone()
     };
+    let config_breakers = config.breakers.clone();
     let coordination = Coordination::start(config)?;
     for name in &names {
         let handle = coordinator
@@ -29,10 +31,21 @@ pub(crate) fn attach(runtime: &PipelineRuntime) -> Result<Option<Coordination>> 
             .with_context(|| format!("coordination.providers: {name}"))?;
         coordination.share(&handle)?;
     }
+    for name in &config_breakers {
+        let handle = coordinator
+            .handle(name)
+            .with_context(|| format!("coordination.breakers: {name}"))?;
+        coordination.share_breaker(&handle)?;
+    }
     eprintln!(
-        "coordination: member {} shares {} through Redis",
+        "coordination: member {} shares {} through Redis{}",
         coordination.member(),
-        names.join(", ")
+        names.join(", "),
+        if config_breakers.is_empty() {
+            String::new()
+        } else {
+            format!(" (breakers: {})", config_breakers.join(", "))
+        }
     );
     Ok(Some(coordination))
 }
