@@ -104,8 +104,20 @@ impl CoordinationConfig {
     /// # Errors
     /// [`CoordError::Config`] for unknown keys, wrong types and invalid values.
     pub fn from_toml(text: &str) -> Result<CoordinationConfig, CoordError> {
-        let c: CoordinationConfig = toml::from_str(text)
-            .map_err(|e| CoordError::Config(format!("coordination: {}", e.message())))?;
+        let c: CoordinationConfig = toml::from_str(text).map_err(|e| {
+            // Where: the line the error's span starts on (serde's message names no key for a
+            // wrong type).
+            let at = e
+                .span()
+                .and_then(|span| {
+                    let line = text[..span.start.min(text.len())].matches('\n').count();
+                    text.lines()
+                        .nth(line)
+                        .map(|l| format!(" at line {} `{}`", line + 1, l.trim()))
+                })
+                .unwrap_or_default();
+            CoordError::Config(format!("coordination{at}: {}", e.message()))
+        })?;
         c.validate()?;
         Ok(c)
     }

@@ -1,5 +1,5 @@
-//! Beyond one machine on Redis: provider budgets, cooldowns and breakers shared by every host
-//! of one provider account.
+//! Beyond one machine on Redis: provider budgets, cooldowns and (opt-in) breakers shared by
+//! every host of one provider account.
 //!
 //! The library's core knows nothing of Redis: a provider admits through its local windows
 //! unless a [`SharedBudget`](market_data_pipeline::flow::SharedBudget) is attached, which this
@@ -62,6 +62,38 @@
 //! once handed downstream, a dead consumer's claimed); its module docs state the delivery
 //! guarantees.
 //!
+//! # Shared cooldowns and breakers
+//!
+//! A cooldown triggered on one host is queued for the *pusher* thread (the queue's send wakes
+//! it; no round trip on the caller's thread), which runs a Lua script raising the scope's
+//! deadline in Redis (never lowering it) and publishing it; every other host's listener thread
+//! applies it locally. A listener that (re)subscribes first applies the cooldowns and OPEN
+//! periods still running, so nothing published while it was not subscribed is lost.
+//!
+//! A provider's circuit breaker is shared only when asked ([`Coordination::share_breaker`], or
+//! `breakers = [..]` in `[coordination]`), through the core's
+//! [`SharedBreaker`](market_data_pipeline::flow::SharedBreaker) seam; the breaker itself stays
+//! the local atomic word, so CLOSED admission never touches Redis.
+//! - **Trip.** When it opens here (its failure threshold, or a probe's failure) the pusher runs a
+//!   script that raises the breaker's OPEN deadline in Redis, drops every probe slot and
+//!   publishes the OPEN period; every other host applies it (OPEN until then, never shortened).
+//! - **HALF_OPEN probes across hosts.** A local probe is kept only with one of the shared probe
+//!   slots: a sorted set in Redis holding at most `half_open_max_probes` unexpired slots over
+//!   all hosts, claimed by a script that refuses while an OPEN period runs. The slot is claimed
+//!   by the coordination thread in the background: the first call that wants a probe is refused
+//!   (as a HALF_OPEN breaker with its probes out refuses) and asks for one; a later call takes it.
+//! - **Outcome.** A probe's success closes the breaker here and, through a script that refuses
+//!   while another host's OPEN period runs, on every host; its failure re-opens it everywhere
+//!   (a trip). A probe ended without either (dropped, or one success of several) releases its
+//!   slot. Every slot expires `probe_ttl_ms` after its claim: a host that dies or hangs holding
+//!   one blocks the others' probes at most that long. `successes_to_close` is counted per host.
+//! - **Redis down.** The breaker acts on this host's outcomes alone (its own probe limit),
+//!   reports `degraded` in [`ProviderState::shared_breaker`], and picks up a running OPEN period
+//!   when Redis is back; a trip or a recovery that could not be pushed is pushed then (a trip
+//!   whose OPEN period has ended meanwhile is dropped). Nothing waits for Redis.
+//!
+//! [`ProviderState::shared_breaker`]: market_data_pipeline::flow::ProviderState::shared_breaker
+//!
 //! ```no_run
 //! use mdp_redis::{Coordination, CoordinationConfig};
 //! use market_data_pipeline::flow::{ProviderLimits, RateCoordinator};
@@ -70,6 +102,7 @@
 //! let ibkr = coordinator.register_provider_with("ibkr", ProviderLimits::new().capacity(60).refill_rate(60))?;
 //! let coordination = Coordination::start(CoordinationConfig::new("redis://127.0.0.1:6379"))?;
 //! coordination.share(&ibkr)?; // from now on the account's budget is shared by every host
+//! coordination.share_breaker(&ibkr)?; // and its breaker's trips and probes (opt-in)
 //! coordinator.acquire("ibkr")?;
 //! # Ok(()) }
 //! ```

@@ -13,6 +13,8 @@ fn the_example_config_has_a_valid_coordination_section() {
     let c = CoordinationConfig::from_toml(settings.coordination.as_deref().unwrap()).unwrap();
     assert_eq!(c.key_prefix, "mdp-demo");
     assert_eq!(c.providers, vec!["rest_api".to_string()]);
+    assert_eq!(c.breakers, vec!["rest_api".to_string()]);
+    assert_eq!(c.probe_ttl_ms, 10_000);
 }
 
 #[test]
@@ -46,6 +48,10 @@ fn bad_coordination_values_name_their_field() {
             "url = \"redis://h\"\nsingleton_stream_max_len = 0",
             "coordination.singleton_stream_max_len",
         ),
+            "url = \"redis://h\"\nprobe_ttl_ms = 0",
+            "coordination.probe_ttl_ms",
+        ),
+        ("url = \"redis://h\"\nbreakers = \"p\"", "breakers"),
         ("url = \"redis://h\"\nunknown = 1", "unknown field"),
     ];
     for (i, (text, field)) in cases.iter().enumerate() {

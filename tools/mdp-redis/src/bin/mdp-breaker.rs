@@ -19,12 +19,23 @@
 //! | `wait-state S` | until the state is `S` (30 s at most): `reached S` or `timeout state=…` |
 //! | `succeed`, `fail` | the outcome of the probe out: `ok state=…` |
 //! | `quit` | exits |
+//!
+//! With `--load-seconds S` it takes no commands: `--threads` workers (default 1) spend the
+//! provider's budget (shared too: `--capacity`, `--rate`) as fast as admitted for `S` seconds,
+//! resolving each admission's probe as a success, and print `breaker_seen_unix_ns=…` when a
+//! worker is first refused by the open breaker after an admission; with `--trip-at-ms T` the
+//! process also trips its breaker at `T` (and `--repeat` − 1 more times, one every
+//! `--every-ms`, each only if the breaker is CLOSED then), printing `breaker_tripped_unix_ns=…`
+//! just before each — the breaker-trip propagation measurement of PERF.md §12.
 
 use std::collections::HashMap;
 use std::io::BufRead;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use market_data_pipeline::flow::{BreakerState, ProviderHandle, ProviderLimits, RateCoordinator};
+use market_data_pipeline::CoordinatorError;
 use mdp_redis::{Coordination, CoordinationConfig};
 
 fn main() {
@@ -53,8 +64,8 @@ fn run() -> Result<(), String> {
     };
     let provider = args.get("provider").cloned().unwrap_or_else(|| "p".into());
     let mut limits = ProviderLimits::new()
-        .capacity(1_000_000)
-        .refill_rate(1_000_000)
+        .capacity(num("capacity", 1_000_000)?)
+        .refill_rate(num("rate", 1_000_000)?)
         .breaker_threshold(u32::try_from(num("threshold", 1)?).map_err(|e| e.to_string())?)
         .breaker_timeout(num("timeout-ms", 200)? as f64 / 1e3);
     limits.half_open_max_probes = u32::try_from(num("probes", 1)?).map_err(|e| e.to_string())?;
@@ -75,6 +86,18 @@ fn run() -> Result<(), String> {
         std::thread::sleep(Duration::from_millis(2));
     }
     println!("ready degraded={}", shared.is_degraded());
+    if args.contains_key("load-seconds") {
+        coordination.share(&h).map_err(|e| e.to_string())?;
+        let trips = args
+            .get("trip-at-ms")
+            .map(|_| num("trip-at-ms", 0))
+            .transpose()?
+            .map(|at| Ok::<_, String>((at, num("repeat", 1)?, num("every-ms", 100)?)))
+            .transpose()?;
+        load(&h, num("load-seconds", 10)?, num("threads", 1)?, trips);
+        drop(coordination);
+        return Ok(());
+    }
     for line in std::io::stdin().lock().lines() {
         let line = line.map_err(|e| e.to_string())?;
         let mut words = line.split_whitespace();
@@ -156,4 +179,74 @@ fn probe(h: &ProviderHandle) -> &'static str {
         }
         Err(_) => "probe refused",
     }
+}
+
+fn unix_ns() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+/// `--load-seconds`: hungry workers, and the trips `(at_ms, repeat, every_ms)` if any.
+fn load(h: &ProviderHandle, seconds: u64, threads: u64, trips: Option<(u64, u64, u64)>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    // The breaker is being seen open (set at the first refusal, cleared at the next admission).
+    let seen = Arc::new(AtomicBool::new(false));
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let (h, stop, seen) = (h.clone(), stop.clone(), seen.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    match h.try_acquire() {
+                        Ok(()) => {
+                            h.record_success(); // resolves a probe; CLOSED: one load
+                            if seen.load(Ordering::Relaxed) {
+                                seen.store(false, Ordering::Relaxed);
+                            }
+                        }
+                        Err(CoordinatorError::CircuitOpen(_)) => {
+                            if !seen.swap(true, Ordering::Relaxed) {
+                                println!("breaker_seen_unix_ns={}", unix_ns());
+                            }
+                            std::thread::yield_now();
+                        }
+                        Err(CoordinatorError::RateLimited { retry_after, .. }) => {
+                            // As mdp-share's workers: not a spin.
+                            std::thread::sleep(
+                                retry_after
+                                    .clamp(Duration::from_micros(50), Duration::from_millis(2)),
+                            );
+                        }
+                        Err(_) => std::thread::yield_now(),
+                    }
+                }
+            })
+        })
+        .collect();
+    let start = Instant::now();
+    let end = start + Duration::from_secs(seconds);
+    let mut done = 0u64;
+    while Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(1));
+        if let Some((at, repeat, every)) = trips {
+            if done < repeat && start.elapsed() >= Duration::from_millis(at + done * every) {
+                done += 1;
+                if h.breaker().state() == BreakerState::Closed {
+                    println!("breaker_tripped_unix_ns={}", unix_ns());
+                    h.record_failure();
+                } else {
+                    println!(
+                        "breaker_trip_skipped state={}",
+                        h.breaker().state().as_str()
+                    );
+                }
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        let _ = w.join();
+    }
+    println!("result end_unix_ns={}", unix_ns());
 }

@@ -4,7 +4,7 @@
 //! ```text
 //! mdp-share --url redis://127.0.0.1:6379 [--prefix mdp] [--provider ibkr] [--capacity 100]
 //!           [--rate 1000] [--threads 2] [--seconds 10] [--lease-max N] [--report-ms 1000]
-//!           [--cooldown-at-ms MS] [--cooldown-ms MS] [--local]
+//!           [--cooldown-at-ms MS] [--cooldown-ms MS] [--repeat N] [--every-ms MS] [--local]
 //!           [--cost N] [--priority normal|high] [--reserve F] [--target N]
 //!           [--tenant NAME --tenant-capacity C --tenant-rate R]
 //!           [--update-at-ms MS [--update-capacity C] [--update-rate R] [--update-scale S]]
@@ -16,8 +16,9 @@
 //! (`key=value` pairs; `tokens` = admitted · cost; `spent`, `spent_at_adopt`, `share_spent`,
 //! `limits_version` of the provider's shared budget, `tenant_*` of the tenant's). With
 //! `--target` it stops once that many requests were admitted. With `--cooldown-at-ms` it
-//! triggers a cooldown at that time; every process prints `cooldown_seen_unix_ns=…` when it
-//! first sees one. With `--update-at-ms` it changes the provider's limits live at that time
+//! triggers a cooldown at that time (and `--repeat` − 1 more, one every `--every-ms`), printing
+//! `cooldown_triggered_unix_ns=…` for each; every process prints `cooldown_seen_unix_ns=…` when
+//! a worker is first refused for a cooldown after an admission. With `--update-at-ms` it changes the provider's limits live at that time
 //! (`update_limits` for capacity/rate, `set_scale` for the scale) and prints
 //! `update_unix_ns=…` just before. `--local` spends a local bucket only (the baseline).
 
@@ -134,6 +135,7 @@ fn run() -> Result<(), String> {
         coordination = Some(c);
     }
     let stop = Arc::new(AtomicBool::new(false));
+    // A cooldown is being seen (set at the first refusal, cleared at the next admission).
     let seen = Arc::new(AtomicBool::new(false));
     let counts: Arc<Vec<AtomicU64>> = Arc::new((0..threads).map(|_| AtomicU64::new(0)).collect());
     let start = Instant::now();
@@ -157,7 +159,12 @@ fn run() -> Result<(), String> {
                         None => h.try_request_at(now, request),
                     };
                     match r {
-                        Ok(()) => n += 1,
+                        Ok(()) => {
+                            n += 1;
+                            if seen.load(Ordering::Relaxed) {
+                                seen.store(false, Ordering::Relaxed);
+                            }
+                        }
                         Err(CoordinatorError::CoolingDown { .. }) => {
                             if !seen.swap(true, Ordering::Relaxed) {
                                 println!("cooldown_seen_unix_ns={}", unix_ns());
@@ -186,7 +193,8 @@ fn run() -> Result<(), String> {
         .map(|_| num("cooldown-at-ms", 0))
         .transpose()?;
     let cooldown_ms = num("cooldown-ms", 500)?;
-    let mut triggered = false;
+    let (repeat, every) = (num("repeat", 1)?, num("every-ms", 100)?);
+    let mut triggered = 0u64;
     let update_at = args
         .get("update-at-ms")
         .map(|_| num("update-at-ms", 0))
@@ -197,8 +205,10 @@ fn run() -> Result<(), String> {
     while Instant::now() < end {
         std::thread::sleep(Duration::from_millis(1));
         if let Some(at) = cooldown_at {
-            if !triggered && start.elapsed() >= Duration::from_millis(at) {
-                triggered = true;
+            if triggered < repeat
+                && start.elapsed() >= Duration::from_millis(at + triggered * every)
+            {
+                triggered += 1;
                 println!("cooldown_triggered_unix_ns={}", unix_ns());
                 let _ = handle.trigger_cooldown("global", Duration::from_millis(cooldown_ms));
             }
