@@ -257,19 +257,16 @@ impl CircuitBreaker {
         let until = now.saturating_add(duration_ns(open_for));
         let mut w = self.load();
         loop {
-            if w.state == BreakerState::Open {
-                // OPEN (its timeout passed or not: no probe is out while the word reads
-                // OPEN): the period only gets longer. Relaxed: as in `cas`.
+            let view = w.view(self.expired(w, now));
+            if view.state == BreakerState::Open {
+                // A running OPEN period only gets longer. Relaxed: as in `cas`.
                 self.open_until.fetch_max(until, Ordering::Relaxed);
                 return;
             }
-            match self.cas(
-                w,
-                w,
-                w.enter(BreakerState::Open),
-                now,
-                Source::Remote(until),
-            ) {
+            // CLOSED or HALF_OPEN (an OPEN period that ended reads so): a new OPEN period,
+            // counted like a local one.
+            let to = view.enter(BreakerState::Open);
+            match self.cas(w, view, to, now, Source::Remote(until)) {
                 Ok(()) => return,
                 Err(current) => w = current,
             }

@@ -174,6 +174,10 @@ mod tests {
         probe.failure(); // stale: the breaker closed under it
         assert_eq!(b.state(), BreakerState::Closed);
         assert_eq!(fake.take_calls(), ["granted"], "nothing told back");
-        assert_eq!(b.stats().opened, 1, "the remote trip is counted once");
+        assert_eq!(
+            b.stats().opened,
+            2,
+            "each remote trip that opened it is counted; the one that extended it is not"
+        );
     }
 }

@@ -600,36 +600,23 @@ fn push(inner: &Inner, c: &mut redis::Connection, p: &Push) -> redis::RedisResul
     let prefix = &inner.config.key_prefix;
     match p {
         Push::Cooldown(..) => push_cooldown(inner, c, p),
-        Push::Open(provider, open_for, at) => {
-            let left = open_for.saturating_sub(at.elapsed());
-            if left.is_zero() {
-                return Ok(()); // ended before it could be pushed
-            }
+        Push::Open(provider, _, _) | Push::Close(provider) => {
+            let (script, open_us) = match p {
+                Push::Open(_, open_for, at) => {
+                    let left = open_for.saturating_sub(at.elapsed());
+                    if left.is_zero() {
+                        return Ok(()); // ended before it could be pushed
+                    }
+                    let us = u64::try_from(left.as_micros()).unwrap_or(u64::MAX);
+                    (&inner.scripts.trip, us.min(1 << 50))
+                }
+                _ => (&inner.scripts.close, 0),
+            };
             let (open_key, probes_key) = keys_breaker(prefix, provider);
-            let _: i64 = inner
-                .scripts
-                .trip
+            let _: i64 = script
                 .key(open_key)
                 .key(probes_key)
-                .arg(
-                    u64::try_from(left.as_micros())
-                        .unwrap_or(u64::MAX)
-                        .min(1 << 50),
-                )
-                .arg(channel_breakers(prefix))
-                .arg(&**provider)
-                .arg(&inner.member)
-                .invoke(c)?;
-            forget_slots(inner, provider);
-            Ok(())
-        }
-        Push::Close(provider) => {
-            let (open_key, probes_key) = keys_breaker(prefix, provider);
-            let _: i64 = inner
-                .scripts
-                .close
-                .key(open_key)
-                .key(probes_key)
+                .arg(open_us)
                 .arg(channel_breakers(prefix))
                 .arg(&**provider)
                 .arg(&inner.member)
@@ -668,13 +655,7 @@ fn resync_breakers(
     breakers: &[Arc<RedisBreaker>],
 ) -> redis::RedisResult<()> {
     for b in breakers {
-        let (open_key, _) = keys_breaker(&inner.config.key_prefix, b.provider());
-        let left_us: u64 = inner.scripts.open_left.key(open_key).invoke(c)?;
-        if left_us > 0 {
-            b.handle
-                .breaker()
-                .apply_open(Duration::from_micros(left_us));
-        }
+        apply_open_left(inner, c, b)?;
         b.slots_gone();
         b.degraded.store(false, Ordering::Release);
     }
@@ -749,16 +730,7 @@ fn resync(
             };
             live::lease(&inner.scripts, c, b, ask)?;
         }
-        let running: Vec<String> = inner
-            .scripts
-            .cooldowns
-            .key(key_cooldowns(&inner.config.key_prefix, b.provider()))
-            .invoke(c)?;
-        for pair in running.chunks_exact(2) {
-            if let Ok(us) = pair[1].parse::<u64>() {
-                let _ = b.handle.apply_cooldown(&pair[0], Duration::from_micros(us));
-            }
-        }
+        apply_running_cooldowns(inner, c, b)?;
         b.degraded.store(false, Ordering::Release);
     }
     Ok(())
@@ -943,25 +915,45 @@ fn catch_up(inner: &Inner) -> redis::RedisResult<()> {
     let mut c = connect(inner)?;
     let breakers: Vec<Arc<RedisBreaker>> = lock(&inner.breakers).clone();
     for b in &breakers {
-        let (open_key, _) = keys_breaker(&inner.config.key_prefix, b.provider());
-        let left_us: u64 = inner.scripts.open_left.key(open_key).invoke(&mut c)?;
-        if left_us > 0 {
-            b.handle
-                .breaker()
-                .apply_open(Duration::from_micros(left_us));
-        }
+        apply_open_left(inner, &mut c, b)?;
     }
     let budgets: Vec<Arc<RedisBudget>> = lock(&inner.budgets).clone();
     for b in &budgets {
-        let running: Vec<String> = inner
-            .scripts
-            .cooldowns
-            .key(key_cooldowns(&inner.config.key_prefix, b.provider()))
-            .invoke(&mut c)?;
-        for pair in running.chunks_exact(2) {
-            if let Ok(us) = pair[1].parse::<u64>() {
-                let _ = b.handle.apply_cooldown(&pair[0], Duration::from_micros(us));
-            }
+        apply_running_cooldowns(inner, &mut c, b)?;
+    }
+    Ok(())
+}
+
+/// Apply the OPEN period of `b` still running in Redis, if any.
+fn apply_open_left(
+    inner: &Inner,
+    c: &mut redis::Connection,
+    b: &RedisBreaker,
+) -> redis::RedisResult<()> {
+    let (open_key, _) = keys_breaker(&inner.config.key_prefix, b.provider());
+    let left_us: u64 = inner.scripts.open_left.key(open_key).invoke(c)?;
+    if left_us > 0 {
+        b.handle
+            .breaker()
+            .apply_open(Duration::from_micros(left_us));
+    }
+    Ok(())
+}
+
+/// Apply the cooldowns of `b`'s provider still running in Redis.
+fn apply_running_cooldowns(
+    inner: &Inner,
+    c: &mut redis::Connection,
+    b: &RedisBudget,
+) -> redis::RedisResult<()> {
+    let running: Vec<String> = inner
+        .scripts
+        .cooldowns
+        .key(key_cooldowns(&inner.config.key_prefix, b.provider()))
+        .invoke(c)?;
+    for pair in running.chunks_exact(2) {
+        if let Ok(us) = pair[1].parse::<u64>() {
+            let _ = b.handle.apply_cooldown(&pair[0], Duration::from_micros(us));
         }
     }
     Ok(())

@@ -244,15 +244,15 @@ return deadline - now
 /// Close a shared breaker unless another host's OPEN period is running: drop the deadline and
 /// every probe slot, publish `provider \t close \t 0 \t member`.
 ///
-/// `KEYS`: as [`TRIP`]. `ARGV`: channel, provider, member. Returns 1 when closed, 0 when an
-/// OPEN period runs (the close is dropped: that host's trip reaches this one too).
+/// `KEYS` and `ARGV`: as [`TRIP`] (the period, `ARGV[1]`, is not used). Returns 1 when closed,
+/// 0 when an OPEN period runs (the close is dropped: that host's trip reaches this one too).
 const CLOSE: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local cur = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
 if cur > now then return 0 end
 redis.call('DEL', KEYS[1], KEYS[2])
-redis.call('PUBLISH', ARGV[1], ARGV[2] .. '\tclose\t0\t' .. ARGV[3])
+redis.call('PUBLISH', ARGV[2], ARGV[3] .. '\tclose\t0\t' .. ARGV[4])
 return 1
 ";
 

@@ -17,6 +17,7 @@
 //! | `probe` | one admission: `probe granted` (a HALF_OPEN probe, kept until `succeed` / `fail`), `probe passed` (CLOSED) or `probe refused` |
 //! | `probe-until-granted` | `probe` every 2 ms until a probe is granted (30 s at most): `probe granted attempts=N` or `timeout attempts=N` |
 //! | `wait-state S` | until the state is `S` (30 s at most): `reached S` or `timeout state=…` |
+//! | `wait-opened N` | until the breaker has opened `N` times in all (30 s at most): `opened N` or `timeout opened=…` |
 //! | `succeed`, `fail` | the outcome of the probe out: `ok state=…` |
 //! | `quit` | exits |
 //!
@@ -143,6 +144,20 @@ fn run() -> Result<(), String> {
                     }
                     if t.elapsed() >= BOUND {
                         break format!("timeout state={s}");
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+            (Some("wait-opened"), Some(n)) => {
+                let n: u64 = n.parse().map_err(|e| format!("wait-opened {n:?}: {e}"))?;
+                let t = Instant::now();
+                loop {
+                    let opened = h.breaker().stats().opened;
+                    if opened >= n {
+                        break format!("opened {n}");
+                    }
+                    if t.elapsed() >= BOUND {
+                        break format!("timeout opened={opened}");
                     }
                     std::thread::sleep(Duration::from_millis(1));
                 }
