@@ -48,6 +48,7 @@ fn bad_coordination_values_name_their_field() {
             "url = \"redis://h\"\nsingleton_stream_max_len = 0",
             "coordination.singleton_stream_max_len",
         ),
+        (
             "url = \"redis://h\"\nprobe_ttl_ms = 0",
             "coordination.probe_ttl_ms",
         ),
