@@ -220,11 +220,15 @@ fn load(h: &ProviderHandle, seconds: u64, threads: u64, trips: Option<(u64, u64,
                                 seen.store(false, Ordering::Relaxed);
                             }
                         }
-                        Err(CoordinatorError::CircuitOpen(_)) => {
+                        Err(CoordinatorError::CircuitOpen(e)) => {
                             if !seen.swap(true, Ordering::Relaxed) {
                                 println!("breaker_seen_unix_ns={}", unix_ns());
                             }
-                            std::thread::yield_now();
+                            // Not a spin, as for a cooldown in mdp-share.
+                            let wait = e.retry_after.unwrap_or(Duration::from_micros(200));
+                            std::thread::sleep(
+                                wait.clamp(Duration::from_micros(50), Duration::from_millis(2)),
+                            );
                         }
                         Err(CoordinatorError::RateLimited { retry_after, .. }) => {
                             // As mdp-share's workers: not a spin.

@@ -165,11 +165,17 @@ fn run() -> Result<(), String> {
                                 seen.store(false, Ordering::Relaxed);
                             }
                         }
-                        Err(CoordinatorError::CoolingDown { .. }) => {
+                        Err(CoordinatorError::CoolingDown { remaining, .. }) => {
                             if !seen.swap(true, Ordering::Relaxed) {
                                 println!("cooldown_seen_unix_ns={}", unix_ns());
                             }
-                            std::thread::yield_now();
+                            // Not a spin (a yield loop for the whole cooldown starved this
+                            // process's pusher and the other hosts on two vCPUs: the
+                            // measured propagation then had a mode at the cooldown's length).
+                            std::thread::sleep(
+                                remaining
+                                    .clamp(Duration::from_micros(50), Duration::from_millis(2)),
+                            );
                         }
                         Err(CoordinatorError::RateLimited { retry_after, .. }) => {
                             // Not a spin: the coordination threads share these two cores.
