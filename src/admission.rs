@@ -190,6 +190,17 @@ impl AdmissionGate {
         }
     }
 
+    /// The breaker, when it is the gate's only guard (a source with no provider): admitting
+    /// a poll is then exactly [`CircuitBreaker::allow_at`], and its permit resolves as a
+    /// [`Grant`] does. Decided when the gate is built, never changed.
+    #[inline]
+    pub(crate) fn own_breaker(&self) -> Option<&CircuitBreaker> {
+        match &self.guard {
+            Guard::Breaker(b) => Some(b),
+            Guard::Provider { .. } => None,
+        }
+    }
+
     /// The provider, for a provider gate.
     pub fn provider(&self) -> Option<&ProviderHandle> {
         match &self.guard {

@@ -133,6 +133,14 @@ impl SeqWindow {
             self.gaps += u64::from(missing);
             return missing;
         }
+        self.advance_far(new_base, dist)
+    }
+
+    /// [`advance`](Self::advance) by `dist` > 1 (a jump, a flush): kept out of line so the
+    /// one-step slide stays small enough to inline into every arrival.
+    #[cold]
+    #[inline(never)]
+    fn advance_far(&mut self, new_base: u32, dist: u32) -> bool {
         // Only the window's own slots can be set; anything past it was never seen.
         let seen = self.take_range(self.base, dist.min(self.width));
         let missing = u64::from(dist - seen);

@@ -24,15 +24,42 @@ impl SourceRouter {
     pub(super) fn poll_arbitrate(&mut self, now_ns: u64, out: &mut [Tick]) -> SourcePoll {
         let n = self.slots.len();
         let hold = self.tuning.hold_down_ns;
+        let staleness = self.tuning.staleness_ns;
         let mut w = 0;
-        for k in 0..n {
+        // The rotation's start, kept below `n` without a division per source.
+        let start = if self.cursor < n {
+            self.cursor
+        } else {
+            self.cursor.checked_rem(n).unwrap_or(0)
+        };
+        let mut i = start;
+        for _ in 0..n {
             if w == out.len() {
                 break;
             }
-            let i = (self.cursor + k) % n;
-            if !self.slots[i].usable(now_ns, hold, true) {
+            let slot = &mut self.slots[i];
+            let this = i;
+            i += 1;
+            if i == n {
+                i = 0;
+            }
+            // An empty feed is as quiet as its poll would have been, without the gate's
+            // permit and the poll's layers: only a feed in service can go stale, and only a
+            // usable one is judged (what a quiet poll of it would have done).
+            if slot.nothing_waiting() {
+                if slot.in_service
+                    && slot.stale(now_ns, staleness)
+                    && slot.usable(now_ns, hold, true)
+                {
+                    slot.mark_stale(now_ns);
+                    self.leave(now_ns, this, SwitchReason::Stale);
+                }
                 continue;
             }
+            if !slot.usable(now_ns, hold, true) {
+                continue;
+            }
+            let i = this;
             let room = (out.len() - w).min(self.scratch.len());
             // A source back in service: its first new tick is the first after a switch
             // (recorded below once the poll has shown data).
@@ -42,39 +69,30 @@ impl SourceRouter {
             let before = w;
             let mut read = 0usize;
             let window = &mut self.window;
-            // An empty feed is as quiet as its poll would have been, without the gate's
-            // permit and the poll's layers.
-            let polled = if self.slots[i].nothing_waiting() {
-                SlotPoll::Quiet
-            } else {
-                self.slots[i].poll_visit(
-                    now_ns,
-                    &mut self.scratch[..room],
-                    &mut |ticks: &[Tick]| {
-                        read += ticks.len();
-                        for t in ticks {
-                            // A source hands over at most `room` ticks; one that hands over more
-                            // has the excess counted as discarded, not written past `out`.
-                            if w == out.len() {
-                                break;
-                            }
-                            if let Arrival::New { gap } = window.arrive(t.seq) {
-                                let mut t = *t;
-                                if gap {
-                                    t.flags |= flags::GAP_BEFORE;
-                                }
-                                if flag {
-                                    flag = false;
-                                    flagged = true;
-                                    t.flags |= flags::FIRST_AFTER_SWITCH;
-                                }
-                                out[w] = t;
-                                w += 1;
-                            }
+            let polled =
+                self.slots[i].poll_visit(now_ns, &mut self.scratch[..room], |ticks: &[Tick]| {
+                    read += ticks.len();
+                    for t in ticks {
+                        // A source hands over at most `room` ticks; one that hands over more
+                        // has the excess counted as discarded, not written past `out`.
+                        if w == out.len() {
+                            break;
                         }
-                    },
-                )
-            };
+                        if let Arrival::New { gap } = window.arrive(t.seq) {
+                            let mut t = *t;
+                            if gap {
+                                t.flags |= flags::GAP_BEFORE;
+                            }
+                            if flag {
+                                flag = false;
+                                flagged = true;
+                                t.flags |= flags::FIRST_AFTER_SWITCH;
+                            }
+                            out[w] = t;
+                            w += 1;
+                        }
+                    }
+                });
             match polled {
                 SlotPoll::Data(_) => {
                     if rejoin {
@@ -104,7 +122,8 @@ impl SourceRouter {
             c.delivered += (w - before) as u64;
             c.discarded += (read - (w - before)) as u64;
         }
-        self.cursor = if n == 0 { 0 } else { (self.cursor + 1) % n };
+        // One further each poll.
+        self.cursor = if start + 1 >= n { 0 } else { start + 1 };
         if w > 0 {
             SourcePoll::Ready(w)
         } else if self.all_done() {

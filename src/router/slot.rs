@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::admission::{AdmissionGate, CoordinationSwitch, Refusal};
+use crate::admission::{AdmissionGate, CoordinationSwitch, Refusal, Resolution};
 use crate::clock::{duration_ns, SharedClock};
 use crate::error::{ConfigError, SourceError};
 use crate::flow::{BreakerState, CircuitBreaker, RateCoordinator};
@@ -248,12 +248,15 @@ impl RoutedSource {
     /// As [`poll`](Self::poll), handing the ticks to `visit` where they lie
     /// ([`TickSource::poll_visit`]: a queued source's ring slices, in place) instead of
     /// copying them out; at most `scratch.len()` ticks. `Data(n)`: `n` ticks were visited.
+    ///
+    /// `visit` is inlined into the one closure the source calls, which also notes the newest
+    /// tick: one dynamic call per slice.
     #[inline]
     pub(crate) fn poll_visit(
         &mut self,
         now_ns: u64,
         scratch: &mut [Tick],
-        visit: &mut dyn FnMut(&[Tick]),
+        mut visit: impl FnMut(&[Tick]),
     ) -> SlotPoll {
         // What `took` needs of the newest tick visited (not the whole tick: a copy per slice).
         let mut last: Option<(u32, u64)> = None;
@@ -296,6 +299,20 @@ impl RoutedSource {
         let source = &mut *self.source;
         let polled = if self.fed {
             f(source)
+        } else if let Some(breaker) = self.gate.own_breaker() {
+            // The gate of a source with no provider: its breaker's permit, resolved by the
+            // poll's outcome as `AdmissionGate::poll` resolves a grant, without the refusal's
+            // and the grant's layers.
+            let Ok(permit) = breaker.allow_at(now_ns) else {
+                return Err(SlotPoll::Failed(SwitchReason::BreakerOpen));
+            };
+            let r = f(source);
+            match Resolution::of(&r) {
+                Resolution::Success => permit.success(),
+                Resolution::Failure => permit.failure_at(now_ns),
+                Resolution::Released => drop(permit),
+            }
+            r
         } else {
             match self.gate.poll(now_ns, || f(source)) {
                 Ok(r) => r,
