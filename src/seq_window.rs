@@ -151,7 +151,7 @@ impl SeqWindow {
     }
 
     /// Register the arrival of `seq`.
-    #[inline]
+    #[inline(always)] // once per tick read; its slow paths are out of line
     pub(crate) fn arrive(&mut self, seq: u32) -> Arrival {
         if !self.started {
             self.started = true;

@@ -32,17 +32,14 @@ impl SourceRouter {
         } else {
             self.cursor.checked_rem(n).unwrap_or(0)
         };
-        let mut i = start;
+        let mut next = start;
         for _ in 0..n {
             if w == out.len() {
                 break;
             }
+            let i = next;
+            next = if next + 1 == n { 0 } else { next + 1 };
             let slot = &mut self.slots[i];
-            let this = i;
-            i += 1;
-            if i == n {
-                i = 0;
-            }
             // An empty feed is as quiet as its poll would have been, without the gate's
             // permit and the poll's layers: only a feed in service can go stale, and only a
             // usable one is judged (what a quiet poll of it would have done).
@@ -52,14 +49,13 @@ impl SourceRouter {
                     && slot.usable(now_ns, hold, true)
                 {
                     slot.mark_stale(now_ns);
-                    self.leave(now_ns, this, SwitchReason::Stale);
+                    self.leave(now_ns, i, SwitchReason::Stale);
                 }
                 continue;
             }
             if !slot.usable(now_ns, hold, true) {
                 continue;
             }
-            let i = this;
             let room = (out.len() - w).min(self.scratch.len());
             // A source back in service: its first new tick is the first after a switch
             // (recorded below once the poll has shown data).
