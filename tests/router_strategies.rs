@@ -7,10 +7,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use market_data_pipeline::router::{RouterConfig, RoutingStrategy, SwitchReason};
+use market_data_pipeline::exec::Task;
+use market_data_pipeline::fanout::{FanoutHub, HubConfig, SubscriberConfig};
+use market_data_pipeline::router::{RouterConfig, RoutingStrategy, SourceRouter, SwitchReason};
 use market_data_pipeline::source::{FaultKind, SourcePoll};
 use market_data_pipeline::tick::flags;
-use market_data_pipeline::TickSource;
+use market_data_pipeline::{ManualClock, Tick, TickSource};
 use router_support::*;
 
 fn cfg(strategy: RoutingStrategy) -> RouterConfig {
@@ -294,4 +296,80 @@ fn regression_every_strategy_publishes_per_source_counts_that_sum_to_what_it_del
         assert!(stats.delivered >= 2_000, "{strategy:?}: {stats:?}");
         assert_eq!(per_source, stats.delivered, "{strategy:?}: {stats:?}");
     }
+}
+
+/// `Arbitrate` over two fan-out subscribers, whose hubs are stepped here (feed b's only while
+/// `b_speaks(poll)`), one poll a millisecond: the router and its clock, and the hubs (kept
+/// alive: a dropped hub ends its subscribers).
+fn arbitrate_over_subscribers(polls: u64, b_speaks: impl Fn(u64) -> bool) -> (Run, Vec<FanoutHub>) {
+    let clock = ManualClock::shared(T0);
+    let mut hubs = Vec::new();
+    let mut subs: Vec<Box<dyn TickSource>> = Vec::new();
+    for (name, id) in [("a", 1), ("b", 2)] {
+        let feed = SeqFeed::all(name, id, 1_000_000, 1);
+        let hub = FanoutHub::new(Box::new(feed), HubConfig::default(), clock.clone()).unwrap();
+        subs.push(Box::new(
+            hub.handle().subscribe(SubscriberConfig::all()).unwrap(),
+        ));
+        hubs.push(hub);
+    }
+    let mut router =
+        SourceRouter::with_config(subs, cfg(RoutingStrategy::Arbitrate), clock.clone()).unwrap();
+    router.start(T0).unwrap();
+    let mut run = Run {
+        clock,
+        router,
+        got: Vec::new(),
+        buf: vec![Tick::default(); 64],
+        last: Vec::new(),
+    };
+    for k in 0..polls {
+        run.advance_ns(MS);
+        hubs[0].step();
+        if b_speaks(k) {
+            hubs[1].step();
+        }
+        run.poll();
+    }
+    (run, hubs)
+}
+
+#[test]
+fn arbitrate_judges_an_empty_subscriber_feed_stale_from_its_empty_ring() {
+    // b's hub produces for the first 10 polls (its last tick read at T0 + 10 ms), then stops:
+    // its ring stays empty, the router skips its poll, and judges it stale 50 ms later.
+    let (run, _hubs) = arbitrate_over_subscribers(100, |k| k < 10);
+    let sw = run.switches();
+    assert_eq!(sw.len(), 1, "{sw:?}");
+    assert_eq!(route(&sw[0]), ("b".into(), "-".into(), SwitchReason::Stale));
+    assert_eq!(sw[0].at_ns, T0 + 60 * MS);
+    assert_eq!(run.got.len(), 100, "feed a carries the stream alone");
+    let s = run.router.stats();
+    assert_eq!((s.gaps, s.late), (0, 0));
+    // Every tick read is delivered or discarded: b's 10 were duplicates or won ties.
+    let b = &s.sources[1];
+    assert_eq!(b.delivered + b.discarded, 10);
+    assert_eq!(s.sources[0].delivered + s.sources[0].discarded, 100);
+}
+
+#[test]
+fn arbitrate_does_not_judge_an_empty_feed_with_an_open_breaker() {
+    // b goes silent after 10 polls and its breaker is opened from outside at once: an empty
+    // feed that is not usable is not judged (as a poll it would not have had): no `Stale`
+    // while the breaker is open (5 s), then `Stale` at the first poll it is HALF_OPEN.
+    let clock_at_open = T0 + 10 * MS;
+    let (mut run, mut hubs) = arbitrate_over_subscribers(10, |_| true);
+    let breaker = run.router.breaker("b").unwrap();
+    for _ in 0..3 {
+        breaker.record_failure_at(clock_at_open);
+    }
+    for _ in 0..5_100 {
+        run.advance_ns(MS);
+        hubs[0].step();
+        run.poll();
+    }
+    let sw = run.switches();
+    assert_eq!(sw.len(), 1, "{sw:?}");
+    assert_eq!(route(&sw[0]), ("b".into(), "-".into(), SwitchReason::Stale));
+    assert_eq!(sw[0].at_ns, clock_at_open + 5 * SEC);
 }
