@@ -13,8 +13,8 @@ mod router_support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use market_data_pipeline::clock::SharedClock;
 use market_data_pipeline::exec::Task;
-use market_data_pipeline::fanout::{FanoutHub, HubConfig, SubscriberConfig};
 use market_data_pipeline::flow::{ProviderLimits, RateCoordinator};
 use market_data_pipeline::router::{RouterConfig, RoutingStrategy, SourceRouter};
 use market_data_pipeline::{Clock, ManualClock, SourcePoll, Tick, TickSource};
@@ -137,16 +137,7 @@ fn steady_state_polling_allocates_nothing() {
 /// asserts that the polls delivered every seq the hubs fanned out exactly once.
 fn arbitrate_over_subscribers(warm: usize, polls: usize) -> u64 {
     let clock = ManualClock::shared(T0);
-    let mut hubs = Vec::new();
-    let mut subs: Vec<Box<dyn TickSource>> = Vec::new();
-    for (name, id) in [("a", 1), ("b", 2)] {
-        let feed = SeqFeed::all(name, id, 1_000_000, 32);
-        let hub = FanoutHub::new(Box::new(feed), HubConfig::default(), clock.clone()).unwrap();
-        subs.push(Box::new(
-            hub.handle().subscribe(SubscriberConfig::all()).unwrap(),
-        ));
-        hubs.push(hub);
-    }
+    let (mut hubs, subs) = hubbed_feeds(&(clock.clone() as SharedClock), 32);
     let cfg = RouterConfig::new(RoutingStrategy::Arbitrate);
     let mut router = SourceRouter::with_config(subs, cfg, clock.clone()).unwrap();
     router.start(T0).unwrap();

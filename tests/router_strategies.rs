@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use market_data_pipeline::clock::SharedClock;
 use market_data_pipeline::exec::Task;
-use market_data_pipeline::fanout::{FanoutHub, HubConfig, SubscriberConfig};
+use market_data_pipeline::fanout::FanoutHub;
 use market_data_pipeline::router::{RouterConfig, RoutingStrategy, SourceRouter, SwitchReason};
 use market_data_pipeline::source::{FaultKind, SourcePoll};
 use market_data_pipeline::tick::flags;
@@ -303,16 +304,7 @@ fn regression_every_strategy_publishes_per_source_counts_that_sum_to_what_it_del
 /// alive: a dropped hub ends its subscribers).
 fn arbitrate_over_subscribers(polls: u64, b_speaks: impl Fn(u64) -> bool) -> (Run, Vec<FanoutHub>) {
     let clock = ManualClock::shared(T0);
-    let mut hubs = Vec::new();
-    let mut subs: Vec<Box<dyn TickSource>> = Vec::new();
-    for (name, id) in [("a", 1), ("b", 2)] {
-        let feed = SeqFeed::all(name, id, 1_000_000, 1);
-        let hub = FanoutHub::new(Box::new(feed), HubConfig::default(), clock.clone()).unwrap();
-        subs.push(Box::new(
-            hub.handle().subscribe(SubscriberConfig::all()).unwrap(),
-        ));
-        hubs.push(hub);
-    }
+    let (mut hubs, subs) = hubbed_feeds(&(clock.clone() as SharedClock), 1);
     let mut router =
         SourceRouter::with_config(subs, cfg(RoutingStrategy::Arbitrate), clock.clone()).unwrap();
     router.start(T0).unwrap();

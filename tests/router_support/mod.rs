@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use market_data_pipeline::clock::SharedClock;
 use market_data_pipeline::error::SourceError;
+use market_data_pipeline::fanout::{FanoutHub, HubConfig, SubscriberConfig};
 use market_data_pipeline::router::{RouterConfig, SourceRouter, SwitchReason, SwitchRecord};
 use market_data_pipeline::source::{
     Capabilities, Fault, FaultKind, SourceCore, SourcePoll, SourceStatus, SyntheticConfig,
@@ -155,6 +157,23 @@ impl TickSource for SeqFeed {
     fn close(&mut self) {
         self.core.status = SourceStatus::Closed;
     }
+}
+
+/// Feeds "a" (id 1) and "b" (id 2), `SeqFeed::all` releasing `step` seqs a poll, each run by
+/// a fan-out hub (stepped by the caller, kept alive by it: a dropped hub ends its subscribers),
+/// and a subscriber of each taking every symbol, for a router.
+pub fn hubbed_feeds(clock: &SharedClock, step: u32) -> (Vec<FanoutHub>, Vec<Box<dyn TickSource>>) {
+    let mut hubs = Vec::new();
+    let mut subs: Vec<Box<dyn TickSource>> = Vec::new();
+    for (name, id) in [("a", 1), ("b", 2)] {
+        let feed = SeqFeed::all(name, id, 1_000_000, step);
+        let hub = FanoutHub::new(Box::new(feed), HubConfig::default(), clock.clone()).unwrap();
+        subs.push(Box::new(
+            hub.handle().subscribe(SubscriberConfig::all()).unwrap(),
+        ));
+        hubs.push(hub);
+    }
+    (hubs, subs)
 }
 
 /// A router driven by a manual clock, collecting what it delivers.
