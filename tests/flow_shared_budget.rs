@@ -212,4 +212,12 @@ fn the_priority_and_live_changes_reach_the_shared_budget() {
         *pool.changes.lock().unwrap(),
         vec!["limits 7/3".to_string(), "scale 0.5".to_string()]
     );
+    // Changes adopted from another host show here and are not handed back to the budget.
+    h.apply_remote_limits(&ProviderLimits::new().capacity(9).refill_rate(4))
+        .unwrap();
+    h.apply_remote_scale(0.25).unwrap();
+    assert_eq!((h.limits().capacity, h.limits().refill_rate), (9, 4));
+    assert_eq!(h.state().scale, 0.25);
+    assert!(h.apply_remote_scale(-1.0).is_err());
+    assert_eq!(pool.changes.lock().unwrap().len(), 2, "not echoed");
 }

@@ -163,7 +163,8 @@ impl ProviderHandle {
         &self.0.name
     }
 
-    /// The limits it was registered (or last updated) with.
+    /// The limits it was registered (or last updated) with, or last adopted from another host
+    /// ([`apply_remote_limits`](Self::apply_remote_limits)).
     pub fn limits(&self) -> ProviderLimits {
         crate::sync::lock(&self.0.limits).clone()
     }
@@ -529,11 +530,26 @@ impl ProviderHandle {
     /// # Errors
     /// [`ConfigError`] naming `scale`.
     pub fn set_scale(&self, scale: f64) -> Result<(), ConfigError> {
-        for w in self.0.windows.iter() {
-            w.bucket.set_scale(scale)?;
-        }
+        self.scale_windows(scale)?;
         if let Some(shared) = self.0.shared.get() {
             shared.scale_changed(scale);
+        }
+        Ok(())
+    }
+
+    /// Apply a scale another host set on the shared budget (adopted by it): as
+    /// [`set_scale`](Self::set_scale), but the shared budget is not told (it already admits
+    /// under it), so the change is not echoed back.
+    ///
+    /// # Errors
+    /// As [`set_scale`](Self::set_scale).
+    pub fn apply_remote_scale(&self, scale: f64) -> Result<(), ConfigError> {
+        self.scale_windows(scale)
+    }
+
+    fn scale_windows(&self, scale: f64) -> Result<(), ConfigError> {
+        for w in self.0.windows.iter() {
+            w.bucket.set_scale(scale)?;
         }
         Ok(())
     }
@@ -545,6 +561,21 @@ impl ProviderHandle {
     /// # Errors
     /// [`ConfigError`] for invalid limits or a change of window count; nothing is changed.
     pub fn update_limits(&self, limits: &ProviderLimits) -> Result<(), ConfigError> {
+        self.change_limits(limits, true)
+    }
+
+    /// Apply limits another host set on the shared budget (adopted by it): as
+    /// [`update_limits`](Self::update_limits), but the shared budget is not told (it already
+    /// admits under them), so the change is not echoed back.
+    ///
+    /// # Errors
+    /// As [`update_limits`](Self::update_limits).
+    pub fn apply_remote_limits(&self, limits: &ProviderLimits) -> Result<(), ConfigError> {
+        self.change_limits(limits, false)
+    }
+
+    /// `update_limits`, telling the shared budget if `share`.
+    fn change_limits(&self, limits: &ProviderLimits, share: bool) -> Result<(), ConfigError> {
         let checked = limits.check(&self.0.name)?;
         let mut current = crate::sync::lock(&self.0.limits);
         let at = |f: &str| format!("providers.{}.{f}", self.0.name);
@@ -573,7 +604,7 @@ impl ProviderHandle {
             .store(duration_ns(checked.cooldown), Ordering::Relaxed);
         // Under the lock: concurrent changes reach the shared budget in the order they took
         // effect here (the hook only queues the change).
-        if let Some(shared) = self.0.shared.get() {
+        if let Some(shared) = self.0.shared.get().filter(|_| share) {
             shared.limits_changed(limits);
         }
         *current = limits.clone();

@@ -13,7 +13,12 @@
 //! backend's to keep ([`SharedBudget::try_take_as`] gets the request's priority), and live
 //! changes ([`ProviderHandle::update_limits`], [`ProviderHandle::set_scale`]) are handed to it
 //! ([`SharedBudget::limits_changed`], [`SharedBudget::scale_changed`]) so that every host
-//! admits under the new limits.
+//! admits under the new limits. A backend that adopts another host's change shows it on this
+//! host's handle through [`ProviderHandle::apply_remote_limits`] /
+//! [`ProviderHandle::apply_remote_scale`], which do not call these hooks (no echo).
+//!
+//! [`ProviderHandle::apply_remote_limits`]: super::ProviderHandle::apply_remote_limits
+//! [`ProviderHandle::apply_remote_scale`]: super::ProviderHandle::apply_remote_scale
 //!
 //! [`TenantHandle::attach_shared_budget`]: super::TenantHandle::attach_shared_budget
 //! [`ProviderHandle::update_limits`]: super::ProviderHandle::update_limits

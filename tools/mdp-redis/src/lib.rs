@@ -47,9 +47,13 @@
 //! So from the change on (time `t_c`), all hosts together admit at most
 //! `C_new + rate_new·(t − t_c) + S_old`, `S_old` the tokens their pools held at `t_c` (at most
 //! `Σ lease_max`), spent or given back at each host's next lease (or lease expiry). The
-//! number of windows cannot change live (as locally); the adopting hosts' own
-//! `ProviderHandle::limits()` keep showing their registered limits (the shared budget
-//! admits under the adopted ones: [`RedisBudget::limits_version`]).
+//! number of windows cannot change live (as locally). An adopting host's own
+//! `ProviderHandle::limits()` and `state().scale` show the adopted windows and scale once it
+//! has adopted them ([`RedisBudget::limits_version`]; applied through
+//! `ProviderHandle::apply_remote_limits` / `apply_remote_scale`, which do not hand the
+//! change back to Redis). Only the windows and the scale are shared: a change of the
+//! breaker's or the cooldown's settings, or of the reserve's share, stays on the host that
+//! made it (the reserve's tokens per window are shared and enforced).
 //!
 //! # Singleton pipelines and ticks across hosts
 //!

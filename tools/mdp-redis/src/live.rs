@@ -10,6 +10,8 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use market_data_pipeline::flow::{BucketLimits, ProviderLimits};
+
 use crate::budget::{Params, RedisBudget};
 use crate::scripts::Scripts;
 
@@ -66,8 +68,56 @@ pub(crate) fn lease(
             ))
         })?;
         adopt(scripts, c, b, &next)?;
+        show_adopted(b, &p, &next);
     }
     Ok((0, 0))
+}
+
+/// Another host's change, adopted here: let the provider's handle show it (its `limits()`
+/// and `state().scale`) without handing it back to the shared budget. A tenant's budget has
+/// no such handle. The change was validated where it was made and parsed here, so the handle
+/// refusing it would be a bug; the budget admits under it either way.
+fn show_adopted(b: &RedisBudget, before: &Params, next: &Params) {
+    if b.tenant.is_some() {
+        return;
+    }
+    if next.windows != before.windows {
+        if let Some(limits) = adopted_limits(b, next) {
+            let _ = b.handle.apply_remote_limits(&limits);
+        }
+    }
+    if next.scale != before.scale {
+        let _ = b.handle.apply_remote_scale(next.scale);
+    }
+}
+
+/// The handle's limits with the windows of `next` (a window the change left alone keeps its
+/// exact registered form; the rest, breaker and cooldown settings, and the reserve's share
+/// are not part of the shared spec and stay as they are here).
+fn adopted_limits(b: &RedisBudget, next: &Params) -> Option<ProviderLimits> {
+    let mut limits = b.handle.limits();
+    let here = Params::windows_of(&b.provider, &limits).ok()?;
+    if here.len() != next.windows.len() {
+        return None;
+    }
+    let (w0, h0) = (&next.windows[0], &here[0]);
+    if w0 != h0 {
+        limits.capacity = w0.capacity;
+        limits.refill_rate = ((1e6 / w0.interval_us).round() as u64).max(1);
+    }
+    for ((l, w), h) in limits
+        .windows
+        .iter_mut()
+        .zip(&next.windows[1..])
+        .zip(&here[1..])
+    {
+        if w != h {
+            let period =
+                Duration::from_nanos((w.capacity as f64 * w.interval_us * 1e3).round() as u64);
+            *l = BucketLimits::per_period(w.capacity, period).ok()?;
+        }
+    }
+    Some(limits)
 }
 
 /// Give `n` unspent tokens back under the limits in force here (dropped if they are stale,

@@ -267,6 +267,7 @@ fn a_live_capacity_change_keeps_the_tokens_held_capped() {
     };
     let (_ca, a, _a, ba) = host(&server, 100, 4);
     let (_cb, b, _b, bb) = host(&server, 100, 4);
+    assert_eq!(b.limits().capacity, 100, "B's registered limits");
     let t0 = Instant::now();
     // A spends 10 of 100.
     let mut n = 0;
@@ -285,6 +286,12 @@ fn a_live_capacity_change_keeps_the_tokens_held_capped() {
         std::thread::sleep(Duration::from_micros(200));
     }
     assert_eq!(bb.limits_version(), 1, "B did not adopt the change");
+    // B's own handle shows the limits it adopted (it showed its registered ones before).
+    common::eventually("B's handle shows capacity 20", || {
+        let l = b.limits();
+        (l.capacity, l.refill_rate) == (20, 1)
+    });
+    assert_eq!(b.state().tokens.len(), 1);
     let t = t0.elapsed().as_secs_f64();
     // Held: 90 then (minus A's and B's pools, at most 4 each), capped at 20; 1/s refill; B's
     // old pool (≤ 4 tokens) may be spent before it adopts.
@@ -350,6 +357,8 @@ fn a_shared_scale_of_zero_suspends_every_host_and_keeps_the_tokens() {
     }
     // B's pool from before (at most lease_max) only.
     assert!(suspended <= 2, "B admitted {suspended} while suspended");
+    // B's own handle shows the scale it adopted.
+    common::eventually("B's handle shows scale 0", || b.state().scale == 0.0);
     a.set_scale(1.0).unwrap();
     let mut resumed = 0u64;
     common::eventually("B admits 10 after the resume", || {
@@ -361,6 +370,12 @@ fn a_shared_scale_of_zero_suspends_every_host_and_keeps_the_tokens() {
         resumed += u64::from(b.try_acquire().is_ok());
         std::thread::sleep(Duration::from_micros(200));
     }
+    assert_eq!(
+        bb.limits_version(),
+        2,
+        "B adopted the resume, and echoed nothing back"
+    );
+    common::eventually("B's handle shows scale 1", || b.state().scale == 1.0);
     let t = t0.elapsed().as_secs_f64();
     // 15 held (20 − A's 5), at 1/s refill only while not suspended, plus the pools.
     let bound = 15.0 + t + 4.0;
