@@ -240,7 +240,8 @@ impl Coordination {
     /// here opens it on every host until the OPEN period ends, and in HALF_OPEN at most the
     /// breaker's `half_open_max_probes` probes are out over all hosts together; a probe's
     /// success closes it everywhere, its failure re-opens it everywhere. Each slot expires
-    /// `probe_ttl_ms` after its claim. Every host sharing a provider's breaker should give it
+    /// `probe_ttl_ms` after its claim, renewed every third of that while its probe is out
+    /// here. Every host sharing a provider's breaker should give it
     /// the same `half_open_max_probes` (the first to claim sets no limit for the others: each
     /// claim checks against its own).
     ///
@@ -384,6 +385,47 @@ struct Slots {
     retry_at: Option<Instant>,
     /// Slots claimed so far (for their ids).
     claimed: u64,
+    /// Renew the slots held here at this time (while a probe of this process is out).
+    renew_at: Option<Instant>,
+}
+
+/// How often the slots of an unresolved probe are renewed: a third of their TTL, so that a
+/// renewal may be late by up to two thirds of it before the slot expires.
+fn renew_every(cfg: &CoordinationConfig) -> Duration {
+    Duration::from_millis((cfg.probe_ttl_ms / 3).max(1))
+}
+
+/// While a probe handed out here is unresolved, extend the expiry of every slot this process
+/// holds (a probe longer than `probe_ttl_ms` keeps its exclusivity); slots found expired or
+/// dropped are forgotten. The first renewal is at once (the probe was just handed out),
+/// then every [`renew_every`]. Returns when to renew next, if a probe is out.
+fn renew_slots(
+    inner: &Inner,
+    c: &mut redis::Connection,
+    b: &RedisBreaker,
+    slots: &mut Slots,
+    probes_key: &str,
+    now: Instant,
+) -> redis::RedisResult<Option<Duration>> {
+    if slots.ids.is_empty() || b.held.load(Ordering::Acquire) == 0 {
+        slots.renew_at = None;
+        return Ok(None);
+    }
+    let every = renew_every(&inner.config);
+    let at = *slots.renew_at.get_or_insert(now);
+    if now < at {
+        return Ok(Some(at - now));
+    }
+    let mut s = inner.scripts.renew.key(probes_key);
+    s.arg(inner.config.probe_ttl_ms);
+    for id in &slots.ids {
+        s.arg(id);
+    }
+    let renewed: Vec<i64> = s.invoke(c)?;
+    let mut flags = renewed.into_iter();
+    slots.ids.retain(|_| flags.next() == Some(1));
+    slots.renew_at = Some(now + every);
+    Ok(Some(every))
 }
 
 /// One shared breaker's turn: release slots given back, claim one when a call wants a probe.
@@ -405,12 +447,13 @@ fn serve_breaker(
         let Some(id) = slots.ids.pop() else { break };
         let _: i64 = redis::cmd("ZREM").arg(&probes_key).arg(&id).query(c)?;
     }
-    if !b.want.load(Ordering::Acquire) {
-        return Ok(None);
-    }
     let now = Instant::now();
+    let renew = renew_slots(inner, c, b, slots, &probes_key, now)?;
+    if !b.want.load(Ordering::Acquire) {
+        return Ok(renew);
+    }
     if let Some(at) = slots.retry_at.filter(|at| now < *at) {
-        return Ok(Some(at - now));
+        return Ok(Some((at - now).min(renew.unwrap_or(Duration::MAX))));
     }
     slots.claimed += 1;
     let id = format!("{}:{}", inner.member, slots.claimed);
@@ -431,7 +474,7 @@ fn serve_breaker(
             b.want.store(false, Ordering::Release);
         }
         slots.retry_at = None;
-        return Ok(None);
+        return Ok(renew);
     }
     // An OPEN period left (another host's trip, its message on the way), or every slot out:
     // ask again then (a slot is released, dropped or expires meanwhile).
@@ -441,7 +484,7 @@ fn serve_breaker(
         PROBE_POLL
     };
     slots.retry_at = Some(now + wait);
-    Ok(Some(wait))
+    Ok(Some(wait.min(renew.unwrap_or(Duration::MAX))))
 }
 
 /// How often a process that wants a probe asks again while every shared slot is out.

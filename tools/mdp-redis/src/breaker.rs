@@ -11,7 +11,9 @@
 //! sorted set of probe slots, each scored by its expiry. At most the breaker's
 //! `half_open_max_probes` unexpired slots exist over all hosts; a slot is released when its
 //! probe ends without a transition, dropped with every other one by a trip or a recovery, and
-//! expires `probe_ttl_ms` after its claim if its holder died or hangs.
+//! expires `probe_ttl_ms` after its claim or its last renewal: the coordination thread renews
+//! the slots this process holds every `probe_ttl_ms / 3` while a probe handed out here is
+//! unresolved, and stops when its process dies, is stopped or loses Redis.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::Sender;

@@ -51,8 +51,9 @@ pub struct CoordinationConfig {
     /// Providers whose circuit breakers are shared too (opt-in; empty: none): a trip on one
     /// host opens the breaker on every host, HALF_OPEN probes are limited over all hosts.
     pub breakers: Vec<String>,
-    /// A shared breaker's probe slot expires this long after its claim (ms): a host that dies
-    /// or hangs holding one blocks the others' probes at most this long.
+    /// A shared breaker's probe slot expires this long after its claim or its last renewal
+    /// (ms; renewed every third of it while its probe is unresolved): a host that dies or is
+    /// stopped holding one blocks the others' probes at most this long.
     pub probe_ttl_ms: u64,
     /// The lease of a singleton pipeline's ownership (ms): a dead or cut-off owner is replaced
     /// within about this long (plus one attempt period, a third of it).

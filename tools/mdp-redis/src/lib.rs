@@ -89,8 +89,13 @@
 //! - **Outcome.** A probe's success closes the breaker here and, through a script that refuses
 //!   while another host's OPEN period runs, on every host; its failure re-opens it everywhere
 //!   (a trip). A probe ended without either (dropped, or one success of several) releases its
-//!   slot. Every slot expires `probe_ttl_ms` after its claim: a host that dies or hangs holding
-//!   one blocks the others' probes at most that long. `successes_to_close` is counted per host.
+//!   slot. Every slot expires `probe_ttl_ms` after its claim or its last renewal: while a probe
+//!   handed out here is unresolved, the coordination thread renews the slots this host holds
+//!   every `probe_ttl_ms / 3` (a script that extends only a slot still held and unexpired), so
+//!   a probe longer than the TTL keeps its exclusivity. A host that dies, is stopped, or loses
+//!   Redis stops renewing and blocks the others' probes at most `probe_ttl_ms` more; a probe
+//!   whose caller hangs in a live process (never resolved nor dropped) keeps its slot
+//!   renewed. `successes_to_close` is counted per host.
 //! - **Redis down.** The breaker acts on this host's outcomes alone (its own probe limit),
 //!   reports `degraded` in [`ProviderState::shared_breaker`], and picks up a running OPEN period
 //!   when Redis is back; a trip or a recovery that could not be pushed is pushed then (a trip

@@ -260,7 +260,7 @@ return 1
 /// slots are held over all hosts and no OPEN period runs.
 ///
 /// `KEYS`: as [`TRIP`]. `ARGV`: `max`, the slot's TTL (ms), the slot's id. A slot not released
-/// expires after its TTL (its holder died or hangs). Returns `{granted, retry_ms}`: `retry_ms`
+/// expires after its TTL unless renewed ([`RENEW`]; its holder died or stopped renewing). Returns `{granted, retry_ms}`: `retry_ms`
 /// is the OPEN period left when one runs, 0 otherwise.
 const CLAIM: &str = r"
 local t = redis.call('TIME')
@@ -273,6 +273,34 @@ if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[1]) then return {0, 0} end
 redis.call('ZADD', KEYS[2], now_ms + tonumber(ARGV[2]), ARGV[3])
 redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[2]) + 1000)
 return {1, 0}
+";
+
+/// Renew probe slots a host holds: each slot of `ARGV[2..]` still in the set and not expired
+/// gets `now + ttl` as its expiry; an expired or dropped one is not brought back (its
+/// exclusivity is lost: another host may hold the slot now).
+///
+/// `KEYS[1]`: the breaker's probe slots. `ARGV`: the TTL (ms), then the slots' ids (unique to
+/// their holder). Returns one flag per id: 1 renewed, 0 gone.
+const RENEW: &str = r"
+local t = redis.call('TIME')
+local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[1])
+local out = {}
+local any = false
+for i = 2, #ARGV do
+  local score = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[i]))
+  if score and score > now_ms then
+    redis.call('ZADD', KEYS[1], 'XX', now_ms + ttl, ARGV[i])
+    out[#out + 1] = 1
+    any = true
+  else
+    out[#out + 1] = 0
+  end
+end
+if any and redis.call('PTTL', KEYS[1]) < ttl + 1000 then
+  redis.call('PEXPIRE', KEYS[1], ttl + 1000)
+end
+return out
 ";
 
 /// The OPEN period left of a shared breaker (µs, 0 when none runs). `KEYS[1]`: its deadline.
@@ -296,6 +324,7 @@ pub(crate) struct Scripts {
     pub trip: Script,
     pub close: Script,
     pub claim: Script,
+    pub renew: Script,
     pub open_left: Script,
 }
 
@@ -311,6 +340,7 @@ impl Scripts {
             trip: Script::new(TRIP),
             close: Script::new(CLOSE),
             claim: Script::new(CLAIM),
+            renew: Script::new(RENEW),
             open_left: Script::new(OPEN_LEFT),
         }
     }

@@ -210,6 +210,77 @@ fn a_probe_holder_killed_blocks_the_others_only_until_its_slot_expires() {
     assert_eq!(b.cmd("succeed"), "ok state=closed");
 }
 
+/// Redis's clock (ms), and the expiry (ms of that clock) of every probe slot of `key`.
+fn slots(server: &common::Server, key: &str) -> (u64, Vec<u64>) {
+    let mut con = redis::Client::open(server.url())
+        .and_then(|c| c.get_connection())
+        .expect("connect");
+    let (s, us): (u64, u64) = redis::cmd("TIME").query(&mut con).expect("TIME");
+    let slots: Vec<(String, f64)> = redis::cmd("ZRANGE")
+        .arg(key)
+        .arg(0)
+        .arg(-1)
+        .arg("WITHSCORES")
+        .query(&mut con)
+        .expect("ZRANGE");
+    (
+        s * 1000 + us / 1000,
+        slots.into_iter().map(|(_, e)| e as u64).collect(),
+    )
+}
+
+/// A probe held for several `probe_ttl_ms` keeps its slot (its holder renews it while the
+/// probe is out), so the other host stays refused throughout; once the holder is killed, its
+/// slot expires within one TTL and the other host probes.
+#[test]
+fn a_probe_held_past_its_ttl_keeps_its_slot_until_its_holder_dies() {
+    let Some(server) = common::Server::start("breaker-renew") else {
+        return;
+    };
+    let ttl_ms = 1500;
+    let key = "renew:breaker:p:probes";
+    let args = ["--timeout-ms", "200", "--probe-ttl-ms", "1500"];
+    let mut a = Host::spawn(&server, "a", "renew", &args);
+    let mut b = Host::spawn(&server, "b", "renew", &args);
+    assert_eq!(a.cmd("trip"), "tripped");
+    for h in [&mut a, &mut b] {
+        assert_eq!(h.cmd("wait-state half_open"), "reached half_open");
+    }
+    let probe = a.cmd("probe-until-granted");
+    assert!(probe.starts_with("probe granted"), "{probe}");
+    // Four TTLs by Redis's clock (a loaded host cannot make it shorter): B keeps asking and is
+    // refused every time.
+    let (start, _) = slots(&server, key);
+    let mut refused = 0u32;
+    loop {
+        let (now, held) = slots(&server, key);
+        if now >= start + 4 * ttl_ms {
+            assert_eq!(held.len(), 1, "A's slot, renewed: {held:?}");
+            break;
+        }
+        assert_eq!(
+            b.cmd("probe"),
+            "probe refused",
+            "B probed while A's probe was out, {} ms after it began ({refused} refusals before)",
+            now - start
+        );
+        refused += 1;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(refused > 0);
+    a.child.kill().expect("kill -9");
+    let _ = a.child.wait();
+    // Not renewed any more: it expires within one TTL.
+    let (now, held) = slots(&server, key);
+    assert!(
+        held.iter().all(|&e| e <= now + ttl_ms),
+        "slots expire at {held:?}, now {now}, TTL {ttl_ms}"
+    );
+    let probe = b.cmd("probe-until-granted");
+    assert!(probe.starts_with("probe granted"), "{probe}");
+    assert_eq!(b.cmd("succeed"), "ok state=closed");
+}
+
 /// Redis stopped: the breaker trips, probes and recovers on local outcomes alone, reports
 /// `degraded`, and nothing waits for Redis. The manual clock drives the OPEN period.
 #[test]
