@@ -181,20 +181,27 @@ fn a_probe_failure_reopens_and_a_success_closes_every_host() {
     }
 }
 
-#[test]
-fn a_probe_holder_killed_blocks_the_others_only_until_its_slot_expires() {
-    let Some(server) = common::Server::start("breaker-kill") else {
-        return;
-    };
-    let args = ["--timeout-ms", "200", "--probe-ttl-ms", "5000"];
-    let mut a = Host::spawn(&server, "a", "kill", &args);
-    let mut b = Host::spawn(&server, "b", "kill", &args);
+/// Hosts A and B (probe slots of `ttl_ms`), the breaker tripped and HALF_OPEN on both, A
+/// holding the one probe.
+fn a_probing_and_b(server: &common::Server, prefix: &str, ttl_ms: &str) -> (Host, Host) {
+    let args = ["--timeout-ms", "200", "--probe-ttl-ms", ttl_ms];
+    let mut a = Host::spawn(server, "a", prefix, &args);
+    let mut b = Host::spawn(server, "b", prefix, &args);
     assert_eq!(a.cmd("trip"), "tripped");
     for h in [&mut a, &mut b] {
         assert_eq!(h.cmd("wait-state half_open"), "reached half_open");
     }
     let probe = a.cmd("probe-until-granted");
     assert!(probe.starts_with("probe granted"), "{probe}");
+    (a, b)
+}
+
+#[test]
+fn a_probe_holder_killed_blocks_the_others_only_until_its_slot_expires() {
+    let Some(server) = common::Server::start("breaker-kill") else {
+        return;
+    };
+    let (mut a, mut b) = a_probing_and_b(&server, "kill", "5000");
     // The one slot is A's: B is refused (asked at once; the slot lasts 5 s).
     assert_eq!(b.cmd("probe"), "probe refused");
     a.child.kill().expect("kill -9");
@@ -239,15 +246,7 @@ fn a_probe_held_past_its_ttl_keeps_its_slot_until_its_holder_dies() {
     };
     let ttl_ms = 1500;
     let key = "renew:breaker:p:probes";
-    let args = ["--timeout-ms", "200", "--probe-ttl-ms", "1500"];
-    let mut a = Host::spawn(&server, "a", "renew", &args);
-    let mut b = Host::spawn(&server, "b", "renew", &args);
-    assert_eq!(a.cmd("trip"), "tripped");
-    for h in [&mut a, &mut b] {
-        assert_eq!(h.cmd("wait-state half_open"), "reached half_open");
-    }
-    let probe = a.cmd("probe-until-granted");
-    assert!(probe.starts_with("probe granted"), "{probe}");
+    let (mut a, mut b) = a_probing_and_b(&server, "renew", &ttl_ms.to_string());
     // Four TTLs by Redis's clock (a loaded host cannot make it shorter): B keeps asking and is
     // refused every time.
     let (start, _) = slots(&server, key);
