@@ -186,22 +186,26 @@ fn the_high_priority_reserve_is_kept_across_processes() {
 /// Host A changes the shared provider's limits live (from 5000/s to 100/s, capacity 50 to
 /// 10; then, in a second run, scales the rate by 0.1). Host B adopts the change: what both
 /// spent after adopting it stays within the new limits over the time since the change, plus
-/// the tokens their pools held under the old limits (≤ 2 · lease_max).
+/// the tokens their pools held under the old limits (≤ 2 · lease_max); B's provider handle
+/// shows the limits and the scale it adopted.
 #[test]
 fn a_live_limit_change_on_one_host_is_applied_by_the_others() {
     let Some(server) = common::Server::start("live") else {
         return;
     };
     let lease_max = 16u64;
-    for (run, change, new_cap, new_rate) in [
+    // The change, then what the handles show: capacity, refill rate, scale (%), and the rate
+    // in force.
+    for (run, change, shown, new_rate) in [
         (
             "limits",
             "--update-capacity 10 --update-rate 100",
-            10u64,
+            (10u64, 100u64, 100u64),
             100f64,
         ),
-        ("scale", "--update-scale 0.1", 50, 500.0),
+        ("scale", "--update-scale 0.1", (50, 5000, 10), 500.0),
     ] {
+        let new_cap = shown.0;
         let base = format!("--capacity 50 --rate 5000 --members 2 --lease-max {lease_max}");
         let a = args(&format!("{base} --seconds 3 --update-at-ms 1000 {change}"));
         let b = args(&format!("{base} --seconds 3"));
@@ -218,6 +222,13 @@ fn a_live_limit_change_on_one_host_is_applied_by_the_others() {
             assert!(
                 common::field(line, "limits_version") >= 1,
                 "host {host} did not adopt the change: {line}"
+            );
+            // A made it; B's handle shows what B adopted.
+            let handle = ["capacity", "refill_rate", "scale_pct"].map(|k| common::field(line, k));
+            assert_eq!(
+                handle,
+                [shown.0, shown.1, shown.2],
+                "host {host}'s handle: {line}"
             );
             let spent = common::field(line, "spent") - common::field(line, "spent_at_adopt");
             assert!(

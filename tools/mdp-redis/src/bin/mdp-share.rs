@@ -14,7 +14,8 @@
 //! `--priority`; with `--tenant`, through that tenant's budget, shared too). Prints
 //! `progress …` lines every `--report-ms`, then one `result …` line with the totals
 //! (`key=value` pairs; `tokens` = admitted · cost; `spent`, `spent_at_adopt`, `share_spent`,
-//! `limits_version` of the provider's shared budget, `tenant_*` of the tenant's). With
+//! `limits_version` of the provider's shared budget, `tenant_*` of the tenant's; `capacity`,
+//! `refill_rate` and `scale_pct` as the provider's handle shows them at the end). With
 //! `--target` it stops once that many requests were admitted. With `--cooldown-at-ms` it
 //! triggers a cooldown at that time (and `--repeat` − 1 more, one every `--every-ms`), printing
 //! `cooldown_triggered_unix_ns=…` for each; every process prints `cooldown_seen_unix_ns=…` when
@@ -266,6 +267,8 @@ fn run() -> Result<(), String> {
     let total: u64 = per.iter().sum();
     let sh = handle.state().shared.unwrap_or_default();
     drop(coordination); // gives unspent leased tokens back
+                        // Its agent joined: what the handle shows of limits adopted from another host is final.
+    let (limits, scale) = (handle.limits(), handle.state().scale);
     let of = |b: &Option<std::sync::Arc<mdp_redis::RedisBudget>>| {
         b.as_ref().map_or((0, 0, 0, 0), |b| {
             (
@@ -282,12 +285,15 @@ fn run() -> Result<(), String> {
         "result admitted={total} tokens={} per_thread={} elapsed_ms={} round_trips={} lease_size={} \
          spent={spent} spent_at_adopt={at_adopt} share_spent={share} limits_version={version} \
          tenant_spent={t_spent} tenant_spent_at_adopt={t_at_adopt} tenant_share_spent={t_share} \
-         start_unix_ns={start_unix} end_unix_ns={}",
+         capacity={} refill_rate={} scale_pct={} start_unix_ns={start_unix} end_unix_ns={}",
         total * cost,
         per.iter().map(u64::to_string).collect::<Vec<_>>().join(","),
         elapsed.as_millis(),
         sh.round_trips,
         sh.lease_size,
+        limits.capacity,
+        limits.refill_rate,
+        (scale * 100.0).round(),
         unix_ns()
     );
     Ok(())
