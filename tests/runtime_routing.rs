@@ -71,6 +71,65 @@ fn a_pipeline_over_two_providers_fails_over_through_its_router() {
     assert_eq!(report.stats.delivered, 5_000, "nothing lost");
 }
 
+/// `mdp run` printed the per-source counts of the last snapshot beside the final `delivered`:
+/// 1,992,639 + 992,811 of 2,989,366. The report of a routed pipeline stopped mid-run carries
+/// its router's final counters, and they add up.
+#[test]
+fn regression_a_routed_pipeline_stopped_mid_run_reports_per_source_counts_that_add_up() {
+    let clock = ManualClock::shared(1_000_000_000);
+    let runtime = PipelineRuntime::start_with(
+        two_providers(r#"faults = [{ at_tick = 1000, kind = "error" }]"#),
+        SourceRegistry::new(),
+        clock,
+    )
+    .unwrap();
+    let key = runtime
+        .run_pipeline(PipelineSpec::new("t", "routed").max_ticks(1 << 40))
+        .unwrap();
+    assert!(
+        wait_for(10_000, || runtime.list_pipelines()[0].stats.delivered
+            >= 20_000),
+        "the routed pipeline delivers"
+    );
+    let report = runtime.stop_pipeline(&key).unwrap();
+    let routing = report
+        .routing
+        .as_ref()
+        .expect("a routed pipeline's report carries its router's final counters");
+    let per_source: u64 = routing.sources.iter().map(|s| s.delivered).sum();
+    assert!(report.stats.delivered >= 20_000);
+    assert_eq!(
+        per_source, report.stats.delivered,
+        "per-source delivered {routing:?} against the pipeline's {}",
+        report.stats.delivered
+    );
+    assert_eq!(routing.source("primary").unwrap().delivered, 1_000);
+    assert!(report.stats.is_conserved());
+
+    // The same through shutdown.
+    let runtime = PipelineRuntime::start_with(
+        two_providers(r#"faults = [{ at_tick = 1000, kind = "error" }]"#),
+        SourceRegistry::new(),
+        ManualClock::shared(1_000_000_000),
+    )
+    .unwrap();
+    let key = runtime
+        .run_pipeline(PipelineSpec::new("t", "routed").max_ticks(1 << 40))
+        .unwrap();
+    assert!(wait_for(10_000, || runtime.list_pipelines()[0]
+        .stats
+        .delivered
+        >= 5_000));
+    let reports = runtime.shutdown();
+    let report = &reports[&key];
+    let routing = report
+        .routing
+        .as_ref()
+        .expect("shutdown's report has it too");
+    let per_source: u64 = routing.sources.iter().map(|s| s.delivered).sum();
+    assert_eq!(per_source, report.stats.delivered);
+}
+
 #[test]
 fn update_settings_swaps_the_routing_strategy_of_running_pipelines() {
     let runtime = PipelineRuntime::start(two_providers("")).unwrap();
@@ -126,5 +185,7 @@ fn without_orchestration_a_pipeline_reads_its_first_source_directly() {
     assert!(wait_for(10_000, || runtime.list_pipelines()[0].state
         == PipelineState::Stopped));
     assert!(runtime.list_pipelines()[0].routing.is_none());
-    assert_eq!(runtime.stop_pipeline(&key).unwrap().stats.delivered, 1_000);
+    let report = runtime.stop_pipeline(&key).unwrap();
+    assert_eq!(report.stats.delivered, 1_000);
+    assert!(report.routing.is_none(), "no router, no routing counters");
 }

@@ -241,6 +241,7 @@ impl PipelineHandle {
             error,
             elapsed,
             latency_histogram: lock(&self.shared.latency).clone(),
+            routing: None,
         }
     }
 }

@@ -300,6 +300,14 @@ pub struct PipelineReport {
     pub elapsed: Duration,
     /// The full latency distribution (`ts_recv` → sink write, ns), for percentile exports.
     pub latency_histogram: Histogram<u64>,
+    /// For a routed pipeline stopped through its runtime ([`stop_pipeline`], [`shutdown`]):
+    /// its router's final counters, published when the router closed, so the per-source
+    /// `delivered` counts add up to the pipeline's. `None` for a pipeline without a router
+    /// or one joined through its own handle.
+    ///
+    /// [`stop_pipeline`]: crate::runtime::PipelineRuntime::stop_pipeline
+    /// [`shutdown`]: crate::runtime::PipelineRuntime::shutdown
+    pub routing: Option<crate::router::RouterStats>,
 }
 
 impl PipelineReport {

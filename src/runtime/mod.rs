@@ -556,7 +556,8 @@ impl PipelineRuntime {
     /// [`RuntimeError::UnknownPipeline`] listing the running keys;
     /// [`RuntimeError::StreamPipeline`] for a quote stream (stop it through its stream).
     pub fn stop_pipeline(&self, key: &PipelineKey) -> Result<PipelineReport, RuntimeError> {
-        let report = self.take_owned(key)?.stop_and_join();
+        let (handle, router) = self.take_owned(key)?;
+        let report = Self::with_routing(handle.stop_and_join(), router.as_ref());
         Self::log_report(key, &report);
         Ok(report)
     }
@@ -575,8 +576,10 @@ impl PipelineRuntime {
         key: &PipelineKey,
         deadline: std::time::Duration,
     ) -> Result<PipelineReport, RuntimeError> {
-        self.take_owned(key)?
+        let (handle, router) = self.take_owned(key)?;
+        handle
             .stop_and_join_timeout(deadline)
+            .map(|report| Self::with_routing(report, router.as_ref()))
             .inspect(|report| Self::log_report(key, report))
             .map_err(|e| {
                 // A stage left stuck on a worker must not make dropping the runtime wait for
@@ -586,8 +589,18 @@ impl PipelineRuntime {
             })
     }
 
-    /// Remove pipeline `key` from the table and hand back its handle.
-    fn take_owned(&self, key: &PipelineKey) -> Result<PipelineHandle, RuntimeError> {
+    /// A joined pipeline's report with its router's final counters (the router published
+    /// them when it closed, which joining waited for).
+    fn with_routing(mut report: PipelineReport, router: Option<&RouterControl>) -> PipelineReport {
+        report.routing = router.map(RouterControl::stats);
+        report
+    }
+
+    /// Remove pipeline `key` from the table and hand back its handle and its router's control.
+    fn take_owned(
+        &self,
+        key: &PipelineKey,
+    ) -> Result<(PipelineHandle, Option<RouterControl>), RuntimeError> {
         let mut table = self.inner.table();
         match table.get(key).map(|e| &e.running) {
             None => Err(RuntimeError::UnknownPipeline {
@@ -597,8 +610,12 @@ impl PipelineRuntime {
             Some(RunningPipeline::Stream(_)) => {
                 Err(RuntimeError::StreamPipeline { key: key.clone() })
             }
-            Some(RunningPipeline::Owned(_)) => match table.remove(key).map(|e| e.running) {
-                Some(RunningPipeline::Owned(h)) => Ok(h),
+            Some(RunningPipeline::Owned(_)) => match table.remove(key) {
+                Some(Entry {
+                    running: RunningPipeline::Owned(h),
+                    routed,
+                    ..
+                }) => Ok((h, routed.router)),
                 _ => Err(RuntimeError::UnknownPipeline {
                     key: key.clone(),
                     running: Vec::new(),
@@ -641,7 +658,7 @@ impl PipelineRuntime {
             .into_iter()
             .filter_map(|(key, e)| match e.running {
                 RunningPipeline::Owned(h) => {
-                    let report = h.join();
+                    let report = Self::with_routing(h.join(), e.routed.router.as_ref());
                     Self::log_report(&key, &report);
                     Some((key, report))
                 }

@@ -182,6 +182,7 @@ impl QuoteStream {
             error: None,
             elapsed: std::time::Duration::ZERO,
             latency_histogram: crate::pipeline::stats::latency_histogram(),
+            routing: None,
         })
     }
 

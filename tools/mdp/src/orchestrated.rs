@@ -277,7 +277,9 @@ fn print_summary(s: &RuntimeSnapshot, reports: &[(String, PipelineReport)]) {
             st.latency.p99,
             r.error.as_ref().map(|e| format!("  error: {e}")).unwrap_or_default()
         );
-        if let Some(routing) = routing_of(s, key) {
+        // The router's final counters (they add up to `delivered`); the last snapshot's when
+        // the report has none.
+        if let Some(routing) = r.routing.as_ref().or_else(|| routing_of(s, key)) {
             print_routing(routing);
         }
     }
@@ -323,7 +325,7 @@ fn to_json(s: &RuntimeSnapshot, reports: &[(String, PipelineReport)]) -> Value {
                 "conserved": st.is_conserved(),
                 "latency_ns": {"p50": st.latency.p50, "p99": st.latency.p99, "max": st.latency.max},
                 "error": r.error.as_ref().map(|e| e.to_string()),
-                "routing": routing_of(s, key).map(routing_json),
+                "routing": r.routing.as_ref().or_else(|| routing_of(s, key)).map(routing_json),
             })
         })
         .collect();
