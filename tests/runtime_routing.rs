@@ -7,7 +7,7 @@ use common::wait_for;
 use market_data_pipeline::pipeline::PipelineState;
 use market_data_pipeline::registry::{SourceRegistry, SourceSpec};
 use market_data_pipeline::runtime::{
-    PipelineRuntime, PipelineRuntimeSettings, PipelineSpec, ProviderSettings,
+    PipelineKey, PipelineRuntime, PipelineRuntimeSettings, PipelineSpec, ProviderSettings,
 };
 use market_data_pipeline::{ManualClock, RoutingStrategy, SwitchReason};
 
@@ -31,18 +31,24 @@ fn two_providers(faults: &str) -> PipelineRuntimeSettings {
     }
 }
 
-#[test]
-fn a_pipeline_over_two_providers_fails_over_through_its_router() {
-    let clock = ManualClock::shared(1_000_000_000);
+/// A runtime on a manual clock running one pipeline of at most `max_ticks` over `primary`
+/// (an error at its 1,000th tick) and `backup`.
+fn routed_pipeline(max_ticks: u64) -> (PipelineRuntime, PipelineKey) {
     let runtime = PipelineRuntime::start_with(
         two_providers(r#"faults = [{ at_tick = 1000, kind = "error" }]"#),
         SourceRegistry::new(),
-        clock,
+        ManualClock::shared(1_000_000_000),
     )
     .unwrap();
     let key = runtime
-        .run_pipeline(PipelineSpec::new("t", "routed").max_ticks(5_000))
+        .run_pipeline(PipelineSpec::new("t", "routed").max_ticks(max_ticks))
         .unwrap();
+    (runtime, key)
+}
+
+#[test]
+fn a_pipeline_over_two_providers_fails_over_through_its_router() {
+    let (runtime, key) = routed_pipeline(5_000);
     assert!(wait_for(10_000, || runtime.list_pipelines()[0].state
         == PipelineState::Stopped));
     let info = runtime.list_pipelines().remove(0);
@@ -76,16 +82,7 @@ fn a_pipeline_over_two_providers_fails_over_through_its_router() {
 /// its router's final counters, and they add up.
 #[test]
 fn regression_a_routed_pipeline_stopped_mid_run_reports_per_source_counts_that_add_up() {
-    let clock = ManualClock::shared(1_000_000_000);
-    let runtime = PipelineRuntime::start_with(
-        two_providers(r#"faults = [{ at_tick = 1000, kind = "error" }]"#),
-        SourceRegistry::new(),
-        clock,
-    )
-    .unwrap();
-    let key = runtime
-        .run_pipeline(PipelineSpec::new("t", "routed").max_ticks(1 << 40))
-        .unwrap();
+    let (runtime, key) = routed_pipeline(1 << 40);
     assert!(
         wait_for(10_000, || runtime.list_pipelines()[0].stats.delivered
             >= 20_000),
@@ -107,15 +104,7 @@ fn regression_a_routed_pipeline_stopped_mid_run_reports_per_source_counts_that_a
     assert!(report.stats.is_conserved());
 
     // The same through shutdown.
-    let runtime = PipelineRuntime::start_with(
-        two_providers(r#"faults = [{ at_tick = 1000, kind = "error" }]"#),
-        SourceRegistry::new(),
-        ManualClock::shared(1_000_000_000),
-    )
-    .unwrap();
-    let key = runtime
-        .run_pipeline(PipelineSpec::new("t", "routed").max_ticks(1 << 40))
-        .unwrap();
+    let (runtime, key) = routed_pipeline(1 << 40);
     assert!(wait_for(10_000, || runtime.list_pipelines()[0]
         .stats
         .delivered
