@@ -18,32 +18,18 @@
 //! Run: `cargo bench --bench bucket_ab` (`BUCKET_AB_ROUNDS`, default 200).
 
 use std::hint::black_box;
-use std::num::NonZeroU32;
 use std::sync::{Arc, Barrier};
 use std::time::Instant;
 
-use governor::clock::FakeRelativeClock;
-use governor::{Quota, RateLimiter};
-use market_data_pipeline::flow::{BucketLimits, TokenBucket};
+use market_data_pipeline::flow::TokenBucket;
 use market_data_pipeline::{Clock, ManualClock};
 
-const RATE: u32 = 1_000_000_000;
-const BURST: u32 = u32::MAX;
+#[path = "support/governor.rs"]
+mod governor_setup;
+use governor_setup::{governor, ours_on, Governor};
+
 const SLICE_1: u64 = 50_000;
 const SLICE_2: u64 = 50_000;
-
-type Governor = RateLimiter<
-    governor::state::NotKeyed,
-    governor::state::InMemoryState,
-    FakeRelativeClock,
-    governor::middleware::NoOpMiddleware<<FakeRelativeClock as governor::clock::Clock>::Instant>,
->;
-
-fn governor() -> Governor {
-    let quota = Quota::per_second(NonZeroU32::new(RATE).expect("non-zero rate"))
-        .allow_burst(NonZeroU32::new(BURST).expect("non-zero burst"));
-    RateLimiter::direct_with_clock(quota, FakeRelativeClock::default())
-}
 
 /// The two contenders, both with their time frozen.
 struct Contenders {
@@ -55,9 +41,7 @@ struct Contenders {
 impl Contenders {
     fn new() -> Contenders {
         let clock = ManualClock::shared(0);
-        let limits =
-            BucketLimits::new(u64::from(BURST), u64::from(RATE)).expect("valid bucket limits");
-        let bucket = TokenBucket::with_clock(limits, clock.clone());
+        let bucket = ours_on(clock.clone());
         Contenders {
             gov: governor(),
             clock,

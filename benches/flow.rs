@@ -12,42 +12,19 @@
 //! Run: `cargo bench --bench flow -- --warm-up-time 1 --measurement-time 2`
 
 use std::hint::black_box;
-use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use governor::clock::FakeRelativeClock;
-use governor::{Quota, RateLimiter};
-use market_data_pipeline::flow::{
-    BucketLimits, CircuitBreaker, ProviderLimits, RateCoordinator, TokenBucket,
-};
+use market_data_pipeline::flow::{CircuitBreaker, ProviderLimits, RateCoordinator, TokenBucket};
 use market_data_pipeline::{Clock, ManualClock};
 
-const RATE: u32 = 1_000_000_000;
-const BURST: u32 = u32::MAX;
+#[path = "support/governor.rs"]
+mod governor_setup;
+use governor_setup::{governor, ours_on, BURST, RATE};
 
 fn ours() -> TokenBucket {
     ours_on(ManualClock::shared(0))
-}
-
-fn ours_on(clock: Arc<ManualClock>) -> TokenBucket {
-    let limits = BucketLimits::new(u64::from(BURST), u64::from(RATE)).unwrap();
-    TokenBucket::with_clock(limits, clock)
-}
-
-type Governor = RateLimiter<
-    governor::state::NotKeyed,
-    governor::state::InMemoryState,
-    FakeRelativeClock,
-    governor::middleware::NoOpMiddleware<<FakeRelativeClock as governor::clock::Clock>::Instant>,
->;
-
-fn governor() -> Governor {
-    let quota = Quota::per_second(NonZeroU32::new(RATE).unwrap())
-        .allow_burst(NonZeroU32::new(BURST).unwrap());
-    RateLimiter::direct_with_clock(quota, FakeRelativeClock::default())
 }
 
 /// Two threads each make `iters` checks at once; the time per pair of concurrent checks.

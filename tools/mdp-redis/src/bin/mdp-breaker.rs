@@ -29,7 +29,6 @@
 //! `--every-ms`, each only if the breaker is CLOSED then), printing `breaker_tripped_unix_ns=…`
 //! just before each — the breaker-trip propagation measurement of PERF.md §12.
 
-use std::collections::HashMap;
 use std::io::BufRead;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -38,6 +37,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use market_data_pipeline::flow::{BreakerState, ProviderHandle, ProviderLimits, RateCoordinator};
 use market_data_pipeline::CoordinatorError;
 use mdp_redis::{Coordination, CoordinationConfig};
+
+#[path = "common/args.rs"]
+mod args;
 
 fn main() {
     if let Err(e) = run() {
@@ -49,20 +51,8 @@ fn main() {
 const BOUND: Duration = Duration::from_secs(30);
 
 fn run() -> Result<(), String> {
-    let mut args: HashMap<String, String> = HashMap::new();
-    let mut it = std::env::args().skip(1);
-    while let Some(k) = it.next() {
-        let Some(name) = k.strip_prefix("--") else {
-            return Err(format!("unexpected argument {k:?}"));
-        };
-        let v = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
-        args.insert(name.into(), v);
-    }
-    let num = |k: &str, d: u64| -> Result<u64, String> {
-        args.get(k).map_or(Ok(d), |v| {
-            v.parse().map_err(|e| format!("--{k} {v:?}: {e}"))
-        })
-    };
+    let args = args::parse(std::env::args().skip(1), &[])?;
+    let num = |k: &str, d: u64| args::num(&args, k, d);
     let provider = args.get("provider").cloned().unwrap_or_else(|| "p".into());
     let mut limits = ProviderLimits::new()
         .capacity(num("capacity", 1_000_000)?)

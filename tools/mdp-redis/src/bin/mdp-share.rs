@@ -23,7 +23,6 @@
 //! (`update_limits` for capacity/rate, `set_scale` for the scale) and prints
 //! `update_unix_ns=…` just before. `--local` spends a local bucket only (the baseline).
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -31,6 +30,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use market_data_pipeline::flow::{Priority, ProviderLimits, RateCoordinator, Request};
 use market_data_pipeline::CoordinatorError;
 use mdp_redis::{Coordination, CoordinationConfig};
+
+#[path = "common/args.rs"]
+mod args;
 
 fn unix_ns() -> u128 {
     SystemTime::now()
@@ -47,24 +49,8 @@ fn main() {
 }
 
 fn run() -> Result<(), String> {
-    let mut args: HashMap<String, String> = HashMap::new();
-    let mut it = std::env::args().skip(1);
-    while let Some(k) = it.next() {
-        let Some(name) = k.strip_prefix("--") else {
-            return Err(format!("unexpected argument {k:?}"));
-        };
-        if name == "local" || name == "hot-path" {
-            args.insert(name.into(), "1".into());
-            continue;
-        }
-        let v = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
-        args.insert(name.into(), v);
-    }
-    let num = |k: &str, d: u64| -> Result<u64, String> {
-        args.get(k).map_or(Ok(d), |v| {
-            v.parse().map_err(|e| format!("--{k} {v:?}: {e}"))
-        })
-    };
+    let args = args::parse(std::env::args().skip(1), &["local", "hot-path"])?;
+    let num = |k: &str, d: u64| args::num(&args, k, d);
     if args.contains_key("hot-path") {
         return hot_path(
             args.get("url").ok_or("--url is required")?,

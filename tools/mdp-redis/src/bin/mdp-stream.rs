@@ -25,7 +25,6 @@
 //! once a tick with `ts_event >= S` was handed out, printing `stalled` (tests: kill -9 it
 //! then).
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::time::{Duration, Instant};
@@ -63,6 +62,9 @@ fn print_ranges(line: &mut String, ticks: &[Tick], claimed: u64) {
     let _ = out.flush();
 }
 
+#[path = "common/args.rs"]
+mod args;
+
 fn main() {
     if let Err(e) = run() {
         eprintln!("mdp-stream: {e}");
@@ -71,23 +73,15 @@ fn main() {
 }
 
 fn run() -> Result<(), String> {
-    let mut args = std::env::args().skip(1);
-    let mode = args.next().ok_or("a mode is required")?;
-    let mut kv: HashMap<String, String> = HashMap::new();
-    while let Some(k) = args.next() {
-        let v = args.next().ok_or_else(|| format!("{k} needs a value"))?;
-        kv.insert(k.trim_start_matches("--").to_string(), v);
-    }
+    let mut it = std::env::args().skip(1);
+    let mode = it.next().ok_or("a mode is required")?;
+    let kv = args::parse(it, &[])?;
     let get = |k: &str| {
         kv.get(k)
             .cloned()
             .ok_or_else(|| format!("--{k} is required"))
     };
-    let num = |k: &str, d: u64| {
-        kv.get(k).map_or(Ok(d), |v| {
-            v.parse::<u64>().map_err(|e| format!("--{k}: {e}"))
-        })
-    };
+    let num = |k: &str, d: u64| args::num(&kv, k, d);
     let (url, stream, n) = (get("url")?, get("stream")?, num("ticks", 1_000_000)?);
     let chunk = num("chunk", 256)? as usize;
     let max_len = num("max-len", 4096)?;
