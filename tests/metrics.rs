@@ -9,36 +9,22 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
-use common::wait_for;
+use common::{two_providers, wait_for};
 use market_data_pipeline::pipeline::PipelineState;
-use market_data_pipeline::registry::SourceSpec;
-use market_data_pipeline::runtime::{
-    PipelineRuntime, PipelineRuntimeSettings, PipelineSpec, ProviderSettings,
-};
+use market_data_pipeline::runtime::{PipelineRuntime, PipelineRuntimeSettings, PipelineSpec};
 
 /// `primary` (request-based, failing at tick 1000) and `backup`; metrics on a free port.
 fn settings() -> PipelineRuntimeSettings {
-    let mut primary =
-        ProviderSettings::new(SourceSpec::named("primary", "synthetic", &["AAPL", "MSFT"]));
-    primary.source.params =
-        toml::from_str(r#"faults = [{ at_tick = 1000, kind = "error" }]"#).unwrap();
+    let mut s = two_providers(r#"faults = [{ at_tick = 1000, kind = "error" }]"#);
+    let primary = s
+        .providers
+        .get_mut("primary")
+        .expect("two_providers has a primary");
     primary.request_based = true;
     primary.capacity = Some(1_000_000);
     primary.refill_rate = Some(1_000_000);
-    let backup = ProviderSettings::new(
-        SourceSpec::named("backup", "synthetic", &["AAPL", "MSFT"]).param("seed", 8),
-    );
-    PipelineRuntimeSettings {
-        default_sources: vec!["primary".into(), "backup".into()],
-        providers: [
-            ("primary".to_string(), primary),
-            ("backup".to_string(), backup),
-        ]
-        .into_iter()
-        .collect(),
-        metrics_addr: Some("127.0.0.1:0".into()),
-        ..Default::default()
-    }
+    s.metrics_addr = Some("127.0.0.1:0".into());
+    s
 }
 
 /// Send `request`, read the whole reply; (status line, body).

@@ -3,33 +3,11 @@
 
 mod common;
 
-use common::wait_for;
+use common::{two_providers, wait_for};
 use market_data_pipeline::pipeline::PipelineState;
-use market_data_pipeline::registry::{SourceRegistry, SourceSpec};
-use market_data_pipeline::runtime::{
-    PipelineKey, PipelineRuntime, PipelineRuntimeSettings, PipelineSpec, ProviderSettings,
-};
+use market_data_pipeline::registry::SourceRegistry;
+use market_data_pipeline::runtime::{PipelineKey, PipelineRuntime, PipelineSpec};
 use market_data_pipeline::{ManualClock, RoutingStrategy, SwitchReason};
-
-/// `primary` (with `faults`) and `backup`, routed in that order.
-fn two_providers(faults: &str) -> PipelineRuntimeSettings {
-    let mut primary =
-        ProviderSettings::new(SourceSpec::named("primary", "synthetic", &["AAPL", "MSFT"]));
-    primary.source.params = toml::from_str(faults).unwrap();
-    let backup = ProviderSettings::new(
-        SourceSpec::named("backup", "synthetic", &["AAPL", "MSFT"]).param("seed", 8),
-    );
-    PipelineRuntimeSettings {
-        default_sources: vec!["primary".into(), "backup".into()],
-        providers: [
-            ("primary".to_string(), primary),
-            ("backup".to_string(), backup),
-        ]
-        .into_iter()
-        .collect(),
-        ..Default::default()
-    }
-}
 
 /// A runtime on a manual clock running one pipeline of at most `max_ticks` over `primary`
 /// (an error at its 1,000th tick) and `backup`.

@@ -7,6 +7,8 @@ pub mod held_sink;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use market_data_pipeline::registry::SourceSpec;
+use market_data_pipeline::runtime::{PipelineRuntimeSettings, ProviderSettings};
 use market_data_pipeline::tick::flags;
 use market_data_pipeline::{Price, SymbolTable, Tick, TickKind};
 
@@ -68,4 +70,24 @@ pub fn wait_for(steps: u32, mut cond: impl FnMut() -> bool) -> bool {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
     cond()
+}
+
+/// `primary` (with `faults`) and `backup`, routed in that order.
+pub fn two_providers(faults: &str) -> PipelineRuntimeSettings {
+    let mut primary =
+        ProviderSettings::new(SourceSpec::named("primary", "synthetic", &["AAPL", "MSFT"]));
+    primary.source.params = toml::from_str(faults).unwrap();
+    let backup = ProviderSettings::new(
+        SourceSpec::named("backup", "synthetic", &["AAPL", "MSFT"]).param("seed", 8),
+    );
+    PipelineRuntimeSettings {
+        default_sources: vec!["primary".into(), "backup".into()],
+        providers: [
+            ("primary".to_string(), primary),
+            ("backup".to_string(), backup),
+        ]
+        .into_iter()
+        .collect(),
+        ..Default::default()
+    }
 }
