@@ -219,6 +219,7 @@ pub fn edge<T: Conflatable + Send>(
             left: false,
             conflated: 0,
             stash: Stash::default(),
+            unclaimed: 0,
         },
         EdgeRx {
             rx,
@@ -298,9 +299,109 @@ pub struct EdgeTx<T> {
     left: bool,
     conflated: u64,
     stash: Stash<T>,
+    /// Items written through [`EdgeSlots`] that the producer has not yet claimed
+    /// ([`claim_written`](EdgeTx::claim_written)).
+    unclaimed: u64,
+}
+
+/// Free slots of an edge's ring that a producer writes items straight into, with no buffer
+/// between (see [`EdgeTx::slots`]). What goes in is pushed, and counted as offered and pushed,
+/// at once; the counters are published when the slots are dropped (also while unwinding), so
+/// conservation holds whatever happens to the writer.
+#[derive(Debug)]
+pub struct EdgeSlots<'a, T: Conflatable> {
+    tx: &'a mut EdgeTx<T>,
+    left: usize,
+}
+
+impl<T: Conflatable> EdgeSlots<'_, T> {
+    /// Slots still free to write.
+    #[inline]
+    pub fn capacity(&self) -> usize {
+        self.left
+    }
+
+    /// Write items from `items` into the free slots, in order, until either runs out; returns
+    /// how many were written. Nothing is copied twice: each item is written once, into its
+    /// slot.
+    #[inline]
+    pub fn fill<I: IntoIterator<Item = T>>(&mut self, items: I) -> usize {
+        let n = fill_ring(&mut self.tx.tx, self.left, items.into_iter());
+        self.count(n);
+        n
+    }
+
+    /// Copy the leading items of `items` that fit; returns how many were copied.
+    #[inline]
+    pub fn copy_from(&mut self, items: &[T]) -> usize {
+        let take = items.len().min(self.left);
+        let (done, _) = self.tx.tx.push_partial_slice(&items[..take]);
+        let n = done.len();
+        self.count(n);
+        n
+    }
+
+    #[inline]
+    fn count(&mut self, n: usize) {
+        self.left -= n;
+        let tx = &mut *self.tx;
+        tx.offered += n as u64;
+        tx.pushed += n as u64;
+        tx.unclaimed += n as u64;
+    }
+}
+
+impl<T: Conflatable> Drop for EdgeSlots<'_, T> {
+    fn drop(&mut self) {
+        if self.tx.unclaimed > 0 {
+            self.tx.publish();
+        }
+    }
+}
+
+/// `rtrb`'s uninitialised write chunk filled from an iterator: each item is written once,
+/// into its slot, and the filled slots are committed.
+#[cfg(not(loom))]
+#[inline]
+fn fill_ring<T>(tx: &mut Producer<T>, max: usize, items: impl Iterator<Item = T>) -> usize {
+    match tx.write_chunk_uninit(max) {
+        Ok(chunk) => chunk.fill_from_iter(items),
+        // Never with `max` ≤ the free slots counted by `EdgeTx::slots` (only this side
+        // fills them); nothing is written then.
+        Err(_) => 0,
+    }
+}
+
+#[cfg(loom)]
+fn fill_ring<T: Copy>(tx: &mut Producer<T>, max: usize, items: impl Iterator<Item = T>) -> usize {
+    tx.fill_from_iter(max, items)
 }
 
 impl<T: Conflatable> EdgeTx<T> {
+    /// `max` free slots of the ring to write straight into, when `max` slots are free now and
+    /// no conflated quote waits at the producer: what is written then goes in exactly as
+    /// [`offer`](Self::offer) would have taken it under any policy (a chunk that fits is
+    /// pushed whole, behind everything offered before). `None` otherwise (or for `max` 0):
+    /// offer instead. The producer claims what was written with
+    /// [`claim_written`](Self::claim_written).
+    #[inline]
+    pub fn slots(&mut self, max: usize) -> Option<EdgeSlots<'_, T>> {
+        if max == 0 || self.stash.len() > 0 || self.tx.slots() < max {
+            return None;
+        }
+        Some(EdgeSlots {
+            tx: self,
+            left: max,
+        })
+    }
+
+    /// Items written through [`slots`](Self::slots) since the last claim (already counted
+    /// as offered and pushed); the count restarts at 0.
+    #[inline]
+    pub fn claim_written(&mut self) -> u64 {
+        std::mem::take(&mut self.unclaimed)
+    }
+
     /// The edge's live counters.
     pub fn counters(&self) -> Arc<EdgeCounters> {
         self.counters.clone()
@@ -842,5 +943,92 @@ mod tests {
             assert_eq!(s.pending, 0, "{policy:?}");
             assert!(e.unsent >= 1, "{policy:?}");
         }
+    }
+
+    fn seqs(ticks: &[Tick]) -> Vec<u32> {
+        ticks.iter().map(|t| t.seq).collect()
+    }
+
+    #[test]
+    fn slots_are_offered_only_for_a_whole_chunk_with_nothing_waiting_in_the_stash() {
+        for policy in [
+            Backpressure::Block,
+            Backpressure::DropNewest,
+            Backpressure::ConflateLatest,
+        ] {
+            let (mut tx, mut rx) = edge::<Tick>(4, policy).unwrap();
+            assert!(tx.slots(0).is_none(), "{policy:?}: zero slots");
+            assert!(tx.slots(5).is_none(), "{policy:?}: more than the ring");
+            assert_eq!(tx.slots(4).map(|s| s.capacity()), Some(4), "{policy:?}");
+            tx.offer(&[trade(1, 0), trade(1, 1)]).unwrap();
+            assert!(tx.slots(3).is_none(), "{policy:?}: two free");
+            assert_eq!(tx.slots(2).map(|s| s.capacity()), Some(2), "{policy:?}");
+            assert_eq!(seqs(&drain(&mut rx)), [0, 1], "{policy:?}");
+            assert!(tx.slots(4).is_some(), "{policy:?}: read, so free again");
+        }
+        // A quote waiting in the stash goes first: no slots until it is in the ring.
+        let (mut tx, mut rx) = edge::<Tick>(2, Backpressure::ConflateLatest).unwrap();
+        tx.offer(&[quote(1, 0), quote(2, 1), quote(3, 2)]).unwrap();
+        assert_eq!(tx.pending_len(), 1);
+        drain(&mut rx);
+        assert!(tx.slots(1).is_none(), "a quote is stashed");
+        assert!(tx.flush_pending());
+        assert!(tx.slots(1).is_some());
+    }
+
+    #[test]
+    fn what_is_written_into_slots_is_pushed_counted_and_read_in_order_across_the_wrap() {
+        // A ring of 5 filled 3 (or fewer) at a time wraps every other round; `fill` from an
+        // iterator that runs out, and `copy_from` a slice longer than the slots.
+        let (mut tx, mut rx) = edge::<Tick>(5, Backpressure::Block).unwrap();
+        let (mut next, mut read) = (0u32, Vec::new());
+        for round in 0..12u32 {
+            let mut slots = tx.slots(3).expect("drained each round");
+            let n = if round % 2 == 0 {
+                let short = if round % 4 == 0 { 3 } else { 2 };
+                slots.fill((next..next + short).map(|s| trade(1, s)))
+            } else {
+                let more: Vec<Tick> = (next..next + 4).map(|s| trade(1, s)).collect();
+                slots.copy_from(&more)
+            };
+            assert_eq!(slots.capacity(), 3 - n, "round {round}");
+            drop(slots);
+            next += n as u32;
+            assert_eq!(tx.claim_written(), n as u64, "round {round}");
+            assert_eq!(tx.claim_written(), 0, "a claim restarts the count");
+            let c = tx.counters().snapshot();
+            assert_eq!((c.offered, c.pushed), (u64::from(next), u64::from(next)));
+            read.extend(seqs(&drain(&mut rx)));
+            assert!(conserved(&tx.counters()), "round {round}");
+        }
+        assert_eq!(read, (0..next).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn slots_written_before_a_panic_are_pushed_and_counted_and_a_panicking_iterator_pushes_none() {
+        let (mut tx, mut rx) = edge::<Tick>(8, Backpressure::Block).unwrap();
+        // The writer panics after writing two: those two are in the ring and counted.
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut slots = tx.slots(4).unwrap();
+            slots.fill([trade(1, 0), trade(1, 1)]);
+            panic!("writer failed");
+        }));
+        assert!(r.is_err());
+        assert_eq!(tx.claim_written(), 2);
+        let c = tx.counters().snapshot();
+        assert_eq!((c.offered, c.pushed), (2, 2), "published while unwinding");
+        // The iterator panics at its third item: nothing of that fill is committed.
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut slots = tx.slots(4).unwrap();
+            slots.fill((2..6).map(|s| {
+                assert!(s < 4, "iterator failed");
+                trade(1, s)
+            }));
+        }));
+        assert!(r.is_err());
+        assert_eq!(tx.claim_written(), 0);
+        assert_eq!(seqs(&drain(&mut rx)), [0, 1]);
+        assert!(conserved(&tx.counters()));
+        assert_eq!(tx.counters().snapshot().in_flight(), 0);
     }
 }

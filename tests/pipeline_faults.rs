@@ -12,10 +12,10 @@ use std::time::Duration;
 use crossbeam::channel;
 use market_data_pipeline::pin::CoreChoice;
 use market_data_pipeline::pipeline::{PipelineState, Placement, StreamingPipeline};
-use market_data_pipeline::source::{SyntheticConfig, SyntheticSource};
+use market_data_pipeline::source::{SyntheticConfig, SyntheticSource, TickSlots};
 use market_data_pipeline::{
-    CallbackSink, CountingSink, ManualClock, PipelineError, PipelineHandle, Record, Sink,
-    SymbolTable,
+    CallbackSink, CountingSink, ManualClock, PipelineError, PipelineHandle, Price, Record, Sink,
+    SourceError, SourcePoll, SymbolId, SymbolTable, Tick, TickSource,
 };
 
 use common::held_sink::HeldSink;
@@ -146,6 +146,100 @@ fn regression_ticks_stranded_by_a_failed_process_stage_were_reported_in_flight()
     );
     assert!(s.lost > 0, "the ticks left in the edge are lost: {s:?}");
     assert_eq!(s.produced, s.ticks_in + s.lost, "{s:?}");
+    assert!(s.is_conserved(), "{s:?}");
+}
+
+/// Writes `per_poll` ticks straight into the ring's slots at each poll, and panics on poll
+/// `panic_at` after writing its ticks.
+struct WritesThenPanics {
+    polls: u32,
+    per_poll: u32,
+    panic_at: u32,
+    seq: u32,
+    symbols: Vec<String>,
+}
+
+impl WritesThenPanics {
+    fn next_tick(&mut self) -> Tick {
+        self.seq += 1;
+        let mut t = Tick::trade(SymbolId(0), u64::from(self.seq), Price::from_units(1), 1);
+        t.seq = self.seq;
+        t
+    }
+}
+
+impl TickSource for WritesThenPanics {
+    fn start(&mut self, _now_ns: u64) -> Result<(), SourceError> {
+        Ok(())
+    }
+    fn poll(&mut self, _now_ns: u64, out: &mut [Tick]) -> Result<SourcePoll, SourceError> {
+        // Only when the edge has no room for a chunk: never in this test.
+        let n = out.len().min(self.per_poll as usize);
+        for t in &mut out[..n] {
+            *t = self.next_tick();
+        }
+        Ok(SourcePoll::Ready(n))
+    }
+    fn poll_into(
+        &mut self,
+        _now_ns: u64,
+        _scratch: &mut [Tick],
+        slots: &mut TickSlots<'_>,
+    ) -> Result<SourcePoll, SourceError> {
+        self.polls += 1;
+        let n = slots.fill((0..self.per_poll).map(|_| self.next_tick()));
+        if self.polls == self.panic_at {
+            panic!("source exploded after writing into the ring");
+        }
+        Ok(SourcePoll::Ready(n))
+    }
+    fn close(&mut self) {}
+    fn name(&self) -> &str {
+        "writes-then-panics"
+    }
+    fn symbols(&self) -> &[String] {
+        &self.symbols
+    }
+}
+
+#[test]
+fn regression_a_source_panicking_after_writing_into_the_ring_leaves_the_counts_conserved() {
+    // A source that writes straight into the edge's slots (`poll_into`) pushes as it writes:
+    // what it wrote before panicking is delivered, and counted as produced.
+    let handle = StreamingPipeline::builder()
+        .source(WritesThenPanics {
+            polls: 0,
+            per_poll: 100,
+            panic_at: 3,
+            seq: 0,
+            symbols: vec!["A".into()],
+        })
+        .sink(CountingSink::new())
+        .placement(split())
+        .ring_capacity(4_096)
+        .chunk_size(256)
+        .clock(ManualClock::shared(1_000))
+        .build()
+        .unwrap()
+        .start()
+        .unwrap();
+    let report = handle.join();
+    let s = &report.stats;
+    let e = report.error.as_ref().expect("the panic is reported");
+    assert_eq!(
+        worker_reason(e),
+        "panicked: source exploded after writing into the ring",
+        "{e}"
+    );
+    assert_eq!(
+        s.produced, 300,
+        "three polls of 100, the last one's too: {s:?}"
+    );
+    assert_eq!(
+        s.ticks_in, 300,
+        "all of it reached the process stage: {s:?}"
+    );
+    assert_eq!(s.lost, 0, "{s:?}");
     assert!(s.is_conserved(), "{s:?}");
 }
 

@@ -251,29 +251,56 @@ impl TickFile {
     /// byte offset. The same checks as [`TickFile::record`] (kind, flags, symbol id).
     #[inline]
     pub fn decode_into(&self, first: u64, out: &mut [Tick]) -> usize {
-        let left = self.header.record_count.saturating_sub(first);
-        let count = out.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        if count == 0 {
-            return 0;
+        let (mut n, max) = (0, out.len());
+        for (slot, tick) in out.iter_mut().zip(self.valid_records(first, max)) {
+            *slot = tick;
+            n += 1;
         }
+        n
+    }
+
+    /// Records `first..`, at most `max` of them, decoded and validated one by one as the
+    /// iterator is advanced (no error value, no per-record bounds check): the iteration ends
+    /// at the end of the file or before a bad record, which then is record `first + count` —
+    /// [`TickFile::record`] gives its error, at its byte offset. The same checks as
+    /// [`TickFile::record`] (kind, flags, symbol id).
+    #[inline]
+    pub fn valid_records(&self, first: u64, max: usize) -> impl Iterator<Item = Tick> + '_ {
+        self.valid_records_with(first, max, |_| {})
+    }
+
+    /// As [`valid_records`](Self::valid_records), each tick passed through `stamp` in the
+    /// same step as its decoding: for a reader that writes each tick once, where it goes (a
+    /// ring's slots), with no buffer between.
+    #[inline]
+    pub fn valid_records_with<'a, F>(
+        &'a self,
+        first: u64,
+        max: usize,
+        mut stamp: F,
+    ) -> impl Iterator<Item = Tick> + 'a
+    where
+        F: FnMut(&mut Tick) + 'a,
+    {
+        let left = self.header.record_count.saturating_sub(first);
+        let count = max.min(usize::try_from(left).unwrap_or(usize::MAX));
         // In range: `first + count ≤ record_count`, and the header's geometry was checked
         // against the length of the bytes when the file was opened.
-        let start = TickFile::record_offset(first) as usize;
+        let start = if count == 0 {
+            HEADER_LEN
+        } else {
+            TickFile::record_offset(first) as usize
+        };
         let bytes = &self.data.bytes()[start..start + count * TICK_BYTES];
-        for (done, (raw, slot)) in bytes
-            .chunks_exact(TICK_BYTES)
-            .zip(out.iter_mut())
-            .enumerate()
-        {
-            let Ok(raw) = <&[u8; TICK_BYTES]>::try_from(raw) else {
-                return done;
-            };
-            match Tick::decode(raw) {
-                Ok(tick) if self.symbols.index_of(tick.symbol).is_some() => *slot = tick,
-                _ => return done,
+        let symbols = &self.symbols;
+        bytes.chunks_exact(TICK_BYTES).map_while(move |raw| {
+            let mut tick = Tick::decode(raw.try_into().ok()?).ok()?;
+            if !symbols.contains(tick.symbol) {
+                return None;
             }
-        }
-        count
+            stamp(&mut tick);
+            Some(tick)
+        })
     }
 
     /// Iterate over the records in file order. No allocation per record.

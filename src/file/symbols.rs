@@ -30,6 +30,8 @@ pub struct FileSymbols {
     /// Entry position by id (`NO_ENTRY`: none) when the ids are dense; empty otherwise. A
     /// function of `ids`, so the derived equality still compares the table's contents only.
     by_id: Vec<u32>,
+    /// The ids are exactly `0..len` (a function of `ids`, as `by_id`).
+    contiguous: bool,
 }
 
 fn bad(at: u64, reason: String) -> DataError {
@@ -63,6 +65,16 @@ impl FileSymbols {
         }
     }
 
+    /// Whether file id `id` has an entry. One comparison when the ids are `0..len` (a
+    /// [`SymbolTable`](crate::SymbolTable)'s are), as [`index_of`](Self::index_of) otherwise.
+    #[inline]
+    pub fn contains(&self, id: SymbolId) -> bool {
+        if self.contiguous {
+            return (id.0 as usize) < self.ids.len();
+        }
+        self.index_of(id).is_some()
+    }
+
     /// The table from ids given in strictly ascending order and their names.
     fn build(ids: Vec<u32>, names: Vec<Arc<str>>) -> FileSymbols {
         let dense_limit = ids.len() * DENSE_PER_SYMBOL + DENSE_SLACK;
@@ -77,7 +89,16 @@ impl FileSymbols {
             }
             _ => Vec::new(),
         };
-        FileSymbols { ids, names, by_id }
+        // Strictly ascending ids that end at len - 1 are exactly 0..len.
+        let contiguous = ids
+            .last()
+            .is_some_and(|&last| last as usize + 1 == ids.len());
+        FileSymbols {
+            ids,
+            names,
+            by_id,
+            contiguous,
+        }
     }
 
     /// `(id, name)` pairs in ascending id order.

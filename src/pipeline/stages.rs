@@ -1,6 +1,8 @@
 //! The stages as [`Task`]s. A source task polls its source and hands chunks downstream
-//! (fused: a direct call into the process stage; split: [`EdgeTx::offer`], keeping what must
-//! wait for the next step). A process task reads at most one chunk from its edge per step
+//! (fused: a direct call into the process stage; split: when a whole chunk fits in the edge,
+//! the source writes straight into the ring's free slots ([`TickSource::poll_into`] over
+//! [`EdgeTx::slots`]); otherwise it polls into the task's buffer and [`EdgeTx::offer`]s it,
+//! keeping what must wait for the next step). A process task reads at most one chunk from its edge per step
 //! and runs operator → batcher → sink. A dedicated thread hosts one of them (or the fused
 //! source task); a [`WorkerSet`](crate::exec::WorkerSet) hosts many.
 //!
@@ -186,14 +188,32 @@ impl SourceTask {
             return self.begin_drain();
         }
         let now = self.cfg.clock.now_ns();
-        match self.source.poll(now, &mut self.buf) {
+        // Split, with a whole chunk of room in the edge: the source writes straight into the
+        // ring's free slots (what it writes is pushed as it goes); otherwise into `buf`.
+        let mut direct = false;
+        let polled = match &mut self.down {
+            Some(Downstream::Edge(tx)) => match tx.slots(self.buf.len()) {
+                Some(mut slots) => {
+                    direct = true;
+                    self.source.poll_into(now, &mut self.buf, &mut slots)
+                }
+                None => self.source.poll(now, &mut self.buf),
+            },
+            _ => self.source.poll(now, &mut self.buf),
+        };
+        match polled {
             Ok(SourcePoll::Ready(n)) => {
                 self.consecutive = 0;
-                let n = n.min(self.buf.len());
+                let n = match &mut self.down {
+                    // What is in the ring is what was produced, whatever the source said.
+                    Some(Downstream::Edge(tx)) if direct => tx.claim_written() as usize,
+                    _ => n.min(self.buf.len()),
+                };
                 self.produced += n as u64;
                 // Release: pairs with the Acquire in PipelineShared::snapshot.
                 self.shared.produced.store(self.produced, Ordering::Release);
                 match &mut self.down {
+                    Some(Downstream::Edge(_)) if direct => {}
                     Some(Downstream::Edge(_)) => {
                         (self.held, self.sent) = (n, 0);
                         self.hand_on();
@@ -280,9 +300,15 @@ impl Task for SourceTask {
     /// drains what is in the edge.
     fn panicked(&mut self, message: String) -> Step {
         self.shared.fail(panicked(&self.exit.name, &message));
-        match &self.down {
+        match &mut self.down {
             Some(Downstream::Fused(_)) => self.shared.lose_chunk_in_hand(),
-            _ => {
+            down => {
+                if let Some(Downstream::Edge(tx)) = down {
+                    // Written straight into the ring before the panic: produced, on its way.
+                    self.produced += tx.claim_written();
+                    // Release: pairs with the Acquire in PipelineShared::snapshot.
+                    self.shared.produced.store(self.produced, Ordering::Release);
+                }
                 let in_hand = (self.held - self.sent) as u64;
                 // Release: pairs with the Acquire in PipelineShared::snapshot.
                 self.shared.lost.fetch_add(in_hand, Ordering::Release);

@@ -76,6 +76,21 @@ impl<T: Copy> Producer<T> {
         slots.extend(&items[..n]);
         items.split_at(n)
     }
+
+    /// Free slots.
+    pub(crate) fn slots(&self) -> usize {
+        self.ring.capacity - self.ring.slots().len()
+    }
+
+    /// Push items from `items` into at most `max` free slots, like `rtrb`'s
+    /// `write_chunk_uninit(max)` + `fill_from_iter`: returns how many went in.
+    pub(crate) fn fill_from_iter<I: Iterator<Item = T>>(&mut self, max: usize, items: I) -> usize {
+        let mut slots = self.ring.slots();
+        let n = max.min(self.ring.capacity - slots.len());
+        let before = slots.len();
+        slots.extend(items.take(n));
+        slots.len() - before
+    }
 }
 
 impl<T> Producer<T> {

@@ -14,6 +14,7 @@ use std::time::Duration;
 use crate::clock::SharedClock;
 use crate::error::SourceError;
 use crate::idle::{IdleStrategy, Idler};
+use crate::ring::EdgeSlots;
 use crate::symbol::{SymbolId, SymbolTable};
 use crate::tick::Tick;
 
@@ -178,6 +179,23 @@ pub trait TickSource: Send {
         r
     }
 
+    /// As [`poll`](Self::poll), writing the ticks straight into `slots`: free slots of the
+    /// ring to the next stage (a split pipeline's source stage offers them when a whole chunk
+    /// fits), at most [`slots.capacity()`](crate::ring::EdgeSlots::capacity) ticks, each
+    /// written once where the next stage reads it. `Ready(n)` counts the ticks written; every
+    /// other outcome means what it means for `poll`, with nothing written. A source that
+    /// builds each tick from its own input (a file's records) writes them in as it builds them
+    /// ([`EdgeSlots::fill`](crate::ring::EdgeSlots::fill)); the default polls into `scratch`
+    /// and copies ([`poll_via_scratch`]).
+    fn poll_into(
+        &mut self,
+        now_ns: u64,
+        scratch: &mut [Tick],
+        slots: &mut TickSlots<'_>,
+    ) -> Result<SourcePoll, SourceError> {
+        poll_via_scratch(self, now_ns, scratch, slots)
+    }
+
     /// Whether a poll now could return anything but `Pending`, when the source can tell
     /// cheaply: `Some(false)` means nothing waits (an empty queue, no error or end to
     /// report), so a caller that polls many sources in turn (a router's `Arbitrate`) may skip
@@ -242,6 +260,30 @@ pub trait TickSource: Send {
     }
 }
 
+/// Free slots of the ring after a source stage, for [`TickSource::poll_into`].
+pub type TickSlots<'a> = EdgeSlots<'a, Tick>;
+
+/// [`TickSource::poll_into`] through a buffer: `source` polls into `scratch` (no more ticks
+/// than `slots` can take), and what it produced is copied into `slots`. The default of
+/// `poll_into`, and the fallback of a source that writes straight into the slots only on
+/// some paths.
+///
+/// # Errors
+/// As the source's `poll`.
+pub fn poll_via_scratch<S: TickSource + ?Sized>(
+    source: &mut S,
+    now_ns: u64,
+    scratch: &mut [Tick],
+    slots: &mut TickSlots<'_>,
+) -> Result<SourcePoll, SourceError> {
+    let cap = slots.capacity().min(scratch.len());
+    let r = source.poll(now_ns, &mut scratch[..cap]);
+    if let Ok(SourcePoll::Ready(n)) = r {
+        return Ok(SourcePoll::Ready(slots.copy_from(&scratch[..n.min(cap)])));
+    }
+    r
+}
+
 impl<S: TickSource + ?Sized> TickSource for Box<S> {
     fn name(&self) -> &str {
         (**self).name()
@@ -262,6 +304,14 @@ impl<S: TickSource + ?Sized> TickSource for Box<S> {
         visit: &mut dyn FnMut(&[Tick]),
     ) -> Result<SourcePoll, SourceError> {
         (**self).poll_visit(now_ns, scratch, visit)
+    }
+    fn poll_into(
+        &mut self,
+        now_ns: u64,
+        scratch: &mut [Tick],
+        slots: &mut TickSlots<'_>,
+    ) -> Result<SourcePoll, SourceError> {
+        (**self).poll_into(now_ns, scratch, slots)
     }
     fn has_waiting(&self) -> Option<bool> {
         (**self).has_waiting()

@@ -15,7 +15,9 @@ use std::sync::Arc;
 
 use crate::error::{ConfigError, DataError, DataErrorKind, DataLocation, SourceError};
 use crate::file::TickFile;
-use crate::source::{Capabilities, SourceCore, SourcePoll, SourceStatus, TickSource};
+use crate::source::{
+    poll_via_scratch, Capabilities, SourceCore, SourcePoll, SourceStatus, TickSlots, TickSource,
+};
 use crate::symbol::{SymbolId, SymbolTable};
 use crate::tick::{flags, Tick};
 
@@ -451,21 +453,10 @@ impl ReplaySource {
             let got = self.file.decode_into(self.next, &mut out[n..n + want]);
             if got == 0 {
                 // `decode_into` stops only at a bad record or at the end of the file.
-                if let Some(Err(error)) = self.file.record(self.next) {
-                    self.fail(error);
+                if !self.end_of_block() {
                     break;
                 }
-                match self.next_loop() {
-                    Ok(true) => continue,
-                    Ok(false) => {
-                        self.core.status = SourceStatus::Ended;
-                        break;
-                    }
-                    Err(error) => {
-                        self.fail(error);
-                        break;
-                    }
-                }
+                continue;
             }
             if self.all_pass && !paced {
                 let block = &mut out[n..n + got];
@@ -506,6 +497,106 @@ impl ReplaySource {
         }
         n
     }
+
+    /// What a poll returns without reading the file: `Ended` once closed or ended, the
+    /// failure once failed, `NotRunning` before `start`. `None` while running.
+    fn not_running(&self) -> Option<Result<SourcePoll, SourceError>> {
+        if self.core.status == SourceStatus::Closed {
+            return Some(Ok(SourcePoll::Ended));
+        }
+        if let Some(e) = &self.error {
+            return Some(Err(e.clone()));
+        }
+        match self.core.status {
+            SourceStatus::Running => None,
+            SourceStatus::Ended => Some(Ok(SourcePoll::Ended)),
+            other => Some(Err(SourceError::NotRunning {
+                source_name: self.config.name.clone(),
+                state: other.as_str(),
+            })),
+        }
+    }
+
+    /// The outcome of a poll that delivered `n` ticks.
+    fn polled(&mut self, n: usize, now_ns: u64) -> Result<SourcePoll, SourceError> {
+        if n > 0 {
+            self.core.produced(n, now_ns);
+            return Ok(SourcePoll::Ready(n));
+        }
+        match (&self.error, self.core.status) {
+            (Some(e), _) => Err(e.clone()),
+            (None, SourceStatus::Ended) => Ok(SourcePoll::Ended),
+            _ => Ok(SourcePoll::Pending),
+        }
+    }
+
+    /// [`fill`](Self::fill)'s unfiltered, unpaced path straight into a ring's free slots:
+    /// each record is decoded, checked, noted in the loop's span and stamped on its way into
+    /// its slot ([`TickFile::valid_records`]). Loops and bad records end a block as in `fill`.
+    fn fill_slots(&mut self, now_ns: u64, slots: &mut TickSlots<'_>) -> usize {
+        let track = self.config.repeat != Repeat::Once;
+        let mut n = 0;
+        while slots.capacity() > 0 {
+            if self.first_event.is_none() {
+                if let Some(Ok(first)) = self.file.record(self.next) {
+                    self.first_event = Some(first.ts_event);
+                }
+            }
+            let (next, cap) = (self.next, slots.capacity());
+            let plain = self.ts_shift == 0 && self.seq_shift == 0;
+            let got = if !track && plain && self.same_ids && self.config.stamp_recv {
+                // The common case (one pass, the file's ids, stamped now): the least work per
+                // record, in a loop the compiler keeps in registers.
+                slots.fill(self.file.valid_records_with(next, cap, |tick| {
+                    tick.ts_recv = now_ns;
+                    tick.flags |= flags::REPLAYED;
+                }))
+            } else {
+                let mut span = self.span.take();
+                let this = &*self;
+                let got = slots.fill(this.file.valid_records_with(next, cap, |tick| {
+                    if track {
+                        match &mut span {
+                            Some(s) => s.add(tick),
+                            None => span = Some(LoopSpan::of(tick)),
+                        }
+                    }
+                    this.stamp(tick, now_ns);
+                }));
+                self.span = span;
+                got
+            };
+            if got == 0 {
+                if !self.end_of_block() {
+                    break;
+                }
+                continue;
+            }
+            n += got;
+            self.next += got as u64;
+        }
+        n
+    }
+
+    /// Nothing more could be read at `next`: a bad record fails the replay, the end of the
+    /// file starts the next loop (`true`: read on) or ends the replay.
+    fn end_of_block(&mut self) -> bool {
+        if let Some(Err(error)) = self.file.record(self.next) {
+            self.fail(error);
+            return false;
+        }
+        match self.next_loop() {
+            Ok(true) => true,
+            Ok(false) => {
+                self.core.status = SourceStatus::Ended;
+                false
+            }
+            Err(error) => {
+                self.fail(error);
+                false
+            }
+        }
+    }
 }
 
 impl TickSource for ReplaySource {
@@ -526,32 +617,29 @@ impl TickSource for ReplaySource {
     }
 
     fn poll(&mut self, now_ns: u64, out: &mut [Tick]) -> Result<SourcePoll, SourceError> {
-        if self.core.status == SourceStatus::Closed {
-            return Ok(SourcePoll::Ended);
-        }
-        if let Some(e) = &self.error {
-            return Err(e.clone());
-        }
-        match self.core.status {
-            SourceStatus::Running => {}
-            SourceStatus::Ended => return Ok(SourcePoll::Ended),
-            other => {
-                return Err(SourceError::NotRunning {
-                    source_name: self.config.name.clone(),
-                    state: other.as_str(),
-                })
-            }
+        if let Some(done) = self.not_running() {
+            return done;
         }
         let n = self.fill(now_ns, out);
-        if n > 0 {
-            self.core.produced(n, now_ns);
-            return Ok(SourcePoll::Ready(n));
+        self.polled(n, now_ns)
+    }
+
+    /// With no filter and no pacing, each record is decoded, checked and stamped on its way
+    /// into its slot (one write per tick, no buffer between); otherwise through `scratch`.
+    fn poll_into(
+        &mut self,
+        now_ns: u64,
+        scratch: &mut [Tick],
+        slots: &mut TickSlots<'_>,
+    ) -> Result<SourcePoll, SourceError> {
+        if !self.all_pass || self.config.speed != ReplaySpeed::AsFastAsPossible {
+            return poll_via_scratch(self, now_ns, scratch, slots);
         }
-        match (&self.error, self.core.status) {
-            (Some(e), _) => Err(e.clone()),
-            (None, SourceStatus::Ended) => Ok(SourcePoll::Ended),
-            _ => Ok(SourcePoll::Pending),
+        if let Some(done) = self.not_running() {
+            return done;
         }
+        let n = self.fill_slots(now_ns, slots);
+        self.polled(n, now_ns)
     }
 
     fn close(&mut self) {
