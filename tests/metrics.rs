@@ -313,6 +313,14 @@ fn metrics_scraped_over_loopback_while_pipelines_run_parse_and_match_the_snapsho
             &format!("mdp_router_switches_total{{pipeline={routed},reason=error}}")
         ) >= 1.0
     );
+    // Nothing was removed: the removed sources' families say 0 for the routed pipeline.
+    assert_eq!(routing.removed.count, 0);
+    for family in [
+        "mdp_router_removed_sources_total",
+        "mdp_router_removed_delivered_total",
+    ] {
+        assert_eq!(get(&ours, &format!("{family}{{pipeline={routed}}}")), 0.0);
+    }
     for s in &routing.sources {
         let k = format!("pipeline={routed},source={}", s.name);
         assert_eq!(

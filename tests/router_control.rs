@@ -58,6 +58,59 @@ fn removing_the_active_source_switches_at_the_next_poll_and_flags_it() {
     assert_eq!(names, ["b"]);
 }
 
+/// The per-source accounts and the removed sources' sum add up to the router's totals.
+fn assert_accounts_add_up(stats: &market_data_pipeline::RouterStats, what: &str) {
+    let kept: u64 = stats.sources.iter().map(|s| s.delivered).sum();
+    assert_eq!(
+        kept + stats.removed.delivered,
+        stats.delivered,
+        "{what}: {stats:?}"
+    );
+    let drained: u64 = stats.sources.iter().map(|s| s.drained).sum();
+    assert_eq!(
+        drained + stats.removed.drained,
+        stats.drained,
+        "{what}: {stats:?}"
+    );
+}
+
+#[test]
+fn regression_a_removed_source_took_its_delivered_ticks_out_of_the_per_source_accounts() {
+    // Was: after `remove_source`, the sources' `delivered` no longer summed to the router's.
+    for strategy in [RoutingStrategy::First, RoutingStrategy::RoundRobin] {
+        let sources = vec![synth("a", 1, vec![]), synth("b", 2, vec![])];
+        let mut run = Run::new(sources, cfg(strategy), 16);
+        run.polls(8);
+        let before = run.router.stats();
+        assert_accounts_add_up(&before, "before");
+        assert_eq!(before.removed.count, 0);
+        let a = before.source("a").expect("a is routed").clone();
+        assert!(a.delivered > 0, "{strategy:?}: a delivered");
+        run.router.control().remove_source("a").unwrap();
+        run.polls(8);
+        let after = run.router.stats();
+        assert_eq!(after.removed.count, 1, "{strategy:?}");
+        assert_eq!(
+            after.removed.delivered, a.delivered,
+            "{strategy:?}: a's ticks kept"
+        );
+        assert_eq!(after.removed.selected, a.selected, "{strategy:?}");
+        assert!(after.removed.produced >= a.produced, "{strategy:?}");
+        assert!(
+            after.delivered > before.delivered,
+            "{strategy:?}: b delivers on"
+        );
+        assert_accounts_add_up(&after, "after removing a");
+        run.router.control().remove_source("b").unwrap();
+        run.poll();
+        let none = run.router.stats();
+        assert!(none.sources.is_empty(), "{strategy:?}");
+        assert_eq!(none.removed.count, 2, "{strategy:?}");
+        assert_eq!(none.removed.delivered, none.delivered, "{strategy:?}");
+        assert_accounts_add_up(&none, "after removing both");
+    }
+}
+
 #[test]
 fn a_source_added_live_is_started_and_taken_when_nothing_else_delivers() {
     let mut run = Run::new(

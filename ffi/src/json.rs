@@ -64,6 +64,10 @@ fn routing(r: &RouterStats) -> Value {
         "strategy": r.strategy.as_str(),
         "active": r.active.as_deref(),
         "sources": sources,
+        "removed": {
+            "count": r.removed.count, "delivered": r.removed.delivered,
+            "drained": r.removed.drained, "errors": r.removed.errors,
+        },
         "switches_total": r.switches_total,
         "delivered": r.delivered,
         "gaps": r.gaps,

@@ -394,6 +394,19 @@ fn routers(enc: &mut DescriptorEncoder<'_>, ps: &[PipelineInfo]) -> Fmt {
     )?;
     counter(
         enc,
+        "router_removed_sources",
+        "Sources removed from the router while it ran.",
+        routed().map(|(key, r)| ([("pipeline", key)], r.removed.count)),
+    )?;
+    counter(
+        enc,
+        "router_removed_delivered",
+        "Ticks the router delivered from sources since removed (with router_source_delivered, \
+         every tick it delivered).",
+        routed().map(|(key, r)| ([("pipeline", key)], r.removed.delivered)),
+    )?;
+    counter(
+        enc,
         "router_source_errors",
         "Errors each source returned to the router.",
         per_source().map(|(l, src, _)| (l, src.errors)),

@@ -61,6 +61,14 @@ impl SourceRouter {
             }
         }
         let mut gone = self.slots.remove(i);
+        let (c, r) = (gone.counters, &mut self.removed);
+        r.count += 1;
+        r.selected += c.selected;
+        r.delivered += c.delivered;
+        r.discarded += c.discarded;
+        r.drained += c.drained;
+        r.produced += gone.source.health().produced;
+        r.errors += c.errors;
         gone.source.close();
         self.active = self.active.map(|a| if a > i { a - 1 } else { a });
         if self.cursor >= self.slots.len() {

@@ -203,7 +203,7 @@ use control::{Command, Gating, RouterShared};
 pub use control::{ControlError, RouterControl};
 pub use quotes::RouterStream;
 use slot::RoutedSource;
-pub use stats::{BreakerOwner, RouterStats, SourceStats};
+pub use stats::{BreakerOwner, RemovedSources, RouterStats, SourceStats};
 pub use strategy::{IntoStrategy, RoutingStrategy};
 use switch::SwitchLog;
 pub use switch::{SwitchReason, SwitchRecord};
@@ -241,6 +241,8 @@ pub struct SourceRouter {
     /// config and the commands.
     seen_changes: u64,
     delivered: u64,
+    /// The removed sources' counters, summed.
+    removed: RemovedSources,
     polls: u64,
     last_tick_ns: Option<u64>,
     next_publish_ns: u64,
@@ -351,6 +353,7 @@ impl SourceRouter {
             last_switch_ns: 0,
             pending_switch: None,
             delivered: 0,
+            removed: RemovedSources::default(),
             polls: 0,
             last_tick_ns: None,
             next_publish_ns: 0,

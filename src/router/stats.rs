@@ -54,6 +54,29 @@ pub struct SourceStats {
     pub usable: bool,
 }
 
+/// The counters of the sources removed from a router
+/// ([`RouterControl::remove_source`](crate::router::RouterControl::remove_source)), summed
+/// as they stood when each was removed: with [`RouterStats::sources`] they add up to the
+/// router's totals (`delivered` = Σ `sources[i].delivered` + `removed.delivered`, and so for
+/// `drained`), so a removal never makes ticks disappear from the per-source accounts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RemovedSources {
+    /// Sources removed.
+    pub count: u64,
+    /// Times they were made the delivered source.
+    pub selected: u64,
+    /// Ticks of theirs the router delivered.
+    pub delivered: u64,
+    /// Ticks of theirs polled and not delivered (see [`SourceStats::discarded`]).
+    pub discarded: u64,
+    /// Ticks of theirs drained from their queues (see [`SourceStats::drained`]).
+    pub drained: u64,
+    /// Ticks they said they produced.
+    pub produced: u64,
+    /// Errors they returned to the router.
+    pub errors: u64,
+}
+
 /// A snapshot of a router.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RouterStats {
@@ -64,6 +87,8 @@ pub struct RouterStats {
     pub active: Option<Arc<str>>,
     /// Per source, in priority order.
     pub sources: Vec<SourceStats>,
+    /// The sources removed so far, summed (their ticks stay counted: see [`RemovedSources`]).
+    pub removed: RemovedSources,
     /// The most recent switches (at most `switch_history`), oldest first.
     pub switches: Vec<SwitchRecord>,
     /// Every switch ever recorded (including those dropped from `switches`).
@@ -80,7 +105,7 @@ pub struct RouterStats {
     /// already reported as a gap); dropped.
     pub late: u64,
     /// Ticks drained from queued standbys and not delivered (the sum of
-    /// [`SourceStats::drained`]).
+    /// [`SourceStats::drained`] and of the removed sources').
     pub drained: u64,
     /// Polls of the router.
     pub polls: u64,
@@ -135,7 +160,9 @@ impl SourceRouter {
         s.switches_total = self.log.total();
         s.switches_by_reason = *self.log.by_reason();
         s.delivered = self.delivered;
-        s.drained = self.slots.iter().map(|x| x.counters.drained).sum();
+        s.removed = self.removed;
+        s.drained =
+            self.removed.drained + self.slots.iter().map(|x| x.counters.drained).sum::<u64>();
         s.gaps = self.window.gaps;
         s.duplicates = self.window.duplicates;
         s.late = self.window.late;

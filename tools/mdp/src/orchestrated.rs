@@ -239,6 +239,12 @@ fn routing_json(r: &RouterStats) -> Value {
             "errors": src.errors,
             "breaker": src.breaker.to_string(),
         })).collect::<Vec<_>>(),
+        "removed": json!({
+            "count": r.removed.count,
+            "delivered": r.removed.delivered,
+            "drained": r.removed.drained,
+            "errors": r.removed.errors,
+        }),
     })
 }
 
