@@ -149,17 +149,37 @@ fn regression_ticks_stranded_by_a_failed_process_stage_were_reported_in_flight()
     assert!(s.is_conserved(), "{s:?}");
 }
 
-/// Writes `per_poll` ticks straight into the ring's slots at each poll, and panics on poll
-/// `panic_at` after writing its ticks.
+/// What the last poll of a [`WritesThenPanics`] does after writing its ticks.
+#[derive(Clone, Copy, Debug)]
+enum LastPoll {
+    Panics,
+    /// Returns `Ended` (against `poll_into`'s contract, which says nothing is written then).
+    SaysEnded,
+}
+
+/// Writes `per_poll` ticks straight into the ring's slots at each poll; on poll `last_at`,
+/// after writing its ticks, does what `last` says.
 struct WritesThenPanics {
     polls: u32,
     per_poll: u32,
-    panic_at: u32,
+    last_at: u32,
+    last: LastPoll,
     seq: u32,
     symbols: Vec<String>,
 }
 
 impl WritesThenPanics {
+    fn new(last: LastPoll) -> WritesThenPanics {
+        WritesThenPanics {
+            polls: 0,
+            per_poll: 100,
+            last_at: 3,
+            last,
+            seq: 0,
+            symbols: vec!["A".into()],
+        }
+    }
+
     fn next_tick(&mut self) -> Tick {
         self.seq += 1;
         let mut t = Tick::trade(SymbolId(0), u64::from(self.seq), Price::from_units(1), 1);
@@ -186,12 +206,16 @@ impl TickSource for WritesThenPanics {
         _scratch: &mut [Tick],
         slots: &mut TickSlots<'_>,
     ) -> Result<SourcePoll, SourceError> {
+        if self.polls == self.last_at {
+            return Ok(SourcePoll::Ended);
+        }
         self.polls += 1;
         let n = slots.fill((0..self.per_poll).map(|_| self.next_tick()));
-        if self.polls == self.panic_at {
-            panic!("source exploded after writing into the ring");
+        match (self.polls == self.last_at, self.last) {
+            (true, LastPoll::Panics) => panic!("source exploded after writing into the ring"),
+            (true, LastPoll::SaysEnded) => Ok(SourcePoll::Ended),
+            _ => Ok(SourcePoll::Ready(n)),
         }
-        Ok(SourcePoll::Ready(n))
     }
     fn close(&mut self) {}
     fn name(&self) -> &str {
@@ -202,18 +226,11 @@ impl TickSource for WritesThenPanics {
     }
 }
 
-#[test]
-fn regression_a_source_panicking_after_writing_into_the_ring_leaves_the_counts_conserved() {
-    // A source that writes straight into the edge's slots (`poll_into`) pushes as it writes:
-    // what it wrote before panicking is delivered, and counted as produced.
-    let handle = StreamingPipeline::builder()
-        .source(WritesThenPanics {
-            polls: 0,
-            per_poll: 100,
-            panic_at: 3,
-            seq: 0,
-            symbols: vec!["A".into()],
-        })
+/// `source` into a counting sink on a split pipeline (4,096-slot edge, chunks of 256), run to
+/// its end.
+fn run_split(source: WritesThenPanics) -> market_data_pipeline::PipelineReport {
+    StreamingPipeline::builder()
+        .source(source)
         .sink(CountingSink::new())
         .placement(split())
         .ring_capacity(4_096)
@@ -222,8 +239,15 @@ fn regression_a_source_panicking_after_writing_into_the_ring_leaves_the_counts_c
         .build()
         .unwrap()
         .start()
-        .unwrap();
-    let report = handle.join();
+        .unwrap()
+        .join()
+}
+
+#[test]
+fn regression_a_source_panicking_after_writing_into_the_ring_leaves_the_counts_conserved() {
+    // A source that writes straight into the edge's slots (`poll_into`) pushes as it writes:
+    // what it wrote before panicking is delivered, and counted as produced.
+    let report = run_split(WritesThenPanics::new(LastPoll::Panics));
     let s = &report.stats;
     let e = report.error.as_ref().expect("the panic is reported");
     assert_eq!(
@@ -240,6 +264,19 @@ fn regression_a_source_panicking_after_writing_into_the_ring_leaves_the_counts_c
         "all of it reached the process stage: {s:?}"
     );
     assert_eq!(s.lost, 0, "{s:?}");
+    assert!(s.is_conserved(), "{s:?}");
+}
+
+#[test]
+fn regression_ticks_written_into_the_ring_by_a_poll_that_said_ended_were_not_counted_produced() {
+    // A source that writes into the slots and then reports `Ended` (or an error) breaks
+    // `poll_into`'s contract; what it wrote is delivered all the same, so it is counted as
+    // produced whatever the poll returned. Was: produced 200, ticks_in 300.
+    let report = run_split(WritesThenPanics::new(LastPoll::SaysEnded));
+    let s = &report.stats;
+    assert!(report.error.is_none(), "{:?}", report.error);
+    assert_eq!(s.produced, 300, "{s:?}");
+    assert_eq!(s.ticks_in, 300, "{s:?}");
     assert!(s.is_conserved(), "{s:?}");
 }
 

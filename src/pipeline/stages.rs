@@ -2,9 +2,9 @@
 //! (fused: a direct call into the process stage; split: when a whole chunk fits in the edge,
 //! the source writes straight into the ring's free slots ([`TickSource::poll_into`] over
 //! [`EdgeTx::slots`]); otherwise it polls into the task's buffer and [`EdgeTx::offer`]s it,
-//! keeping what must wait for the next step). A process task reads at most one chunk from its edge per step
-//! and runs operator → batcher → sink. A dedicated thread hosts one of them (or the fused
-//! source task); a [`WorkerSet`](crate::exec::WorkerSet) hosts many.
+//! keeping what must wait for the next step). A process task reads at most one chunk from its
+//! edge per step and runs operator → batcher → sink. A dedicated thread hosts one of them (or
+//! the fused source task); a [`WorkerSet`](crate::exec::WorkerSet) hosts many.
 //!
 //! The clock is read once per step; counters are published once per chunk; nothing here
 //! allocates, locks or logs per tick.
@@ -190,12 +190,22 @@ impl SourceTask {
         let now = self.cfg.clock.now_ns();
         // Split, with a whole chunk of room in the edge: the source writes straight into the
         // ring's free slots (what it writes is pushed as it goes); otherwise into `buf`.
-        let mut direct = false;
         let polled = match &mut self.down {
-            Some(Downstream::Edge(tx)) => match tx.slots(self.buf.len()) {
-                Some(mut slots) => {
-                    direct = true;
-                    self.source.poll_into(now, &mut self.buf, &mut slots)
+            Some(Downstream::Edge(tx)) => match tx
+                .slots(self.buf.len())
+                .map(|mut slots| self.source.poll_into(now, &mut self.buf, &mut slots))
+            {
+                Some(r) => {
+                    // Claimed at once, whatever the outcome: what is in the ring was
+                    // produced, whatever the source said.
+                    self.produced += tx.claim_written();
+                    // Release: pairs with the Acquire in PipelineShared::snapshot.
+                    self.shared.produced.store(self.produced, Ordering::Release);
+                    if let Ok(SourcePoll::Ready(_)) = r {
+                        self.consecutive = 0;
+                        return Step::Progress;
+                    }
+                    r
                 }
                 None => self.source.poll(now, &mut self.buf),
             },
@@ -204,16 +214,11 @@ impl SourceTask {
         match polled {
             Ok(SourcePoll::Ready(n)) => {
                 self.consecutive = 0;
-                let n = match &mut self.down {
-                    // What is in the ring is what was produced, whatever the source said.
-                    Some(Downstream::Edge(tx)) if direct => tx.claim_written() as usize,
-                    _ => n.min(self.buf.len()),
-                };
+                let n = n.min(self.buf.len());
                 self.produced += n as u64;
                 // Release: pairs with the Acquire in PipelineShared::snapshot.
                 self.shared.produced.store(self.produced, Ordering::Release);
                 match &mut self.down {
-                    Some(Downstream::Edge(_)) if direct => {}
                     Some(Downstream::Edge(_)) => {
                         (self.held, self.sent) = (n, 0);
                         self.hand_on();
